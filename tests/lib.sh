@@ -1,0 +1,157 @@
+# Shared by the integration tests (sourced). Every process and cgroup a test makes is recorded
+# and removed on exit; nothing else is ever signalled. Exit codes: 0 pass, 1 fail, 77 skip, 99 error.
+
+set -u
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_builddir:=$PWD}"
+: "${MLOCKD:=$top_builddir/mlockd}"
+: "${MLOCKCTL:=$top_builddir/mlockctl}"
+: "${TARGET:=$top_builddir/tests/helpers/target}"
+
+TEST_NAME=$(basename "$0" .sh)
+TEST_TMP=$(mktemp -d "/tmp/mlockd-$TEST_NAME.XXXXXX")
+_test_pids=()
+_test_cgroups=()
+
+fail() {
+        echo "FAIL: $TEST_NAME: $*" >&2
+        exit 1
+}
+
+skip() {
+        echo "SKIP: $TEST_NAME: $*" >&2
+        exit 77
+}
+
+note() {
+        echo "# $*"
+}
+
+# Remember a pid so cleanup ends it (SIGKILL: a stopped process must go too).
+track_pid() {
+        _test_pids+=("$1")
+}
+
+_test_cleanup() {
+        local pid cg
+        for pid in "${_test_pids[@]}"; do
+                kill -KILL "$pid" 2>/dev/null || true
+        done
+        for pid in "${_test_pids[@]}"; do
+                wait "$pid" 2>/dev/null || true
+        done
+        for cg in "${_test_cgroups[@]}"; do
+                rmdir "$cg" 2>/dev/null || true
+        done
+        rm -rf "$TEST_TMP"
+}
+trap _test_cleanup EXIT
+
+# start_target OUTVAR [target args...]: start tests/helpers/target and wait for its ready line.
+start_target() {
+        local var=$1 out pid i
+        shift
+        out=$(mktemp "$TEST_TMP/target.XXXXXX")
+        "$TARGET" "$@" >"$out" 2>&1 &
+        pid=$!
+        track_pid "$pid"
+        for i in $(seq 1 500); do
+                grep -q '^ready' "$out" 2>/dev/null && break
+                kill -0 "$pid" 2>/dev/null || fail "target $* died: $(cat "$out")"
+                sleep 0.01
+        done
+        grep -q '^ready' "$out" || fail "target $* never became ready"
+        printf -v "$var" '%s' "$pid"
+}
+
+# Sum of smaps "Locked:" in kB for a pid.
+locked_kb() {
+        awk '/^Locked:/ { s += $2 } END { print s + 0 }' "/proc/$1/smaps"
+}
+
+# VmFlags of the mapping that contains address $2 (hex, with 0x).
+vmflags_at() {
+        local pid=$1 addr=$((16#${2#0x}))
+        awk -v a="$addr" '
+                /^[0-9a-f]+-[0-9a-f]+ / {
+                        split($1, r, "-"); s = strtonum("0x" r[1]); e = strtonum("0x" r[2]);
+                        inside = (a >= s && a < e); next }
+                inside && /^VmFlags:/ { sub(/^VmFlags: */, ""); print; exit }' "/proc/$pid/smaps"
+}
+
+# Wait until a command succeeds, up to $1 seconds.
+wait_until() {
+        local timeout=$1 deadline
+        shift
+        deadline=$(( $(date +%s%N) + timeout * 1000000000 ))
+        while ! "$@"; do
+                (( $(date +%s%N) < deadline )) || return 1
+                sleep 0.02
+        done
+}
+
+# Start a private dbus-daemon with the project's bus policy; sets DBUS_SYSTEM_BUS_ADDRESS.
+# $1 (optional): "permissive" to let anyone call anything (tests the daemon's own checks).
+start_private_bus() {
+        local mode=${1:-strict} conf=$TEST_TMP/bus.conf addr_file=$TEST_TMP/bus.addr pid_file=$TEST_TMP/bus.pid
+        command -v dbus-daemon >/dev/null || skip "dbus-daemon not installed"
+        {
+                echo '<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"'
+                echo ' "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">'
+                echo '<busconfig>'
+                echo '  <type>system</type>'
+                echo "  <listen>unix:path=$TEST_TMP/bus.socket</listen>"
+                echo '  <auth>EXTERNAL</auth>'
+                echo '  <policy context="default">'
+                echo '    <allow user="*"/>'
+                echo '    <deny own="*"/>'
+                echo '    <allow send_type="method_call"/>'
+                echo '    <allow send_type="signal"/>'
+                echo '    <allow send_requested_reply="true" send_type="method_return"/>'
+                echo '    <allow send_requested_reply="true" send_type="error"/>'
+                echo '    <allow receive_type="method_call"/>'
+                echo '    <allow receive_type="method_return"/>'
+                echo '    <allow receive_type="error"/>'
+                echo '    <allow receive_type="signal"/>'
+                echo '    <allow send_destination="org.freedesktop.DBus"/>'
+                echo '  </policy>'
+                if [[ $mode == permissive ]]; then
+                        echo '  <policy context="default"><allow own="org.mlockd1"/>'
+                        echo '    <allow send_destination="org.mlockd1"/></policy>'
+                elif [[ -f $top_srcdir/systemd/org.mlockd1.conf ]]; then
+                        echo "  <include>$top_srcdir/systemd/org.mlockd1.conf</include>"
+                fi
+                echo '</busconfig>'
+        } >"$conf"
+        dbus-daemon --config-file="$conf" --fork --print-address=3 --print-pid=4 \
+                3>"$addr_file" 4>"$pid_file" || fail "dbus-daemon did not start"
+        track_pid "$(cat "$pid_file")"
+        DBUS_SYSTEM_BUS_ADDRESS=$(head -n1 "$addr_file")
+        export DBUS_SYSTEM_BUS_ADDRESS
+}
+
+# Make a memory cgroup below the one this test runs in (v1 memory controller or v2). Prints its
+# path under the cgroupfs; the cgroup is removed on exit.
+make_test_memcg() {
+        local name=$1 base rel
+        if [[ -d /sys/fs/cgroup/memory ]]; then
+                rel=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
+                base=/sys/fs/cgroup/memory${rel%/}
+        elif [[ -f /sys/fs/cgroup/cgroup.controllers ]] && grep -qw memory /sys/fs/cgroup/cgroup.controllers; then
+                rel=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
+                base=/sys/fs/cgroup${rel%/}
+        else
+                skip "no memory cgroup controller"
+        fi
+        mkdir -p "$base/$name" || skip "cannot create a cgroup under $base"
+        _test_cgroups+=("$base/$name")
+        echo "$base/$name"
+}
+
+# True when we may raise RLIMIT_MEMLOCK (CAP_SYS_RESOURCE).
+have_cap_sys_resource() {
+        local eff
+        eff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+        (( (16#$eff >> 24) & 1 ))
+}
