@@ -1,0 +1,1 @@
+# mlockctl.mk: filled in by its module's work

@@ -1,0 +1,1 @@
+# cgroup.mk: filled in by its module's work

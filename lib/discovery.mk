@@ -1,0 +1,1 @@
+# discovery.mk: filled in by its module's work

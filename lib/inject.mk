@@ -1,0 +1,1 @@
+# inject.mk: filled in by its module's work

@@ -1,0 +1,1 @@
+# policy.mk: filled in by its module's work

@@ -1,0 +1,1 @@
+# local.mk: filled in by its module's work
