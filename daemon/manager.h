@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The manager: all of mlockd's state (policies, targets, cgroup accounts) and the event loop that
+ * keeps it current. The bus (manager-bus.c) reads this state and calls the manager_* actions;
+ * it never changes state itself. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "parse-util.h"
+#include "policy.h"
+
+typedef struct Manager Manager;
+
+typedef struct Target {
+        Manager *manager;
+        pid_t pid;
+        int pidfd;
+        uint64_t starttime;     /* /proc/PID/stat field 22: with pid, the identity of the process */
+        char *comm;
+        char *exe;
+        char *cgroup;           /* the path Cgroup= matches (unified or name=systemd) */
+        char *memcg;            /* the memory cgroup path, for accounting */
+        char *policy;           /* name of the matched policy, NULL when none */
+        char *state;            /* "pending", "locked", "partial:rlimit", "skipped:seccomp", ... */
+        uint64_t locked_bytes;  /* smaps Locked: of what mlockd planned, after verification */
+        bool released;          /* Release()d: left alone until it execs */
+} Target;
+
+typedef struct CgroupAccount {
+        char *path;             /* memory cgroup path */
+        uint64_t unevictable;   /* the kernel's figure (memory.stat) */
+        uint64_t locked;        /* bytes mlockd locked in targets of this cgroup */
+        uint64_t budget;        /* CgroupMaxUnevictable= of the policies there, 0: none */
+        bool over_budget;       /* BudgetExceeded was emitted and not yet cleared */
+} CgroupAccount;
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        char *config_dir;
+        bool dry_run;
+
+        PolicySet *policies;
+
+        Target **targets;       /* sorted by pid */
+        size_t n_targets;
+
+        CgroupAccount *cgroups;
+        size_t n_cgroups;
+
+        uint64_t locked_bytes;  /* sum over targets */
+        uint64_t injections_total;
+};
+
+/* Lookups for the bus. */
+Target *manager_get_target(Manager *m, pid_t pid);
+unsigned manager_policy_matched(Manager *m, const char *policy);   /* targets matched by it */
+uint64_t manager_policy_locked(Manager *m, const char *policy);    /* their locked bytes */
+
+/* Actions (root only; the bus checks the caller). Negative errno on failure:
+ *   manager_apply:   -ESRCH no such process, -ENOENT no policy matches it, -EPERM a safety rule
+ *                    refuses it (*ret_state says which); on success *ret_state is the new state
+ *                    (owned by the target, valid until the next change).
+ *   manager_release: -ESRCH no such process or not a target.
+ *   manager_reload:  -EINVAL when the new configuration has problems: the old one stays, and
+ *                    *ret_problems (caller frees) lists them "FILE:LINE: message". */
+int manager_apply(Manager *m, pid_t pid, const char **ret_state);
+int manager_release(Manager *m, pid_t pid);
+int manager_reload(Manager *m, char ***ret_problems);
+
+/* Implemented in manager-bus.c. */
+int manager_bus_connect(Manager *m);    /* connect, add the object, request org.mlockd1 */
+void bus_emit_target_changed(Manager *m, const Target *t);
+void bus_emit_budget_exceeded(Manager *m, const CgroupAccount *c);
+void bus_emit_locked_bytes_changed(Manager *m);
