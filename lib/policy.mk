@@ -1,1 +1,2 @@
-# policy.mk: filled in by its module's work
+# policy: mlockd.conf and policy.d/*.conf, parsed with inih; --check-config/--dump-config in main.c.
+lib_libmlockd_la_SOURCES += lib/policy.c lib/policy.h
