@@ -203,6 +203,12 @@ static int check_glob(ParseState *s, const char *key, const char *value) {
                 problem(s, "Invalid glob in %s=: %s in '%s'%s", key, reason, value, comment_hint(value));
                 return -EINVAL;
         }
+        /* valid, but almost certainly a comment that became part of the pattern */
+        if (*comment_hint(value)) {
+                problem(s, "Invalid glob in %s=: '%s' has ' #' in it: '#' starts a comment only at the "
+                        "beginning of a line (write '[#]' for a literal '#')", key, value);
+                return -EINVAL;
+        }
         return 0;
 }
 
@@ -399,8 +405,10 @@ static int config_parse_regions(ParseState *s, const char *key, const char *valu
                         continue;
                 }
                 problem(s, "Invalid %s= entry '%s': expected all, text, data, anon, heap, stack or file:GLOB%s",
-                        key, *w, streq(*w, "#") ? " ('#' starts a comment only at the beginning of a line)" : "");
+                        key, *w, (*w)[0] == '#' ? " ('#' starts a comment only at the beginning of a line)" : "");
                 bad = true;
+                if ((*w)[0] == '#') /* the rest is the would-be comment: one message is enough */
+                        break;
         }
         if (bad)
                 return -EINVAL;
