@@ -1172,17 +1172,17 @@ int policy_dump(const Policy *p, FILE *f) {
         fprint_strv(f, "Unit", p->match_unit);
         fprint_strv(f, "User", p->match_user);
 
-        fprintf(f, "\n[Lock]\nMode=%s\nRegions=", lock_mode_to_string(p->mode) ?: "onfault");
+        fprintf(f, "\n[Lock]\nMode=%s\n", lock_mode_to_string(p->mode) ?: "onfault");
+        /* Regions= lines add up: one per file:GLOB keeps each line as short as it was */
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
                 if (p->regions & kinds[i].flag) {
-                        fprintf(f, "%s%s", sep, kinds[i].name);
-                        sep = " ";
+                        fprintf(f, "%s%s", *sep ? " " : "Regions=", kinds[i].name);
+                        sep = "\n";
                 }
-        STRV_FOREACH(g, p->region_files) {
-                fprintf(f, "%sfile:%s", sep, *g);
-                sep = " ";
-        }
-        fprintf(f, "\nFuture=%s\nPrefetch=%s\n", p->future ? "yes" : "no", p->prefetch ? "yes" : "no");
+        fputs(sep, f);
+        STRV_FOREACH(g, p->region_files)
+                fprintf(f, "Regions=file:%s\n", *g);
+        fprintf(f, "Future=%s\nPrefetch=%s\n", p->future ? "yes" : "no", p->prefetch ? "yes" : "no");
         fprint_duration(f, "MaxPause", p->max_pause);
 
         fputs("\n[Limits]\n", f);
