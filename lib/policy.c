@@ -21,6 +21,11 @@ static inline char *mfree_str(char *p) {
         return NULL;
 }
 
+static inline void *mfree_ptr(void *p) {
+        free(p);
+        return NULL;
+}
+
 static inline const char *strempty(const char *s) {
         return s ?: "";
 }
@@ -920,12 +925,18 @@ typedef struct ConfFile {
         bool masked;
 } ConfFile;
 
-static void conf_files_free(ConfFile *files, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                free(files[i].name);
-                free(files[i].path);
+typedef struct ConfFiles {
+        ConfFile *files;
+        size_t n;
+} ConfFiles;
+
+static void conf_files_done(ConfFiles *c) {
+        for (size_t i = 0; i < c->n; i++) {
+                free(c->files[i].name);
+                free(c->files[i].path);
         }
-        free(files);
+        c->files = mfree_ptr(c->files);
+        c->n = 0;
 }
 
 static int conf_file_compare(const void *a, const void *b) {
@@ -934,7 +945,9 @@ static int conf_file_compare(const void *a, const void *b) {
 
 /* Add dir's *.conf entries to files; a name already there (from a higher-priority dir) wins.
  * A missing dir is no error. */
-static int conf_files_add_dir(const char *dir, ConfFile **files, size_t *n) {
+static int conf_files_add_dir(const char *dir, ConfFiles *cf) {
+        ConfFile **files = &cf->files;
+        size_t *n = &cf->n;
         _cleanup_close_ int fd = -EBADF;
         DIR *d;
         struct dirent *de;
@@ -1037,8 +1050,8 @@ int policy_set_load(const char *config_dir, const char *vendor_dir, PolicySet **
         _cleanup_(policy_set_freep) PolicySet *set = NULL;
         _cleanup_free_ char *daemon_path = NULL, *policy_dir = NULL, *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
-        ConfFile *files = NULL;
-        size_t n_files = 0, size;
+        _cleanup_(conf_files_done) ConfFiles cf = {};
+        size_t size;
         int r;
 
         if (!config_dir || !ret)
@@ -1070,48 +1083,54 @@ int policy_set_load(const char *config_dir, const char *vendor_dir, PolicySet **
         }
         buf = mfree_str(buf);
 
-        r = conf_files_add_dir(policy_dir, &files, &n_files);
-        if (r >= 0 && vendor_dir)
-                r = conf_files_add_dir(vendor_dir, &files, &n_files);
-        if (r < 0)
-                goto finish;
-        if (n_files > 0)
-                qsort(files, n_files, sizeof(ConfFile), conf_file_compare);
+        /* config_dir's policy.d first: a vendor file of the same name is then skipped */
+        const char *dirs[] = { policy_dir, vendor_dir };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                const char *dir = dirs[i];
+                char *p;
 
-        for (size_t i = 0; i < n_files; i++) {
+                if (!dir)
+                        continue;
+                r = conf_files_add_dir(dir, &cf);
+                if (r == -ENOMEM)
+                        return r;
+                if (r >= 0)
+                        continue;
+                /* an unreadable policy.d is a problem like an unreadable file, not a failed load */
+                if (asprintf(&p, "%s:1: Failed to read the directory: %s", dir, strerror(-r)) < 0 ||
+                    strv_consume(&set->problems, p) < 0)
+                        return -ENOMEM;
+        }
+        if (cf.n > 0)
+                qsort(cf.files, cf.n, sizeof(ConfFile), conf_file_compare);
+
+        for (size_t i = 0; i < cf.n; i++) {
+                const ConfFile *file = &cf.files[i];
                 _cleanup_(policy_freep) Policy *p = NULL;
                 Policy **a;
 
-                if (files[i].masked)
+                if (file->masked)
                         continue;
-                r = read_conf_file(AT_FDCWD, files[i].path, files[i].path, &buf, &size, &set->problems);
+                r = read_conf_file(AT_FDCWD, file->path, file->path, &buf, &size, &set->problems);
                 if (r == -ENOMEM)
-                        goto finish;
+                        return r;
                 if (r < 0)
                         continue;
-                r = policy_parse_buffer(files[i].name, files[i].path, buf, size, &set->daemon, &p,
-                                        &set->problems);
+                r = policy_parse_buffer(file->name, file->path, buf, size, &set->daemon, &p, &set->problems);
                 buf = mfree_str(buf);
                 if (r == -ENOMEM)
-                        goto finish;
+                        return r;
                 if (r < 0)
                         continue;
 
                 a = realloc(set->policies, sizeof(Policy *) * (set->n_policies + 1));
-                if (!a) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
+                if (!a)
+                        return -ENOMEM;
                 set->policies = a;
                 p->index = (unsigned) set->n_policies;
                 set->policies[set->n_policies++] = TAKE_PTR(p);
         }
-        r = 0;
 
-finish:
-        conf_files_free(files, n_files);
-        if (r < 0)
-                return r;
         *ret = TAKE_PTR(set);
         return 0;
 }

@@ -426,6 +426,18 @@ static void test_vendor_dir(void) {
         s = policy_set_free(s);
         ASSERT_EQ(rmdir(link), 0);
 
+        /* policy.d not a directory: a problem, mlockd.conf still applies */
+        snprintf(link, sizeof link, "%s/etc2", tmp);
+        ASSERT_EQ(mkdir(link, 0755), 0);
+        write_file(link, "policy.d", "not a directory\n");
+        write_file(link, "mlockd.conf", "[Daemon]\nScanInterval=7s\n");
+        ASSERT_OK(policy_set_load(link, NULL, &s));
+        ASSERT_EQ(s->n_policies, 0);
+        ASSERT_EQ_U64(s->daemon.scan_interval, 7 * USEC_PER_SEC);
+        ASSERT_EQ(strv_length(s->problems), 1);
+        ASSERT_TRUE(strstr(s->problems[0], "/etc2/policy.d:1: Failed to read the directory: Not a directory"));
+        s = policy_set_free(s);
+
         /* missing config dir: the only failure */
         snprintf(link, sizeof link, "%s/nonexistent", tmp);
         ASSERT_ERROR(policy_set_load(link, NULL, &s), ENOENT);
