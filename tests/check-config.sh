@@ -1,0 +1,68 @@
+#!/bin/bash
+# mlockd --check-config on a directory mixing good and bad policy files: every problem is printed as
+# FILE:LINE: message, the exit status says whether there was one, and the good policies still load
+# (--dump-config prints them, and its output loads back to the same configuration).
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+
+dir="$top_srcdir/tests/data/policy/mixed"
+out="$TEST_TMP/out"
+err="$TEST_TMP/err"
+
+rc=0
+"$MLOCKD" --check-config --config-dir "$dir" >"$out" 2>"$err" || rc=$?
+cat "$out" "$err"
+[ "$rc" -eq 1 ] || fail "--check-config on a bad configuration exited $rc, expected 1"
+
+cat >"$TEST_TMP/expected" <<END
+$dir/mlockd.conf:3: Invalid DefaultMaxPause= value '10us': below the minimum of 100us
+$dir/policy.d/20-typo.conf:5: Invalid Mode= value 'fulll': expected onfault, full or none
+$dir/policy.d/40-everyone.conf:1: No [Match] key: this policy would match every process, refusing it
+$dir/policy.d/50-binary.conf:3: Binary junk (a NUL byte, invalid UTF-8 or a control character), not a configuration file
+$dir/policy.d/60-comment.conf:5: Invalid MaxLocked= value '1G # one gigabyte': expected a size in bytes with an optional K, M, G or T suffix ('#' starts a comment only at the beginning of a line)
+END
+diff -u "$TEST_TMP/expected" "$out" || fail "--check-config printed other problems than expected"
+grep -q "2 valid policies, 5 problems" "$err" || fail "no summary on stderr"
+
+# the good ones are kept, in file order; the bad [Daemon] key keeps its default (5ms)
+"$MLOCKD" --dump-config --config-dir "$dir" >"$out" 2>"$err" || fail "--dump-config failed"
+[ "$(grep -c '^# policy.d/' "$out")" -eq 2 ] || fail "--dump-config should print exactly 2 policies"
+grep '^# policy.d/' "$out" | sed -n 1p | grep -q '10-database.conf' || fail "10-database is not first"
+grep '^# policy.d/' "$out" | sed -n 2p | grep -q '30-cache.conf' || fail "30-cache is not second"
+grep -qx 'ScanInterval=10s' "$out" || fail "ScanInterval= not applied"
+grep -qx 'DefaultMaxPause=5ms' "$out" || fail "the bad DefaultMaxPause= did not keep its default"
+grep -qx 'Mode=full' "$out" || fail "Mode=full of 10-database not dumped"
+grep -qx 'Regions=anon' "$out" || fail "Regions=anon of 30-cache not dumped"
+grep -q '20-typo.conf:5: Invalid Mode=' "$err" || fail "--dump-config did not warn about the bad file"
+
+# the dump loads back: split it into mlockd.conf and policy.d/NAME.conf, check it, dump it again
+split_dump() {
+        local in=$1 to=$2
+        mkdir -p "$to/policy.d"
+        awk -v to="$to" '
+                /^# mlockd.conf$/ { f = to "/mlockd.conf"; next }
+                /^# policy.d\// { split($2, a, "/"); f = to "/policy.d/" a[2]; next }
+                { print > f }' "$in"
+}
+split_dump "$out" "$TEST_TMP/again"
+"$MLOCKD" --check-config --config-dir "$TEST_TMP/again" || fail "the dump does not load back cleanly"
+"$MLOCKD" --dump-config --config-dir "$TEST_TMP/again" >"$TEST_TMP/out2" || fail "--dump-config of the dump failed"
+diff -u <(grep -v '^# policy.d/' "$out") <(grep -v '^# policy.d/' "$TEST_TMP/out2") ||
+        fail "the dump of the dump differs"
+
+# a clean configuration: exit 0, nothing on stdout
+"$MLOCKD" --check-config --config-dir "$top_srcdir/tests/data/policy/good" >"$out" ||
+        fail "--check-config on a good configuration failed"
+[ ! -s "$out" ] || fail "--check-config printed problems for a good configuration"
+
+# the shipped example configuration is clean too
+mkdir -p "$TEST_TMP/conf"
+cp "$top_srcdir/conf/mlockd.conf" "$TEST_TMP/conf/"
+cp -r "$top_srcdir/conf/policy.d" "$TEST_TMP/conf/"
+"$MLOCKD" --check-config --config-dir "$TEST_TMP/conf" || fail "conf/ examples have problems"
+
+# a missing directory: an error, exit 1
+rc=0
+"$MLOCKD" --check-config --config-dir "$TEST_TMP/nonexistent" >/dev/null 2>"$err" || rc=$?
+[ "$rc" -eq 1 ] || fail "--check-config on a missing directory exited $rc"
+grep -q "No such file or directory" "$err" || fail "no clear error for a missing directory"
+exit 0
