@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* A snapshot of plain structs in, a Prometheus textfile out (node_exporter's textfile collector
+ * format, text exposition 0.0.4), written atomically (temporary file in the same directory, then
+ * rename; the temporary name does not end in ".prom", so the collector never reads half a file).
+ *
+ * Families, each with HELP and TYPE, in this order (series in the order given):
+ *   mlockd_cgroup_unevictable_bytes{cgroup}   gauge   kernel's memory.stat unevictable
+ *   mlockd_cgroup_locked_bytes{cgroup}        gauge   what mlockd locked there
+ *   mlockd_cgroup_budget_bytes{cgroup}        gauge   CgroupMaxUnevictable= (0: none)
+ *   mlockd_locked_bytes{policy}               gauge
+ *   mlockd_targets{policy,state}              gauge
+ *   mlockd_injections_total                   counter
+ *   mlockd_injection_seconds                  histogram (_bucket{le}, _sum, _count)
+ * Label values are escaped (\\, \", \n); bytes that are not valid UTF-8 (cgroup paths are
+ * arbitrary bytes) become U+FFFD, since the format requires UTF-8. Callers pass each cgroup,
+ * policy and (policy, state) once: duplicate series are not detected. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct MetricsCgroup {
+        const char *path;
+        uint64_t unevictable, locked, budget;
+} MetricsCgroup;
+
+typedef struct MetricsPolicy {
+        const char *name;
+        uint64_t locked;
+} MetricsPolicy;
+
+typedef struct MetricsTargets {
+        const char *policy;
+        const char *state;
+        unsigned count;
+} MetricsTargets;
+
+typedef struct MetricsSnapshot {
+        const MetricsCgroup *cgroups;
+        size_t n_cgroups;
+        const MetricsPolicy *policies;
+        size_t n_policies;
+        const MetricsTargets *targets;
+        size_t n_targets;
+        uint64_t injections_total;
+        const uint64_t *injection_buckets;     /* cumulative counts per bucket bound below */
+        const double *injection_bucket_bounds; /* seconds, ascending; +Inf implied */
+        size_t n_buckets;
+        double injection_seconds_sum;
+        uint64_t injection_count;
+} MetricsSnapshot;
+
+/* -EINVAL for a NULL array with a non-zero count, a NULL label value, bucket bounds that are not
+ * finite and strictly ascending, or bucket counts that decrease or exceed injection_count. */
+int metrics_format(const MetricsSnapshot *s, char **ret_text);
+/* metrics_format() + write_file_atomic(path, ..., 0644). */
+int metrics_write(const char *path, const MetricsSnapshot *s);

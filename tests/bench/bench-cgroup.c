@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* How long one accounting refresh takes for 1,000 cgroups: 1,000 real memory cgroups made below
+ * our own, each refresh reads all of them with cgroup_read_memory() (memory.stat, limit, usage),
+ * then they are removed. Prints median and p99 per full refresh. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "fileio.h"
+#include "macro.h"
+#include "parse-util.h"
+
+#define N_CGROUPS 1000
+#define N_REFRESH 101
+#define N_REFRESH_PART 21
+
+static char *base;
+static char *paths[N_CGROUPS]; /* relative to the memory root */
+static char *dirs[N_CGROUPS];  /* absolute */
+
+static void cleanup(void) {
+        unsigned left = 0;
+
+        for (size_t i = 0; i < N_CGROUPS; i++) {
+                if (dirs[i] && rmdir(dirs[i]) < 0 && errno != ENOENT)
+                        left++;
+                free(dirs[i]);
+                free(paths[i]);
+                dirs[i] = paths[i] = NULL;
+        }
+        if (base && rmdir(base) < 0 && errno != ENOENT)
+                fprintf(stderr, "warning: could not remove %s: %m\n", base);
+        if (left > 0)
+                fprintf(stderr, "warning: %u cgroups could not be removed\n", left);
+        free(base);
+        base = NULL;
+}
+
+static void print_stats_n(const char *what, const uint64_t *t, size_t n) {
+        printf("%s, %d cgroups, %zu runs: median %.2f ms, p99 %.2f ms, min %.2f ms, max %.2f ms"
+               " (%.1f us per cgroup at the median)\n",
+               what, N_CGROUPS, n, t[n / 2] / 1000.0, t[(n * 99 + 99) / 100 - 1] / 1000.0, t[0] / 1000.0,
+               t[n - 1] / 1000.0, (double) t[n / 2] / N_CGROUPS);
+}
+
+static void print_stats(const char *what, const uint64_t *t) {
+        print_stats_n(what, t, N_REFRESH);
+}
+
+/* dirs[i]/name, in a buffer reused by the caller's loop */
+static const char *file_path(size_t i, const char *name) {
+        static char buf[8192];
+
+        snprintf(buf, sizeof buf, "%s/%s", dirs[i], name);
+        return buf;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+int main(void) {
+        _cleanup_(cgroup_paths_done) CgroupPaths own = {};
+        CgroupLayout l = {};
+        uint64_t t[N_REFRESH], sum_unevictable = 0;
+        usec_t t0;
+        int r;
+
+        r = cgroup_layout_detect("/sys/fs/cgroup", &l);
+        if (r < 0) {
+                fprintf(stderr, "skip: no memory cgroup controller: %s\n", strerror(-r));
+                return 77;
+        }
+        r = cgroup_pid_get_paths("/proc", getpid(), &own);
+        if (r < 0 || !own.memory) {
+                fprintf(stderr, "skip: cannot find our own memory cgroup\n");
+                return 77;
+        }
+        const char *own_path = streq(own.memory, "/") ? "" : own.memory;
+        if (asprintf(&base, "%s%s/mlockd-bench-%d", l.memory_root, own_path, (int) getpid()) < 0)
+                return 1;
+        if (mkdir(base, 0755) < 0) {
+                fprintf(stderr, "skip: cannot create %s: %m\n", base);
+                free(base);
+                base = NULL;
+                return 77;
+        }
+        atexit(cleanup);
+
+        t0 = now_usec(CLOCK_MONOTONIC);
+        for (size_t i = 0; i < N_CGROUPS; i++) {
+                if (asprintf(&paths[i], "%s/mlockd-bench-%d/c%04zu", own_path, (int) getpid(), i) < 0 ||
+                    asprintf(&dirs[i], "%s%s", l.memory_root, paths[i]) < 0)
+                        return 1;
+                if (mkdir(dirs[i], 0755) < 0) {
+                        fprintf(stderr, "cannot create %s: %m\n", dirs[i]);
+                        free(dirs[i]);
+                        dirs[i] = NULL;
+                        return 1;
+                }
+        }
+        printf("cgroup %s, memory root %s\n", cgroup_version_to_string(l.memory_version), l.memory_root);
+        printf("created %d memory cgroups in %.1f ms\n", N_CGROUPS,
+               (double) (now_usec(CLOCK_MONOTONIC) - t0) / 1000.0);
+
+        for (size_t k = 0; k < N_REFRESH; k++) {
+                t0 = now_usec(CLOCK_MONOTONIC);
+                for (size_t i = 0; i < N_CGROUPS; i++) {
+                        CgroupMemory m;
+
+                        r = cgroup_read_memory(&l, paths[i], &m);
+                        if (r < 0) {
+                                fprintf(stderr, "cgroup_read_memory(%s): %s\n", paths[i], strerror(-r));
+                                return 1;
+                        }
+                        sum_unevictable += m.unevictable;
+                }
+                t[k] = now_usec(CLOCK_MONOTONIC) - t0;
+        }
+
+        qsort(t, N_REFRESH, sizeof t[0], cmp_u64);
+        print_stats("full refresh (cgroup_read_memory)", t);
+
+        /* the same through directory fds kept open across refreshes (no path walk per cgroup) */
+        static int fds[N_CGROUPS];
+        size_t n_fds = 0;
+        for (; n_fds < N_CGROUPS; n_fds++) {
+                fds[n_fds] = open(dirs[n_fds], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fds[n_fds] < 0)
+                        break;
+        }
+        if (n_fds == N_CGROUPS) {
+                for (size_t k = 0; k < N_REFRESH; k++) {
+                        t0 = now_usec(CLOCK_MONOTONIC);
+                        for (size_t i = 0; i < N_CGROUPS; i++) {
+                                CgroupMemory m;
+
+                                r = cgroup_read_memory_at(&l, fds[i], false, &m);
+                                if (r < 0) {
+                                        fprintf(stderr, "cgroup_read_memory_at(%s): %s\n", paths[i], strerror(-r));
+                                        return 1;
+                                }
+                        }
+                        t[k] = now_usec(CLOCK_MONOTONIC) - t0;
+                }
+                qsort(t, N_REFRESH, sizeof t[0], cmp_u64);
+                print_stats("full refresh (cgroup_read_memory_at, fds kept open)", t);
+        } else
+                printf("cannot keep %d directories open (%m), not measured\n", N_CGROUPS);
+        for (size_t i = 0; i < n_fds; i++)
+                safe_close(fds[i]);
+
+        /* where the time goes: each file alone, read through an open directory fd */
+        static const char *const files[2][3] = {
+                [CGROUP_V1] = { "memory.stat", "memory.limit_in_bytes", "memory.usage_in_bytes" },
+                [CGROUP_V2] = { "memory.stat", "memory.max", "memory.current" },
+        };
+        for (size_t f = 0; f < 3; f++) {
+                for (size_t k = 0; k < N_REFRESH_PART; k++) {
+                        t0 = now_usec(CLOCK_MONOTONIC);
+                        for (size_t i = 0; i < N_CGROUPS; i++) {
+                                _cleanup_free_ char *text = NULL;
+
+                                r = read_full_file_at(AT_FDCWD, file_path(i, files[l.memory_version][f]),
+                                                      64 * 1024, &text, NULL);
+                                if (r < 0) {
+                                        fprintf(stderr, "read %s: %s\n", files[l.memory_version][f], strerror(-r));
+                                        return 1;
+                                }
+                        }
+                        t[k] = now_usec(CLOCK_MONOTONIC) - t0;
+                }
+                qsort(t, N_REFRESH_PART, sizeof t[0], cmp_u64);
+                _cleanup_free_ char *what = NULL;
+                if (asprintf(&what, "  %s alone", files[l.memory_version][f]) < 0)
+                        return 1;
+                print_stats_n(what, t, N_REFRESH_PART);
+        }
+        if (sum_unevictable != 0)
+                printf("(unevictable seen: %" PRIu64 " bytes)\n", sum_unevictable);
+
+        t0 = now_usec(CLOCK_MONOTONIC);
+        cleanup();
+        printf("removed them in %.1f ms\n", (double) (now_usec(CLOCK_MONOTONIC) - t0) / 1000.0);
+        cgroup_layout_done(&l);
+        return 0;
+}
