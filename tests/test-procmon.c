@@ -1,0 +1,2 @@
+#include "tests.h"
+int main(void) { return 0; }
