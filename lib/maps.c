@@ -104,22 +104,21 @@ static int parse_header(const char *line, MapsRegion *ret) {
 
         if (strnlen(p, 5) < 5 || p[4] != ' ')
                 return -EBADMSG;
-        if (p[0] == 'r')
-                r.prot |= PROT_READ;
-        else if (p[0] != '-')
+        /* "rwxp": each position is its letter or '-', the last 's' (shared) or 'p' (private) */
+        for (size_t i = 0; i < 3; i++) {
+                static const struct {
+                        char c;
+                        unsigned prot;
+                } bits[3] = { { 'r', PROT_READ }, { 'w', PROT_WRITE }, { 'x', PROT_EXEC } };
+
+                if (p[i] == bits[i].c)
+                        r.prot |= bits[i].prot;
+                else if (p[i] != '-')
+                        return -EBADMSG;
+        }
+        if (p[3] != 's' && p[3] != 'p')
                 return -EBADMSG;
-        if (p[1] == 'w')
-                r.prot |= PROT_WRITE;
-        else if (p[1] != '-')
-                return -EBADMSG;
-        if (p[2] == 'x')
-                r.prot |= PROT_EXEC;
-        else if (p[2] != '-')
-                return -EBADMSG;
-        if (p[3] == 's')
-                r.shared = true;
-        else if (p[3] != 'p')
-                return -EBADMSG;
+        r.shared = p[3] == 's';
         p += 5;
 
         k = parse_hex_field(&p, ' ', &r.offset);

@@ -298,6 +298,8 @@ int procmon_receive(int fd, ProcEvent *events, size_t max, size_t *ret_n) {
                                 events[n++] = (ProcEvent) { .type = PROC_EVENT_LOST };
                                 continue;
                         }
+                        if (n > 0)
+                                break; /* hand over what we have; the error recurs on the next call */
                         return -errno;
                 }
                 if (mh.msg_flags & MSG_TRUNC) {

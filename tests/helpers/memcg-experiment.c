@@ -35,6 +35,7 @@
 
 static char cg_a[4096], cg_b[4096];
 static bool v2;
+static uint64_t prefetch_chunk;
 
 static int skip(const char *why) {
         printf("SKIP: memcg-experiment: %s\n", why);
@@ -199,15 +200,37 @@ static void wait_resident(void *const mine[NFILES], int i) {
                 usleep(10000);
 }
 
+/* Prefetch file i of the target from a helper in cg, wait for it to be read, report. */
+static int prefetch_step(const char *cg, pid_t target, const uint64_t addrs[NFILES], void *const mine[NFILES],
+                         int i, const char *label) {
+        uint64_t chunk = prefetch_chunk;
+        int k = run_prefetcher(cg, target, addrs[i], chunk);
+
+        if (k < 0) {
+                fprintf(stderr, "prefetcher in %s failed (%d)\n", cg, k);
+                return k;
+        }
+        wait_resident(mine, i);
+        report(label, mine);
+        return 0;
+}
+
+/* Send the target one command, wait for its acknowledgement, report. */
+static int target_step(int cmd, int reply, char c, void *const mine[NFILES], const char *label) {
+        if (write(cmd, &c, 1) != 1 || read(reply, &c, 1) != 1)
+                return -EIO;
+        report(label, mine);
+        return 0;
+}
+
 int main(void) {
         char base[3072], path[] = "/var/tmp/memcg-experiment.XXXXXX";
-        int fds[NFILES], cmd[2], reply[2], r = 1, k;
+        int fds[NFILES], cmd[2], reply[2], r = 1;
         uint64_t addrs[NFILES], chunk;
         void *mine[NFILES] = {};
         _cleanup_free_ char *data = NULL;
         struct stat st;
         pid_t target = -1;
-        char c;
 
         if (find_memcg_base(base, sizeof base) < 0)
                 return skip("no memory cgroup controller");
@@ -238,7 +261,7 @@ int main(void) {
         }
         if (fstat(fds[0], &st) < 0)
                 goto out;
-        chunk = prefetch_readahead_bytes("/sys", major(st.st_dev), minor(st.st_dev));
+        prefetch_chunk = chunk = prefetch_readahead_bytes("/sys", major(st.st_dev), minor(st.st_dev));
         printf("files: %d x %" PRIu64 " MiB on %u:%u, WILLNEED chunk %" PRIu64 " KiB\n", NFILES,
                FILE_SIZE / MiB, major(st.st_dev), minor(st.st_dev), chunk / 1024);
 
@@ -261,40 +284,14 @@ int main(void) {
                 }
         report("start", mine);
 
-        k = run_prefetcher(cg_a, target, addrs[0], chunk);
-        if (k < 0) {
-                fprintf(stderr, "prefetcher in A failed (%d)\n", k);
+        if (prefetch_step(cg_a, target, addrs, mine, 0, "(a) helper in A: WILLNEED on T's file1") < 0 ||
+            target_step(cmd[1], reply[0], '2', mine, "(b) T (in B) faults file2 itself") < 0 ||
+            prefetch_step(cg_b, target, addrs, mine, 2, "(c) helper in B: WILLNEED on T's file3") < 0 ||
+            /* mlock never re-charges: the unevictable pages stay with whoever read them in */
+            target_step(cmd[1], reply[0], 'a', mine, "(d) T mlock2()s file1 (read in by A)") < 0 ||
+            target_step(cmd[1], reply[0], 'b', mine, "(e) T mlock2()s file2 (faulted by T)") < 0 ||
+            target_step(cmd[1], reply[0], 'c', mine, "(f) T mlock2()s file3 (read in by helper in B)") < 0)
                 goto out;
-        }
-        wait_resident(mine, 0);
-        report("(a) helper in A: WILLNEED on T's file1", mine);
-
-        c = '2';
-        if (write(cmd[1], &c, 1) != 1 || read(reply[0], &c, 1) != 1)
-                goto out;
-        report("(b) T (in B) faults file2 itself", mine);
-
-        k = run_prefetcher(cg_b, target, addrs[2], chunk);
-        if (k < 0) {
-                fprintf(stderr, "prefetcher in B failed (%d)\n", k);
-                goto out;
-        }
-        wait_resident(mine, 2);
-        report("(c) helper in B: WILLNEED on T's file3", mine);
-
-        /* mlock never re-charges: the unevictable pages stay with whoever read them in */
-        c = 'a';
-        if (write(cmd[1], &c, 1) != 1 || read(reply[0], &c, 1) != 1)
-                goto out;
-        report("(d) T mlock2()s file1 (read in by A)", mine);
-        c = 'b';
-        if (write(cmd[1], &c, 1) != 1 || read(reply[0], &c, 1) != 1)
-                goto out;
-        report("(e) T mlock2()s file2 (faulted by T)", mine);
-        c = 'c';
-        if (write(cmd[1], &c, 1) != 1 || read(reply[0], &c, 1) != 1)
-                goto out;
-        report("(f) T mlock2()s file3 (read in by helper in B)", mine);
         r = 0;
 
 out:
