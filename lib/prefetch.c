@@ -162,3 +162,57 @@ int prefetch_ranges(int pidfd, const PrefetchRange *ranges, size_t n, uint64_t *
         *ret_advised = advised;
         return 0;
 }
+
+static bool region_is_anonymous(const MapsRegion *r) {
+        return (r->kind & (REGION_ANON | REGION_HEAP | REGION_STACK)) || !r->path || r->path[0] != '/';
+}
+
+int prefetch_plan(const Maps *m, unsigned regions, char *const *file_globs, const char *sys_root,
+                  PrefetchRange **ret, size_t *ret_n) {
+        _cleanup_free_ PrefetchRange *ranges = NULL;
+        struct {
+                unsigned major, minor;
+                uint64_t chunk;
+        } cache[16];
+        size_t n = 0, ncache = 0;
+
+        if (!m || !ret || !ret_n)
+                return -EINVAL;
+
+        for (size_t i = 0; i < m->n; i++) {
+                const MapsRegion *r = &m->regions[i];
+                bool anonymous = region_is_anonymous(r);
+                uint64_t chunk = PREFETCH_CHUNK_DEFAULT;
+
+                if (!maps_region_selected(r, regions, file_globs))
+                        continue;
+                if (m->smaps && (anonymous ? r->swap == 0 : r->rss >= r->end - r->start))
+                        continue; /* nothing to read in */
+
+                if (!anonymous && r->dev_major != 0) {
+                        size_t j;
+
+                        for (j = 0; j < ncache; j++)
+                                if (cache[j].major == r->dev_major && cache[j].minor == r->dev_minor)
+                                        break;
+                        if (j < ncache)
+                                chunk = cache[j].chunk;
+                        else {
+                                chunk = prefetch_readahead_bytes(sys_root, r->dev_major, r->dev_minor);
+                                if (ncache < ELEMENTSOF(cache))
+                                        cache[ncache++] = (__typeof__(cache[0])) { r->dev_major, r->dev_minor, chunk };
+                        }
+                }
+
+                if (!ranges) {
+                        ranges = calloc(m->n, sizeof *ranges);
+                        if (!ranges)
+                                return -ENOMEM;
+                }
+                ranges[n++] = (PrefetchRange) { .start = r->start, .end = r->end, .chunk = chunk };
+        }
+
+        *ret = n > 0 ? TAKE_PTR(ranges) : NULL;
+        *ret_n = n;
+        return 0;
+}

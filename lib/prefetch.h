@@ -14,7 +14,10 @@
  * Memcg charging: page cache read by WILLNEED is charged to the *caller's* memory cgroup, not the
  * target's (INJECTION.md 6; tests/helpers/memcg-experiment measures it on this machine). */
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "maps.h"
 
 /* When the device is unknown (anonymous memory, tmpfs, btrfs/NFS anonymous devices, no sysfs). */
 #define PREFETCH_CHUNK_DEFAULT (2U * 1024U * 1024U)
@@ -33,3 +36,12 @@ typedef struct PrefetchRange {
 /* WILLNEED over the ranges via process_madvise on pidfd, chunked; *ret_advised bytes advised
  * (elements that failed with ENOMEM are not counted). -EINVAL for a misaligned or empty range. */
 int prefetch_ranges(int pidfd, const PrefetchRange *ranges, size_t n, uint64_t *ret_advised);
+
+/* The ranges worth prefetching among the regions of m selected by regions/file_globs
+ * (maps_region_selected()): when m came from smaps, file-backed regions not wholly resident
+ * (Rss < size) and anonymous ones (anon, heap, stack, shmem) with Swap > 0, since WILLNEED on
+ * anonymous memory only swaps in; from plain maps, every selected region. Each range's chunk is
+ * its device's read-ahead under sys_root, PREFETCH_CHUNK_DEFAULT for anonymous memory.
+ * *ret is malloc'd (NULL when *ret_n is 0). */
+int prefetch_plan(const Maps *m, unsigned regions, char *const *file_globs, const char *sys_root,
+                  PrefetchRange **ret, size_t *ret_n);

@@ -35,8 +35,10 @@ static void mkdir_at(const char *dir, const char *rel) {
         ASSERT_OK(mkdir(path, 0755));
 }
 
+static char sysdir[] = "/tmp/test-prefetch.XXXXXX";
+
 static void test_readahead(void) {
-        char dir[] = "/tmp/test-prefetch.XXXXXX", cmd[4200];
+        char *dir = sysdir, cmd[4200];
         struct stat st;
 
         ASSERT_NOT_NULL(mkdtemp(dir));
@@ -71,9 +73,6 @@ static void test_readahead(void) {
         ASSERT_EQ_U64(prefetch_readahead_bytes(dir, 9, 9), PREFETCH_CHUNK_DEFAULT);    /* unknown */
         ASSERT_EQ_U64(prefetch_readahead_bytes(dir, 0, 42), PREFETCH_CHUNK_DEFAULT);   /* tmpfs & co. */
         ASSERT_EQ_U64(prefetch_readahead_bytes(NULL, 8, 0), PREFETCH_CHUNK_DEFAULT);
-
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        ASSERT_EQ(system(cmd), 0);
 
         /* the real one, for the device holding /tmp: what sysfs says, in bytes */
         ASSERT_OK(stat("/tmp", &st));
@@ -260,8 +259,67 @@ static void test_prefetch(void) {
         close(fd);
 }
 
+static Maps *parse_fixture(const char *name) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        Maps *m = NULL;
+
+        ASSERT_TRUE(asprintf(&path, "%s/maps/%s", test_data_dir(), name) > 0);
+        ASSERT_OK(read_full_file(path, 16 * MiB, &text, NULL));
+        ASSERT_OK(maps_parse(text, &m));
+        return m;
+}
+
+/* Which regions are worth a WILLNEED, with which chunk (the fake sysfs of test_readahead) */
+static void test_plan(void) {
+        _cleanup_(maps_freep) Maps *s = parse_fixture("flags.smaps"), *m = parse_fixture("basic.maps");
+        _cleanup_free_ PrefetchRange *r = NULL;
+        char cmd[4200];
+        size_t n = 0;
+
+        /* smaps: the half-resident text (08:01, a partition: its disk's 4 MiB), the anon region
+         * with 4 MiB in swap; not /dev/mem (io, pf), the driver and hugetlb mappings, nor the
+         * stack (nothing swapped) */
+        ASSERT_OK(prefetch_plan(s, REGION_ALL, NULL, sysdir, &r, &n));
+        ASSERT_EQ(n, 2);
+        ASSERT_EQ_U64(r[0].start, 0x400000);
+        ASSERT_EQ_U64(r[0].end, 0x600000);
+        ASSERT_EQ_U64(r[0].chunk, 4 * MiB);
+        ASSERT_EQ_U64(r[1].start, 0x7f0000000000ULL);
+        ASSERT_EQ_U64(r[1].chunk, PREFETCH_CHUNK_DEFAULT);
+        r = (free(r), NULL);
+
+        ASSERT_OK(prefetch_plan(s, REGION_STACK | REGION_HEAP, NULL, sysdir, &r, &n));
+        ASSERT_EQ(n, 0);
+        ASSERT_NULL(r);
+
+        /* plain maps: residency unknown, every selected lockable region */
+        ASSERT_OK(prefetch_plan(m, REGION_TEXT, NULL, sysdir, &r, &n));
+        ASSERT_EQ(n, 2); /* bash text (fe:00, unknown here: default), /opt/app/lib (deleted)/libx.so */
+        ASSERT_EQ_U64(r[0].start, 0x55d0c2a2e000ULL);
+        ASSERT_EQ_U64(r[0].chunk, PREFETCH_CHUNK_DEFAULT);
+        ASSERT_EQ_U64(r[1].start, 0x7f1a31a01000ULL);
+        ASSERT_EQ_U64(r[1].chunk, 4 * MiB);
+        r = (free(r), NULL);
+        {
+                char *globs[] = { (char *) "/srv/*", NULL };
+                ASSERT_OK(prefetch_plan(m, REGION_FILE, globs, sysdir, &r, &n));
+                ASSERT_EQ(n, 2);
+                ASSERT_EQ_U64(r[0].start, 0x7f1a31800000ULL);
+                ASSERT_EQ_U64(r[1].start, 0x7f1a31900000ULL);
+                ASSERT_EQ_U64(r[1].chunk, 4 * MiB);
+                r = (free(r), NULL);
+        }
+        ASSERT_OK(prefetch_plan(m, REGION_ALL, NULL, sysdir, &r, &n));
+        ASSERT_EQ(n, 18); /* 23 less the PROT_NONE reserve and the four kernel special mappings */
+        ASSERT_ERROR(prefetch_plan(NULL, REGION_ALL, NULL, sysdir, &r, &n), EINVAL);
+
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", sysdir);
+        ASSERT_EQ(system(cmd), 0);
+}
+
 int main(void) {
         test_readahead();
+        test_plan();
         test_prefetch();
         return 0;
 }
