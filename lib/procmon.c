@@ -353,10 +353,15 @@ static bool parse_pid_name(const char *s, pid_t *ret) {
         return true;
 }
 
+static inline void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}
+
 int procmon_scan(const char *proc_root, pid_t **ret_pids, size_t *ret_n) {
         _cleanup_free_ pid_t *pids = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
         size_t n = 0, allocated = 0;
-        DIR *d;
         int fd;
 
         if (!proc_root || !ret_pids || !ret_n)
@@ -379,13 +384,11 @@ int procmon_scan(const char *proc_root, pid_t **ret_pids, size_t *ret_n) {
                 errno = 0;
                 de = readdir(d);
                 if (!de) {
-                        if (errno != 0) {
-                                int r = -errno;
-                                closedir(d);
-                                return r;
-                        }
+                        if (errno != 0)
+                                return -errno;
                         break;
                 }
+                /* /proc lists thread-group leaders only; threads hide under PID/task/ */
                 if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
                         continue;
                 if (!parse_pid_name(de->d_name, &pid))
@@ -394,16 +397,13 @@ int procmon_scan(const char *proc_root, pid_t **ret_pids, size_t *ret_n) {
                 if (n >= allocated) {
                         size_t want = allocated ? allocated * 2 : 256;
                         pid_t *q = reallocarray(pids, want, sizeof *pids);
-                        if (!q) {
-                                closedir(d);
+                        if (!q)
                                 return -ENOMEM;
-                        }
                         pids = q;
                         allocated = want;
                 }
                 pids[n++] = pid;
         }
-        closedir(d);
 
         if (n > 0)
                 qsort(pids, n, sizeof *pids, pid_cmp);
