@@ -7,7 +7,16 @@
  * Threads are not processes: every event names the thread group (tgid) and marks events about a
  * non-leader thread with `thread`, so the caller acts once per thread group. Messages whose sender
  * is not the kernel (nl_pid != 0) are dropped. NETLINK_NO_ENOBUFS is never set: when the kernel
- * drops events the receive path reports one PROC_EVENT_LOST and the caller rescans /proc. */
+ * drops events the receive path reports one PROC_EVENT_LOST and the caller rescans /proc.
+ *
+ * Caveats the caller must know:
+ *  - EXIT with !thread is the leader's exit. A leader that called pthread_exit() leaves while
+ *    its other threads run on, so the group ends only when the pidfd polls readable (or the last
+ *    EXIT of the tgid arrives); act on the pidfd, not on the event alone.
+ *  - A pid is reused only after it is reaped; events name pids, not processes, so compare the
+ *    start time (or hold a pidfd) before acting on a pid from an event.
+ *  - The connector only works from the initial pid and user namespaces (requests from other
+ *    namespaces are silently ignored by the kernel: no events, no error). */
 
 #include <errno.h>
 #include <stdbool.h>

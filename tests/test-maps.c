@@ -284,6 +284,34 @@ static void test_bad_input(void) {
         ASSERT_EQ(m->regions[0].kind, REGION_ANON);
 }
 
+/* Mutated real smaps text (fixed seed): an error or a result, never a crash (ASan, UBSan). */
+static void test_fuzz(void) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        unsigned seed = 4242;
+        size_t size;
+
+        ASSERT_TRUE(asprintf(&path, "%s/maps/flags.smaps", test_data_dir()) > 0);
+        ASSERT_OK(read_full_file(path, 1 * MiB, &text, &size));
+
+        for (int i = 0; i < 5000; i++) {
+                static const char alphabet[] = "0123456789abcdef-: \n()[]kBVmFlags/xp";
+                _cleanup_(maps_freep) Maps *m = NULL;
+                _cleanup_free_ char *copy = strndup(text, (size_t) rand_r(&seed) % (size + 1));
+                size_t len;
+                int r;
+
+                ASSERT_NOT_NULL(copy);
+                len = strlen(copy);
+                for (int k = rand_r(&seed) % 6; k >= 0 && len > 0; k--)
+                        copy[(size_t) rand_r(&seed) % len] = alphabet[(size_t) rand_r(&seed) % (sizeof alphabet - 1)];
+                r = maps_parse(copy, &m);
+                ASSERT_TRUE(r == 0 || r == -EBADMSG);
+                if (r == 0)
+                        for (size_t j = 0; j < m->n; j++)
+                                ASSERT_TRUE(m->regions[j].start < m->regions[j].end);
+        }
+}
+
 /* Start tests/helpers/target with args, read its ready line. */
 static pid_t start_target(char *const argv[], uint64_t *ret_anon, uint64_t *ret_file) {
         int pipefd[2];
@@ -462,6 +490,7 @@ int main(void) {
         test_smaps_fields();
         test_real_fixture();
         test_bad_input();
+        test_fuzz();
         test_real_target();
         test_real_locked();
         return 0;

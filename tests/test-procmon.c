@@ -191,6 +191,34 @@ static void test_parse(void) {
         ASSERT_EQ(proc_event_type_from_string("bogus"), _PROC_EVENT_TYPE_INVALID);
 }
 
+/* Mutated valid datagrams (fixed seed): any result but a crash or an overread (ASan). */
+static void test_parse_fuzz(void) {
+        uint8_t good[3 * MSG_SIZE];
+        size_t len;
+        unsigned seed = 12345;
+
+        len = build(good, W_FORK, (uint32_t[]) { 100, 100, 201, 200 }, 4);
+        len += build(good + len, W_COMM, (uint32_t[]) { 200, 200, 0x41414141, 0x41414141 }, 4);
+        len += build(good + len, W_EXIT, (uint32_t[]) { 200, 200, 0, 17, 1, 1 }, 6);
+
+        for (int i = 0; i < 20000; i++) {
+                size_t cut = (size_t) rand_r(&seed) % (len + 1), n = 0;
+                uint8_t *buf = malloc(cut ?: 1);
+                ProcEvent ev[3];
+                int r;
+
+                ASSERT_NOT_NULL(buf);
+                memcpy(buf, good, cut);
+                for (int k = rand_r(&seed) % 4; k >= 0 && cut > 0; k--)
+                        buf[(size_t) rand_r(&seed) % cut] = (uint8_t) rand_r(&seed);
+                r = procmon_parse(buf, cut, 0, ev, ELEMENTSOF(ev), &n);
+                ASSERT_TRUE(r == 0 || r == -EBADMSG || r == -ENOBUFS);
+                if (r == 0)
+                        ASSERT_TRUE(n <= ELEMENTSOF(ev));
+                free(buf);
+        }
+}
+
 static void test_scan_fixture(void) {
         _cleanup_free_ char *root = NULL;
         _cleanup_free_ pid_t *pids = NULL;
@@ -496,6 +524,7 @@ static void test_overflow(void) {
 
 int main(void) {
         test_parse();
+        test_parse_fuzz();
         test_scan_fixture();
         test_scan_real();
         test_connector();
