@@ -1,1 +1,19 @@
-# discovery.mk: filled in by its module's work
+# discovery.mk: process discovery (proc connector, /proc scan), memory maps, prefetch.
+lib_libmlockd_la_SOURCES += \
+	lib/procmon.c lib/procmon.h \
+	lib/maps.c lib/maps.h \
+	lib/prefetch.c lib/prefetch.h
+
+unit_tests += tests/test-procmon tests/test-maps tests/test-prefetch
+tests_test_procmon_SOURCES = tests/test-procmon.c
+tests_test_procmon_LDADD = $(LDADD) -lpthread
+tests_test_maps_SOURCES = tests/test-maps.c
+tests_test_prefetch_SOURCES = tests/test-prefetch.c
+
+# Where page cache read by process_madvise(WILLNEED) is charged (memcg v1); prints figures.
+bench_programs += tests/helpers/memcg-experiment
+tests_helpers_memcg_experiment_SOURCES = tests/helpers/memcg-experiment.c
+
+EXTRA_DIST += \
+	tests/data/maps \
+	tests/data/procmon
