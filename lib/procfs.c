@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "macro.h"
+#include "parse-util.h"
+#include "procfs.h"
+
+#define PROC_FILE_MAX (64U * 1024U)
+#define PF_KTHREAD 0x00200000U
+
+static int proc_path(const char *proc_root, pid_t pid, pid_t tid, const char *file, char **ret) {
+        char *p;
+        int n;
+
+        if (!proc_root || pid <= 0 || tid < 0)
+                return -EINVAL;
+        if (tid > 0)
+                n = asprintf(&p, "%s/%d/task/%d/%s", proc_root, (int) pid, (int) tid, file);
+        else
+                n = asprintf(&p, "%s/%d/%s", proc_root, (int) pid, file);
+        if (n < 0)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+static int read_proc_file(const char *proc_root, pid_t pid, pid_t tid, const char *file, char **ret) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = proc_path(proc_root, pid, tid, file, &path);
+        if (r < 0)
+                return r;
+        return read_full_file(path, PROC_FILE_MAX, ret, NULL);
+}
+
+/* A decimal number that must be followed by a space or the end; signed fields (ppid 0 is fine). */
+static int parse_field_u64(const char **p, uint64_t *ret) {
+        const char *s = *p;
+        uint64_t v = 0;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        for (; *s >= '0' && *s <= '9'; s++) {
+                if (v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t) (*s - '0');
+        }
+        if (*s != ' ' && *s != '\0' && *s != '\n')
+                return -EINVAL;
+        *p = s;
+        *ret = v;
+        return 0;
+}
+
+static const char *skip_fields(const char *s, unsigned n) {
+        for (; n > 0; n--) {
+                s = strchr(s, ' ');
+                if (!s)
+                        return NULL;
+                s++;
+        }
+        return s;
+}
+
+int procfs_read_stat(const char *proc_root, pid_t pid, ProcStat *ret) {
+        _cleanup_free_ char *buf = NULL, *comm = NULL;
+        const char *open, *close, *p;
+        uint64_t v, ppid, flags, starttime;
+        char state;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = read_proc_file(proc_root, pid, 0, "stat", &buf);
+        if (r < 0)
+                return r;
+
+        /* "PID (COMM) S PPID ...": comm may hold anything, so its end is the last ')' */
+        open = strchr(buf, '(');
+        close = strrchr(buf, ')');
+        if (!open || !close || close < open || close[1] != ' ')
+                return -EINVAL;
+        p = buf;
+        r = parse_field_u64(&p, &v);
+        if (r < 0 || p + 1 != open || v != (uint64_t) pid)
+                return -EINVAL;
+        comm = strndup(open + 1, (size_t) (close - open - 1));
+        if (!comm)
+                return -ENOMEM;
+
+        p = close + 2;                                  /* field 3: state */
+        if (p[0] == '\0' || p[1] != ' ')
+                return -EINVAL;
+        state = p[0];
+        p += 2;                                         /* field 4: ppid */
+        r = parse_field_u64(&p, &ppid);
+        if (r < 0)
+                return r;
+        p = skip_fields(p + 1, 4);                      /* field 9: flags */
+        if (!p)
+                return -EINVAL;
+        r = parse_field_u64(&p, &flags);
+        if (r < 0)
+                return r;
+        p = skip_fields(p + 1, 12);                     /* field 22: starttime */
+        if (!p)
+                return -EINVAL;
+        r = parse_field_u64(&p, &starttime);
+        if (r < 0)
+                return r;
+        if (ppid > INT_MAX || flags > UINT_MAX)
+                return -ERANGE;
+
+        *ret = (ProcStat) {
+                .pid = pid,
+                .state = state,
+                .ppid = (pid_t) ppid,
+                .flags = (unsigned) flags,
+                .starttime = starttime,
+                .comm = TAKE_PTR(comm),
+        };
+        return 0;
+}
+
+void proc_stat_done(ProcStat *s) {
+        if (!s)
+                return;
+        free(s->comm);
+        s->comm = NULL;
+}
+
+bool proc_stat_is_kernel_thread(const ProcStat *s) {
+        return s && (s->flags & PF_KTHREAD);
+}
+
+static int parse_hex64(const char *s, uint64_t *ret) {
+        uint64_t v = 0;
+        unsigned n = 0;
+
+        for (; *s && *s != '\n'; s++, n++) {
+                int d;
+
+                if (*s >= '0' && *s <= '9')
+                        d = *s - '0';
+                else if (*s >= 'a' && *s <= 'f')
+                        d = *s - 'a' + 10;
+                else if (*s >= 'A' && *s <= 'F')
+                        d = *s - 'A' + 10;
+                else
+                        return -EINVAL;
+                if (n >= 16)
+                        return -ERANGE;
+                v = v << 4 | (uint64_t) d;
+        }
+        if (n == 0)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* "a\tb\tc\td": the first two numbers of a Uid:/Gid: line */
+static int parse_id_pair(const char *s, unsigned *ret_real, unsigned *ret_eff) {
+        unsigned a, b;
+        int n = 0;
+
+        if (sscanf(s, "%u %u%n", &a, &b, &n) != 2 || n <= 0)
+                return -EINVAL;
+        *ret_real = a;
+        *ret_eff = b;
+        return 0;
+}
+
+int procfs_read_status(const char *proc_root, pid_t pid, pid_t tid, ProcStatus *ret) {
+        _cleanup_free_ char *buf = NULL;
+        ProcStatus s = { .seccomp = -1 };
+        bool have_state = false, have_tgid = false, have_tracer = false;
+        char *p, *line;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = read_proc_file(proc_root, pid, tid, "status", &buf);
+        if (r < 0)
+                return r;
+
+        p = buf;
+        while ((line = next_line(&p))) {
+                char *value = strchr(line, ':');
+                unsigned u, u2;
+                uint64_t v;
+
+                if (!value)
+                        continue;
+                *value++ = '\0';
+                value += strspn(value, " \t");
+
+                if (streq(line, "State")) {
+                        if (!value[0])
+                                return -EINVAL;
+                        s.state = value[0];
+                        have_state = true;
+                } else if (streq(line, "Tgid")) {
+                        if (parse_uint(value, &u) < 0 || u > INT_MAX)
+                                return -EINVAL;
+                        s.tgid = (pid_t) u;
+                        have_tgid = true;
+                } else if (streq(line, "PPid")) {
+                        if (parse_uint(value, &u) < 0 || u > INT_MAX)
+                                return -EINVAL;
+                        s.ppid = (pid_t) u;
+                } else if (streq(line, "TracerPid")) {
+                        if (parse_uint(value, &u) < 0 || u > INT_MAX)
+                                return -EINVAL;
+                        s.tracer_pid = (pid_t) u;
+                        have_tracer = true;
+                } else if (streq(line, "Uid")) {
+                        if (parse_id_pair(value, &u, &u2) < 0)
+                                return -EINVAL;
+                        s.uid_real = u;
+                        s.uid_effective = u2;
+                } else if (streq(line, "Gid")) {
+                        if (parse_id_pair(value, &u, &u2) < 0)
+                                return -EINVAL;
+                        s.gid_real = u;
+                        s.gid_effective = u2;
+                } else if (streq(line, "Seccomp")) {
+                        if (parse_uint(value, &u) < 0 || u > 2)
+                                return -EINVAL;
+                        s.seccomp = (int) u;
+                } else if (streq(line, "Seccomp_filters")) {
+                        if (parse_uint(value, &u) < 0)
+                                return -EINVAL;
+                        s.seccomp_filters = u;
+                } else if (streq(line, "VmLck")) {
+                        char *kb = strstr(value, " kB");
+
+                        if (!kb)
+                                return -EINVAL;
+                        *kb = '\0';
+                        if (parse_uint64(value, &v) < 0 || v > UINT64_MAX / 1024)
+                                return -EINVAL;
+                        s.vm_lck = v * 1024;
+                } else if (streq(line, "CapEff")) {
+                        if (parse_hex64(value, &v) < 0)
+                                return -EINVAL;
+                        s.cap_eff = v;
+                } else if (streq(line, "Threads")) {
+                        if (parse_uint(value, &u) < 0)
+                                return -EINVAL;
+                        s.threads = u;
+                }
+        }
+
+        if (!have_state || !have_tgid || !have_tracer)
+                return -EBADMSG;
+        *ret = s;
+        return 0;
+}
+
+int procfs_read_comm(const char *proc_root, pid_t pid, char **ret) {
+        char *buf = NULL;
+        size_t n;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = read_proc_file(proc_root, pid, 0, "comm", &buf);
+        if (r < 0)
+                return r;
+        n = strlen(buf);
+        if (n > 0 && buf[n - 1] == '\n')
+                buf[n - 1] = '\0';
+        *ret = buf;
+        return 0;
+}
+
+int procfs_read_exe(const char *proc_root, pid_t pid, char **ret) {
+        static const char suffix[] = " (deleted)";
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        size_t size = 256;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = proc_path(proc_root, pid, 0, "exe", &path);
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                ssize_t n;
+                char *p;
+
+                p = realloc(buf, size);
+                if (!p)
+                        return -ENOMEM;
+                buf = p;
+                n = readlink(path, buf, size);
+                if (n < 0)
+                        return -errno;
+                if ((size_t) n < size) {
+                        buf[n] = '\0';
+                        break;
+                }
+                if (size >= PATH_MAX * 4)
+                        return -ENAMETOOLONG;
+                size *= 2;
+        }
+
+        size = strlen(buf);
+        if (size > strlen(suffix) && streq(buf + size - strlen(suffix), suffix))
+                buf[size - strlen(suffix)] = '\0';
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int parse_limit(const char *s, uint64_t *ret) {
+        if (streq(s, "unlimited")) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        return parse_uint64(s, ret);
+}
+
+int procfs_read_memlock_limit(const char *proc_root, pid_t pid, uint64_t *ret_soft, uint64_t *ret_hard) {
+        static const char key[] = "Max locked memory";
+        _cleanup_free_ char *buf = NULL;
+        char *p, *line;
+        int r;
+
+        r = read_proc_file(proc_root, pid, 0, "limits", &buf);
+        if (r < 0)
+                return r;
+
+        p = buf;
+        while ((line = next_line(&p))) {
+                char soft[32], hard[32];
+                uint64_t s, h;
+
+                if (strncmp(line, key, strlen(key)) != 0)
+                        continue;
+                if (sscanf(line + strlen(key), " %31s %31s", soft, hard) != 2)
+                        return -EINVAL;
+                if (parse_limit(soft, &s) < 0 || parse_limit(hard, &h) < 0)
+                        return -EINVAL;
+                if (ret_soft)
+                        *ret_soft = s;
+                if (ret_hard)
+                        *ret_hard = h;
+                return 0;
+        }
+        return -EBADMSG;
+}
+
+static int cmp_pid(const void *a, const void *b) {
+        pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+
+        return (x > y) - (x < y);
+}
+
+static void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}
+
+int procfs_list_threads(const char *proc_root, pid_t pid, pid_t **ret, size_t *ret_n) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ pid_t *list = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        size_t n = 0, allocated = 0;
+        struct dirent *de;
+        int fd, r;
+
+        if (!ret || !ret_n)
+                return -EINVAL;
+        r = proc_path(proc_root, pid, 0, "task", &path);
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                safe_close(fd);
+                return r;
+        }
+
+        errno = 0;
+        while ((de = readdir(d))) {
+                unsigned tid;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                if (parse_uint(de->d_name, &tid) < 0 || tid == 0 || tid > INT_MAX)
+                        return -EINVAL;
+                if (n >= allocated) {
+                        size_t want = allocated ? allocated * 2 : 16;
+                        pid_t *p;
+
+                        if (want > 1U << 22)
+                                return -E2BIG;
+                        p = reallocarray(list, want, sizeof(pid_t));
+                        if (!p)
+                                return -ENOMEM;
+                        list = p;
+                        allocated = want;
+                }
+                list[n++] = (pid_t) tid;
+                errno = 0;
+        }
+        if (errno != 0)
+                return -errno;
+        if (n == 0)
+                return -ESRCH;      /* an exited process keeps an empty task directory */
+
+        qsort(list, n, sizeof(pid_t), cmp_pid);
+        *ret = TAKE_PTR(list);
+        *ret_n = n;
+        return 0;
+}

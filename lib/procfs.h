@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Parsers for /proc/PID files. proc_root is "/proc" or a fixture directory laid out the same way.
+ * Every read is bounded; odd content is -EINVAL (or -EBADMSG when a required field is missing),
+ * a vanished process -ENOENT/-ESRCH. ret_* are written only on success. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct ProcStat {
+        pid_t pid;
+        char state;
+        pid_t ppid;
+        unsigned flags;         /* PF_* */
+        uint64_t starttime;     /* field 22, clock ticks after boot */
+        char *comm;             /* between the parentheses; may hold spaces and ')' */
+} ProcStat;
+
+int procfs_read_stat(const char *proc_root, pid_t pid, ProcStat *ret); /* caller frees ret->comm */
+void proc_stat_done(ProcStat *s);
+bool proc_stat_is_kernel_thread(const ProcStat *s); /* PF_KTHREAD */
+
+typedef struct ProcStatus {
+        char state;
+        pid_t tgid;
+        pid_t ppid;
+        pid_t tracer_pid;
+        uid_t uid_real, uid_effective;
+        gid_t gid_real, gid_effective;
+        int seccomp;            /* 0 none, 1 strict, 2 filter; -1 unknown */
+        unsigned seccomp_filters;
+        uint64_t vm_lck;        /* bytes */
+        uint64_t cap_eff;
+        unsigned threads;
+} ProcStatus;
+
+/* tid 0: the process's own status; else /proc/PID/task/TID/status */
+int procfs_read_status(const char *proc_root, pid_t pid, pid_t tid, ProcStatus *ret);
+int procfs_read_comm(const char *proc_root, pid_t pid, char **ret);
+/* readlink of /proc/PID/exe; strips " (deleted)" */
+int procfs_read_exe(const char *proc_root, pid_t pid, char **ret);
+/* /proc/PID/limits "Max locked memory", in bytes; "unlimited" is UINT64_MAX */
+int procfs_read_memlock_limit(const char *proc_root, pid_t pid, uint64_t *ret_soft, uint64_t *ret_hard);
+/* The thread ids of pid, from /proc/PID/task, in ascending order. */
+int procfs_list_threads(const char *proc_root, pid_t pid, pid_t **ret, size_t *ret_n);

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* procfs parsers on fixtures (tests/data/procfs) and on this very process. */
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procfs.h"
+#include "tests.h"
+
+static char root[PATH_MAX + 16];
+
+static void test_stat(void) {
+        ProcStat s = {};
+
+        ASSERT_OK(procfs_read_stat(root, 1234, &s));
+        ASSERT_EQ(s.pid, 1234);
+        ASSERT_STREQ(s.comm, "a) b (c");
+        ASSERT_EQ(s.state, 'S');
+        ASSERT_EQ(s.ppid, 1);
+        ASSERT_EQ(s.flags, 4194560);
+        ASSERT_EQ_U64(s.starttime, 63842);
+        ASSERT_FALSE(proc_stat_is_kernel_thread(&s));
+        proc_stat_done(&s);
+        ASSERT_NULL(s.comm);
+
+        ASSERT_OK(procfs_read_stat(root, 2, &s));
+        ASSERT_STREQ(s.comm, "kthreadd");
+        ASSERT_EQ(s.ppid, 0);
+        ASSERT_TRUE(proc_stat_is_kernel_thread(&s));
+        proc_stat_done(&s);
+
+        /* truncated, junk, absent; the pid in the file must match */
+        ASSERT_ERROR(procfs_read_stat(root, 77, &s), EINVAL);
+        ASSERT_ERROR(procfs_read_stat(root, 88, &s), EINVAL);
+        ASSERT_ERROR(procfs_read_stat(root, 99, &s), ENOENT);
+        ASSERT_ERROR(procfs_read_stat(root, 0, &s), EINVAL);
+
+        ASSERT_OK(procfs_read_stat("/proc", getpid(), &s));
+        ASSERT_EQ(s.pid, getpid());
+        ASSERT_EQ(s.ppid, getppid());
+        ASSERT_EQ(s.state, 'R');
+        ASSERT_TRUE(s.starttime > 0);
+        proc_stat_done(&s);
+}
+
+static void test_status(void) {
+        ProcStatus s;
+
+        ASSERT_OK(procfs_read_status(root, 1234, 0, &s));
+        ASSERT_EQ(s.state, 'S');
+        ASSERT_EQ(s.tgid, 1234);
+        ASSERT_EQ(s.ppid, 1);
+        ASSERT_EQ(s.tracer_pid, 0);
+        ASSERT_EQ(s.uid_real, 1000);
+        ASSERT_EQ(s.uid_effective, 1001);
+        ASSERT_EQ(s.gid_real, 100);
+        ASSERT_EQ(s.gid_effective, 101);
+        ASSERT_EQ(s.seccomp, 2);
+        ASSERT_EQ(s.seccomp_filters, 3);
+        ASSERT_EQ_U64(s.vm_lck, 65536ULL * 1024);
+        ASSERT_EQ_U64(s.cap_eff, 0xa80425fbULL);
+        ASSERT_EQ(s.threads, 2);
+
+        ASSERT_OK(procfs_read_status(root, 1234, 1235, &s));
+        ASSERT_EQ(s.state, 'R');
+        ASSERT_EQ(s.tracer_pid, 4321);
+        ASSERT_EQ(s.seccomp, 0);
+
+        ASSERT_ERROR(procfs_read_status(root, 77, 0, &s), EBADMSG); /* no TracerPid: */
+        ASSERT_ERROR(procfs_read_status(root, 88, 0, &s), EINVAL);  /* VmLck: lots */
+        ASSERT_ERROR(procfs_read_status(root, 1234, 999, &s), ENOENT);
+
+        ASSERT_OK(procfs_read_status("/proc", getpid(), 0, &s));
+        ASSERT_EQ(s.tgid, getpid());
+        ASSERT_EQ(s.uid_real, getuid());
+        ASSERT_TRUE(s.seccomp >= 0);
+        ASSERT_EQ(s.threads, 1);
+}
+
+static void test_comm_exe_limits(void) {
+        char *s = NULL;
+        uint64_t soft = 0, hard = 0;
+
+        ASSERT_OK(procfs_read_comm(root, 1234, &s));
+        ASSERT_STREQ(s, "a) b (c");
+        free(s);
+        ASSERT_OK(procfs_read_exe(root, 1234, &s));
+        ASSERT_STREQ(s, "/usr/bin/victim");
+        free(s);
+        ASSERT_OK(procfs_read_exe(root, 77, &s));
+        ASSERT_STREQ(s, "/usr/sbin/foo");
+        free(s);
+        ASSERT_ERROR(procfs_read_exe(root, 88, &s), ENOENT);
+        ASSERT_OK(procfs_read_exe("/proc", getpid(), &s));
+        ASSERT_TRUE(strstr(s, "test-procfs") != NULL);
+        free(s);
+
+        ASSERT_OK(procfs_read_memlock_limit(root, 1234, &soft, &hard));
+        ASSERT_EQ_U64(soft, 8388608);
+        ASSERT_EQ_U64(hard, 8388608);
+        ASSERT_OK(procfs_read_memlock_limit(root, 77, &soft, &hard));
+        ASSERT_EQ_U64(soft, UINT64_MAX);
+        ASSERT_EQ_U64(hard, UINT64_MAX);
+        ASSERT_ERROR(procfs_read_memlock_limit(root, 88, &soft, &hard), EBADMSG);
+        ASSERT_OK(procfs_read_memlock_limit("/proc", getpid(), &soft, NULL));
+}
+
+static void test_threads(void) {
+        pid_t *l = NULL;
+        size_t n = 0;
+
+        ASSERT_OK(procfs_list_threads(root, 1234, &l, &n));
+        ASSERT_EQ(n, 2);
+        ASSERT_EQ(l[0], 1234);
+        ASSERT_EQ(l[1], 1235);
+        free(l);
+        ASSERT_ERROR(procfs_list_threads(root, 77, &l, &n), ESRCH);
+        ASSERT_ERROR(procfs_list_threads(root, 88, &l, &n), ENOENT);
+
+        ASSERT_OK(procfs_list_threads("/proc", getpid(), &l, &n));
+        ASSERT_EQ(n, 1);
+        ASSERT_EQ(l[0], getpid());
+        free(l);
+}
+
+int main(void) {
+        snprintf(root, sizeof root, "%s/procfs", test_data_dir());
+        test_stat();
+        test_status();
+        test_comm_exe_limits();
+        test_threads();
+        return 0;
+}
