@@ -165,19 +165,25 @@ int table_print(const Table *t, FILE *f, bool legend) {
                 width[col] = MAX(width[col], l);
         }
 
-        for (size_t row = legend ? 0 : 1; row <= t->n_rows; row++)
+        for (size_t row = legend ? 0 : 1; row <= t->n_rows; row++) {
+                size_t pending = 0;     /* blanks owed before the next text: none at line ends */
+
                 for (size_t col = 0; col < t->n_columns; col++) {
                         const char *s = row == 0 ? t->columns[col].header : text[(row - 1) * t->n_columns + col];
-                        bool last = col + 1 == t->n_columns;
+                        size_t l = strlen(s);
 
                         if (column_right_aligned(&t->columns[col]))
-                                fprintf(f, "%*s", (int) width[col], s);
-                        else if (last)
-                                fputs(s, f);    /* no trailing blanks */
-                        else
-                                fprintf(f, "%-*s", (int) width[col], s);
-                        fputs(last ? "\n" : " ", f);
+                                pending += width[col] - l;
+                        if (l > 0) {
+                                fprintf(f, "%*s%s", (int) pending, "", s);
+                                pending = 0;
+                        }
+                        if (!column_right_aligned(&t->columns[col]))
+                                pending += width[col] - l;
+                        pending++;      /* the column separator */
                 }
+                fputc('\n', f);
+        }
 
         if (ferror(f))
                 r = -EIO;

@@ -46,7 +46,10 @@ static void help(void) {
 static int call_failed(int r, const sd_bus_error *error, const char *what) {
         int status = mlockctl_exit_status(r, error);
 
-        if (status == MLOCKCTL_EXIT_NOT_RUNNING && error && sd_bus_error_is_set(error))
+        if (status == MLOCKCTL_EXIT_NOT_RUNNING && error &&
+            sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                log_error("mlockd is not running (%s is not on the system bus).", MLOCKD_BUS_NAME);
+        else if (status == MLOCKCTL_EXIT_NOT_RUNNING && error && sd_bus_error_is_set(error))
                 log_error("mlockd is not running (%s is not on the system bus): %s",
                           MLOCKD_BUS_NAME, error->message ?: error->name);
         else if (status == MLOCKCTL_EXIT_NOT_RUNNING)

@@ -16,3 +16,10 @@ tests_test_manager_bus_SOURCES = tests/test-manager-bus.c \
 # tests/stubs after lib/: its policy.h stands in only until lib/policy.h exists.
 tests_test_manager_bus_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/stubs
 tests_test_manager_bus_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+
+integration_tests += tests/bus.sh tests/mlockctl.sh tests/mlockctl-stub.sh
+EXTRA_DIST += tests/bus.sh tests/mlockctl.sh tests/mlockctl-stub.sh tests/bus-lib.sh
+
+man_MANS += doc/mlockctl.1 doc/org.mlockd1.5
+generated_files += doc/mlockctl.1 doc/org.mlockd1.5
+EXTRA_DIST += doc/mlockctl.1.in doc/org.mlockd1.5.in

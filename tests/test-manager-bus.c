@@ -5,6 +5,7 @@
  * as nobody (uid 65534). The socket reports the client's credentials exactly as the bus would. */
 
 #include <grp.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -543,7 +544,32 @@ static void test_introspect(void) {
         ASSERT_TRUE(strstr(xml, "<property name=\"Version\" type=\"s\" access=\"read\">"));
 }
 
-int main(void) {
+/* --serve: the stubbed manager on the system bus ($DBUS_SYSTEM_BUS_ADDRESS), through
+ * manager_bus_connect(), until SIGTERM; for tests/bus-stub.sh. */
+static int serve_system_bus(void) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        ASSERT_TRUE(sigprocmask(SIG_BLOCK, &mask, NULL) == 0);
+
+        ASSERT_OK(sd_event_default(&e));
+        ASSERT_OK(sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL));
+        ASSERT_OK(sd_event_add_signal(e, NULL, SIGINT, NULL, NULL));
+        manager.event = e;
+        if (manager_bus_connect(&manager) < 0)
+                return EXIT_FAILURE;
+        ASSERT_OK(sd_event_loop(e));
+        manager.bus = sd_bus_flush_close_unref(manager.bus);
+        return EXIT_SUCCESS;
+}
+
+int main(int argc, char *argv[]) {
+        if (argc > 1 && streq(argv[1], "--serve"))
+                return serve_system_bus();
+
         test_introspect();
         test_root();
         test_nobody();

@@ -84,6 +84,28 @@ static void test_table_escapes(void) {
                      "\"budget_bytes\":0,\"state\":\"q\\\"uote\\\\d\"}]");
 }
 
+static void test_table_empty_cells(void) {
+        static const TableColumn columns[] = {
+                { "PID", "pid", CELL_UINT },
+                { "STATE", "state", CELL_STRING },
+                { "CGROUP", "cgroup", CELL_STRING },
+        };
+        _cleanup_(table_freep) Table *t = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        ASSERT_OK(table_new(columns, ELEMENTSOF(columns), &t));
+        ASSERT_OK(table_add_row(t, (uint64_t) 1, "pending", ""));
+        ASSERT_OK(table_add_row(t, (uint64_t) 22, "", "/a"));
+
+#define PRINT_T(f) table_print(t, f, true)
+        text = CAPTURE(PRINT_T);
+        /* An empty last cell leaves no trailing blanks; an empty middle one keeps the columns. */
+        ASSERT_STREQ(text,
+                     "PID STATE   CGROUP\n"
+                     "  1 pending\n"
+                     " 22         /a\n");
+}
+
 static void test_json(void) {
         _cleanup_(table_freep) Table *t = make_rows(), *empty = NULL;
         _cleanup_free_ char *json = NULL, *json_empty = NULL, *text_empty = NULL;
@@ -181,6 +203,7 @@ static void test_error_map(void) {
 int main(void) {
         test_table();
         test_table_escapes();
+        test_table_empty_cells();
         test_json();
         test_json_string();
         test_table_new_invalid();
