@@ -19,7 +19,7 @@
 #include "policy.h"
 #include "strv.h"
 
-static const char *empty_to_dash(const char *s) {
+static const char *strempty(const char *s) {
         return isempty(s) ? "" : s;
 }
 
@@ -66,96 +66,79 @@ static int bus_no_such_process(sd_bus_error *error, pid_t pid) {
                                  "Process %d is not a target of mlockd.", (int) pid);
 }
 
-static int method_list_policies(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+/* Reply with an array of n structs of the given signature, append_item() writing item i. */
+typedef int (*AppendItem)(sd_bus_message *reply, const char *signature, Manager *m, size_t i);
+
+static int reply_array(sd_bus_message *message, const char *signature, Manager *m, size_t n,
+                       AppendItem append_item) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Manager *m = userdata;
         int r;
 
         r = sd_bus_message_new_method_return(message, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_open_container(reply, 'a', "(sssut)");
+        r = sd_bus_message_open_container(reply, 'a', signature);
         if (r < 0)
                 return r;
-
-        for (size_t i = 0; m->policies && i < m->policies->n_policies; i++) {
-                const Policy *p = m->policies->policies[i];
-
-                r = sd_bus_message_append(reply, "(sssut)",
-                                          p->name,
-                                          empty_to_dash(lock_mode_to_string(p->mode)),
-                                          empty_to_dash(p->path),
-                                          (uint32_t) manager_policy_matched(m, p->name),
-                                          manager_policy_locked(m, p->name));
+        for (size_t i = 0; i < n; i++) {
+                r = append_item(reply, signature, m, i);
                 if (r < 0)
                         return r;
         }
-
         r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int append_target(sd_bus_message *reply, const char *container, const Target *t) {
-        return sd_bus_message_append(reply, container,
+static int append_policy(sd_bus_message *reply, const char *signature, Manager *m, size_t i) {
+        const Policy *p = m->policies->policies[i];
+
+        return sd_bus_message_append(reply, signature,
+                                     p->name,
+                                     strempty(lock_mode_to_string(p->mode)),
+                                     strempty(p->path),
+                                     (uint32_t) manager_policy_matched(m, p->name),
+                                     manager_policy_locked(m, p->name));
+}
+
+static int append_target(sd_bus_message *reply, const char *signature, const Target *t) {
+        return sd_bus_message_append(reply, signature,
                                      (uint32_t) t->pid,
-                                     empty_to_dash(t->comm),
-                                     empty_to_dash(t->policy),
-                                     empty_to_dash(t->cgroup),
+                                     strempty(t->comm),
+                                     strempty(t->policy),
+                                     strempty(t->cgroup),
                                      t->locked_bytes,
                                      isempty(t->state) ? "pending" : t->state);
 }
 
-static int method_list_targets(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+static int append_target_at(sd_bus_message *reply, const char *signature, Manager *m, size_t i) {
+        return append_target(reply, signature, m->targets[i]);
+}
+
+static int append_cgroup(sd_bus_message *reply, const char *signature, Manager *m, size_t i) {
+        const CgroupAccount *c = &m->cgroups[i];
+
+        return sd_bus_message_append(reply, signature, strempty(c->path), c->unevictable, c->locked,
+                                     c->budget);
+}
+
+static int method_list_policies(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        int r;
 
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(reply, 'a', "(usssts)");
-        if (r < 0)
-                return r;
+        return reply_array(message, "(sssut)", m, m->policies ? m->policies->n_policies : 0, append_policy);
+}
 
-        for (size_t i = 0; i < m->n_targets; i++) {
-                r = append_target(reply, "(usssts)", m->targets[i]);
-                if (r < 0)
-                        return r;
-        }
+static int method_list_targets(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
 
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return reply_array(message, "(usssts)", m, m->n_targets, append_target_at);
 }
 
 static int method_list_cgroups(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *m = userdata;
-        int r;
 
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(reply, 'a', "(sttt)");
-        if (r < 0)
-                return r;
-
-        for (size_t i = 0; i < m->n_cgroups; i++) {
-                const CgroupAccount *c = &m->cgroups[i];
-
-                r = sd_bus_message_append(reply, "(sttt)",
-                                          empty_to_dash(c->path), c->unevictable, c->locked, c->budget);
-                if (r < 0)
-                        return r;
-        }
-
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return reply_array(message, "(sttt)", m, m->n_cgroups, append_cgroup);
 }
 
 static int method_get_target(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -398,7 +381,7 @@ void bus_emit_budget_exceeded(Manager *m, const CgroupAccount *c) {
                 return;
 
         r = sd_bus_emit_signal(m->bus, MLOCKD_BUS_PATH, MLOCKD_BUS_INTERFACE, "BudgetExceeded", "stt",
-                               empty_to_dash(c->path), c->unevictable, c->budget);
+                               strempty(c->path), c->unevictable, c->budget);
         if (r < 0)
                 log_debug_errno(r, "Failed to emit BudgetExceeded for %s, ignoring: %m", c->path);
 }

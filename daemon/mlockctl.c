@@ -124,6 +124,37 @@ static int get_locked_bytes(sd_bus *bus, uint64_t *ret) {
         return 0;
 }
 
+/* Reads one struct of a List* reply and adds its row: > 0 a row, 0 the end, < 0 an error. */
+typedef int (*ReadRow)(sd_bus_message *reply, Table *t);
+
+/* Call a List* method and put its array into a table. */
+static int list_table(sd_bus *bus, const char *member, const char *signature, const TableColumn *columns,
+                      size_t n_columns, ReadRow read_row, Table **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        char what[64];
+        int r;
+
+        snprintf(what, sizeof what, "call %s", member);
+        r = call(bus, member, what, &reply, NULL);
+        if (r != 0)
+                return r;
+        r = table_new(columns, n_columns, &t);
+        if (r < 0)
+                return bus_error_parse(r, "make a table");
+
+        r = sd_bus_message_enter_container(reply, 'a', signature);
+        while (r >= 0 && (r = read_row(reply, t)) > 0)
+                ;
+        if (r < 0) {
+                snprintf(what, sizeof what, "read the reply of %s", member);
+                return bus_error_parse(r, what);
+        }
+
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
 static const TableColumn policy_columns[] = {
         { "NAME", "name", CELL_STRING },
         { "MODE", "mode", CELL_STRING },
@@ -132,37 +163,58 @@ static const TableColumn policy_columns[] = {
         { "FILE", "file", CELL_STRING },
 };
 
-static int list_policies(sd_bus *bus, Table **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
+static int read_policy(sd_bus_message *reply, Table *t) {
         const char *name, *mode, *file;
         uint32_t matched;
         uint64_t locked;
         int r;
 
-        r = call(bus, "ListPolicies", "list policies", &reply, NULL);
-        if (r != 0)
+        r = sd_bus_message_read(reply, "(sssut)", &name, &mode, &file, &matched, &locked);
+        if (r <= 0)
                 return r;
-        r = table_new(policy_columns, ELEMENTSOF(policy_columns), &t);
-        if (r < 0)
-                return bus_error_parse(r, "make a table");
-
-        r = sd_bus_message_enter_container(reply, 'a', "(sssut)");
-        if (r < 0)
-                return bus_error_parse(r, "parse the reply of ListPolicies");
-        while ((r = sd_bus_message_read(reply, "(sssut)", &name, &mode, &file, &matched, &locked)) > 0) {
-                r = table_add_row(t, name, mode, (uint64_t) matched, locked, file);
-                if (r < 0)
-                        return bus_error_parse(r, "make a table");
-        }
-        if (r < 0)
-                return bus_error_parse(r, "parse the reply of ListPolicies");
-
-        *ret = TAKE_PTR(t);
-        return 0;
+        return table_add_row(t, name, mode, (uint64_t) matched, locked, file) ?: 1;
 }
 
-static int print_table(const Table *t, const char *noun) {
+static const TableColumn target_columns[] = {
+        { "PID", "pid", CELL_UINT },
+        { "COMM", "comm", CELL_STRING },
+        { "POLICY", "policy", CELL_STRING },
+        { "LOCKED", "locked_bytes", CELL_BYTES },
+        { "STATE", "state", CELL_STRING },
+        { "CGROUP", "cgroup", CELL_STRING },
+};
+
+static int read_target(sd_bus_message *reply, Table *t) {
+        const char *comm, *policy, *cgroup, *state;
+        uint32_t pid;
+        uint64_t locked;
+        int r;
+
+        r = sd_bus_message_read(reply, "(usssts)", &pid, &comm, &policy, &cgroup, &locked, &state);
+        if (r <= 0)
+                return r;
+        return table_add_row(t, (uint64_t) pid, comm, policy, locked, state, cgroup) ?: 1;
+}
+
+static const TableColumn cgroup_columns[] = {
+        { "CGROUP", "cgroup", CELL_STRING },
+        { "UNEVICTABLE", "unevictable_bytes", CELL_BYTES },
+        { "LOCKED", "locked_bytes", CELL_BYTES },
+        { "BUDGET", "budget_bytes", CELL_LIMIT },
+};
+
+static int read_cgroup(sd_bus_message *reply, Table *t) {
+        const char *path;
+        uint64_t unevictable, locked, budget;
+        int r;
+
+        r = sd_bus_message_read(reply, "(sttt)", &path, &unevictable, &locked, &budget);
+        if (r <= 0)
+                return r;
+        return table_add_row(t, path, unevictable, locked, budget) ?: 1;
+}
+
+static int print_table(const Table *t, const char *singular, const char *plural) {
         int r;
 
         if (arg_json) {
@@ -171,7 +223,7 @@ static int print_table(const Table *t, const char *noun) {
         } else {
                 r = table_print(t, stdout, arg_legend);
                 if (r >= 0 && arg_legend)
-                        printf("\n%zu %s listed.\n", table_get_rows(t), noun);
+                        printf("\n%zu %s listed.\n", table_get_rows(t), table_get_rows(t) == 1 ? singular : plural);
         }
         if (r < 0)
                 return bus_error_parse(r, "print");
@@ -182,90 +234,35 @@ static int verb_policies(sd_bus *bus) {
         _cleanup_(table_freep) Table *t = NULL;
         int r;
 
-        r = list_policies(bus, &t);
-        if (r != 0)
-                return r;
-        return print_table(t, table_get_rows(t) == 1 ? "policy" : "policies");
+        r = list_table(bus, "ListPolicies", "(sssut)", policy_columns, ELEMENTSOF(policy_columns),
+                       read_policy, &t);
+        return r != 0 ? r : print_table(t, "policy", "policies");
 }
 
 static int verb_targets(sd_bus *bus) {
-        static const TableColumn columns[] = {
-                { "PID", "pid", CELL_UINT },
-                { "COMM", "comm", CELL_STRING },
-                { "POLICY", "policy", CELL_STRING },
-                { "LOCKED", "locked_bytes", CELL_BYTES },
-                { "STATE", "state", CELL_STRING },
-                { "CGROUP", "cgroup", CELL_STRING },
-        };
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(table_freep) Table *t = NULL;
-        const char *comm, *policy, *cgroup, *state;
-        uint32_t pid;
-        uint64_t locked;
         int r;
 
-        r = call(bus, "ListTargets", "list targets", &reply, NULL);
-        if (r != 0)
-                return r;
-        r = table_new(columns, ELEMENTSOF(columns), &t);
-        if (r < 0)
-                return bus_error_parse(r, "make a table");
-
-        r = sd_bus_message_enter_container(reply, 'a', "(usssts)");
-        if (r < 0)
-                return bus_error_parse(r, "parse the reply of ListTargets");
-        while ((r = sd_bus_message_read(reply, "(usssts)", &pid, &comm, &policy, &cgroup, &locked,
-                                        &state)) > 0) {
-                r = table_add_row(t, (uint64_t) pid, comm, policy, locked, state, cgroup);
-                if (r < 0)
-                        return bus_error_parse(r, "make a table");
-        }
-        if (r < 0)
-                return bus_error_parse(r, "parse the reply of ListTargets");
-
-        return print_table(t, table_get_rows(t) == 1 ? "target" : "targets");
+        r = list_table(bus, "ListTargets", "(usssts)", target_columns, ELEMENTSOF(target_columns),
+                       read_target, &t);
+        return r != 0 ? r : print_table(t, "target", "targets");
 }
 
 static int verb_cgroups(sd_bus *bus) {
-        static const TableColumn columns[] = {
-                { "CGROUP", "cgroup", CELL_STRING },
-                { "UNEVICTABLE", "unevictable_bytes", CELL_BYTES },
-                { "LOCKED", "locked_bytes", CELL_BYTES },
-                { "BUDGET", "budget_bytes", CELL_LIMIT },
-        };
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(table_freep) Table *t = NULL;
-        const char *path;
-        uint64_t unevictable, locked, budget;
         int r;
 
-        r = call(bus, "ListCgroups", "list cgroups", &reply, NULL);
-        if (r != 0)
-                return r;
-        r = table_new(columns, ELEMENTSOF(columns), &t);
-        if (r < 0)
-                return bus_error_parse(r, "make a table");
-
-        r = sd_bus_message_enter_container(reply, 'a', "(sttt)");
-        if (r < 0)
-                return bus_error_parse(r, "parse the reply of ListCgroups");
-        while ((r = sd_bus_message_read(reply, "(sttt)", &path, &unevictable, &locked, &budget)) > 0) {
-                r = table_add_row(t, path, unevictable, locked, budget);
-                if (r < 0)
-                        return bus_error_parse(r, "make a table");
-        }
-        if (r < 0)
-                return bus_error_parse(r, "parse the reply of ListCgroups");
-
-        return print_table(t, table_get_rows(t) == 1 ? "cgroup" : "cgroups");
+        r = list_table(bus, "ListCgroups", "(sttt)", cgroup_columns, ELEMENTSOF(cgroup_columns),
+                       read_cgroup, &t);
+        return r != 0 ? r : print_table(t, "cgroup", "cgroups");
 }
 
 static int verb_status(sd_bus *bus) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *targets = NULL;
-        _cleanup_(table_freep) Table *policies = NULL;
+        _cleanup_(table_freep) Table *policies = NULL, *targets = NULL;
         _cleanup_free_ char *version = NULL;
         char buf[FORMAT_BYTES_MAX];
-        uint64_t locked, n_targets = 0;
+        size_t n_targets;
+        uint64_t locked;
         int r;
 
         r = get_version(bus, &version);
@@ -274,25 +271,20 @@ static int verb_status(sd_bus *bus) {
         r = get_locked_bytes(bus, &locked);
         if (r != 0)
                 return r;
-        r = call(bus, "ListTargets", "list targets", &targets, NULL);
+        r = list_table(bus, "ListTargets", "(usssts)", target_columns, ELEMENTSOF(target_columns),
+                       read_target, &targets);
         if (r != 0)
                 return r;
-        r = sd_bus_message_enter_container(targets, 'a', "(usssts)");
-        if (r < 0)
-                return bus_error_parse(r, "parse the reply of ListTargets");
-        while ((r = sd_bus_message_skip(targets, "(usssts)")) > 0)
-                n_targets++;
-        if (r < 0)
-                return bus_error_parse(r, "parse the reply of ListTargets");
-        r = list_policies(bus, &policies);
+        n_targets = table_get_rows(targets);
+        r = list_table(bus, "ListPolicies", "(sssut)", policy_columns, ELEMENTSOF(policy_columns),
+                       read_policy, &policies);
         if (r != 0)
                 return r;
 
         if (arg_json) {
                 fputs("{\"version\":", stdout);
                 json_print_string(stdout, version);
-                printf(",\"locked_bytes\":%" PRIu64 ",\"targets\":%" PRIu64 ",\"policies\":",
-                       locked, n_targets);
+                printf(",\"locked_bytes\":%" PRIu64 ",\"targets\":%zu,\"policies\":", locked, n_targets);
                 r = table_print_json(policies, stdout);
                 fputs("}\n", stdout);
                 if (r < 0)
@@ -301,7 +293,7 @@ static int verb_status(sd_bus *bus) {
         }
 
         printf("Version: %s\n"
-               " Locked: %s in %" PRIu64 " %s\n"
+               " Locked: %s in %zu %s\n"
                "Policies: %zu\n",
                version, format_bytes(buf, sizeof buf, locked), n_targets,
                n_targets == 1 ? "target" : "targets", table_get_rows(policies));

@@ -68,3 +68,12 @@ dead_pid() {
 open_bus_to_nobody() {
         chmod 0755 "$TEST_TMP"
 }
+
+# expect_status STATUS CMD...: run CMD, its exit status must be STATUS; its output in
+# $TEST_TMP/out and $TEST_TMP/err
+expect_status() {
+        local want=$1 got=0
+        shift
+        "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || got=$?
+        (( got == want )) || fail "$*: exit status $got, expected $want: $(cat "$TEST_TMP/err")"
+}

@@ -11,13 +11,6 @@ SERVER=$top_builddir/tests/test-manager-bus
 command -v busctl >/dev/null || skip "busctl not installed"
 command -v python3 >/dev/null || skip "python3 not installed"
 
-expect_status() {
-        local want=$1 got=0
-        shift
-        "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || got=$?
-        (( got == want )) || fail "$*: exit status $got, expected $want: $(cat "$TEST_TMP/err")"
-}
-
 start_private_bus permissive
 open_bus_to_nobody
 "$SERVER" --serve 2>"$TEST_TMP/server.log" &

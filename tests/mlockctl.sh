@@ -6,14 +6,6 @@
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/bus-lib.sh"
 
-# expect_status STATUS CMD...: run CMD, its exit status must be STATUS; stderr in $TEST_TMP/err
-expect_status() {
-        local want=$1 got=0
-        shift
-        "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || got=$?
-        (( got == want )) || fail "$*: exit status $got, expected $want: $(cat "$TEST_TMP/err")"
-}
-
 # ---- without the daemon ----------------------------------------------------------------------------
 expect_status 0 "$MLOCKCTL" --help
 grep -q 'Exit status' "$TEST_TMP/out" || fail "--help does not document exit codes"
