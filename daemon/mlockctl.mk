@@ -1,1 +1,25 @@
-# mlockctl.mk: filled in by its module's work
+# mlockctl, the bus API (org.mlockd1.Manager) and their man pages.
+mlockctl_SOURCES += \
+	daemon/mlockctl-format.c daemon/mlockctl-format.h \
+	daemon/manager-bus.h
+
+# The vtable and handlers: linked into mlockd once the manager is merged. Until then they are
+# compiled and exercised by tests/test-manager-bus, with the manager_* functions stubbed.
+EXTRA_DIST += tests/stubs/policy.h
+
+unit_tests += tests/test-mlockctl-format tests/test-manager-bus
+tests_test_mlockctl_format_SOURCES = tests/test-mlockctl-format.c \
+	daemon/mlockctl-format.c daemon/mlockctl-format.h
+tests_test_mlockctl_format_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+tests_test_manager_bus_SOURCES = tests/test-manager-bus.c \
+	daemon/manager-bus.c daemon/manager-bus.h daemon/manager.h
+# tests/stubs after lib/: its policy.h stands in only until lib/policy.h exists.
+tests_test_manager_bus_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/stubs
+tests_test_manager_bus_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+
+integration_tests += tests/bus.sh tests/mlockctl.sh tests/mlockctl-stub.sh
+EXTRA_DIST += tests/bus.sh tests/mlockctl.sh tests/mlockctl-stub.sh tests/bus-lib.sh
+
+man_MANS += doc/mlockctl.1 doc/org.mlockd1.5
+generated_files += doc/mlockctl.1 doc/org.mlockd1.5
+EXTRA_DIST += doc/mlockctl.1.in doc/org.mlockd1.5.in
