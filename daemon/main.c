@@ -6,11 +6,19 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "injector.h"
 #include "log.h"
+#include "manager.h"
+#include "policy.h"
+#include "sandbox.h"
+#include "strv.h"
 
 #define DEFAULT_CONFIG_DIR SYSCONFDIR "/mlockd"
 
 static const char *arg_config_dir = DEFAULT_CONFIG_DIR;
+static bool arg_dry_run = false;
+static bool arg_debug_seccomp = false;
+static bool arg_bus_introspect = false;
 
 static void help(void) {
         printf("%s [OPTIONS...]\n\n"
@@ -19,7 +27,11 @@ static void help(void) {
                "     --version            Show package version\n"
                "     --config-dir=DIR     Read DIR/mlockd.conf and DIR/policy.d/*.conf\n"
                "                          (default: %s)\n"
+               "     --dry-run            Match and plan, log what would be locked, touch nothing\n"
                "     --log-level=LEVEL    err, warning, notice, info or debug\n"
+               "     --debug-seccomp      Log syscalls outside the manager's allowlist instead\n"
+               "                          of killing it\n"
+               "     --bus-introspect     Print the D-Bus interface description and exit\n"
                "\nSee mlockd(8) for details.\n",
                program_invocation_short_name, DEFAULT_CONFIG_DIR);
 }
@@ -29,12 +41,18 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_VERSION = 0x100,
                 ARG_CONFIG_DIR,
                 ARG_LOG_LEVEL,
+                ARG_DRY_RUN,
+                ARG_DEBUG_SECCOMP,
+                ARG_BUS_INTROSPECT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "debug-seccomp", no_argument, NULL, ARG_DEBUG_SECCOMP },
+                { "bus-introspect", no_argument, NULL, ARG_BUS_INTROSPECT },
                 {},
         };
         int c, r;
@@ -56,6 +74,15 @@ static int parse_argv(int argc, char *argv[]) {
                                 return log_error_errno(r, "Invalid log level '%s'.", optarg);
                         log_set_max_level(r);
                         break;
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+                case ARG_DEBUG_SECCOMP:
+                        arg_debug_seccomp = true;
+                        break;
+                case ARG_BUS_INTROSPECT:
+                        arg_bus_introspect = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -68,6 +95,70 @@ static int parse_argv(int argc, char *argv[]) {
         return 1;
 }
 
+/* The manager needs ptrace and process_madvise through its injector; the rest only helps. */
+static const cap_value_t required_caps[] = { CAP_SYS_PTRACE, CAP_SYS_NICE };
+static const cap_value_t helpful_caps[] = { CAP_SYS_ADMIN, CAP_SYS_RESOURCE };
+
+static int check_capabilities(void) {
+        _cleanup_free_ char *missing = NULL;
+        int r;
+
+        r = sandbox_missing_capabilities(required_caps, ELEMENTSOF(required_caps), &missing);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read our capabilities: %m");
+        if (missing)
+                return log_error_errno(EPERM, "Missing required capabilities: %s. mlockd must run as root "
+                                       "with these capabilities.", missing);
+
+        missing = mfree(missing);
+        r = sandbox_missing_capabilities(helpful_caps, ELEMENTSOF(helpful_caps), &missing);
+        if (r >= 0 && missing)
+                log_notice("Running without %s: seccomp-confined targets are skipped without "
+                           "cap_sys_admin, RLIMIT_MEMLOCK cannot be raised without cap_sys_resource.", missing);
+        return 0;
+}
+
+static int run(void) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_(policy_set_freep) PolicySet *policies = NULL;
+        int r;
+
+        r = policy_set_load(arg_config_dir, streq(arg_config_dir, PKGSYSCONFDIR) ? LIBDIR_POLICY : NULL, &policies);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the configuration in %s: %m", arg_config_dir);
+        STRV_FOREACH(p, policies->problems)
+                log_error("%s", *p);
+        if (!strv_isempty(policies->problems))
+                log_warning("Continuing with the %zu valid policies; fix the files above.", policies->n_policies);
+        if (policies->daemon.log_level) {
+                int level = log_level_from_string(policies->daemon.log_level);
+                if (level >= 0 && log_get_max_level() == LOG_INFO)
+                        log_set_max_level(level);
+        }
+
+        r = check_capabilities();
+        if (r < 0)
+                return r;
+
+        r = manager_new(arg_config_dir, arg_dry_run, TAKE_PTR(policies), &m);
+        if (r < 0)
+                return r;
+
+        /* the injector is forked here, with our capabilities, before we give them up */
+        r = manager_prepare(m);
+        if (r < 0)
+                return r;
+
+        r = sandbox_keep_capabilities(NULL, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to drop capabilities: %m");
+        r = sandbox_no_new_privs();
+        if (r < 0)
+                return log_error_errno(r, "Failed to set no_new_privs: %m");
+
+        return manager_run(m, arg_debug_seccomp);
+}
+
 int main(int argc, char *argv[]) {
         int r;
 
@@ -75,6 +166,9 @@ int main(int argc, char *argv[]) {
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
-        log_error("The daemon is not implemented yet (config dir %s).", arg_config_dir);
-        return EXIT_FAILURE;
+        if (arg_bus_introspect)
+                return bus_introspect(stdout) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        r = run();
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
