@@ -6,8 +6,11 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "injector.h"
 #include "log.h"
+#include "manager.h"
 #include "policy.h"
+#include "sandbox.h"
 #include "strv.h"
 
 #define DEFAULT_CONFIG_DIR SYSCONFDIR "/mlockd"
@@ -17,7 +20,10 @@ static enum {
         ACTION_RUN,
         ACTION_CHECK_CONFIG,
         ACTION_DUMP_CONFIG,
+        ACTION_BUS_INTROSPECT,
 } arg_action = ACTION_RUN;
+static bool arg_dry_run = false;
+static bool arg_debug_seccomp = false;
 
 static void help(void) {
         printf("%s [OPTIONS...]\n\n"
@@ -26,10 +32,14 @@ static void help(void) {
                "     --version            Show package version\n"
                "     --config-dir=DIR     Read DIR/mlockd.conf and DIR/policy.d/*.conf\n"
                "                          (default: %s)\n"
-               "     --log-level=LEVEL    err, warning, notice, info or debug\n"
                "     --check-config       Print every configuration problem as FILE:LINE: message;\n"
                "                          exit 0 when there is none\n"
                "     --dump-config        Print the effective configuration\n"
+               "     --dry-run            Match and plan, log what would be locked, touch nothing\n"
+               "     --log-level=LEVEL    err, warning, notice, info or debug\n"
+               "     --debug-seccomp      Log syscalls outside the manager's allowlist instead\n"
+               "                          of killing it\n"
+               "     --bus-introspect     Print the D-Bus interface description and exit\n"
                "\nSee mlockd(8) for details.\n",
                program_invocation_short_name, DEFAULT_CONFIG_DIR);
 }
@@ -41,6 +51,9 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_LOG_LEVEL,
                 ARG_CHECK_CONFIG,
                 ARG_DUMP_CONFIG,
+                ARG_DRY_RUN,
+                ARG_DEBUG_SECCOMP,
+                ARG_BUS_INTROSPECT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -49,6 +62,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
                 { "dump-config", no_argument, NULL, ARG_DUMP_CONFIG },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "debug-seccomp", no_argument, NULL, ARG_DEBUG_SECCOMP },
+                { "bus-introspect", no_argument, NULL, ARG_BUS_INTROSPECT },
                 {},
         };
         int c, r;
@@ -75,6 +91,15 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_DUMP_CONFIG:
                         arg_action = ACTION_DUMP_CONFIG;
+                        break;
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+                case ARG_DEBUG_SECCOMP:
+                        arg_debug_seccomp = true;
+                        break;
+                case ARG_BUS_INTROSPECT:
+                        arg_action = ACTION_BUS_INTROSPECT;
                         break;
                 case '?':
                         return -EINVAL;
@@ -135,6 +160,70 @@ static int run_dump_config(void) {
         return 0;
 }
 
+/* The manager needs ptrace and process_madvise through its injector; the rest only helps. */
+static const cap_value_t required_caps[] = { CAP_SYS_PTRACE, CAP_SYS_NICE };
+static const cap_value_t helpful_caps[] = { CAP_SYS_ADMIN, CAP_SYS_RESOURCE };
+
+static int check_capabilities(void) {
+        _cleanup_free_ char *missing = NULL;
+        int r;
+
+        r = sandbox_missing_capabilities(required_caps, ELEMENTSOF(required_caps), &missing);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read our capabilities: %m");
+        if (missing)
+                return log_error_errno(EPERM, "Missing required capabilities: %s. mlockd must run as root "
+                                       "with these capabilities.", missing);
+
+        missing = mfree(missing);
+        r = sandbox_missing_capabilities(helpful_caps, ELEMENTSOF(helpful_caps), &missing);
+        if (r >= 0 && missing)
+                log_notice("Running without %s: seccomp-confined targets are skipped without "
+                           "cap_sys_admin, RLIMIT_MEMLOCK cannot be raised without cap_sys_resource.", missing);
+        return 0;
+}
+
+static int run(void) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_(policy_set_freep) PolicySet *policies = NULL;
+        int r;
+
+        r = load_config(&policies);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(p, policies->problems)
+                log_error("%s", *p);
+        if (!strv_isempty(policies->problems))
+                log_warning("Continuing with the %zu valid policies; fix the files above.", policies->n_policies);
+        if (policies->daemon.log_level) {
+                int level = log_level_from_string(policies->daemon.log_level);
+                if (level >= 0 && log_get_max_level() == LOG_INFO)
+                        log_set_max_level(level);
+        }
+
+        r = check_capabilities();
+        if (r < 0)
+                return r;
+
+        r = manager_new(arg_config_dir, arg_dry_run, TAKE_PTR(policies), &m);
+        if (r < 0)
+                return r;
+
+        /* the injector is forked here, with our capabilities, before we give them up */
+        r = manager_prepare(m);
+        if (r < 0)
+                return r;
+
+        r = sandbox_keep_capabilities(NULL, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to drop capabilities: %m");
+        r = sandbox_no_new_privs();
+        if (r < 0)
+                return log_error_errno(r, "Failed to set no_new_privs: %m");
+
+        return manager_run(m, arg_debug_seccomp);
+}
+
 int main(int argc, char *argv[]) {
         int r;
 
@@ -142,11 +231,17 @@ int main(int argc, char *argv[]) {
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
-        if (arg_action == ACTION_CHECK_CONFIG)
+        switch (arg_action) {
+        case ACTION_CHECK_CONFIG:
                 return run_check_config() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-        if (arg_action == ACTION_DUMP_CONFIG)
+        case ACTION_DUMP_CONFIG:
                 return run_dump_config() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        case ACTION_BUS_INTROSPECT:
+                return bus_introspect(stdout) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        case ACTION_RUN:
+                break;
+        }
 
-        log_error("The daemon is not implemented yet (config dir %s).", arg_config_dir);
-        return EXIT_FAILURE;
+        r = run();
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -6,13 +6,19 @@
  * it never changes state itself. */
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "cgroup.h"
+#include "lock.h"
 #include "parse-util.h"
 #include "policy.h"
+#include "prefetch.h"
+
+typedef struct Injector Injector;
 
 typedef struct Manager Manager;
 
@@ -29,6 +35,20 @@ typedef struct Target {
         char *state;            /* "pending", "locked", "partial:rlimit", "skipped:seccomp", ... */
         uint64_t locked_bytes;  /* smaps Locked: of what mlockd planned, after verification */
         bool released;          /* Release()d: left alone until it execs */
+
+        /* private to manager.c */
+        uid_t uid;
+        int job;                /* TargetJob */
+        bool queued;
+        LockPlan *plan;         /* what mlockd planned (and so what it unlocks) */
+        PrefetchRange *prefetch;
+        size_t n_prefetch;
+        size_t cursor_range;    /* LOCK: the range being locked */
+        uint64_t cursor_offset; /* LOCK: bytes of it done */
+        double rate;            /* bytes per usec the kernel locked in this target, 0: unknown */
+        const char *error;      /* the first step error, as a state reason ("enomem", ...) */
+        bool mlockall_done;     /* MCL_* injected: unlock with munlockall */
+        usec_t max_hold;        /* the longest one step held the target */
 } Target;
 
 typedef struct CgroupAccount {
@@ -55,7 +75,31 @@ struct Manager {
 
         uint64_t locked_bytes;  /* sum over targets */
         uint64_t injections_total;
+
+        /* private to manager.c */
+        Injector *injector;
+        CgroupLayout cgroup_layout;
+        bool have_cgroup_layout;
+        int procmon_fd;
+        sd_event_source *procmon_source;
+        sd_event_source *scan_timer;
+        sd_event_source *accounting_timer;
+        sd_event_source *work_source;
+        sd_event_source *sighup_source;
+        pid_t *queue;           /* pids with work to do, FIFO */
+        size_t n_queue;
+        double injection_seconds_sum;
+        uint64_t injection_buckets[8];
+        bool metrics_dirty;
 };
+
+int manager_new(const char *config_dir, bool dry_run, PolicySet *policies, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_CLEANUP(Manager *, manager_free);
+/* Start the injector (before any confinement), open the proc connector. */
+int manager_prepare(Manager *m);
+/* First scan, bus name, then READY=1; runs the loop until SIGTERM/SIGINT. */
+int manager_run(Manager *m, bool debug_seccomp);
 
 /* Lookups for the bus. */
 Target *manager_get_target(Manager *m, pid_t pid);
@@ -78,3 +122,4 @@ int manager_bus_connect(Manager *m);    /* connect, add the object, request org.
 void bus_emit_target_changed(Manager *m, const Target *t);
 void bus_emit_budget_exceeded(Manager *m, const CgroupAccount *c);
 void bus_emit_locked_bytes_changed(Manager *m);
+int bus_introspect(FILE *f);        /* the interface description, without a bus */

@@ -17,6 +17,9 @@ size_t strv_length(char *const *l);
 int strv_extend(char ***l, const char *value);
 /* Append value itself, taking ownership (freed on failure). */
 int strv_consume(char ***l, char *value);
+static inline bool strv_isempty(char *const *l) {
+        return !l || !*l;
+}
 bool strv_contains(char *const *l, const char *value);
 char **strv_copy(char *const *l);
 /* Split on any of the separator characters, dropping empty words. */

@@ -155,3 +155,114 @@ have_cap_sys_resource() {
         eff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
         (( (16#$eff >> 24) & 1 ))
 }
+
+# A private copy of the target program, so that this test's policies (Executable=$MY_TARGET) never
+# match the targets of tests running in parallel. Readable and executable by every user.
+chmod 0755 "$TEST_TMP"
+MY_TARGET=$TEST_TMP/target-$TEST_NAME
+[[ -x $TARGET ]] && cp "$TARGET" "$MY_TARGET"
+chmod 0755 "$MY_TARGET"
+
+# start_my_target OUTVAR [args...]: like start_target, with this test's own copy.
+start_my_target() {
+        local var=$1
+        shift
+        TARGET=$MY_TARGET start_target "$var" "$@"
+}
+
+# The output file of the target started last by start_target (its ready line, children, gaps).
+target_output() {
+        ls -t "$TEST_TMP"/target.* | head -n1
+}
+
+# Config directory with mlockd.conf and policy.d/; write_policy NAME CONTENT adds a policy.
+CONF_DIR=$TEST_TMP/conf
+mkdir -p "$CONF_DIR/policy.d"
+write_policy() {
+        printf '%s\n' "$2" >"$CONF_DIR/policy.d/$1.conf"
+}
+write_daemon_conf() {
+        printf '[Daemon]\n%s\n' "$1" >"$CONF_DIR/mlockd.conf"
+}
+
+MLOCKD_LOG=$TEST_TMP/mlockd.log
+MLOCKD_PID=
+
+# start_mlockd [args...]: start the daemon on this test's config and the private bus, and wait
+# until it has scanned and taken its bus name.
+start_mlockd() {
+        local i
+        [[ -n ${DBUS_SYSTEM_BUS_ADDRESS:-} ]] || start_private_bus
+        "$MLOCKD" --config-dir "$CONF_DIR" "$@" >>"$MLOCKD_LOG" 2>&1 &
+        MLOCKD_PID=$!
+        track_pid "$MLOCKD_PID"
+        for i in $(seq 1 1000); do
+                grep -q 'running:' "$MLOCKD_LOG" && return 0
+                if ! kill -0 "$MLOCKD_PID" 2>/dev/null; then
+                        cat "$MLOCKD_LOG" >&2
+                        fail "mlockd exited during start-up"
+                fi
+                sleep 0.02
+        done
+        cat "$MLOCKD_LOG" >&2
+        fail "mlockd did not become ready"
+}
+
+# stop_mlockd: SIGTERM, and check it ended cleanly (exit 0).
+stop_mlockd() {
+        local rc=0
+        [[ -n $MLOCKD_PID ]] || return 0
+        kill -TERM "$MLOCKD_PID" 2>/dev/null || true
+        wait "$MLOCKD_PID" || rc=$?
+        MLOCKD_PID=
+        if (( rc != 0 )); then
+                cat "$MLOCKD_LOG" >&2
+                fail "mlockd exited with status $rc"
+        fi
+}
+
+# The daemon must still be alive (not killed by its own seccomp filter, not crashed).
+assert_mlockd_alive() {
+        kill -0 "$MLOCKD_PID" 2>/dev/null || { cat "$MLOCKD_LOG" >&2; fail "mlockd died"; }
+}
+
+# True when the mapping at $2 in pid $1 carries every VmFlags mnemonic given after it.
+has_vmflags() {
+        local pid=$1 addr=$2 flags f
+        shift 2
+        flags=" $(vmflags_at "$pid" "$addr") "
+        for f in "$@"; do
+                [[ $flags == *" $f "* ]] || return 1
+        done
+        return 0
+}
+lacks_vmflag() {
+        local flags
+        flags=" $(vmflags_at "$1" "$2") "
+        [[ $flags != *" $3 "* ]]
+}
+
+# smaps Locked: (kB) of the mapping at $2 in pid $1.
+locked_kb_at() {
+        local pid=$1 addr=$((16#${2#0x}))
+        awk -v a="$addr" '
+                /^[0-9a-f]+-[0-9a-f]+ / {
+                        split($1, r, "-"); s = strtonum("0x" r[1]); e = strtonum("0x" r[2]);
+                        inside = (a >= s && a < e); next }
+                inside && /^Locked:/ { print $2; exit }' "/proc/$pid/smaps"
+}
+
+# field VALUE from a "ready pid=... anon=..." line of a target output file
+ready_field() {
+        grep '^ready' "$1" | tail -n1 | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'
+}
+
+# A process is "unharmed" when it is alive and neither stopped nor traced.
+assert_unharmed() {
+        local pid=$1 state tracer
+        kill -0 "$pid" 2>/dev/null || fail "process $pid died"
+        state=$(awk '/^State:/ { print $2 }' "/proc/$pid/status")
+        tracer=$(awk '/^TracerPid:/ { print $2 }' "/proc/$pid/status")
+        [[ $state != T && $state != t ]] || fail "process $pid was left stopped ($state)"
+        [[ $tracer == 0 ]] || fail "process $pid is still traced by $tracer"
+}

@@ -1,16 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A workload for the tests: maps memory as asked, prints one "ready" line, then waits in the
- * requested way until killed (or, for modes that finish, prints a result and exits).
+ * requested way until killed.
  *
  *   target [--anon SIZE] [--touch SIZE] [--file PATH] [--mode MODE]
  *
  * --anon SIZE     an anonymous private mapping of SIZE bytes (K/M/G suffixes)
  * --touch SIZE    write to the first SIZE bytes of it
  * --file PATH     map PATH read-only and read every page
- * --mode pause    (default) sleep in pause() forever
- *        spin     burn CPU forever
+ * --mode pause    (default) sleep in pause()
+ *        spin     burn CPU
+ *        clock    read CLOCK_MONOTONIC in a loop and remember the longest gap between two reads
+ *                 (how long the process was held); SIGUSR1 prints "gap_us=N checksum_ok=1"
+ *        mmap     like pause, but every SIGUSR1 maps and touches 1 MiB more and prints
+ *                 "mmap=ADDR" (or "mmap_failed errno=N"): checks MCL_FUTURE and RLIMIT_MEMLOCK
+ * In pause mode, SIGUSR1 re-executes the program with the same arguments (a new image), and SIGUSR2
+ * forks a child that prints "child pid=PID anon=ADDR" and carries on like its parent.
  * The ready line: "ready pid=PID anon=ADDR file=ADDR" on stdout, flushed. */
 
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -20,7 +27,17 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t got_usr1, got_usr2;
+
+static void on_signal(int sig) {
+        if (sig == SIGUSR1)
+                got_usr1 = 1;
+        else
+                got_usr2 = 1;
+}
 
 static uint64_t parse_size_arg(const char *s) {
         char *end;
@@ -38,6 +55,13 @@ static uint64_t parse_size_arg(const char *s) {
         return v;
 }
 
+static uint64_t now_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "anon", required_argument, NULL, 'a' },
@@ -49,6 +73,7 @@ int main(int argc, char *argv[]) {
         uint64_t anon_size = 0, touch = 0;
         const char *file = NULL, *mode = "pause";
         void *anon = NULL, *fmap = NULL;
+        struct sigaction sa = { .sa_handler = on_signal };
         int c;
 
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
@@ -60,6 +85,9 @@ int main(int argc, char *argv[]) {
                 default: return 2;
                 }
 
+        sigaction(SIGUSR1, &sa, NULL);
+        sigaction(SIGUSR2, &sa, NULL);
+
         if (anon_size > 0) {
                 anon = mmap(NULL, anon_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                 if (anon == MAP_FAILED) {
@@ -69,7 +97,7 @@ int main(int argc, char *argv[]) {
                 if (touch > anon_size)
                         touch = anon_size;
                 for (uint64_t off = 0; off < touch; off += 4096)
-                        ((volatile char *) anon)[off] = 1;
+                        ((volatile char *) anon)[off] = (char) (off >> 12);
         }
 
         if (file) {
@@ -96,9 +124,70 @@ int main(int argc, char *argv[]) {
         if (strcmp(mode, "spin") == 0)
                 for (volatile uint64_t i = 0;; i++)
                         ;
-        if (strcmp(mode, "pause") == 0)
-                for (;;)
+
+        if (strcmp(mode, "clock") == 0) {
+                uint64_t last = now_ns(), max_gap = 0, sum = 0, expect = 0;
+
+                for (uint64_t i = 0;; i++) {
+                        uint64_t t = now_ns();
+
+                        if (t - last > max_gap)
+                                max_gap = t - last;
+                        last = t;
+                        sum += i; /* a running sum the injection must not disturb */
+                        expect += i;
+                        if (got_usr1) {
+                                got_usr1 = 0;
+                                printf("gap_us=%llu checksum_ok=%d\n", (unsigned long long) (max_gap / 1000),
+                                       sum == expect);
+                                fflush(stdout);
+                                last = now_ns();
+                        }
+                }
+        }
+
+        if (strcmp(mode, "mmap") == 0)
+                for (;;) {
                         pause();
+                        if (got_usr1) {
+                                void *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+                                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                                got_usr1 = 0;
+                                if (p == MAP_FAILED)
+                                        printf("mmap_failed errno=%d\n", errno);
+                                else {
+                                        memset(p, 1, 1 << 20);
+                                        printf("mmap=%p\n", p);
+                                }
+                                fflush(stdout);
+                        }
+                }
+
+        if (strcmp(mode, "pause") == 0)
+                for (;;) {
+                        pause();
+                        if (got_usr1) {
+                                got_usr1 = 0;
+                                execv("/proc/self/exe", argv);
+                                perror("execv");
+                                return 1;
+                        }
+                        if (got_usr2) {
+                                pid_t pid;
+
+                                got_usr2 = 0;
+                                fflush(stdout);
+                                pid = fork();
+                                if (pid < 0) {
+                                        perror("fork");
+                                        return 1;
+                                }
+                                if (pid == 0) {
+                                        printf("child pid=%d anon=%p\n", (int) getpid(), anon);
+                                        fflush(stdout);
+                                }
+                        }
+                }
 
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;

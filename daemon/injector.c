@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "injector.h"
+#include "lock.h"
+#include "log.h"
+#include "procfs.h"
+#include "sandbox.h"
+
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 1
+#endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
+
+#define INJECTOR_REPLY_TIMEOUT_MS 30000
+
+struct Injector {
+        int fd;
+        pid_t pid;
+};
+
+/* What the injector keeps: ptrace injection and reading seccomp filters, process_madvise, prlimit. */
+static const cap_value_t injector_caps[] = { CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYS_NICE, CAP_SYS_RESOURCE };
+
+pid_t injector_pid(const Injector *i) {
+        return i ? i->pid : 0;
+}
+
+Injector *injector_free(Injector *i) {
+        if (!i)
+                return NULL;
+        safe_close(i->fd);
+        if (i->pid > 0) {
+                /* closing the socket ends its loop; reap it */
+                (void) waitpid(i->pid, NULL, 0);
+        }
+        free(i);
+        return NULL;
+}
+
+int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, const char **ret_why) {
+        const char *why = NULL;
+
+        if (req->magic != INJECTOR_MAGIC)
+                why = "bad magic";
+        else if (req->op < INJECTOR_OP_PRECHECK || req->op >= _INJECTOR_OP_MAX)
+                why = "unknown operation";
+        else if (req->pid <= 0 || req->pid > 4194304)
+                why = "pid out of range";
+        else if (req->pid == self || req->pid == manager)
+                why = "refusing to act on mlockd itself";
+        else if (req->pid == 1 && !(req->flags & INJECTOR_FLAG_ALLOW_PID1))
+                why = "refusing to act on pid 1";
+        else if (req->flags & ~INJECTOR_FLAG_ALLOW_PID1)
+                why = "unknown flags";
+        else if (req->op == INJECTOR_OP_STEP) {
+                const uint64_t *a = req->args;
+
+                switch (req->call) {
+                case INJECT_MLOCK2:
+                        if (a[0] % 4096 != 0 || a[1] == 0 || a[1] % 4096 != 0 || a[0] + a[1] < a[0] ||
+                            (a[2] & ~(uint64_t) MLOCK_ONFAULT) || a[3] || a[4] || a[5])
+                                why = "bad mlock2 arguments";
+                        break;
+                case INJECT_MUNLOCK:
+                        if (a[0] % 4096 != 0 || a[1] == 0 || a[0] + a[1] < a[0] || a[2] || a[3] || a[4] || a[5])
+                                why = "bad munlock arguments";
+                        break;
+                case INJECT_MLOCKALL:
+                        if (a[0] == 0 || (a[0] & ~(uint64_t) (MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) ||
+                            a[1] || a[2] || a[3] || a[4] || a[5])
+                                why = "bad mlockall arguments";
+                        break;
+                case INJECT_MUNLOCKALL:
+                        if (a[0] || a[1] || a[2] || a[3] || a[4] || a[5])
+                                why = "bad munlockall arguments";
+                        break;
+                default:
+                        why = "call not allowed";
+                }
+                if (!why && (req->timeout_usec == 0 || req->timeout_usec > 60 * USEC_PER_SEC))
+                        why = "timeout out of range";
+        } else if (req->op == INJECTOR_OP_PREFETCH) {
+                if (req->n_ranges == 0 || req->n_ranges > INJECTOR_MAX_RANGES)
+                        why = "range count out of bounds";
+                for (uint32_t k = 0; !why && k < req->n_ranges; k++) {
+                        const PrefetchRange *r = &req->ranges[k];
+                        if (r->end <= r->start || r->chunk == 0)
+                                why = "bad prefetch range";
+                }
+        } else if (req->op == INJECTOR_OP_OPEN) {
+                if (req->value >= _INJECTOR_FILE_MAX)
+                        why = "unknown file";
+        } else if (req->op == INJECTOR_OP_PRLIMIT) {
+                if (req->value == 0)
+                        why = "bad limit";
+        }
+
+        if (why) {
+                if (ret_why)
+                        *ret_why = why;
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* The pidfd must belong to req->pid, and the process must still be the one the manager found. */
+static int check_identity(const InjectorRequest *req, int pidfd) {
+        _cleanup_free_ char *info = NULL;
+        char path[64];
+        ProcStat st = {};
+        const char *p;
+        int r;
+
+        if (pidfd < 0)
+                return -EBADF;
+        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+        r = read_full_file(path, 16384, &info, NULL);
+        if (r < 0)
+                return r;
+        p = strstr(info, "\nPid:\t");
+        if (!p || atoi(p + 6) != req->pid)
+                return -EBADF;
+
+        r = procfs_read_stat("/proc", req->pid, &st);
+        if (r < 0)
+                return -ESRCH;
+        r = st.starttime == req->starttime ? 0 : -ESRCH;
+        proc_stat_done(&st);
+        return r;
+}
+
+static void set_reason(InjectorReply *reply, const char *reason) {
+        if (reason)
+                snprintf(reply->reason, sizeof reply->reason, "%s", reason);
+}
+
+static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, int *ret_fd) {
+        const char *why = NULL;
+        int r;
+
+        r = check_identity(req, pidfd);
+        if (r < 0) {
+                set_reason(reply, r == -ESRCH ? "gone" : "bad pidfd");
+                return r;
+        }
+
+        switch (req->op) {
+        case INJECTOR_OP_PRECHECK:
+                r = inject_precheck("/proc", req->pid, req->flags & INJECTOR_FLAG_ALLOW_PID1, &why);
+                set_reason(reply, why);
+                return r;
+
+        case INJECTOR_OP_STEP: {
+                InjectStats stats = {};
+                long result = 0;
+
+                r = inject_precheck("/proc", req->pid, req->flags & INJECTOR_FLAG_ALLOW_PID1, &why);
+                if (r < 0) {
+                        set_reason(reply, why);
+                        return r;
+                }
+                r = lock_step(req->pid, pidfd, (InjectCall) req->call, req->args, req->timeout_usec, &result,
+                              &stats, &why);
+                if (r < 0) {
+                        if (why) {
+                                char buf[INJECTOR_REASON_MAX];
+                                snprintf(buf, sizeof buf, "seccomp:%s", why);
+                                set_reason(reply, buf);
+                        }
+                        return r;
+                }
+                reply->result = result;
+                reply->held_usec = stats.held;
+                reply->total_usec = stats.total;
+                return 0;
+        }
+
+        case INJECTOR_OP_PREFETCH:
+                return prefetch_ranges(pidfd, req->ranges, req->n_ranges, &reply->advised);
+
+        case INJECTOR_OP_OPEN: {
+                char path[64];
+                int fd;
+
+                snprintf(path, sizeof path, "/proc/%d/%s", req->pid,
+                         req->value == INJECTOR_FILE_SMAPS ? "smaps" : "maps");
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                /* opened after the identity check: make sure it is still the same process */
+                r = check_identity(req, pidfd);
+                if (r < 0) {
+                        safe_close(fd);
+                        return r;
+                }
+                *ret_fd = fd;
+                return 0;
+        }
+
+        case INJECTOR_OP_EXE: {
+                char path[64];
+                ssize_t n;
+
+                snprintf(path, sizeof path, "/proc/%d/exe", req->pid);
+                n = readlink(path, reply->path, sizeof reply->path - 1);
+                if (n < 0)
+                        return -errno;
+                reply->path[n] = '\0';
+                return 0;
+        }
+
+        case INJECTOR_OP_PRLIMIT: {
+                struct rlimit rl = { .rlim_cur = req->value, .rlim_max = req->value }, old;
+
+                if (prlimit(req->pid, RLIMIT_MEMLOCK, NULL, &old) < 0)
+                        return -errno;
+                if (old.rlim_max > req->value)
+                        rl.rlim_max = old.rlim_max; /* never lower the hard limit */
+                if (old.rlim_cur >= req->value)
+                        return 0; /* never lower anything */
+                if (prlimit(req->pid, RLIMIT_MEMLOCK, &rl, NULL) < 0)
+                        return -errno;
+                return 0;
+        }
+        }
+        return -EINVAL;
+}
+
+static ssize_t recv_with_fd(int fd, void *buf, size_t size, int *ret_fd) {
+        union {
+                struct cmsghdr cmsghdr;
+                uint8_t buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { .iov_base = buf, .iov_len = size };
+        struct msghdr mh = {
+                .msg_iov = &iov, .msg_iovlen = 1,
+                .msg_control = &control, .msg_controllen = sizeof control,
+        };
+        ssize_t n;
+
+        *ret_fd = -EBADF;
+        n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return -errno;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                        int nfds = (int) ((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                        int *fds = (int *) CMSG_DATA(c);
+                        for (int k = 0; k < nfds; k++) {
+                                if (*ret_fd < 0)
+                                        *ret_fd = fds[k];
+                                else
+                                        safe_close(fds[k]);
+                        }
+                }
+        if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+                *ret_fd = safe_close(*ret_fd);
+                return -EMSGSIZE;
+        }
+        return n;
+}
+
+static int send_with_fd(int fd, const void *buf, size_t size, int pass_fd) {
+        union {
+                struct cmsghdr cmsghdr;
+                uint8_t buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { .iov_base = (void *) buf, .iov_len = size };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        if (pass_fd >= 0) {
+                struct cmsghdr *c;
+
+                mh.msg_control = &control;
+                mh.msg_controllen = sizeof control;
+                c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+        }
+        if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t) size)
+                return -errno ?: -EIO;
+        return 0;
+}
+
+int injector_serve(int fd, pid_t manager) {
+        pid_t self = getpid();
+
+        for (;;) {
+                _cleanup_close_ int pidfd = -EBADF, out_fd = -EBADF;
+                InjectorRequest req;
+                InjectorReply reply = {};
+                const char *why = NULL;
+                ssize_t n;
+                int r;
+
+                n = recv_with_fd(fd, &req, sizeof req, &pidfd);
+                if (n == 0)
+                        return 0; /* the manager went away */
+                if (n < 0) {
+                        if (n == -EINTR)
+                                continue;
+                        if (n == -EMSGSIZE) {
+                                reply.r = -EMSGSIZE;
+                                set_reason(&reply, "malformed request");
+                                (void) send_with_fd(fd, &reply, sizeof reply, -EBADF);
+                                continue;
+                        }
+                        return (int) n;
+                }
+                if ((size_t) n != sizeof req) {
+                        reply.r = -EBADMSG;
+                        set_reason(&reply, "malformed request");
+                } else if (injector_validate(&req, self, manager, &why) < 0) {
+                        log_debug("Refusing request: %s", why);
+                        reply.r = -EINVAL;
+                        set_reason(&reply, why);
+                } else
+                        reply.r = handle(&req, pidfd, &reply, &out_fd);
+
+                reply.has_fd = out_fd >= 0;
+                r = send_with_fd(fd, &reply, sizeof reply, out_fd);
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* Keep those of injector_caps we have (CAP_SYS_RESOURCE may be missing: then no prlimit). */
+static int injector_drop_capabilities(void) {
+        cap_value_t keep[ELEMENTSOF(injector_caps)];
+        size_t n = 0;
+        cap_t caps;
+
+        caps = cap_get_proc();
+        if (!caps)
+                return -errno;
+        for (size_t k = 0; k < ELEMENTSOF(injector_caps); k++) {
+                cap_flag_value_t v = CAP_CLEAR;
+
+                if (cap_get_flag(caps, injector_caps[k], CAP_PERMITTED, &v) >= 0 && v == CAP_SET)
+                        keep[n++] = injector_caps[k];
+        }
+        cap_free(caps);
+        return sandbox_keep_capabilities(keep, n);
+}
+
+int injector_start(Injector **ret) {
+        _cleanup_close_ int manager_end = -EBADF, injector_end = -EBADF;
+        int fds[2];
+        Injector *i;
+        pid_t manager = getpid(), pid;
+        int r;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
+                return log_error_errno(errno, "Failed to create the injector socket pair: %m");
+        manager_end = fds[0];
+        injector_end = fds[1];
+
+        pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to fork the injector: %m");
+        if (pid == 0) {
+                manager_end = safe_close(manager_end);
+                log_set_prefix("injector");
+                r = sandbox_die_with_parent(manager);
+                if (r >= 0)
+                        r = injector_drop_capabilities();
+                if (r >= 0)
+                        r = sandbox_no_new_privs();
+                if (r < 0) {
+                        log_error_errno(r, "Failed to confine the injector: %m");
+                        _exit(EXIT_FAILURE);
+                }
+                r = injector_serve(injector_end, manager);
+                if (r < 0)
+                        log_error_errno(r, "Injector failed: %m");
+                _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+
+        i = calloc(1, sizeof *i);
+        if (!i) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return log_oom();
+        }
+        i->fd = TAKE_FD(manager_end);
+        i->pid = pid;
+        *ret = i;
+        return 0;
+}
+
+int injector_call(Injector *i, const InjectorRequest *req, int pidfd, InjectorReply *reply, int *ret_fd) {
+        struct pollfd p;
+        int fd = -EBADF, r;
+        ssize_t n;
+
+        if (!i || i->fd < 0)
+                return -ENOTCONN;
+
+        r = send_with_fd(i->fd, req, sizeof *req, pidfd);
+        if (r < 0)
+                return r;
+
+        p = (struct pollfd) { .fd = i->fd, .events = POLLIN };
+        r = poll(&p, 1, INJECTOR_REPLY_TIMEOUT_MS);
+        if (r < 0)
+                return -errno;
+        if (r == 0)
+                return -ETIMEDOUT;
+
+        n = recv_with_fd(i->fd, reply, sizeof *reply, &fd);
+        if (n < 0)
+                return (int) n;
+        if ((size_t) n != sizeof *reply) {
+                safe_close(fd);
+                return n == 0 ? -ECONNRESET : -EBADMSG;
+        }
+        if (ret_fd)
+                *ret_fd = fd;
+        else
+                safe_close(fd);
+        return reply->r;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The injector: a small process forked before the manager confines itself. It keeps only the
+ * capabilities for ptrace, process_madvise, prlimit and reading seccomp filters, stays outside any
+ * seccomp filter (a filtered tracer cannot read a target's filters), and serves fixed-size requests
+ * from the manager over a socketpair, the target's pidfd passed with SCM_RIGHTS. It parses nothing
+ * else, validates every request (a manager bug must not become a wild ptrace), and dies with the
+ * manager. */
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "inject.h"
+#include "parse-util.h"
+#include "prefetch.h"
+
+#define INJECTOR_MAGIC 0x6d6c6b31U /* "mlk1" */
+#define INJECTOR_MAX_RANGES 64
+#define INJECTOR_REASON_MAX 48
+
+typedef enum InjectorOp {
+        INJECTOR_OP_PRECHECK = 1,       /* may this process be injected at all? */
+        INJECTOR_OP_STEP,               /* attach, one call, detach */
+        INJECTOR_OP_PREFETCH,           /* process_madvise(WILLNEED) over ranges */
+        INJECTOR_OP_OPEN,               /* open /proc/PID/{maps,smaps} and pass the fd back */
+        INJECTOR_OP_EXE,                /* readlink /proc/PID/exe */
+        INJECTOR_OP_PRLIMIT,            /* raise RLIMIT_MEMLOCK to value */
+        _INJECTOR_OP_MAX,
+} InjectorOp;
+
+typedef enum InjectorFile {
+        INJECTOR_FILE_MAPS,
+        INJECTOR_FILE_SMAPS,
+        _INJECTOR_FILE_MAX,
+} InjectorFile;
+
+#define INJECTOR_FLAG_ALLOW_PID1 (1U << 0)
+
+typedef struct InjectorRequest {
+        uint32_t magic;
+        uint32_t op;                    /* InjectorOp */
+        int32_t pid;
+        uint32_t flags;                 /* INJECTOR_FLAG_* */
+        uint64_t starttime;             /* must equal /proc/PID/stat field 22: no pid reuse */
+        int32_t call;                   /* STEP: InjectCall */
+        uint32_t n_ranges;              /* PREFETCH */
+        uint64_t args[6];               /* STEP */
+        uint64_t timeout_usec;          /* STEP: bound on the wait for the stop */
+        uint64_t value;                 /* OPEN: InjectorFile; PRLIMIT: the new limit */
+        PrefetchRange ranges[INJECTOR_MAX_RANGES];
+} InjectorRequest;
+
+typedef struct InjectorReply {
+        int32_t r;                      /* 0 or negative errno */
+        int32_t has_fd;
+        int64_t result;                 /* STEP: the syscall's return value */
+        uint64_t held_usec;             /* STEP: how long the target was held */
+        uint64_t total_usec;
+        uint64_t advised;               /* PREFETCH: bytes advised */
+        char reason[INJECTOR_REASON_MAX]; /* PRECHECK/STEP: why refused */
+        char path[4096];                /* EXE */
+} InjectorReply;
+
+typedef struct Injector Injector;
+
+/* Fork the injector. In the child this never returns. */
+int injector_start(Injector **ret);
+Injector *injector_free(Injector *i);
+DEFINE_CLEANUP(Injector *, injector_free);
+pid_t injector_pid(const Injector *i);
+
+/* One request, synchronously (every operation is bounded). ret_fd receives a passed descriptor. */
+int injector_call(Injector *i, const InjectorRequest *req, int pidfd, InjectorReply *reply, int *ret_fd);
+
+/* Validation and execution, exported for tests: returns 0 when the request is acceptable. */
+int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, const char **ret_why);
+/* The injector's loop on fd; returns when the manager closes its end. */
+int injector_serve(int fd, pid_t manager);

@@ -1,0 +1,48 @@
+# The daemon: manager, injector process, matching and the lock engine it drives.
+lib_libmlockd_la_SOURCES += \
+	lib/match.c lib/match.h \
+	lib/lock.c lib/lock.h
+
+mlockd_SOURCES += \
+	daemon/manager.c daemon/manager.h \
+	daemon/injector.c daemon/injector.h
+
+man_MANS += doc/mlockd.8
+generated_files += doc/mlockd.8
+EXTRA_DIST += doc/mlockd.8.in daemon/local.mk
+
+unit_tests += tests/test-match tests/test-lock tests/test-injector
+tests_test_match_SOURCES = tests/test-match.c
+tests_test_lock_SOURCES = tests/test-lock.c
+tests_test_injector_SOURCES = tests/test-injector.c daemon/injector.c daemon/sandbox.c
+tests_test_injector_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS)
+
+integration_tests += \
+	tests/lock-onfault.sh \
+	tests/lock-full.sh \
+	tests/lock-maxpause.sh \
+	tests/lock-lifecycle.sh \
+	tests/lock-regions.sh \
+	tests/lock-rlimit.sh \
+	tests/lock-reload.sh \
+	tests/lock-sigterm.sh \
+	tests/lock-many.sh \
+	tests/cgroup-budget.sh
+EXTRA_DIST += \
+	tests/lock-onfault.sh \
+	tests/lock-full.sh \
+	tests/lock-maxpause.sh \
+	tests/lock-lifecycle.sh \
+	tests/lock-regions.sh \
+	tests/lock-rlimit.sh \
+	tests/lock-reload.sh \
+	tests/lock-sigterm.sh \
+	tests/lock-many.sh \
+	tests/cgroup-budget.sh
+
+bench_programs += tests/bench/bench-spawn tests/bench/bench-hold
+tests_bench_bench_spawn_SOURCES = tests/bench/bench-spawn.c
+tests_bench_bench_spawn_LDADD =
+tests_bench_bench_hold_SOURCES = tests/bench/bench-hold.c
+bench_scripts += tests/bench/bench-lock.sh
+EXTRA_DIST += tests/bench/bench-lock.sh

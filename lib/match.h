@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Matching: which policy, if any, governs a process. The first policy in file order whose [Match]
+ * keys all hold wins; within a key any of its values may match. Plain data in, no /proc access. */
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "policy.h"
+
+typedef struct MatchProcess {
+        pid_t pid;
+        const char *exe;        /* /proc/PID/exe target, NULL when unknown */
+        const char *comm;
+        const char *cgroup;     /* the cgroup path Cgroup= globs */
+        const char *unit;       /* the unit derived from it, NULL when none */
+        uid_t uid;              /* real uid */
+} MatchProcess;
+
+/* Does this policy's [Match] hold for p? A policy with no Match key never matches. Pid 1 matches
+ * only a policy that names it literally (Executable= or Name= without glob characters). */
+bool match_policy_one(const Policy *policy, const MatchProcess *p);
+/* The first matching policy, NULL when none. */
+const Policy *match_policy(const PolicySet *set, const MatchProcess *p);
+/* User= value: a numeric uid, or a name resolved with getpwnam_r. -ENOENT for an unknown name. */
+int match_resolve_user(const char *user, uid_t *ret);

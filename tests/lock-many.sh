@@ -1,0 +1,37 @@
+#!/bin/bash
+# 200 matching processes started at once are all locked; none is missed.
+. "${top_srcdir:-.}/tests/lib.sh"
+
+write_policy many "[Match]
+Executable=$MY_TARGET
+[Lock]
+Mode=onfault
+Regions=anon"
+
+start_mlockd
+pids=()
+for i in $(seq 1 200); do
+        "$MY_TARGET" --anon 2M --touch 1M >"$TEST_TMP/many.$i" 2>&1 &
+        pids+=($!)
+        track_pid $!
+done
+
+all_locked() {
+        local i
+        for i in $(seq 1 200); do
+                grep -q '^ready' "$TEST_TMP/many.$i" || return 1
+                has_vmflags "${pids[i-1]}" "$(ready_field "$TEST_TMP/many.$i" anon)" lo lf || return 1
+        done
+}
+if ! wait_until 60 all_locked; then
+        missed=0
+        for i in $(seq 1 200); do
+                has_vmflags "${pids[i-1]}" "$(ready_field "$TEST_TMP/many.$i" anon)" lo lf || missed=$((missed + 1))
+        done
+        fail "$missed of 200 processes not locked"
+fi
+for p in "${pids[@]}"; do
+        assert_unharmed "$p"
+done
+assert_mlockd_alive
+stop_mlockd

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The injector process: it refuses malformed and out-of-bounds requests without touching anyone,
+ * serves valid ones on a real child, checks the pidfd and the start time (no pid reuse), and holds
+ * only its capabilities. */
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "fileio.h"
+#include "injector.h"
+#include "procfs.h"
+#include "tests.h"
+
+struct Injector { /* the layout injector.c uses: the test talks to the socket directly too */
+        int fd;
+        pid_t pid;
+};
+
+static pid_t child;
+static void *child_anon;
+
+static void start_child(void) {
+        int p[2];
+
+        ASSERT_OK(pipe(p));
+        child = fork();
+        ASSERT_TRUE(child >= 0);
+        if (child == 0) {
+                void *a = mmap(NULL, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (a == MAP_FAILED)
+                        _exit(1);
+                if (write(p[1], &a, sizeof a) != sizeof a)
+                        _exit(1);
+                for (;;)
+                        pause();
+        }
+        close(p[1]);
+        ASSERT_EQ(read(p[0], &child_anon, sizeof child_anon), (long) sizeof child_anon);
+        close(p[0]);
+}
+
+static InjectorRequest request(InjectorOp op) {
+        ProcStat st = {};
+        InjectorRequest r = { .magic = INJECTOR_MAGIC, .op = op, .pid = child };
+
+        ASSERT_OK(procfs_read_stat("/proc", child, &st));
+        r.starttime = st.starttime;
+        proc_stat_done(&st);
+        return r;
+}
+
+static int call(Injector *i, InjectorRequest *req, InjectorReply *reply, int *fd) {
+        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, req->pid > 0 ? req->pid : child, 0);
+        *reply = (InjectorReply) {};
+        return injector_call(i, req, pidfd, reply, fd);
+}
+
+static bool has_lo(pid_t pid, void *addr) {
+        _cleanup_free_ char *text = NULL;
+        char path[64], *p, *line;
+        bool inside = false;
+
+        snprintf(path, sizeof path, "/proc/%d/smaps", (int) pid);
+        ASSERT_OK(read_full_file(path, 16 << 20, &text, NULL));
+        p = text;
+        while ((line = next_line(&p))) {
+                unsigned long s, e;
+                if (sscanf(line, "%lx-%lx ", &s, &e) == 2)
+                        inside = (unsigned long) addr >= s && (unsigned long) addr < e;
+                else if (inside && strncmp(line, "VmFlags:", 8) == 0)
+                        return strstr(line, " lo") != NULL;
+        }
+        return false;
+}
+
+int main(void) {
+        _cleanup_(injector_freep) Injector *inj = NULL;
+        InjectorRequest req;
+        InjectorReply reply;
+        int fd = -1;
+
+        if (geteuid() != 0)
+                return EXIT_TEST_SKIP;
+        start_child();
+        ASSERT_OK(injector_start(&inj));
+
+        /* a short, malformed datagram */
+        char junk[10] = "garbage";
+        ASSERT_EQ(send(inj->fd, junk, sizeof junk, 0), (long) sizeof junk);
+        ASSERT_EQ(recv(inj->fd, &reply, sizeof reply, 0), (long) sizeof reply);
+        ASSERT_EQ(reply.r, -EBADMSG);
+
+        /* bad magic, unknown op, pid 1, own pid, disallowed call, bad arguments: all refused */
+        req = request(INJECTOR_OP_STEP);
+        req.magic = 0;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        req = request(99);
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        req = request(INJECTOR_OP_STEP);
+        req.pid = 1;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        ASSERT_STREQ(reply.reason, "refusing to act on pid 1");
+        req = request(INJECTOR_OP_STEP);
+        req.pid = getpid();
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        req = request(INJECTOR_OP_STEP);
+        req.call = INJECT_GETPID;
+        req.timeout_usec = USEC_PER_SEC;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        ASSERT_STREQ(reply.reason, "call not allowed");
+        req.call = INJECT_MLOCK2;
+        req.args[0] = (uint64_t) child_anon + 1;
+        req.args[1] = 4096;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        ASSERT_STREQ(reply.reason, "bad mlock2 arguments");
+        req.args[0] = (uint64_t) child_anon;
+        req.args[2] = 0x80; /* unknown flag */
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        req = request(INJECTOR_OP_PREFETCH);
+        req.n_ranges = INJECTOR_MAX_RANGES + 1;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        ASSERT_FALSE(has_lo(child, child_anon)); /* nothing was done to the child */
+
+        /* a wrong start time: the process is not the one the manager found */
+        req = request(INJECTOR_OP_OPEN);
+        req.starttime++;
+        ASSERT_ERROR(call(inj, &req, &reply, &fd), ESRCH);
+        ASSERT_TRUE(fd < 0);
+
+        /* a pidfd of another process than the request names */
+        {
+                _cleanup_close_ int self = (int) syscall(SYS_pidfd_open, getpid(), 0);
+                req = request(INJECTOR_OP_OPEN);
+                ASSERT_ERROR(injector_call(inj, &req, self, &reply, &fd), EBADF);
+                /* and no pidfd at all */
+                ASSERT_ERROR(injector_call(inj, &req, -1, &reply, &fd), EBADF);
+        }
+
+        /* valid: open the maps, read the exe, lock, unlock */
+        req = request(INJECTOR_OP_OPEN);
+        req.value = INJECTOR_FILE_SMAPS;
+        ASSERT_OK(call(inj, &req, &reply, &fd));
+        ASSERT_TRUE(fd >= 0);
+        {
+                _cleanup_free_ char *text = NULL;
+                ASSERT_OK(read_full_fd(fd, 16 << 20, &text, NULL));
+                ASSERT_NOT_NULL(strstr(text, "VmFlags:"));
+                close(fd);
+        }
+        req = request(INJECTOR_OP_EXE);
+        ASSERT_OK(call(inj, &req, &reply, NULL));
+        ASSERT_TRUE(reply.path[0] == '/');
+
+        req = request(INJECTOR_OP_STEP);
+        req.call = INJECT_MLOCK2;
+        req.args[0] = (uint64_t) child_anon;
+        req.args[1] = 8 << 20;
+        req.args[2] = 1; /* MLOCK_ONFAULT */
+        req.timeout_usec = 2 * USEC_PER_SEC;
+        ASSERT_OK(call(inj, &req, &reply, NULL));
+        ASSERT_EQ(reply.result, 0);
+        ASSERT_TRUE(reply.held_usec > 0);
+        ASSERT_TRUE(has_lo(child, child_anon));
+        req.call = INJECT_MUNLOCK;
+        req.args[2] = 0;
+        ASSERT_OK(call(inj, &req, &reply, NULL));
+        ASSERT_FALSE(has_lo(child, child_anon));
+
+        /* the injector keeps only its capabilities */
+        {
+                ProcStatus st = {};
+                uint64_t allowed = (1ULL << 19) | (1ULL << 21) | (1ULL << 23) | (1ULL << 24);
+                ASSERT_OK(procfs_read_status("/proc", inj->pid, 0, &st));
+                ASSERT_EQ_U64(st.cap_eff & ~allowed, 0);
+                ASSERT_TRUE(st.cap_eff & (1ULL << 19)); /* CAP_SYS_PTRACE */
+        }
+
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        return 0;
+}
