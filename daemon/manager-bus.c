@@ -19,10 +19,6 @@
 #include "policy.h"
 #include "strv.h"
 
-static const char *strempty(const char *s) {
-        return isempty(s) ? "" : s;
-}
-
 /* Apply, Release and Reload are for root: the sender's effective uid, as the bus (or, on a direct
  * connection, the socket) reports it. Not a capability check: root here may lack some. */
 static int bus_check_root(sd_bus_message *message, sd_bus_error *error) {

@@ -304,10 +304,11 @@ static const Policy *target_match(Manager *m, Target *t) {
         return match_policy(m->policies, &p);
 }
 
-static void manager_enqueue(Manager *m, Target *t, TargetJob job) {
+static void manager_enqueue(Manager *m, Target *t, int job) {
         pid_t *n;
 
         t->job = job;
+        t->done_bytes = 0;
         t->cursor_range = 0;
         t->cursor_offset = 0;
         t->error = NULL;
@@ -414,6 +415,22 @@ static CgroupAccount *manager_find_cgroup(Manager *m, const char *path) {
                 if (streq(m->cgroups[i].path, path))
                         return &m->cgroups[i];
         return NULL;
+}
+
+/* Bytes other targets in the cgroup still have to lock: not yet in the kernel's figure. */
+static uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, const Target *except) {
+        uint64_t sum = 0;
+
+        for (size_t i = 0; i < m->n_targets; i++) {
+                const Target *t = m->targets[i];
+
+                if (t == except || t->job == JOB_NONE || t->job == JOB_PLAN || !t->plan ||
+                    !streq_ptr(t->memcg, memcg))
+                        continue;
+                if (t->plan->bytes > t->done_bytes)
+                        sum += t->plan->bytes - t->done_bytes;
+        }
+        return sum;
 }
 
 static uint64_t manager_cgroup_budget(Manager *m, const char *memcg) {
@@ -559,9 +576,43 @@ static void manager_notify_status(Manager *m) {
                           m->n_targets, format_bytes(b, sizeof b, m->locked_bytes));
 }
 
+static void manager_enqueue(Manager *m, Target *t, int job);
+static bool target_plan_covers(const LockPlan *plan, uint64_t start, uint64_t end);
+
+/* Programs map memory after mlockd locked them (right after exec, the loader has mapped little).
+ * /proc/PID/maps is cheap: when it shows a selected mapping the plan does not cover, plan again
+ * (what is already locked is adopted, not locked twice). MCL_FUTURE targets need none of this. */
+static void manager_recheck(Manager *m) {
+        for (size_t i = m->n_targets; i-- > 0;) {
+                Target *t = m->targets[i];
+                _cleanup_(maps_freep) Maps *maps = NULL;
+                const Policy *p = target_policy(m, t);
+
+                if (!p || t->released || t->job != JOB_NONE || t->mlockall_done || !t->plan ||
+                    p->mode == LOCK_MODE_NONE || !t->state ||
+                    !(streq(t->state, "locked") || strneq(t->state, "partial:", 8)) ||
+                    (t->plan->trimmed && !streq(t->plan->trimmed, "rlimit")))
+                        continue;
+                if (target_open_maps(m, t, INJECTOR_FILE_MAPS, &maps) < 0)
+                        continue;
+                for (size_t j = 0; j < maps->n; j++) {
+                        const MapsRegion *r = &maps->regions[j];
+
+                        if (maps_region_selected(r, p->regions, p->region_files) &&
+                            !target_plan_covers(t->plan, r->start, r->end)) {
+                                log_debug("Process %d (%s) mapped more memory, planning again.", (int) t->pid,
+                                          t->comm);
+                                manager_enqueue(m, t, JOB_PLAN);
+                                break;
+                        }
+                }
+        }
+}
+
 static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
+        manager_recheck(m);
         if (m->n_targets > 0 || m->n_cgroups > 0)
                 manager_account(m);
         manager_write_metrics(m);
@@ -571,6 +622,16 @@ static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata
 }
 
 /* ---- the lock job ---------------------------------------------------------------------------- */
+
+static bool target_plan_covers(const LockPlan *plan, uint64_t start, uint64_t end) {
+        for (size_t i = 0; i < plan->n_ranges && start < end; i++) {
+                const LockRange *lr = &plan->ranges[i];
+
+                if (lr->start <= start && lr->end > start)
+                        start = lr->end;
+        }
+        return start >= end;
+}
 
 static void target_finish(Manager *m, Target *t, const char *state, const char *reason) {
         t->job = JOB_NONE;
@@ -593,6 +654,8 @@ static const char *error_reason(long result) {
 
 /* Handle a step that could not run. Returns true when the job is over. */
 static bool target_step_failed(Manager *m, Target *t, int r, const char *reason) {
+        log_debug_errno(r, "Step for %d (%s) failed%s%s: %m", (int) t->pid, t->comm, isempty(reason) ? "" : ": ",
+                        strempty(reason));
         switch (-r) {
         case ESRCH:
                 manager_remove_target(m, t->pid);
@@ -706,8 +769,13 @@ static void target_job_plan(Manager *m, Target *t) {
                 CgroupMemory mem = {};
                 uint64_t budget = manager_cgroup_budget(m, t->memcg);
 
-                if (cgroup_read_memory(&m->cgroup_layout, t->memcg, &mem) >= 0)
+                if (cgroup_read_memory(&m->cgroup_layout, t->memcg, &mem) >= 0) {
+                        uint64_t in_flight = manager_cgroup_in_flight(m, t->memcg, t);
+
                         params.budget = cgroup_lockable_bytes(&mem, budget, m->policies->daemon.cgroup_limit_margin);
+                        if (params.budget != UINT64_MAX)
+                                params.budget = params.budget > in_flight ? params.budget - in_flight : 0;
+                }
         }
 
         t->plan = lock_plan_free(t->plan);
@@ -829,6 +897,7 @@ static void target_job_lock(Manager *m, Target *t) {
         if (result < 0 && !t->error)
                 t->error = error_reason(result);
         t->cursor_offset += chunk;
+        t->done_bytes += chunk;
 }
 
 static void target_job_mlockall(Manager *m, Target *t) {
@@ -932,8 +1001,10 @@ static int on_work(sd_event_source *s, void *userdata) {
                 size_t range = t->cursor_range;
                 uint64_t offset = t->cursor_offset;
                 const char *error = t->error;
+                uint64_t done = t->done_bytes;
 
                 manager_enqueue(m, t, job);
+                t->done_bytes = done;
                 t->cursor_range = range;
                 t->cursor_offset = offset;
                 t->error = error;

@@ -469,7 +469,10 @@ static int run(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        int status = run(argc, argv);
+        int status;
+
+        log_set_show_priority(false); /* a command for people: no journal level prefixes */
+        status = run(argc, argv);
 
         if (fflush(stdout) != 0 && status == MLOCKCTL_EXIT_SUCCESS) {
                 log_error_errno(errno, "Failed to write output: %m");

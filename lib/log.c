@@ -8,6 +8,11 @@
 
 static int max_level = LOG_INFO;
 static const char *log_prefix;
+static bool show_priority = true;
+
+void log_set_show_priority(bool b) {
+        show_priority = b;
+}
 
 void log_set_max_level(int level) {
         max_level = level;
@@ -39,10 +44,11 @@ int log_level_from_string(const char *s) {
 }
 
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...) {
-        (void) func;
-        char buf[2048];
+        char buf[2048], pri[8] = "";
         va_list ap;
         int saved = errno;
+
+        (void) func;
 
         /* "%m" means the error passed in, not whatever errno holds now */
         errno = error;
@@ -50,11 +56,13 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         (void) vsnprintf(buf, sizeof buf, format, ap);
         va_end(ap);
 
+        if (show_priority)
+                snprintf(pri, sizeof pri, "<%d>", level & LOG_PRIMASK);
         if (max_level >= LOG_DEBUG)
-                fprintf(stderr, "<%d>%s%s(%s:%d) %s\n", level & LOG_PRIMASK, log_prefix ?: "",
-                        log_prefix ? ": " : "", file, line, buf);
+                fprintf(stderr, "%s%s%s(%s:%d) %s\n", pri, log_prefix ?: "", log_prefix ? ": " : "", file, line,
+                        buf);
         else
-                fprintf(stderr, "<%d>%s%s%s\n", level & LOG_PRIMASK, log_prefix ?: "", log_prefix ? ": " : "", buf);
+                fprintf(stderr, "%s%s%s%s\n", pri, log_prefix ?: "", log_prefix ? ": " : "", buf);
         errno = saved;
         return -error;
 }

@@ -7,6 +7,7 @@
  * "%m" expands to strerror of the error passed, not of the current errno. */
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <syslog.h>
 
 #include "macro.h"
@@ -14,6 +15,8 @@
 void log_set_max_level(int level);
 int log_get_max_level(void);
 int log_level_from_string(const char *s);
+/* Whether lines start with "<N>" (the journal's level prefix); on by default, off for a CLI. */
+void log_set_show_priority(bool b);
 /* Prefix every line with a name, e.g. "injector"; NULL for none. */
 void log_set_prefix(const char *prefix);
 

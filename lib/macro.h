@@ -86,4 +86,8 @@ static inline bool streq_ptr(const char *a, const char *b) {
         return *a == *b;
 }
 #define streq(a, b) (__builtin_strcmp((a), (b)) == 0)
+#define strneq(a, b, n) (__builtin_strncmp((a), (b), (n)) == 0)
 #define isempty(s) (!(s) || !*(s))
+static inline const char *strempty(const char *s) {
+        return s ?: "";
+}

@@ -26,10 +26,6 @@ static inline void *mfree_ptr(void *p) {
         return NULL;
 }
 
-static inline const char *strempty(const char *s) {
-        return s ?: "";
-}
-
 static const char *const lock_mode_table[_LOCK_MODE_MAX] = {
         [LOCK_MODE_NONE] = "none",
         [LOCK_MODE_ONFAULT] = "onfault",

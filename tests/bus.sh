@@ -168,7 +168,7 @@ printf '[Match]\nExecutable=%s\n[Lock]\nMode=sometimes\n' "$TARGET" >"$CONF/poli
 out=$(dbus-send --system --print-reply --dest=org.mlockd1 /org/mlockd1 org.mlockd1.Manager.Reload 2>&1) &&
         fail "Reload with a broken file succeeded"
 [[ $out == *org.mlockd1.Error.InvalidConfig* ]] || fail "Reload: $out"
-[[ $out == *broken.conf:3* ]] || fail "InvalidConfig does not name broken.conf:3: $out"
+[[ $out == *broken.conf:4* ]] || fail "InvalidConfig does not name broken.conf:4: $out"
 start_target T2 --anon 32M --touch 8M
 wait_until 120 locked_at_least "$T2" 8192 || fail "after a refused reload, new target $T2 was not locked"
 j=$(call GetTarget u "$T2")

@@ -50,19 +50,19 @@ trap _test_cleanup EXIT
 
 # start_target OUTVAR [target args...]: start tests/helpers/target and wait for its ready line.
 start_target() {
-        local var=$1 out pid i
+        local _st_var=$1 _st_out _st_pid _st_i
         shift
-        out=$(mktemp "$TEST_TMP/target.XXXXXX")
-        "$TARGET" "$@" >"$out" 2>&1 &
-        pid=$!
-        track_pid "$pid"
-        for i in $(seq 1 500); do
-                grep -q '^ready' "$out" 2>/dev/null && break
-                kill -0 "$pid" 2>/dev/null || fail "target $* died: $(cat "$out")"
+        _st_out=$(mktemp "$TEST_TMP/target.XXXXXX")
+        "$TARGET" "$@" >"$_st_out" 2>&1 &
+        _st_pid=$!
+        track_pid "$_st_pid"
+        for _st_i in $(seq 1 500); do
+                grep -q '^ready' "$_st_out" 2>/dev/null && break
+                kill -0 "$_st_pid" 2>/dev/null || fail "target $* died: $(cat "$_st_out")"
                 sleep 0.01
         done
-        grep -q '^ready' "$out" || fail "target $* never became ready"
-        printf -v "$var" '%s' "$pid"
+        grep -q '^ready' "$_st_out" || fail "target $* never became ready"
+        printf -v "$_st_var" '%s' "$_st_pid"
 }
 
 # Sum of smaps "Locked:" in kB for a pid.
@@ -70,14 +70,27 @@ locked_kb() {
         awk '/^Locked:/ { s += $2 } END { print s + 0 }' "/proc/$1/smaps"
 }
 
+# smaps_field PID ADDR FIELD: the FIELD ("VmFlags", "Locked", "Rss", ...) line of the mapping that
+# contains address ADDR (hex, with 0x), without the field name. Plain bash: mawk has no strtonum.
+smaps_field() {
+        local pid=$1 addr=$((16#${2#0x})) field=$3 line range inside=0 start end
+        while IFS= read -r line; do
+                if [[ $line =~ ^([0-9a-f]+)-([0-9a-f]+)\  ]]; then
+                        start=$((16#${BASH_REMATCH[1]}))
+                        end=$((16#${BASH_REMATCH[2]}))
+                        (( addr >= start && addr < end )) && inside=1 || inside=0
+                elif (( inside )) && [[ $line == "$field:"* ]]; then
+                        line=${line#"$field:"}
+                        echo "${line#"${line%%[![:space:]]*}"}"
+                        return 0
+                fi
+        done <"/proc/$pid/smaps"
+        return 1
+}
+
 # VmFlags of the mapping that contains address $2 (hex, with 0x).
 vmflags_at() {
-        local pid=$1 addr=$((16#${2#0x}))
-        awk -v a="$addr" '
-                /^[0-9a-f]+-[0-9a-f]+ / {
-                        split($1, r, "-"); s = strtonum("0x" r[1]); e = strtonum("0x" r[2]);
-                        inside = (a >= s && a < e); next }
-                inside && /^VmFlags:/ { sub(/^VmFlags: */, ""); print; exit }' "/proc/$pid/smaps"
+        smaps_field "$1" "$2" VmFlags
 }
 
 # Wait until a command succeeds, up to $1 seconds.
@@ -165,9 +178,7 @@ chmod 0755 "$MY_TARGET"
 
 # start_my_target OUTVAR [args...]: like start_target, with this test's own copy.
 start_my_target() {
-        local var=$1
-        shift
-        TARGET=$MY_TARGET start_target "$var" "$@"
+        TARGET=$MY_TARGET start_target "$@"
 }
 
 # The output file of the target started last by start_target (its ready line, children, gaps).
@@ -244,12 +255,9 @@ lacks_vmflag() {
 
 # smaps Locked: (kB) of the mapping at $2 in pid $1.
 locked_kb_at() {
-        local pid=$1 addr=$((16#${2#0x}))
-        awk -v a="$addr" '
-                /^[0-9a-f]+-[0-9a-f]+ / {
-                        split($1, r, "-"); s = strtonum("0x" r[1]); e = strtonum("0x" r[2]);
-                        inside = (a >= s && a < e); next }
-                inside && /^Locked:/ { print $2; exit }' "/proc/$pid/smaps"
+        local v
+        v=$(smaps_field "$1" "$2" Locked) || { echo 0; return; }
+        echo "${v%% *}"
 }
 
 # field VALUE from a "ready pid=... anon=..." line of a target output file

@@ -2,8 +2,11 @@
 # Regions=text locks only file-backed executable mappings; Regions=file:GLOB only matching files.
 . "${top_srcdir:-.}/tests/lib.sh"
 
+# one file each: smaps Locked: is proportional (PSS), a file mapped by both would count half
 data=$TEST_TMP/data.bin
 head -c $((4 * 1024 * 1024)) /dev/urandom >"$data"
+other=$TEST_TMP/other.dat
+cp "$data" "$other"
 
 write_policy 10-text "[Match]
 Executable=$MY_TARGET
@@ -21,7 +24,7 @@ start_mlockd
 
 # the text policy matches by comm too: give the process a matching name through a symlink
 ln -s "$MY_TARGET" "$TEST_TMP/text-proc"
-TARGET=$TEST_TMP/text-proc start_target tpid --anon 8M --touch 8M --file "$data"
+TARGET=$TEST_TMP/text-proc start_target tpid --anon 8M --touch 8M --file "$other"
 tout=$(target_output)
 start_my_target fpid --anon 8M --touch 8M --file "$data"
 fout=$(target_output)

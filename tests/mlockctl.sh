@@ -97,7 +97,7 @@ has_lo "$T" "$ADDR" || fail "a refused release unlocked $T"
 
 printf '[Match]\nExecutable=%s\n[Lock]\nMode=sometimes\n' "$TARGET" >"$CONF/policy.d/broken.conf"
 expect_status 1 "$MLOCKCTL" reload
-grep -q "broken.conf:3" "$TEST_TMP/err" || fail "reload does not say what is wrong: $(cat "$TEST_TMP/err")"
+grep -q "broken.conf:4" "$TEST_TMP/err" || fail "reload does not say what is wrong: $(cat "$TEST_TMP/err")"
 rm "$CONF/policy.d/broken.conf"
 expect_status 0 "$MLOCKCTL" reload
 
