@@ -160,9 +160,15 @@ static int run_dump_config(void) {
         return 0;
 }
 
-/* The manager needs ptrace and process_madvise through its injector; the rest only helps. */
+/* The injector needs ptrace and process_madvise; the others only help, and are reported. */
 static const cap_value_t required_caps[] = { CAP_SYS_PTRACE, CAP_SYS_NICE };
-static const cap_value_t helpful_caps[] = { CAP_SYS_ADMIN, CAP_SYS_RESOURCE };
+static const struct {
+        cap_value_t cap;
+        const char *without;
+} helpful_caps[] = {
+        { CAP_SYS_ADMIN, "targets under a seccomp filter are skipped (their filters cannot be read)" },
+        { CAP_SYS_RESOURCE, "RLIMIT_MEMLOCK of unprivileged targets cannot be raised" },
+};
 
 static int check_capabilities(void) {
         _cleanup_free_ char *missing = NULL;
@@ -175,11 +181,12 @@ static int check_capabilities(void) {
                 return log_error_errno(EPERM, "Missing required capabilities: %s. mlockd must run as root "
                                        "with these capabilities.", missing);
 
-        missing = mfree(missing);
-        r = sandbox_missing_capabilities(helpful_caps, ELEMENTSOF(helpful_caps), &missing);
-        if (r >= 0 && missing)
-                log_notice("Running without %s: seccomp-confined targets are skipped without "
-                           "cap_sys_admin, RLIMIT_MEMLOCK cannot be raised without cap_sys_resource.", missing);
+        for (size_t i = 0; i < ELEMENTSOF(helpful_caps); i++) {
+                missing = mfree(missing);
+                r = sandbox_missing_capabilities(&helpful_caps[i].cap, 1, &missing);
+                if (r >= 0 && missing)
+                        log_notice("Running without %s: %s.", missing, helpful_caps[i].without);
+        }
         return 0;
 }
 

@@ -141,7 +141,7 @@ static int method_get_target(sd_bus_message *message, void *userdata, sd_bus_err
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *m = userdata;
         Target *t;
-        pid_t pid;
+        pid_t pid = 0;
         int r;
 
         r = bus_read_pid(message, &pid, error);
@@ -164,7 +164,7 @@ static int method_get_target(sd_bus_message *message, void *userdata, sd_bus_err
 static int method_apply(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *state = NULL;
-        pid_t pid;
+        pid_t pid = 0;
         int r;
 
         r = bus_check_root(message, error);
@@ -196,7 +196,7 @@ static int method_apply(sd_bus_message *message, void *userdata, sd_bus_error *e
 
 static int method_release(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        pid_t pid;
+        pid_t pid = 0;
         int r;
 
         r = bus_check_root(message, error);
