@@ -342,14 +342,16 @@ static int config_parse_mode(ParseState *s, const char *key, const char *value, 
         return 0;
 }
 
+/* Regions= words other than file:GLOB, in the order --dump-config writes them */
+static const struct {
+        const char *name;
+        unsigned flag;
+} region_kinds[] = {
+        { "all", REGION_ALL },   { "text", REGION_TEXT }, { "data", REGION_DATA },
+        { "anon", REGION_ANON }, { "heap", REGION_HEAP }, { "stack", REGION_STACK },
+};
+
 static int config_parse_regions(ParseState *s, const char *key, const char *value, void *data) {
-        static const struct {
-                const char *name;
-                unsigned flag;
-        } kinds[] = {
-                { "all", REGION_ALL },   { "text", REGION_TEXT }, { "data", REGION_DATA },
-                { "anon", REGION_ANON }, { "heap", REGION_HEAP }, { "stack", REGION_STACK },
-        };
         _cleanup_strv_free_ char **words = NULL, **files = NULL;
         Policy *p = s->target;
         unsigned mask = 0;
@@ -366,9 +368,9 @@ static int config_parse_regions(ParseState *s, const char *key, const char *valu
         STRV_FOREACH(w, words) {
                 bool found = false;
 
-                for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
-                        if (streq(*w, kinds[i].name)) {
-                                mask |= kinds[i].flag;
+                for (size_t i = 0; i < ELEMENTSOF(region_kinds); i++)
+                        if (streq(*w, region_kinds[i].name)) {
+                                mask |= region_kinds[i].flag;
                                 found = true;
                         }
                 if (found)
@@ -1137,13 +1139,6 @@ static void fprint_strv(FILE *f, const char *key, char *const *l) {
 }
 
 int policy_dump(const Policy *p, FILE *f) {
-        static const struct {
-                const char *name;
-                unsigned flag;
-        } kinds[] = {
-                { "all", REGION_ALL },   { "text", REGION_TEXT }, { "data", REGION_DATA },
-                { "anon", REGION_ANON }, { "heap", REGION_HEAP }, { "stack", REGION_STACK },
-        };
         const char *sep = "";
 
         if (!p || !f)
@@ -1158,9 +1153,9 @@ int policy_dump(const Policy *p, FILE *f) {
 
         fprintf(f, "\n[Lock]\nMode=%s\n", lock_mode_to_string(p->mode) ?: "onfault");
         /* Regions= lines add up: one per file:GLOB keeps each line as short as it was */
-        for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
-                if (p->regions & kinds[i].flag) {
-                        fprintf(f, "%s%s", *sep ? " " : "Regions=", kinds[i].name);
+        for (size_t i = 0; i < ELEMENTSOF(region_kinds); i++)
+                if (p->regions & region_kinds[i].flag) {
+                        fprintf(f, "%s%s", *sep ? " " : "Regions=", region_kinds[i].name);
                         sep = "\n";
                 }
         fputs(sep, f);
