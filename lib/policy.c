@@ -259,83 +259,60 @@ static bool policy_name_valid(const char *name) {
 
 /* ---- typed parsers --------------------------------------------------------------------------- */
 
+/* The problem for a size or duration that did not parse (r from parse_size()/parse_duration()). */
+static int number_problem(ParseState *s, const char *key, const char *value, int r, const char *what,
+                          const char *expected) {
+        if (value[0] == '-')
+                problem(s, "Invalid %s= value '%s': a %s cannot be negative", key, value, what);
+        else if (r == -ERANGE)
+                problem(s, "Invalid %s= value '%s': out of range", key, value);
+        else
+                problem(s, "Invalid %s= value '%s': expected %s%s", key, value, expected, comment_hint(value));
+        return r < 0 ? r : -EINVAL;
+}
+
 static int config_parse_size(ParseState *s, const char *key, const char *value, void *data) {
         uint64_t v;
         int r;
 
-        if (value[0] == '-') {
-                problem(s, "Invalid %s= value '%s': a size cannot be negative", key, value);
-                return -EINVAL;
-        }
-        r = parse_size(value, &v);
-        if (r == -ERANGE) {
-                problem(s, "Invalid %s= value '%s': out of range", key, value);
-                return r;
-        }
-        if (r < 0) {
-                problem(s, "Invalid %s= value '%s': expected a size in bytes with an optional K, M, G or T "
-                        "suffix%s", key, value, comment_hint(value));
-                return r;
-        }
+        r = value[0] == '-' ? -EINVAL : parse_size(value, &v);
+        if (r < 0)
+                return number_problem(s, key, value, r, "size",
+                                      "a size in bytes with an optional K, M, G or T suffix");
         *(uint64_t *) data = v;
         return 0;
 }
 
-static int parse_duration_value(ParseState *s, const char *key, const char *value, usec_t *ret) {
+/* A duration of at least min (0: any). */
+static int parse_duration_at_least(ParseState *s, const char *key, const char *value, usec_t min, usec_t *ret) {
         usec_t v;
         int r;
 
-        if (value[0] == '-') {
-                problem(s, "Invalid %s= value '%s': a duration cannot be negative", key, value);
-                return -EINVAL;
-        }
-        r = parse_duration(value, &v);
-        if (r == -ERANGE) {
-                problem(s, "Invalid %s= value '%s': out of range", key, value);
-                return r;
-        }
-        if (r < 0) {
-                problem(s, "Invalid %s= value '%s': expected a duration like 250us, 5ms or 2s%s", key, value,
-                        comment_hint(value));
-                return r;
+        r = value[0] == '-' ? -EINVAL : parse_duration(value, &v);
+        if (r < 0)
+                return number_problem(s, key, value, r, "duration", "a duration like 250us, 5ms or 2s");
+        if (v < min) {
+                if (min == 1)
+                        problem(s, "Invalid %s= value '%s': must be greater than 0", key, value);
+                else
+                        problem(s, "Invalid %s= value '%s': below the minimum of %" PRIu64 "us", key, value,
+                                min);
+                return -ERANGE;
         }
         *ret = v;
         return 0;
 }
 
 static int config_parse_duration(ParseState *s, const char *key, const char *value, void *data) {
-        return parse_duration_value(s, key, value, data);
+        return parse_duration_at_least(s, key, value, 0, data);
 }
 
 static int config_parse_duration_positive(ParseState *s, const char *key, const char *value, void *data) {
-        usec_t v;
-        int r;
-
-        r = parse_duration_value(s, key, value, &v);
-        if (r < 0)
-                return r;
-        if (v == 0) {
-                problem(s, "Invalid %s= value '%s': must be greater than 0", key, value);
-                return -ERANGE;
-        }
-        *(usec_t *) data = v;
-        return 0;
+        return parse_duration_at_least(s, key, value, 1, data);
 }
 
 static int config_parse_max_pause(ParseState *s, const char *key, const char *value, void *data) {
-        usec_t v;
-        int r;
-
-        r = parse_duration_value(s, key, value, &v);
-        if (r < 0)
-                return r;
-        if (v < POLICY_MIN_MAX_PAUSE) {
-                problem(s, "Invalid %s= value '%s': below the minimum of %" PRIu64 "us", key, value,
-                        POLICY_MIN_MAX_PAUSE);
-                return -ERANGE;
-        }
-        *(usec_t *) data = v;
-        return 0;
+        return parse_duration_at_least(s, key, value, POLICY_MIN_MAX_PAUSE, data);
 }
 
 static int config_parse_bool(ParseState *s, const char *key, const char *value, void *data) {
@@ -361,14 +338,16 @@ static int config_parse_mode(ParseState *s, const char *key, const char *value, 
         return 0;
 }
 
+/* Regions= words other than file:GLOB, in the order --dump-config writes them */
+static const struct {
+        const char *name;
+        unsigned flag;
+} region_kinds[] = {
+        { "all", REGION_ALL },   { "text", REGION_TEXT }, { "data", REGION_DATA },
+        { "anon", REGION_ANON }, { "heap", REGION_HEAP }, { "stack", REGION_STACK },
+};
+
 static int config_parse_regions(ParseState *s, const char *key, const char *value, void *data) {
-        static const struct {
-                const char *name;
-                unsigned flag;
-        } kinds[] = {
-                { "all", REGION_ALL },   { "text", REGION_TEXT }, { "data", REGION_DATA },
-                { "anon", REGION_ANON }, { "heap", REGION_HEAP }, { "stack", REGION_STACK },
-        };
         _cleanup_strv_free_ char **words = NULL, **files = NULL;
         Policy *p = s->target;
         unsigned mask = 0;
@@ -385,9 +364,9 @@ static int config_parse_regions(ParseState *s, const char *key, const char *valu
         STRV_FOREACH(w, words) {
                 bool found = false;
 
-                for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
-                        if (streq(*w, kinds[i].name)) {
-                                mask |= kinds[i].flag;
+                for (size_t i = 0; i < ELEMENTSOF(region_kinds); i++)
+                        if (streq(*w, region_kinds[i].name)) {
+                                mask |= region_kinds[i].flag;
                                 found = true;
                         }
                 if (found)
@@ -441,8 +420,11 @@ static int match_check(ParseState *s, MatchKind kind, const char *key, const cha
 
         switch (kind) {
         case MATCH_EXECUTABLE:
+        case MATCH_CGROUP:
                 if (value[0] != '/') {
-                        problem(s, "Invalid %s= value '%s': must be a glob of an absolute path", key, value);
+                        problem(s, "Invalid %s= value '%s': %s", key, value,
+                                kind == MATCH_EXECUTABLE ? "must be a glob of an absolute path"
+                                                         : "a cgroup path must start with '/'");
                         return -EINVAL;
                 }
                 return check_glob(s, key, value);
@@ -456,12 +438,6 @@ static int match_check(ParseState *s, MatchKind kind, const char *key, const cha
                         return -EINVAL;
                 }
                 return 0;
-        case MATCH_CGROUP:
-                if (value[0] != '/') {
-                        problem(s, "Invalid %s= value '%s': a cgroup path must start with '/'", key, value);
-                        return -EINVAL;
-                }
-                return check_glob(s, key, value);
         case MATCH_UNIT:
                 r = check_glob(s, key, value);
                 if (r < 0)
@@ -506,15 +482,9 @@ DEFINE_MATCH_PARSER(config_parse_match_cgroup, MATCH_CGROUP)
 DEFINE_MATCH_PARSER(config_parse_match_unit, MATCH_UNIT)
 DEFINE_MATCH_PARSER(config_parse_match_user, MATCH_USER)
 
-static int config_parse_absolute_path(ParseState *s, const char *key, const char *value, void *data) {
-        char **p = data;
-        char *c;
+static int replace_string(char **p, const char *value) {
+        char *c = strdup(value);
 
-        if (value[0] != '/') {
-                problem(s, "Invalid %s= value '%s': must be an absolute path (or empty for none)", key, value);
-                return -EINVAL;
-        }
-        c = strdup(value);
         if (!c)
                 return -ENOMEM;
         free(*p);
@@ -522,21 +492,21 @@ static int config_parse_absolute_path(ParseState *s, const char *key, const char
         return 0;
 }
 
-static int config_parse_log_level(ParseState *s, const char *key, const char *value, void *data) {
-        char **p = data;
-        char *c;
+static int config_parse_absolute_path(ParseState *s, const char *key, const char *value, void *data) {
+        if (value[0] != '/') {
+                problem(s, "Invalid %s= value '%s': must be an absolute path (or empty for none)", key, value);
+                return -EINVAL;
+        }
+        return replace_string(data, value);
+}
 
+static int config_parse_log_level(ParseState *s, const char *key, const char *value, void *data) {
         if (log_level_from_string(value) < 0) {
                 problem(s, "Invalid %s= value '%s': expected err, warning, notice, info or debug%s", key,
                         value, comment_hint(value));
                 return -EINVAL;
         }
-        c = strdup(value);
-        if (!c)
-                return -ENOMEM;
-        free(*p);
-        *p = c;
-        return 0;
+        return replace_string(data, value);
 }
 
 /* Policy keys write into Policy; a hidden "Regions= seen" flag lives in the parse target wrapper. */
@@ -779,6 +749,19 @@ static unsigned find_binary_junk(const char *data, size_t size) {
         return 0;
 }
 
+static ParseState parse_state_make(const char *path, const char *data, size_t size, const ConfigItem *items,
+                                   const char *const *sections, void *target, char ***problems) {
+        return (ParseState) {
+                .path = path,
+                .data = data ?: "",
+                .size = size,
+                .items = items,
+                .sections = sections,
+                .target = target,
+                .problems = problems,
+        };
+}
+
 static int parse_buffer(ParseState *s) {
         unsigned junk;
         int r;
@@ -841,15 +824,7 @@ int policy_parse_buffer(const char *name, const char *path, const char *data, si
         if (!p->name || !p->path)
                 return -ENOMEM;
 
-        s = (ParseState) {
-                .path = path,
-                .data = data ?: "",
-                .size = size,
-                .items = policy_items,
-                .sections = policy_sections,
-                .target = t,
-                .problems = problems,
-        };
+        s = parse_state_make(path, data, size, policy_items, policy_sections, t, problems);
 
         if (!policy_name_valid(name))
                 problem_at(&s, 1, "Invalid policy name '%s': use letters, digits and _.@:+- only", name);
@@ -901,15 +876,7 @@ int daemon_config_parse_buffer(const char *path, const char *data, size_t size, 
 
         if (!path || (!data && size > 0) || !c || !problems)
                 return -EINVAL;
-        s = (ParseState) {
-                .path = path,
-                .data = data ?: "",
-                .size = size,
-                .items = daemon_items,
-                .sections = daemon_sections,
-                .target = c,
-                .problems = problems,
-        };
+        s = parse_state_make(path, data, size, daemon_items, daemon_sections, c, problems);
         return parse_buffer(&s);
 }
 
@@ -1168,13 +1135,6 @@ static void fprint_strv(FILE *f, const char *key, char *const *l) {
 }
 
 int policy_dump(const Policy *p, FILE *f) {
-        static const struct {
-                const char *name;
-                unsigned flag;
-        } kinds[] = {
-                { "all", REGION_ALL },   { "text", REGION_TEXT }, { "data", REGION_DATA },
-                { "anon", REGION_ANON }, { "heap", REGION_HEAP }, { "stack", REGION_STACK },
-        };
         const char *sep = "";
 
         if (!p || !f)
@@ -1189,9 +1149,9 @@ int policy_dump(const Policy *p, FILE *f) {
 
         fprintf(f, "\n[Lock]\nMode=%s\n", lock_mode_to_string(p->mode) ?: "onfault");
         /* Regions= lines add up: one per file:GLOB keeps each line as short as it was */
-        for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
-                if (p->regions & kinds[i].flag) {
-                        fprintf(f, "%s%s", *sep ? " " : "Regions=", kinds[i].name);
+        for (size_t i = 0; i < ELEMENTSOF(region_kinds); i++)
+                if (p->regions & region_kinds[i].flag) {
+                        fprintf(f, "%s%s", *sep ? " " : "Regions=", region_kinds[i].name);
                         sep = "\n";
                 }
         fputs(sep, f);
