@@ -19,7 +19,10 @@ sed -E "s|^ExecStart=/[^ ]*/mlockd$|ExecStart=$MLOCKD|" "$built" >"$unit"
 
 # The man pages named in Documentation= are not installed while testing the build tree.
 out=$(systemd-analyze verify --man=no "$unit" 2>&1) || fail "systemd-analyze verify: $out"
-[[ -z $out ]] || fail "systemd-analyze verify warned: $out"
+# Any warning about our unit (an unknown key, a bad value) fails too; units of the host that this
+# one pulls in (dbus.socket, targets) may be missing in a build container, which is not ours.
+warnings=$(grep -v -e 'dbus\.socket' -e '\.target' <<<"$out" || true)
+[[ -z $warnings ]] || fail "systemd-analyze verify warned: $warnings"
 note "systemd-analyze verify: clean"
 
 # verify really looks at the unit: a missing binary is an error.
