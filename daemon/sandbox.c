@@ -142,7 +142,7 @@ typedef struct SyscallRule {
  * architectures without them skip those rows. */
 static const SyscallRule manager_allowlist[] = {
         /* files: config, /proc, cgroupfs, the metrics textfile (mkostemp, fchmod, fsync, rename) */
-        ANY("openat"), ANY("open"), ANY("close"), ANY("close_range"),
+        ANY("openat"), ANY("openat2"), ANY("open"), ANY("close"), ANY("close_range"),
         ANY("read"), ANY("pread64"), ANY("readv"), ANY("preadv"), ANY("preadv2"),
         ANY("write"), ANY("pwrite64"), ANY("writev"), ANY("lseek"),
         ANY("fstat"), ANY("newfstatat"), ANY("stat"), ANY("lstat"), ANY("statx"),
