@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What the injection engine needs from an architecture: the register set as the kernel hands it
+ * out (PTRACE_GETREGSET NT_PRSTATUS), the ABIs a task may run in, and how to turn saved registers
+ * into "execute syscall NR with these arguments at that instruction". One of inject-x86_64.c,
+ * inject-aarch64.c, inject-none.c is built. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "inject.h"
+
+#define INJECT_REGS_MAX 512
+
+typedef struct InjectRegs {
+        size_t size;                    /* as returned by GETREGSET: tells the ABI on x86_64 */
+        uint64_t buf[INJECT_REGS_MAX / sizeof(uint64_t)];
+} InjectRegs;
+
+typedef struct InjectAbi {
+        const char *name;
+        uint32_t audit_arch;            /* seccomp_data.arch */
+        const uint8_t *insn;            /* the syscall instruction */
+        size_t insn_len;
+        size_t insn_align;              /* where the instruction may start */
+        bool vdso_elf64;                /* the ELF class of this ABI's vdso */
+        long nr[_INJECT_CALL_MAX];      /* syscall numbers */
+} InjectAbi;
+
+/* All ABIs of this architecture; none on unsupported ones. */
+const InjectAbi *inject_arch_abis(size_t *ret_n);
+
+int inject_arch_get_regs(pid_t tid, InjectRegs *ret);
+/* The ABI of a task from its registers; -EOPNOTSUPP for one we cannot inject into. */
+int inject_arch_abi(const InjectRegs *regs, const InjectAbi **ret);
+/* Registers that execute nr(args) at insn_addr, derived from the saved ones. */
+int inject_arch_setup_call(const InjectRegs *saved, const InjectAbi *abi, uint64_t insn_addr, long nr,
+                           const uint64_t args[6], InjectRegs *ret);
+int inject_arch_set_regs(pid_t tid, const InjectRegs *regs);
+/* Put back the saved registers at the syscall-exit stop, so the kernel's own restart logic applies
+ * to them when the tracee returns to user space. */
+int inject_arch_restore(pid_t tid, const InjectRegs *saved);
+/* The syscall's return value (sign-extended for 32-bit ABIs). */
+long inject_arch_result(const InjectRegs *regs, const InjectAbi *abi);
