@@ -32,4 +32,10 @@ tests_helpers_victim_LDFLAGS = -pthread
 tests_helpers_victim_LDADD = $(LIBSECCOMP_LIBS)
 
 unit_tests += tests/test-inject
-tests_test_inject_SOURCES = tests/test-inject.c tests/inject-util.h
+tests_test_inject_SOURCES = tests/test-inject.c tests/test-inject-util.h
+
+bench_programs += tests/bench/bench-inject
+tests_bench_bench_inject_SOURCES = tests/bench/bench-inject.c tests/test-inject-util.h
+
+unit_tests += tests/test-inject-ia32
+tests_test_inject_ia32_SOURCES = tests/test-inject-ia32.c tests/test-inject-util.h

@@ -7,8 +7,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "inject-util.h"
-#include "macro.h"
+#include "test-inject-util.h"
 
 #ifndef MLOCK_ONFAULT
 #define MLOCK_ONFAULT 1

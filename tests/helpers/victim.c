@@ -18,6 +18,8 @@
  *   seccomp-allow         filters that allow mlock2 with MLOCK_ONFAULT, log mlockall and fail
  *                         swapon, then pause()
  *   exit MS               spin for MS milliseconds, then exit
+ *   clock                 read CLOCK_MONOTONIC in a loop and note every gap over 5 us; SIGUSR1:
+ *                         "gaps N" then N lines "g START_NS LEN_NS" (for the benchmark)
  * Every mode maps 64 MiB anonymous memory and touches its first 8 MiB:
  *   "ready pid=PID anon=ADDR size=BYTES" */
 
@@ -252,6 +254,27 @@ int main(int argc, char *argv[]) {
 
                 while (now_us(CLOCK_MONOTONIC) < end)
                         spin_pass();
+        } else if (strcmp(mode, "clock") == 0) {
+                enum { GAPS_MAX = 1 << 17 };
+                static uint64_t gap_start[GAPS_MAX], gap_len[GAPS_MAX];
+                size_t n = 0;
+                struct timespec ts;
+                uint64_t last, now;
+
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                last = (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+                while (usr1_count == 0) {
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        now = (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+                        if (now - last > 5000 && n < GAPS_MAX) {
+                                gap_start[n] = last;
+                                gap_len[n++] = now - last;
+                        }
+                        last = now;
+                }
+                printf("gaps %zu\n", n);
+                for (size_t i = 0; i < n; i++)
+                        printf("g %llu %llu\n", (unsigned long long) gap_start[i], (unsigned long long) gap_len[i]);
         } else {
                 fprintf(stderr, "unknown mode %s\n", mode);
                 return 2;

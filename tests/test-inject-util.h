@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "inject.h"
+#include "macro.h"
 #include "procfs.h"
 #include "tests.h"
 
