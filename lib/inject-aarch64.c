@@ -47,29 +47,12 @@ const InjectAbi *inject_arch_abis(size_t *ret_n) {
         return abis;
 }
 
-int inject_arch_get_regs(pid_t tid, InjectRegs *ret) {
-        struct iovec iov = { .iov_base = ret->buf, .iov_len = sizeof(ret->buf) };
-
-        if (ptrace(PTRACE_GETREGSET, tid, (void *) NT_PRSTATUS, &iov) < 0)
-                return -errno;
-        ret->size = iov.iov_len;
-        return 0;
-}
-
-int inject_arch_set_regs(pid_t tid, const InjectRegs *regs) {
-        struct iovec iov = { .iov_base = (void *) regs->buf, .iov_len = regs->size };
-
-        if (ptrace(PTRACE_SETREGSET, tid, (void *) NT_PRSTATUS, &iov) < 0)
-                return -errno;
-        return 0;
-}
-
 int inject_arch_restore(pid_t tid, const InjectRegs *saved) {
         int syscallno = -1;
         struct iovec iov = { .iov_base = &syscallno, .iov_len = sizeof(syscallno) };
         int r;
 
-        r = inject_arch_set_regs(tid, saved);
+        r = inject_regs_set(tid, saved);
         if (r < 0)
                 return r;
         if (ptrace(PTRACE_SETREGSET, tid, (void *) NT_ARM_SYSTEM_CALL, &iov) < 0)

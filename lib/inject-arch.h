@@ -6,10 +6,14 @@
  * into "execute syscall NR with these arguments at that instruction". One of inject-x86_64.c,
  * inject-aarch64.c, inject-none.c is built. */
 
+#include <elf.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/ptrace.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "inject.h"
 
@@ -30,16 +34,32 @@ typedef struct InjectAbi {
         long nr[_INJECT_CALL_MAX];      /* syscall numbers */
 } InjectAbi;
 
+/* The general registers, NT_PRSTATUS: the same request on every architecture. */
+static inline int inject_regs_get(pid_t tid, InjectRegs *ret) {
+        struct iovec iov = { .iov_base = ret->buf, .iov_len = sizeof(ret->buf) };
+
+        if (ptrace(PTRACE_GETREGSET, tid, (void *) NT_PRSTATUS, &iov) < 0)
+                return -errno;
+        ret->size = iov.iov_len;
+        return 0;
+}
+
+static inline int inject_regs_set(pid_t tid, const InjectRegs *regs) {
+        struct iovec iov = { .iov_base = (void *) regs->buf, .iov_len = regs->size };
+
+        if (ptrace(PTRACE_SETREGSET, tid, (void *) NT_PRSTATUS, &iov) < 0)
+                return -errno;
+        return 0;
+}
+
 /* All ABIs of this architecture; none on unsupported ones. */
 const InjectAbi *inject_arch_abis(size_t *ret_n);
 
-int inject_arch_get_regs(pid_t tid, InjectRegs *ret);
 /* The ABI of a task from its registers; -EOPNOTSUPP for one we cannot inject into. */
 int inject_arch_abi(const InjectRegs *regs, const InjectAbi **ret);
 /* Registers that execute nr(args) at insn_addr, derived from the saved ones. */
 int inject_arch_setup_call(const InjectRegs *saved, const InjectAbi *abi, uint64_t insn_addr, long nr,
                            const uint64_t args[6], InjectRegs *ret);
-int inject_arch_set_regs(pid_t tid, const InjectRegs *regs);
 /* Put back the saved registers at the syscall-exit stop, so the kernel's own restart logic applies
  * to them when the tracee returns to user space. */
 int inject_arch_restore(pid_t tid, const InjectRegs *saved);

@@ -9,20 +9,12 @@ const InjectAbi *inject_arch_abis(size_t *ret_n) {
         return NULL;
 }
 
-int inject_arch_get_regs(pid_t tid, InjectRegs *ret) {
-        return -EOPNOTSUPP;
-}
-
 int inject_arch_abi(const InjectRegs *regs, const InjectAbi **ret) {
         return -EOPNOTSUPP;
 }
 
 int inject_arch_setup_call(const InjectRegs *saved, const InjectAbi *abi, uint64_t insn_addr, long nr,
                            const uint64_t args[6], InjectRegs *ret) {
-        return -EOPNOTSUPP;
-}
-
-int inject_arch_set_regs(pid_t tid, const InjectRegs *regs) {
         return -EOPNOTSUPP;
 }
 

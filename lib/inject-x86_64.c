@@ -68,25 +68,8 @@ const InjectAbi *inject_arch_abis(size_t *ret_n) {
         return abis;
 }
 
-int inject_arch_get_regs(pid_t tid, InjectRegs *ret) {
-        struct iovec iov = { .iov_base = ret->buf, .iov_len = sizeof(ret->buf) };
-
-        if (ptrace(PTRACE_GETREGSET, tid, (void *) NT_PRSTATUS, &iov) < 0)
-                return -errno;
-        ret->size = iov.iov_len;
-        return 0;
-}
-
-int inject_arch_set_regs(pid_t tid, const InjectRegs *regs) {
-        struct iovec iov = { .iov_base = (void *) regs->buf, .iov_len = regs->size };
-
-        if (ptrace(PTRACE_SETREGSET, tid, (void *) NT_PRSTATUS, &iov) < 0)
-                return -errno;
-        return 0;
-}
-
 int inject_arch_restore(pid_t tid, const InjectRegs *saved) {
-        return inject_arch_set_regs(tid, saved);
+        return inject_regs_set(tid, saved);
 }
 
 int inject_arch_abi(const InjectRegs *regs, const InjectAbi **ret) {

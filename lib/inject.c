@@ -104,6 +104,33 @@ static bool pidfd_exited(int fd) {
         return fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
+/* The pid a pidfd refers to, from /proc/self/fdinfo: -ESRCH once the process has been reaped. */
+static int pidfd_get_pid(int fd, pid_t *ret) {
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        char *p, *line;
+        int r;
+
+        if (asprintf(&path, "/proc/self/fdinfo/%d", fd) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, 64 * 1024, &buf, NULL);
+        if (r < 0)
+                return r;
+        p = buf;
+        while ((line = next_line(&p))) {
+                int pid;
+
+                if (strncmp(line, "Pid:", 4) != 0)
+                        continue;
+                if (sscanf(line + 4, "%d", &pid) != 1)
+                        return -EBADMSG;
+                if (pid <= 0)
+                        return -ESRCH;
+                *ret = pid;
+                return 0;
+        }
+        return -EBADF; /* not a pidfd */
+}
+
 static void sleep_usec(usec_t u) {
         struct timespec ts = { .tv_sec = u / USEC_PER_SEC, .tv_nsec = (long) (u % USEC_PER_SEC) * 1000 };
 
@@ -587,6 +614,15 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
                         return r;
                 t->pidfd = r;
                 t->own_pidfd = true;
+        } else {
+                pid_t p;
+
+                /* the caller's pidfd must be this very process */
+                r = pidfd_get_pid(pidfd, &p);
+                if (r < 0)
+                        return r == -EBADF ? -EINVAL : r;
+                if (p != pid)
+                        return -ESRCH;
         }
         if (pidfd_exited(t->pidfd))
                 return -ESRCH;
@@ -637,7 +673,7 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
                 return r;
 
         /* Registers, ABI and instruction: a task that exec'd since we looked is refused. */
-        r = inject_arch_get_regs(t->tid, &t->saved);
+        r = inject_regs_get(t->tid, &t->saved);
         if (r < 0)
                 return r;
         r = inject_arch_abi(&t->saved, &t->abi);
@@ -752,7 +788,7 @@ int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_re
         /* from here until the registers are back, a dying injector must kill, not corrupt */
         if (ptrace(PTRACE_SETOPTIONS, t->tid, NULL, (void *) (long) (PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)) < 0)
                 return -errno;
-        r = inject_arch_set_regs(t->tid, &regs);
+        r = inject_regs_set(t->tid, &regs);
         if (r < 0)
                 return r;
         t->regs_dirty = true;
@@ -796,7 +832,7 @@ int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_re
                 t->stopped = false;
         }
 
-        r = inject_arch_get_regs(t->tid, &regs);
+        r = inject_regs_get(t->tid, &regs);
         if (r < 0)
                 return r;
         result = inject_arch_result(&regs, t->abi);

@@ -124,6 +124,23 @@ static void test_spin(void) {
         for (unsigned i = 0; i < 50; i++)
                 lock_round(&c, 0, i % 10 == 0);
 
+        /* a pidfd taken at discovery: must be this process */
+        {
+                int fd = (int) syscall(SYS_pidfd_open, c.pid, 0), other = (int) syscall(SYS_pidfd_open, getpid(), 0);
+                long pid = 0;
+
+                ASSERT_TRUE(fd >= 0 && other >= 0);
+                ASSERT_OK(inject_attach(c.pid, fd, 0, TIMEOUT, &t));
+                ASSERT_OK(inject_call(t, INJECT_GETPID, NULL, &pid));
+                ASSERT_EQ(pid, c.pid);
+                ASSERT_OK(inject_detach(t, NULL));
+                ASSERT_ERROR(inject_attach(c.pid, other, 0, TIMEOUT, &t), ESRCH);
+                ASSERT_ERROR(inject_attach(c.pid, STDERR_FILENO, 0, TIMEOUT, &t), EINVAL);
+                ASSERT_TRUE(fcntl(fd, F_GETFD) >= 0);   /* borrowed, not closed */
+                close(fd);
+                close(other);
+        }
+
         /* several short calls in one stop */
         ASSERT_OK(inject_attach(c.pid, -1, 0, TIMEOUT, &t));
         for (unsigned i = 0; i < 100; i++) {
