@@ -565,8 +565,16 @@ static int tracee_release(Tracee *t) {
                 return -ESRCH;
         }
 
-        if (t->regs_dirty && inject_arch_restore(t->tid, &t->saved) < 0)
-                r = -errno;
+        if (t->regs_dirty) {
+                r = inject_arch_restore(t->tid, &t->saved);
+                if (r < 0 && r != -ESRCH) {
+                        /* Never let it run on the fake registers: that is what EXITKILL is for,
+                         * and what we do here by hand. Not seen in practice. */
+                        (void) syscall(SYS_pidfd_send_signal, t->pidfd, SIGKILL, NULL, 0);
+                        tracee_reap(t);
+                        return r;
+                }
+        }
         if (r >= 0 && t->sigmask_saved &&
             ptrace(PTRACE_SETSIGMASK, t->tid, (void *) sizeof(t->sigmask), &t->sigmask) < 0)
                 r = -errno;
