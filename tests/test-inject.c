@@ -329,6 +329,28 @@ static bool wait_state(pid_t pid, char state) {
         return false;
 }
 
+/* A vfork() parent waits in D state: attach waits for it with a timeout, and touches nothing
+ * when the timeout passes. */
+static void test_uninterruptible(void) {
+        const char *reason;
+        char line[256];
+        Tracee *t;
+        long pid;
+        Child c;
+
+        child_start(&c, "vfork", "4000");
+        ASSERT_TRUE(wait_state(c.pid, 'D'));
+        ASSERT_ERROR(inject_attach(c.pid, -1, 0, 100 * USEC_PER_MSEC, &t), ETIMEDOUT);
+        ASSERT_OK(inject_precheck("/proc", c.pid, false, &reason));     /* not left traced */
+        ASSERT_EQ(proc_state(c.pid), 'D');
+        ASSERT_OK(inject_attach(c.pid, -1, 0, 60 * USEC_PER_SEC, &t));
+        ASSERT_OK(inject_call(t, INJECT_GETPID, NULL, &pid));
+        ASSERT_EQ(pid, c.pid);
+        ASSERT_OK(inject_detach(t, NULL));
+        expect_line(&c, "vforked", line, sizeof line);
+        child_done(&c);
+}
+
 static void test_group_stop(void) {
         char line[256];
         Child c;
@@ -482,6 +504,7 @@ int main(int argc, char *argv[]) {
         test_futex();
         test_pause();
         test_threads();
+        test_uninterruptible();
         test_group_stop();
         test_exit_midway();
         test_seccomp();

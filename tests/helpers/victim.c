@@ -18,6 +18,8 @@
  *   seccomp-allow         filters that allow mlock2 with MLOCK_ONFAULT, log mlockall and fail
  *                         swapon, then pause()
  *   exit MS               spin for MS milliseconds, then exit
+ *   vfork MS              vfork() a child that sleeps MS ms and exits (the parent waits in D state),
+ *                         print "vforked", then pause()
  *   clock                 read CLOCK_MONOTONIC in a loop and note every gap over 5 us; SIGUSR1:
  *                         "gaps N" then N lines "g START_NS LEN_NS" (for the benchmark)
  * Every mode maps 64 MiB anonymous memory and touches its first 8 MiB:
@@ -254,6 +256,16 @@ int main(int argc, char *argv[]) {
 
                 while (now_us(CLOCK_MONOTONIC) < end)
                         spin_pass();
+        } else if (strcmp(mode, "vfork") == 0) {
+                struct timespec ts = { .tv_sec = arg / 1000, .tv_nsec = (arg % 1000) * 1000000L };
+
+                if (vfork() == 0) {
+                        syscall(SYS_nanosleep, &ts, NULL);
+                        _exit(0);
+                }
+                printf("vforked\n");
+                for (;;)
+                        pause();
         } else if (strcmp(mode, "clock") == 0) {
                 enum { GAPS_MAX = 1 << 17 };
                 static uint64_t gap_start[GAPS_MAX], gap_len[GAPS_MAX];
