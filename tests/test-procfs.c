@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "procfs.h"
@@ -85,13 +86,30 @@ static void test_comm_exe_limits(void) {
         ASSERT_OK(procfs_read_comm(root, 1234, &s));
         ASSERT_STREQ(s, "a) b (c");
         free(s);
-        ASSERT_OK(procfs_read_exe(root, 1234, &s));
-        ASSERT_STREQ(s, "/usr/bin/victim");
-        free(s);
-        ASSERT_OK(procfs_read_exe(root, 77, &s));
-        ASSERT_STREQ(s, "/usr/sbin/foo");
-        free(s);
-        ASSERT_ERROR(procfs_read_exe(root, 88, &s), ENOENT);
+        /* exe links are made here: make dist drops dangling symlinks from fixtures */
+        {
+                char tmp[] = "/tmp/test-procfs.XXXXXX", path[128], cmd[160];
+
+                ASSERT_NOT_NULL(mkdtemp(tmp));
+                snprintf(path, sizeof path, "%s/1234", tmp);
+                ASSERT_EQ(mkdir(path, 0755), 0);
+                snprintf(path, sizeof path, "%s/1234/exe", tmp);
+                ASSERT_EQ(symlink("/usr/bin/victim (deleted)", path), 0);
+                snprintf(path, sizeof path, "%s/77", tmp);
+                ASSERT_EQ(mkdir(path, 0755), 0);
+                snprintf(path, sizeof path, "%s/77/exe", tmp);
+                ASSERT_EQ(symlink("/usr/sbin/foo", path), 0);
+
+                ASSERT_OK(procfs_read_exe(tmp, 1234, &s));
+                ASSERT_STREQ(s, "/usr/bin/victim");
+                free(s);
+                ASSERT_OK(procfs_read_exe(tmp, 77, &s));
+                ASSERT_STREQ(s, "/usr/sbin/foo");
+                free(s);
+                ASSERT_ERROR(procfs_read_exe(tmp, 88, &s), ENOENT);
+                snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+                ASSERT_EQ(system(cmd), 0);
+        }
         ASSERT_OK(procfs_read_exe("/proc", getpid(), &s));
         ASSERT_TRUE(strstr(s, "test-procfs") != NULL);
         free(s);

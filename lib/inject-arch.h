@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What the injection engine needs from an architecture: the register set as the kernel hands it
+ * out (PTRACE_GETREGSET NT_PRSTATUS), the ABIs a task may run in, and how to turn saved registers
+ * into "execute syscall NR with these arguments at that instruction". One of inject-x86_64.c,
+ * inject-aarch64.c, inject-none.c is built. */
+
+#include <elf.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/ptrace.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "inject.h"
+
+#define INJECT_REGS_MAX 512
+
+typedef struct InjectRegs {
+        size_t size;                    /* as returned by GETREGSET: tells the ABI on x86_64 */
+        uint64_t buf[INJECT_REGS_MAX / sizeof(uint64_t)];
+} InjectRegs;
+
+typedef struct InjectAbi {
+        const char *name;
+        uint32_t audit_arch;            /* seccomp_data.arch */
+        const uint8_t *insn;            /* the syscall instruction */
+        size_t insn_len;
+        size_t insn_align;              /* where the instruction may start */
+        bool vdso_elf64;                /* the ELF class of this ABI's vdso */
+        long nr[_INJECT_CALL_MAX];      /* syscall numbers */
+} InjectAbi;
+
+/* The general registers, NT_PRSTATUS: the same request on every architecture. */
+static inline int inject_regs_get(pid_t tid, InjectRegs *ret) {
+        struct iovec iov = { .iov_base = ret->buf, .iov_len = sizeof(ret->buf) };
+
+        if (ptrace(PTRACE_GETREGSET, tid, (void *) NT_PRSTATUS, &iov) < 0)
+                return -errno;
+        ret->size = iov.iov_len;
+        return 0;
+}
+
+static inline int inject_regs_set(pid_t tid, const InjectRegs *regs) {
+        struct iovec iov = { .iov_base = (void *) regs->buf, .iov_len = regs->size };
+
+        if (ptrace(PTRACE_SETREGSET, tid, (void *) NT_PRSTATUS, &iov) < 0)
+                return -errno;
+        return 0;
+}
+
+/* All ABIs of this architecture; none on unsupported ones. */
+const InjectAbi *inject_arch_abis(size_t *ret_n);
+
+/* The ABI of a task from its registers; -EOPNOTSUPP for one we cannot inject into. */
+int inject_arch_abi(const InjectRegs *regs, const InjectAbi **ret);
+/* Registers that execute nr(args) at insn_addr, derived from the saved ones. */
+int inject_arch_setup_call(const InjectRegs *saved, const InjectAbi *abi, uint64_t insn_addr, long nr,
+                           const uint64_t args[6], InjectRegs *ret);
+/* Put back the saved registers at the syscall-exit stop, so the kernel's own restart logic applies
+ * to them when the tracee returns to user space. */
+int inject_arch_restore(pid_t tid, const InjectRegs *saved);
+/* The syscall's return value (sign-extended for 32-bit ABIs). */
+long inject_arch_result(const InjectRegs *regs, const InjectAbi *abi);

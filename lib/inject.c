@@ -1,0 +1,891 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "inject-arch.h"
+#include "inject.h"
+#include "log.h"
+#include "macro.h"
+#include "procfs.h"
+#include "seccomp-check.h"
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+#ifndef PTRACE_SECCOMP_GET_FILTER
+#define PTRACE_SECCOMP_GET_FILTER 0x420c
+#endif
+
+#define PF_EXITING 0x00000004U
+#define ABIS_MAX 4
+#define VDSO_READ_MAX (64U * 1024U)
+#define EXEC_SCAN_MAX (16U * 1024U * 1024U)
+/* Once the target is ours, how long to wait for it to die when it was killed under us. */
+#define REAP_TIMEOUT (5 * USEC_PER_SEC)
+
+struct Tracee {
+        pid_t pid, tid;
+        int pidfd;                      /* the process; borrowed unless own_pidfd */
+        bool own_pidfd;
+        int tidfd;                      /* PIDFD_THREAD of tid */
+        int memfd;                      /* /proc/PID/mem, read only: finds and checks the instruction */
+
+        uint64_t insn_addr[ABIS_MAX];   /* per ABI; 0: none found */
+        int seccomp_mode;               /* from the thread's status before seizing */
+
+        bool seized;                    /* a ptrace relation exists */
+        bool stopped;                   /* at a ptrace stop, ours to act on */
+        bool group_stopped;
+        bool regs_dirty;                /* fake registers are live */
+        bool sigmask_saved;
+        const InjectAbi *abi;
+        InjectRegs saved;
+        uint64_t sigmask;
+
+        bool filters_fetched;
+        int filters_error;
+        SeccompFilters *filters;
+        const char *seccomp_action;
+
+        usec_t t_seize, t_stop;
+        unsigned calls;
+};
+
+static const char *const call_table[_INJECT_CALL_MAX] = {
+        [INJECT_MLOCK] = "mlock",
+        [INJECT_MLOCK2] = "mlock2",
+        [INJECT_MUNLOCK] = "munlock",
+        [INJECT_MLOCKALL] = "mlockall",
+        [INJECT_MUNLOCKALL] = "munlockall",
+        [INJECT_GETPID] = "getpid",
+};
+
+const char *inject_call_to_string(InjectCall c) {
+        return c >= 0 && c < _INJECT_CALL_MAX ? call_table[c] : NULL;
+}
+
+InjectCall inject_call_from_string(const char *s) {
+        for (InjectCall c = 0; s && c < _INJECT_CALL_MAX; c++)
+                if (streq(call_table[c], s))
+                        return c;
+        return _INJECT_CALL_INVALID;
+}
+
+bool inject_supported(void) {
+        size_t n;
+
+        (void) inject_arch_abis(&n);
+        return n > 0;
+}
+
+static int pidfd_open_flags(pid_t pid, unsigned flags) {
+        int fd = (int) syscall(SYS_pidfd_open, pid, flags);
+
+        return fd < 0 ? -errno : fd;
+}
+
+/* A pidfd polls readable once its process (or, with PIDFD_THREAD, its thread) has exited. */
+static bool pidfd_exited(int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+
+        return fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* The pid a pidfd refers to, from /proc/self/fdinfo: -ESRCH once the process has been reaped. */
+static int pidfd_get_pid(int fd, pid_t *ret) {
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        char *p, *line;
+        int r;
+
+        if (asprintf(&path, "/proc/self/fdinfo/%d", fd) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, 64 * 1024, &buf, NULL);
+        if (r < 0)
+                return r;
+        p = buf;
+        while ((line = next_line(&p))) {
+                int pid;
+
+                if (strncmp(line, "Pid:", 4) != 0)
+                        continue;
+                if (sscanf(line + 4, "%d", &pid) != 1)
+                        return -EBADMSG;
+                if (pid <= 0)
+                        return -ESRCH;
+                *ret = pid;
+                return 0;
+        }
+        return -EBADF; /* not a pidfd */
+}
+
+static void sleep_usec(usec_t u) {
+        struct timespec ts = { .tv_sec = u / USEC_PER_SEC, .tv_nsec = (long) (u % USEC_PER_SEC) * 1000 };
+
+        (void) nanosleep(&ts, NULL);
+}
+
+/* waitpid for tid, bounded by timeout (USEC_INFINITY: block). Spins briefly first: a stop usually
+ * follows within microseconds, and the target is held until we reap it. */
+static int wait_tid(pid_t tid, usec_t timeout, int *ret_status) {
+        usec_t deadline = timeout == USEC_INFINITY ? USEC_INFINITY : now_usec(CLOCK_MONOTONIC) + timeout;
+        usec_t nap = 10;
+
+        for (unsigned i = 0;; i++) {
+                int status;
+                pid_t p;
+
+                p = waitpid(tid, &status, __WALL | (timeout == USEC_INFINITY ? 0 : WNOHANG));
+                if (p < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return errno == ECHILD ? -ESRCH : -errno;
+                }
+                if (p == tid) {
+                        *ret_status = status;
+                        return 0;
+                }
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
+                        return -ETIMEDOUT;
+                if (i < 200)
+                        (void) sched_yield();
+                else {
+                        sleep_usec(nap);
+                        nap = MIN(nap * 2, 1000);
+                }
+        }
+}
+
+/* The tracee was killed under us: collect its exit so its parent can reap it. */
+static void tracee_reap(Tracee *t) {
+        int status, r;
+
+        for (;;) {
+                r = wait_tid(t->tid, REAP_TIMEOUT, &status);
+                if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status))
+                        break;
+                /* still stopping on its way out (a group stop, say): let it go on */
+                (void) ptrace(PTRACE_CONT, t->tid, NULL, NULL);
+        }
+        t->seized = t->stopped = t->regs_dirty = false;
+}
+
+/* ---- finding a syscall instruction in the target, reading only ---------------------------- */
+
+static bool scan_for_insn(const uint8_t *buf, size_t n, const InjectAbi *abi, size_t *ret_off) {
+        for (size_t off = 0; off + abi->insn_len <= n; off += abi->insn_align)
+                if (memcmp(buf + off, abi->insn, abi->insn_len) == 0) {
+                        *ret_off = off;
+                        return true;
+                }
+        return false;
+}
+
+/* AT_SYSINFO_EHDR from /proc/PID/auxv: 64-bit pairs for native tasks, 32-bit ones for compat. */
+static int read_vdso_base(pid_t pid, uint64_t *ret) {
+        _cleanup_free_ char *buf = NULL, *path = NULL;
+        size_t size;
+        int r;
+
+        if (asprintf(&path, "/proc/%d/auxv", (int) pid) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, 64 * 1024, &buf, &size);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i + 16 <= size; i += 16) {
+                uint64_t kv[2];
+
+                memcpy(kv, buf + i, sizeof(kv));
+                if (kv[0] == AT_SYSINFO_EHDR) {
+                        *ret = kv[1];
+                        return 0;
+                }
+                if (kv[0] == AT_NULL)
+                        break;
+        }
+        for (size_t i = 0; i + 8 <= size; i += 8) {
+                uint32_t kv[2];
+
+                memcpy(kv, buf + i, sizeof(kv));
+                if (kv[0] == AT_SYSINFO_EHDR) {
+                        *ret = kv[1];
+                        return 0;
+                }
+                if (kv[0] == AT_NULL)
+                        break;
+        }
+        return -ENOENT;
+}
+
+static int find_in_vdso(Tracee *t, const InjectAbi *abis, size_t n_abis, bool *needed) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        uint64_t base;
+        ssize_t n;
+        bool elf64;
+        int r;
+
+        r = read_vdso_base(t->pid, &base);
+        if (r < 0)
+                return r;
+        buf = malloc(VDSO_READ_MAX);
+        if (!buf)
+                return -ENOMEM;
+        n = pread(t->memfd, buf, VDSO_READ_MAX, (off_t) base);
+        if (n < 0) {
+                /* reading across the vdso's end fails as a whole; one page is enough for its header */
+                n = pread(t->memfd, buf, 4096, (off_t) base);
+                if (n < 0)
+                        return -errno;
+        }
+        if ((size_t) n < EI_NIDENT || memcmp(buf, ELFMAG, SELFMAG) != 0)
+                return -ENOEXEC;
+        elf64 = buf[EI_CLASS] == ELFCLASS64;
+
+        /* The vdso's class is the task's ABI; other ABIs need no instruction. */
+        for (size_t i = 0; i < n_abis; i++) {
+                size_t off;
+
+                needed[i] = abis[i].vdso_elf64 == elf64;
+                if (needed[i] && scan_for_insn(buf, (size_t) n, &abis[i], &off)) {
+                        t->insn_addr[i] = base + off;
+                        needed[i] = false;
+                }
+        }
+        return 0;
+}
+
+/* Without a vdso: the first executable mapping that holds the instruction. */
+static int find_in_exec_mappings(Tracee *t, const InjectAbi *abis, size_t n_abis, bool *needed) {
+        _cleanup_free_ char *maps = NULL, *path = NULL;
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t scanned = 0;
+        char *p, *line;
+        int r;
+
+        if (asprintf(&path, "/proc/%d/maps", (int) t->pid) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, READ_FULL_MAX_DEFAULT, &maps, NULL);
+        if (r < 0)
+                return r;
+        buf = malloc(VDSO_READ_MAX);
+        if (!buf)
+                return -ENOMEM;
+
+        p = maps;
+        while ((line = next_line(&p)) && scanned < EXEC_SCAN_MAX) {
+                uint64_t start, end;
+                char perms[5];
+                int pos = 0;
+
+                if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %*s%n", &start, &end, perms, &pos) < 3)
+                        return -EINVAL;
+                if (perms[2] != 'x' || strstr(line + pos, "[vsyscall]"))
+                        continue;
+
+                for (uint64_t a = start; a < end && scanned < EXEC_SCAN_MAX;) {
+                        size_t want = (size_t) MIN(end - a, (uint64_t) VDSO_READ_MAX);
+                        bool all_found = true;
+                        ssize_t n;
+
+                        n = pread(t->memfd, buf, want, (off_t) a);
+                        if (n <= 0)
+                                break;
+                        for (size_t i = 0; i < n_abis; i++) {
+                                size_t off;
+
+                                if (needed[i] && scan_for_insn(buf, (size_t) n, &abis[i], &off)) {
+                                        t->insn_addr[i] = a + off;
+                                        needed[i] = false;
+                                }
+                                all_found = all_found && !needed[i];
+                        }
+                        if (all_found)
+                                return 0;
+                        /* keep an instruction cut by the chunk boundary */
+                        a += (uint64_t) n > 8 ? (uint64_t) n - 8 : (uint64_t) n;
+                        scanned += (size_t) n;
+                }
+        }
+        return 0;
+}
+
+static int find_syscall_insns(Tracee *t) {
+        bool needed[ABIS_MAX];
+        const InjectAbi *abis;
+        size_t n;
+        int r;
+
+        abis = inject_arch_abis(&n);
+        if (n == 0 || n > ABIS_MAX)
+                return -EOPNOTSUPP;
+        for (size_t i = 0; i < n; i++)
+                needed[i] = true;
+
+        r = find_in_vdso(t, abis, n, needed);
+        if (r < 0)
+                log_debug_errno(r, "No vdso in %d, scanning executable mappings: %m", (int) t->pid);
+        for (size_t i = 0; i < n; i++)
+                if (needed[i])
+                        return find_in_exec_mappings(t, abis, n, needed);
+        return 0;
+}
+
+/* The instruction is still there: the target has not exec'd (which also ends the mem fd's mm). */
+static int verify_insn(Tracee *t, size_t abi_index) {
+        uint8_t b[8];
+        ssize_t n;
+
+        if (t->insn_addr[abi_index] == 0)
+                return -ENOEXEC;
+        n = pread(t->memfd, b, t->abi->insn_len, (off_t) t->insn_addr[abi_index]);
+        if (n < 0 || (size_t) n != t->abi->insn_len || memcmp(b, t->abi->insn, t->abi->insn_len) != 0)
+                return -ESRCH;
+        return 0;
+}
+
+/* ---- pre-flight --------------------------------------------------------------------------- */
+
+int inject_precheck(const char *proc_root, pid_t pid, bool allow_pid1, const char **ret_reason) {
+        _cleanup_free_ pid_t *tids = NULL;
+        ProcStat st = {};
+        const char *reason = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!proc_root || !ret_reason || pid <= 0)
+                return -EINVAL;
+
+        if (pid == getpid()) {
+                *ret_reason = "self";
+                return -EPERM;
+        }
+        if (pid == 1 && !allow_pid1) {
+                *ret_reason = "pid1";
+                return -EPERM;
+        }
+
+        r = procfs_read_stat(proc_root, pid, &st);
+        if (r < 0) {
+                *ret_reason = "gone";
+                return r == -ENOENT ? -ESRCH : r;
+        }
+        if (proc_stat_is_kernel_thread(&st))
+                reason = "kernel", r = -EPERM;
+        else if (st.state == 'Z' || st.state == 'X')
+                reason = "zombie", r = -ESRCH;
+        else if (st.flags & PF_EXITING)
+                reason = "exiting", r = -ESRCH;
+        proc_stat_done(&st);
+        if (reason) {
+                *ret_reason = reason;
+                return r;
+        }
+
+        /* Every thread: a debugger usually holds all of them, and we must not race one. */
+        r = procfs_list_threads(proc_root, pid, &tids, &n);
+        if (r < 0) {
+                *ret_reason = "gone";
+                return r == -ENOENT ? -ESRCH : r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                ProcStatus s;
+
+                r = procfs_read_status(proc_root, pid, tids[i], &s);
+                if (r == -ENOENT)
+                        continue;               /* a thread that just ended */
+                if (r < 0) {
+                        *ret_reason = "gone";
+                        return r;
+                }
+                if (s.tracer_pid != 0) {
+                        *ret_reason = "traced";
+                        return -EBUSY;
+                }
+        }
+        return 0;
+}
+
+/* ---- attach ------------------------------------------------------------------------------- */
+
+static int thread_rank(char state) {
+        switch (state) {
+        case 'S': return 0;     /* sleeping: stops at once, and the work it waits for is not delayed */
+        case 'R': return 1;
+        case 'T': case 't': return 2;
+        case 'D': return 3;     /* stops only when it wakes */
+        default: return -1;     /* Z, X: no */
+        }
+}
+
+static int choose_thread(Tracee *t, pid_t tid, ProcStatus *ret_status) {
+        _cleanup_free_ pid_t *tids = NULL;
+        ProcStatus best_status = {};
+        pid_t best = 0;
+        int best_rank = 99;
+        size_t n = 0;
+        int r;
+
+        if (tid > 0) {
+                r = procfs_read_status("/proc", t->pid, tid, ret_status);
+                if (r < 0)
+                        return r == -ENOENT ? -ESRCH : r;
+                if (ret_status->tgid != t->pid)
+                        return -ESRCH;
+                return tid;
+        }
+
+        r = procfs_list_threads("/proc", t->pid, &tids, &n);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        for (size_t i = 0; i < n; i++) {
+                ProcStatus s;
+                int rank;
+
+                r = procfs_read_status("/proc", t->pid, tids[i], &s);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0)
+                        return r;
+                if (s.tracer_pid != 0)
+                        return -EBUSY;
+                rank = thread_rank(s.state);
+                if (rank >= 0 && rank < best_rank) {
+                        best = tids[i];
+                        best_rank = rank;
+                        best_status = s;
+                        if (rank == 0)
+                                break;
+                }
+        }
+        if (best == 0)
+                return -ESRCH;
+        *ret_status = best_status;
+        return best;
+}
+
+/* A thread in D state does not stop until it wakes: wait for it to leave D before seizing, so a
+ * timeout leaves the target untouched. */
+static int wait_not_uninterruptible(Tracee *t, ProcStatus *s, usec_t timeout) {
+        usec_t deadline = timeout == USEC_INFINITY ? USEC_INFINITY : now_usec(CLOCK_MONOTONIC) + timeout;
+        int r;
+
+        while (s->state == 'D') {
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
+                        return -ETIMEDOUT;
+                sleep_usec(1000);
+                r = procfs_read_status("/proc", t->pid, t->tid, s);
+                if (r < 0)
+                        return r == -ENOENT ? -ESRCH : r;
+        }
+        if (s->state == 'Z' || s->state == 'X')
+                return -ESRCH;
+        if (s->tracer_pid != 0)
+                return -EBUSY;
+        return 0;
+}
+
+/* Wait for the PTRACE_INTERRUPT stop, passing signals that come first through. */
+static int wait_interrupt_stop(Tracee *t, usec_t timeout) {
+        usec_t deadline = timeout == USEC_INFINITY ? USEC_INFINITY : now_usec(CLOCK_MONOTONIC) + timeout;
+        bool late = false;
+        int status, r;
+
+        for (;;) {
+                usec_t left = deadline == USEC_INFINITY ? USEC_INFINITY : deadline - MIN(deadline, now_usec(CLOCK_MONOTONIC));
+
+                r = wait_tid(t->tid, late ? USEC_INFINITY : left, &status);
+                if (r == -ETIMEDOUT) {
+                        /* Seized with a trap pending: the thread will stop when it wakes and only a
+                         * tracer can let it go. Never leave it so: wait on, detach, report. */
+                        log_debug("Thread %d did not stop in time; waiting to release it.", (int) t->tid);
+                        late = true;
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                if (WIFEXITED(status) || WIFSIGNALED(status)) {
+                        t->seized = false;
+                        return -ESRCH;
+                }
+                if (!WIFSTOPPED(status))
+                        continue;
+
+                if (status >> 16 == PTRACE_EVENT_STOP) {
+                        t->stopped = true;
+                        t->t_stop = now_usec(CLOCK_MONOTONIC);
+                        /* the stop signal, not SIGTRAP: the target is in group-stop and stays so */
+                        t->group_stopped = WSTOPSIG(status) != SIGTRAP;
+                        return late ? -ETIMEDOUT : 0;
+                }
+                if (status >> 16 != 0) {
+                        /* an event we did not ask for: carry on */
+                        if (ptrace(PTRACE_CONT, t->tid, NULL, NULL) < 0)
+                                return -errno;
+                        continue;
+                }
+                /* a signal-delivery-stop before our trap: deliver the signal as if we were not here */
+                if (ptrace(PTRACE_CONT, t->tid, NULL, (void *) (long) WSTOPSIG(status)) < 0)
+                        return -errno;
+        }
+}
+
+static Tracee *tracee_free(Tracee *t) {
+        if (!t)
+                return NULL;
+        if (t->own_pidfd)
+                safe_close(t->pidfd);
+        safe_close(t->tidfd);
+        safe_close(t->memfd);
+        seccomp_filters_free(t->filters);
+        free(t);
+        return NULL;
+}
+
+static int tracee_release(Tracee *t) {
+        int r = 0;
+
+        if (!t->seized)
+                return 0;
+        if (!t->stopped) {
+                /* Only reached if the target died under us while running. */
+                tracee_reap(t);
+                return -ESRCH;
+        }
+
+        if (t->regs_dirty) {
+                r = inject_arch_restore(t->tid, &t->saved);
+                if (r < 0 && r != -ESRCH) {
+                        /* Never let it run on the fake registers: that is what EXITKILL is for,
+                         * and what we do here by hand. Not seen in practice. */
+                        (void) syscall(SYS_pidfd_send_signal, t->pidfd, SIGKILL, NULL, 0);
+                        tracee_reap(t);
+                        return r;
+                }
+        }
+        if (r >= 0 && t->sigmask_saved &&
+            ptrace(PTRACE_SETSIGMASK, t->tid, (void *) sizeof(t->sigmask), &t->sigmask) < 0)
+                r = -errno;
+        if (ptrace(PTRACE_DETACH, t->tid, NULL, NULL) < 0)
+                r = -errno;
+        if (r == -ESRCH) {
+                tracee_reap(t);
+                return -ESRCH;
+        }
+        t->seized = t->stopped = false;
+        return r;
+}
+
+static void tracee_abort(Tracee **t) {
+        if (!*t)
+                return;
+        (void) tracee_release(*t);
+        *t = tracee_free(*t);
+}
+
+int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret) {
+        _cleanup_(tracee_abort) Tracee *t = NULL;
+        _cleanup_free_ char *mem_path = NULL;
+        ProcStatus status;
+        size_t abi_index;
+        const InjectAbi *abis;
+        size_t n_abis;
+        uint64_t all = UINT64_MAX;
+        int r;
+
+        if (pid <= 0 || tid < 0 || !ret)
+                return -EINVAL;
+        if (!inject_supported())
+                return -EOPNOTSUPP;
+        if (pid == getpid())
+                return -EPERM;
+
+        t = calloc(1, sizeof(Tracee));
+        if (!t)
+                return -ENOMEM;
+        *t = (Tracee) { .pid = pid, .pidfd = pidfd, .tidfd = -EBADF, .memfd = -EBADF };
+        if (pidfd < 0) {
+                r = pidfd_open_flags(pid, 0);
+                if (r < 0)
+                        return r;
+                t->pidfd = r;
+                t->own_pidfd = true;
+        } else {
+                pid_t p;
+
+                /* the caller's pidfd must be this very process */
+                r = pidfd_get_pid(pidfd, &p);
+                if (r < 0)
+                        return r == -EBADF ? -EINVAL : r;
+                if (p != pid)
+                        return -ESRCH;
+        }
+        if (pidfd_exited(t->pidfd))
+                return -ESRCH;
+
+        r = choose_thread(t, tid, &status);
+        if (r < 0)
+                return r;
+        t->tid = r;
+        r = wait_not_uninterruptible(t, &status, timeout);
+        if (r < 0)
+                return r;
+        t->seccomp_mode = status.seccomp;
+
+        r = pidfd_open_flags(t->tid, PIDFD_THREAD);
+        if (r == -EINVAL && t->tid == pid)      /* before 6.9: the leader's pidfd is the thread's */
+                r = pidfd_open_flags(t->tid, 0);
+        if (r < 0)
+                return r;
+        t->tidfd = r;
+
+        if (asprintf(&mem_path, "/proc/%d/mem", (int) pid) < 0)
+                return -ENOMEM;
+        t->memfd = open(mem_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (t->memfd < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        r = find_syscall_insns(t);
+        if (r < 0)
+                return r;
+
+        /* Identity pinned: the thread, the process, and its address space. */
+        if (pidfd_exited(t->tidfd) || pidfd_exited(t->pidfd))
+                return -ESRCH;
+
+        t->t_seize = now_usec(CLOCK_MONOTONIC);
+        if (ptrace(PTRACE_SEIZE, t->tid, NULL, (void *) (long) PTRACE_O_TRACESYSGOOD) < 0) {
+                r = -errno;
+                if (r == -EPERM && procfs_read_status("/proc", pid, t->tid, &status) >= 0 &&
+                    status.tracer_pid != 0)
+                        return -EBUSY;
+                return r;
+        }
+        t->seized = true;
+        if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0 && errno != ESRCH)
+                return -errno;
+
+        r = wait_interrupt_stop(t, timeout);
+        if (r < 0)
+                return r;
+
+        /* Registers, ABI and instruction: a task that exec'd since we looked is refused. */
+        r = inject_regs_get(t->tid, &t->saved);
+        if (r < 0)
+                return r;
+        r = inject_arch_abi(&t->saved, &t->abi);
+        if (r < 0)
+                return r;
+        abis = inject_arch_abis(&n_abis);
+        abi_index = (size_t) (t->abi - abis);
+        r = verify_insn(t, abi_index);
+        if (r < 0)
+                return r;
+        if (pidfd_exited(t->pidfd))
+                return -ESRCH;
+
+        if (ptrace(PTRACE_GETSIGMASK, t->tid, (void *) sizeof(t->sigmask), &t->sigmask) < 0)
+                return -errno;
+        t->sigmask_saved = true;
+        if (ptrace(PTRACE_SETSIGMASK, t->tid, (void *) sizeof(all), &all) < 0)
+                return -errno;
+
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+/* ---- calls -------------------------------------------------------------------------------- */
+
+/* Whether the thread's seccomp filters would let this call through (INJECTION.md 2). */
+static int seccomp_precheck(Tracee *t, long nr, const uint64_t args[6], uint64_t insn_addr) {
+        struct seccomp_data d = {
+                .nr = (int) nr,
+                .arch = t->abi->audit_arch,
+                .instruction_pointer = insn_addr + t->abi->insn_len,
+        };
+        uint32_t action;
+        int r;
+
+        if (!t->filters_fetched) {
+                t->filters_error = seccomp_filters_get(t->tid, &t->filters);
+                t->filters_fetched = true;
+        }
+        if (t->filters_error == -EINVAL) {
+                /* the kernel says: not in filter mode. Strict mode allows nothing we inject. */
+                if (t->seccomp_mode == 1) {
+                        t->seccomp_action = "strict";
+                        return -EPERM;
+                }
+                return 0;
+        }
+        if (t->filters_error < 0) {
+                /* filters unreadable (no CAP_SYS_ADMIN, or we are filtered): a filtered or strict
+                 * target is never tried */
+                if (t->seccomp_mode == 0)
+                        return 0;
+                t->seccomp_action = t->seccomp_mode == 1 ? "strict" : "unreadable";
+                return -EPERM;
+        }
+
+        memcpy(d.args, args, sizeof(d.args));
+        r = seccomp_filters_evaluate(t->filters, &d, &action);
+        if (r < 0) {
+                t->seccomp_action = "unreadable";
+                return -EPERM;
+        }
+        if (!seccomp_action_allows(action)) {
+                t->seccomp_action = seccomp_action_to_string(action);
+                return -EPERM;
+        }
+        return 0;
+}
+
+/* Back to the saved state at a stop; EXITKILL off again. */
+static int restore_regs(Tracee *t) {
+        int r;
+
+        r = inject_arch_restore(t->tid, &t->saved);
+        if (r < 0)
+                return r;
+        t->regs_dirty = false;
+        if (ptrace(PTRACE_SETOPTIONS, t->tid, NULL, (void *) (long) PTRACE_O_TRACESYSGOOD) < 0)
+                return -errno;
+        return 0;
+}
+
+int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_result) {
+        static const uint64_t zero[6] = {};
+        const InjectAbi *abis;
+        InjectRegs regs;
+        uint64_t insn_addr;
+        size_t n_abis;
+        bool entered = false;
+        long nr, result;
+        int status, r;
+
+        if (!t || call < 0 || call >= _INJECT_CALL_MAX || !ret_result)
+                return -EINVAL;
+        if (!t->stopped)
+                return -ESRCH;
+        if (!args)
+                args = zero;
+
+        t->seccomp_action = NULL;
+        abis = inject_arch_abis(&n_abis);
+        insn_addr = t->insn_addr[t->abi - abis];
+        nr = t->abi->nr[call];
+
+        r = seccomp_precheck(t, nr, args, insn_addr);
+        if (r < 0)
+                return r;
+
+        r = inject_arch_setup_call(&t->saved, t->abi, insn_addr, nr, args, &regs);
+        if (r < 0)
+                return r;
+        /* from here until the registers are back, a dying injector must kill, not corrupt */
+        if (ptrace(PTRACE_SETOPTIONS, t->tid, NULL, (void *) (long) (PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)) < 0)
+                return -errno;
+        r = inject_regs_set(t->tid, &regs);
+        if (r < 0)
+                return r;
+        t->regs_dirty = true;
+
+        if (ptrace(PTRACE_SYSCALL, t->tid, NULL, NULL) < 0)
+                return -errno;
+        t->stopped = false;
+
+        for (;;) {
+                int sig = 0;
+
+                r = wait_tid(t->tid, USEC_INFINITY, &status);
+                if (r < 0)
+                        return r;
+                if (WIFEXITED(status) || WIFSIGNALED(status)) {
+                        t->seized = t->regs_dirty = false;
+                        return -ESRCH;
+                }
+                if (!WIFSTOPPED(status))
+                        continue;
+                t->stopped = true;
+
+                if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+                        if (entered)
+                                break;          /* the syscall-exit stop */
+                        entered = true;
+                } else if (status >> 16 == PTRACE_EVENT_STOP) {
+                        ;                       /* a SIGSTOP arrived: group-stop, resumed by us for now */
+                } else if (status >> 16 == 0) {
+                        sig = WSTOPSIG(status);
+                        if (sig != SIGSTOP) {
+                                /* Everything blockable is blocked: this is a synchronous signal the
+                                 * injected instruction caused. Drop it and put everything back. */
+                                log_debug("Signal %d in %d during injection, aborting.", sig, (int) t->tid);
+                                r = restore_regs(t);
+                                return r < 0 ? r : -EFAULT;
+                        }
+                }
+                if (ptrace(PTRACE_SYSCALL, t->tid, NULL, (void *) (long) sig) < 0)
+                        return -errno;
+                t->stopped = false;
+        }
+
+        r = inject_regs_get(t->tid, &regs);
+        if (r < 0)
+                return r;
+        result = inject_arch_result(&regs, t->abi);
+        r = restore_regs(t);
+        if (r < 0)
+                return r;
+        t->calls++;
+
+        /* The return register still holding the syscall number means a filter rolled the call
+         * back (SECCOMP_RET_KILL_*, TRAP): report it. Only calls that return 0 or -errno. */
+        if (call != INJECT_GETPID && result == nr) {
+                t->seccomp_action = "rolled_back";
+                return -EPERM;
+        }
+        *ret_result = result;
+        return 0;
+}
+
+const char *inject_seccomp_action(const Tracee *t) {
+        return t ? t->seccomp_action : NULL;
+}
+
+pid_t inject_tracee_tid(const Tracee *t) {
+        return t ? t->tid : 0;
+}
+
+bool inject_tracee_group_stopped(const Tracee *t) {
+        return t && t->group_stopped;
+}
+
+int inject_detach(Tracee *t, InjectStats *ret_stats) {
+        usec_t end;
+        int r;
+
+        if (!t)
+                return 0;
+
+        r = tracee_release(t);
+        end = now_usec(CLOCK_MONOTONIC);
+        if (ret_stats)
+                *ret_stats = (InjectStats) {
+                        .held = t->t_stop > 0 ? end - t->t_stop : 0,
+                        .total = t->t_seize > 0 ? end - t->t_seize : 0,
+                        .calls = t->calls,
+                };
+        tracee_free(t);
+        return r;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The injection engine: run a few short syscalls (mlock2, mlockall, ...) inside another process.
+ *
+ * One thread of the target is seized and interrupted (PTRACE_SEIZE + PTRACE_INTERRUPT), its
+ * signals are blocked for the window (PTRACE_SETSIGMASK), and each call runs at a syscall
+ * instruction that already exists in the target (the vdso first, then an executable mapping):
+ * nothing is ever written into the target's memory. The result is taken at the syscall-exit stop,
+ * where the exact saved registers go back; detach follows at once, so the kernel itself restarts
+ * whatever syscall the target was blocked in (INJECTION.md 1.1-1.5). A group-stopped target stays
+ * stopped; signals that arrive meanwhile are delivered afterwards. PTRACE_O_EXITKILL is on only
+ * while fake registers are live.
+ *
+ * All ptrace requests on a Tracee must come from the thread that attached. The calls must be short:
+ * a long job is several attach/detach steps. Nothing here logs above debug. */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "parse-util.h"
+
+typedef enum InjectCall {
+        INJECT_MLOCK,
+        INJECT_MLOCK2,
+        INJECT_MUNLOCK,
+        INJECT_MLOCKALL,
+        INJECT_MUNLOCKALL,
+        INJECT_GETPID,          /* harmless, for tests and benchmarks */
+        _INJECT_CALL_MAX,
+        _INJECT_CALL_INVALID = -EINVAL,
+} InjectCall;
+
+typedef struct Tracee Tracee;
+
+typedef struct InjectStats {
+        usec_t held;            /* from the stop being reaped to detach returning */
+        usec_t total;           /* from seize to detach */
+        unsigned calls;         /* calls that ran (not those refused by the seccomp pre-check) */
+} InjectStats;
+
+/* Pre-flight checks on the process, without touching it. Returns 0 when injection may be tried,
+ * or a negative errno with *ret_reason set to a static string: "self", "pid1", "kernel",
+ * "zombie", "exiting", "traced", "gone". allow_pid1: a policy named pid 1 explicitly. */
+int inject_precheck(const char *proc_root, pid_t pid, bool allow_pid1, const char **ret_reason);
+
+/* Attach to one thread of pid (tid 0: choose, preferring a sleeping thread). pidfd is a pidfd of
+ * the process taken at discovery (may be -1: then one is opened; it is borrowed, never closed);
+ * the engine checks it has not exited. timeout bounds the wait for a thread in D state before
+ * seizing it, and for the stop. Errors: -ESRCH gone/exec'd, -EBUSY already traced, -EPERM not
+ * permitted (or pid is the caller itself), -ETIMEDOUT, -EOPNOTSUPP unsupported arch/ABI,
+ * -ENOEXEC no syscall instruction found in the target. */
+int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret);
+
+/* Run one call inside the stopped tracee; *ret_result is the syscall's return (0 or -errno; the
+ * pid for INJECT_GETPID). Runs the seccomp pre-check first when the thread is in filter (or strict)
+ * mode: if the filters would not ALLOW/LOG it (or cannot be read), returns -EPERM without running
+ * it and inject_seccomp_action(t) names the action ("kill_process", "kill_thread", "trap",
+ * "errno", "user_notif", "trace", "unknown", "strict", "unreadable"); "rolled_back" when the call
+ * ran but the exit stop showed the filter acted. -ESRCH: the target died. */
+int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_result);
+/* The seccomp action that refused the last call, or NULL. */
+const char *inject_seccomp_action(const Tracee *t);
+pid_t inject_tracee_tid(const Tracee *t);
+/* Whether the target was in group-stop (it stays stopped after detach). */
+bool inject_tracee_group_stopped(const Tracee *t);
+
+/* Restore everything and detach; frees t. Always safe to call (NULL too); stats optional.
+ * Returns 0, or -ESRCH when the target died meanwhile. */
+int inject_detach(Tracee *t, InjectStats *ret_stats);
+
+bool inject_supported(void);
+const char *inject_call_to_string(InjectCall c);
+InjectCall inject_call_from_string(const char *s);

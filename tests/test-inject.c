@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The injection engine on real child processes in every state that matters: each is injected into
+ * hundreds of times, and the kernel's own word (smaps VmFlags lo/lf and Locked:, status VmLck)
+ * and the victim's own report (checksums, bytes read, sleep length, signals seen) are checked. */
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "test-inject-util.h"
+
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 1
+#endif
+#define TIMEOUT (10 * USEC_PER_SEC)
+#define LOCKALL (MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)
+
+static long inject1(pid_t pid, pid_t tid, InjectCall call, uint64_t a0, uint64_t a1, uint64_t a2) {
+        uint64_t args[6] = { a0, a1, a2 };
+        Tracee *t = NULL;
+        long result = 1;
+
+        ASSERT_OK(inject_attach(pid, -1, tid, TIMEOUT, &t));
+        ASSERT_OK(inject_call(t, call, args, &result));
+        ASSERT_OK(inject_detach(t, NULL));
+        return result;
+}
+
+/* mlock2(ONFAULT), munlock, mlockall(CUR|FUT|ONFAULT), munlockall, each its own attach/detach;
+ * the kernel is asked after each when check is set. */
+static void lock_round(Child *c, pid_t tid, bool check) {
+        VmaInfo v;
+
+        ASSERT_EQ(inject1(c->pid, tid, INJECT_MLOCK2, c->anon, c->size, MLOCK_ONFAULT), 0);
+        if (check) {
+                v = vma_info(c->pid, c->anon);
+                ASSERT_TRUE(v.found && v.lo && v.lf);
+                ASSERT_TRUE(v.locked_kb >= 8192 && v.locked_kb == v.rss_kb);
+                ASSERT_TRUE(vm_lck(c->pid) >= c->size);
+        }
+        ASSERT_EQ(inject1(c->pid, tid, INJECT_MUNLOCK, c->anon, c->size, 0), 0);
+        if (check) {
+                v = vma_info(c->pid, c->anon);
+                ASSERT_TRUE(v.found && !v.lo && !v.lf && v.locked_kb == 0);
+        }
+        ASSERT_EQ(inject1(c->pid, tid, INJECT_MLOCKALL, LOCKALL, 0, 0), 0);
+        if (check) {
+                v = vma_info(c->pid, c->anon);
+                ASSERT_TRUE(v.lo && v.lf);
+                ASSERT_TRUE(vm_lck(c->pid) >= c->size);
+        }
+        ASSERT_EQ(inject1(c->pid, tid, INJECT_MUNLOCKALL, 0, 0, 0), 0);
+        if (check) {
+                ASSERT_EQ_U64(vm_lck(c->pid), 0);
+                ASSERT_FALSE(vma_info(c->pid, c->anon).lo);
+        }
+}
+
+static void expect_line(Child *c, const char *prefix, char *line, size_t size) {
+        if (!child_line(c, 60000, line, size))
+                test_fail("victim %d said nothing, expected \"%s\"", (int) c->pid, prefix);
+        if (strncmp(line, prefix, strlen(prefix)) != 0)
+                test_fail("victim %d said \"%s\", expected \"%s\"", (int) c->pid, line, prefix);
+}
+
+static void test_precheck(void) {
+        const char *reason = NULL;
+        Tracee *t = NULL;
+        Child c;
+        pid_t z;
+
+        ASSERT_ERROR(inject_precheck("/proc", getpid(), false, &reason), EPERM);
+        ASSERT_STREQ(reason, "self");
+        ASSERT_ERROR(inject_attach(getpid(), -1, 0, TIMEOUT, &t), EPERM);
+        ASSERT_ERROR(inject_precheck("/proc", 1, false, &reason), EPERM);
+        ASSERT_STREQ(reason, "pid1");
+        {
+                ProcStat k = {};
+
+                /* pid 2 is kthreadd, unless we run in a pid namespace */
+                if (procfs_read_stat("/proc", 2, &k) >= 0 && proc_stat_is_kernel_thread(&k)) {
+                        ASSERT_ERROR(inject_precheck("/proc", 2, false, &reason), EPERM);
+                        ASSERT_STREQ(reason, "kernel");
+                }
+                proc_stat_done(&k);
+        }
+        ASSERT_ERROR(inject_precheck("/proc", 4194304 + 1, false, &reason), ESRCH);
+        ASSERT_STREQ(reason, "gone");
+
+        z = fork();
+        ASSERT_TRUE(z >= 0);
+        if (z == 0)
+                _exit(0);
+        while (proc_state(z) != 'Z')
+                usleep(1000);
+        ASSERT_ERROR(inject_precheck("/proc", z, false, &reason), ESRCH);
+        ASSERT_STREQ(reason, "zombie");
+        ASSERT_ERROR(inject_attach(z, -1, 0, TIMEOUT, &t), ESRCH);
+        ASSERT_TRUE(waitpid(z, NULL, 0) == z);
+        ASSERT_ERROR(inject_attach(z, -1, 0, TIMEOUT, &t), ESRCH);
+
+        /* traced by someone else (here: by us, through plain ptrace) */
+        child_start(&c, "pause", NULL);
+        ASSERT_OK(inject_precheck("/proc", c.pid, false, &reason));
+        ASSERT_TRUE(ptrace(PTRACE_SEIZE, c.pid, NULL, NULL) == 0);
+        ASSERT_ERROR(inject_precheck("/proc", c.pid, false, &reason), EBUSY);
+        ASSERT_STREQ(reason, "traced");
+        ASSERT_ERROR(inject_attach(c.pid, -1, 0, TIMEOUT, &t), EBUSY);
+        child_done(&c);         /* SIGKILL ends the trace too */
+
+        ASSERT_STREQ(inject_call_to_string(INJECT_MLOCK2), "mlock2");
+        ASSERT_EQ(inject_call_from_string("munlockall"), INJECT_MUNLOCKALL);
+        ASSERT_EQ(inject_call_from_string("execve"), _INJECT_CALL_INVALID);
+}
+
+static void test_spin(void) {
+        uint64_t args[6] = {};
+        InjectStats stats;
+        char line[256];
+        Tracee *t;
+        Child c;
+
+        child_start(&c, "spin", NULL);
+        for (unsigned i = 0; i < 50; i++)
+                lock_round(&c, 0, i % 10 == 0);
+
+        /* a pidfd taken at discovery: must be this process */
+        {
+                int fd = (int) syscall(SYS_pidfd_open, c.pid, 0), other = (int) syscall(SYS_pidfd_open, getpid(), 0);
+                long pid = 0;
+
+                ASSERT_TRUE(fd >= 0 && other >= 0);
+                ASSERT_OK(inject_attach(c.pid, fd, 0, TIMEOUT, &t));
+                ASSERT_OK(inject_call(t, INJECT_GETPID, NULL, &pid));
+                ASSERT_EQ(pid, c.pid);
+                ASSERT_OK(inject_detach(t, NULL));
+                ASSERT_ERROR(inject_attach(c.pid, other, 0, TIMEOUT, &t), ESRCH);
+                ASSERT_ERROR(inject_attach(c.pid, STDERR_FILENO, 0, TIMEOUT, &t), EINVAL);
+                ASSERT_TRUE(fcntl(fd, F_GETFD) >= 0);   /* borrowed, not closed */
+                close(fd);
+                close(other);
+        }
+
+        /* several short calls in one stop */
+        ASSERT_OK(inject_attach(c.pid, -1, 0, TIMEOUT, &t));
+        for (unsigned i = 0; i < 100; i++) {
+                long pid = 0;
+
+                ASSERT_OK(inject_call(t, INJECT_GETPID, args, &pid));
+                ASSERT_EQ(pid, c.pid);
+        }
+        ASSERT_OK(inject_detach(t, &stats));
+        ASSERT_EQ(stats.calls, 100);
+        ASSERT_TRUE(stats.held > 0 && stats.total >= stats.held);
+
+        ASSERT_EQ(kill(c.pid, SIGUSR1), 0);
+        expect_line(&c, "ok passes=", line, sizeof line);
+        ASSERT_TRUE(atoi(line + strlen("ok passes=")) > 0);
+        ASSERT_TRUE(WIFEXITED(child_wait(&c)));
+        child_done(&c);
+}
+
+/* Inject for about half the sleep: the sleep must still last its full length. */
+static void test_sleep(const char *mode) {
+        const unsigned ms = 4000;
+        char arg[16], line[256];
+        unsigned long long us;
+        usec_t start;
+        unsigned n = 0;
+        long ret;
+        Child c;
+
+        snprintf(arg, sizeof arg, "%u", ms);
+        child_start(&c, mode, arg);
+        start = now_usec(CLOCK_MONOTONIC);
+        while (n < 200 && now_usec(CLOCK_MONOTONIC) - start < ms * USEC_PER_MSEC / 2) {
+                lock_round(&c, 0, n == 0);
+                n += 4;
+        }
+        ASSERT_TRUE(n >= 8);
+        expect_line(&c, "slept ", line, sizeof line);
+        ASSERT_EQ(sscanf(line, "slept us=%llu ret=%ld", &us, &ret), 2);
+        ASSERT_EQ(ret, 0);
+        if (us < ms * 1000ULL)
+                test_fail("%s: slept %llu us of %u ms after %u injections", mode, us, ms, n);
+        child_done(&c);
+}
+
+static void test_read(void) {
+        uint64_t sum = 1469598103934665603ULL, total = 0;
+        char line[256], expect[128];
+        Child c;
+
+        child_start(&c, "read", NULL);
+        for (unsigned i = 0; i < 50; i++) {
+                unsigned char chunk[997];
+
+                for (size_t k = 0; k < sizeof chunk; k++, total++) {
+                        chunk[k] = (unsigned char) (total % 251);
+                        sum = (sum ^ chunk[k]) * 1099511628211ULL;
+                }
+                lock_round(&c, 0, i % 10 == 0);
+                ASSERT_EQ(write(c.in_fd, chunk, sizeof chunk), (ssize_t) sizeof chunk);
+        }
+        close(c.in_fd);
+        c.in_fd = -1;
+        snprintf(expect, sizeof expect, "read n=%llu sum=%llu ordered=1", (unsigned long long) total,
+                 (unsigned long long) sum);
+        expect_line(&c, "read ", line, sizeof line);
+        ASSERT_STREQ(line, expect);
+        child_done(&c);
+}
+
+/* The thread is blocked in syscall nr, per /proc/PID/syscall. */
+static bool wait_syscall(pid_t pid, long nr) {
+        char path[64], want[32];
+
+        snprintf(path, sizeof path, "/proc/%d/syscall", (int) pid);
+        snprintf(want, sizeof want, "%ld ", nr);
+        for (unsigned i = 0; i < 10000; i++) {
+                char buf[256] = "";
+                FILE *f = fopen(path, "re");
+
+                if (f) {
+                        if (!fgets(buf, sizeof buf, f))
+                                buf[0] = '\0';
+                        fclose(f);
+                }
+                if (strncmp(buf, want, strlen(want)) == 0 && proc_state(pid) == 'S')
+                        return true;
+                usleep(500);
+        }
+        return false;
+}
+
+static void test_futex(void) {
+        unsigned long long us;
+        char line[256];
+        usec_t start;
+        unsigned n = 0;
+        long ret;
+        int e;
+        Child c;
+
+        child_start(&c, "futex", NULL);
+        for (unsigned i = 0; i < 50; i++)
+                lock_round(&c, c.pid, i % 10 == 0);     /* the main thread, in FUTEX_WAIT */
+        /* back in the kernel's wait (restarted after the last detach) before we wake it */
+        ASSERT_TRUE(wait_syscall(c.pid, SYS_futex));
+        ASSERT_EQ(write(c.in_fd, "x", 1), 1);
+        expect_line(&c, "futex ", line, sizeof line);
+        ASSERT_STREQ(line, "futex ret=0 errno=0");
+        child_done(&c);
+
+        child_start(&c, "futex-timeout", "4000");
+        start = now_usec(CLOCK_MONOTONIC);
+        while (n < 200 && now_usec(CLOCK_MONOTONIC) - start < 2 * USEC_PER_SEC) {
+                lock_round(&c, 0, n == 0);
+                n += 4;
+        }
+        expect_line(&c, "futex ", line, sizeof line);
+        ASSERT_EQ(sscanf(line, "futex ret=%ld errno=%d us=%llu", &ret, &e, &us), 3);
+        ASSERT_EQ(ret, -1);
+        ASSERT_EQ(e, ETIMEDOUT);
+        ASSERT_TRUE(us >= 4000000ULL);
+        child_done(&c);
+}
+
+static void test_pause(void) {
+        uint64_t args[6] = {};
+        char line[256], expect[128];
+        int sent = 0;
+        Child c;
+
+        child_start(&c, "pause", NULL);
+        for (unsigned i = 0; i < 60; i++) {
+                Tracee *t;
+                long pid;
+
+                lock_round(&c, 0, i % 20 == 0);
+
+                ASSERT_OK(inject_attach(c.pid, -1, 0, TIMEOUT, &t));
+                if (i % 3 == 1) {
+                        ASSERT_EQ(kill(c.pid, SIGUSR1), 0);     /* during: blocked, pending */
+                        sent++;
+                }
+                ASSERT_OK(inject_call(t, INJECT_GETPID, args, &pid));
+                ASSERT_EQ(pid, c.pid);
+                ASSERT_OK(inject_detach(t, NULL));
+                if (i % 3 == 2) {
+                        ASSERT_EQ(kill(c.pid, SIGUSR1), 0);     /* right after */
+                        sent++;
+                }
+                if (i % 3 != 0) {
+                        /* delivered once: pause() returns EINTR once per signal */
+                        snprintf(expect, sizeof expect, "woke ret=-1 errno=%d count=%d", EINTR, sent);
+                        expect_line(&c, "woke ", line, sizeof line);
+                        ASSERT_STREQ(line, expect);
+                }
+        }
+        /* and never without a signal */
+        ASSERT_NULL(child_line(&c, 300, line, sizeof line));
+        child_done(&c);
+}
+
+static void test_threads(void) {
+        pid_t *tids = NULL;
+        char line[256];
+        size_t n = 0;
+        Child c;
+
+        child_start(&c, "threads", NULL);
+        ASSERT_OK(procfs_list_threads("/proc", c.pid, &tids, &n));
+        ASSERT_EQ(n, 4);
+        for (unsigned i = 0; i < 60; i++)
+                lock_round(&c, i % 5 == 4 ? 0 : tids[i % 4], i % 10 == 0);
+        free(tids);
+        ASSERT_EQ(kill(c.pid, SIGUSR1), 0);
+        expect_line(&c, "ok passes=", line, sizeof line);
+        child_done(&c);
+}
+
+static bool wait_state(pid_t pid, char state) {
+        for (unsigned i = 0; i < 10000; i++) {
+                if (proc_state(pid) == state)
+                        return true;
+                usleep(500);
+        }
+        return false;
+}
+
+/* A vfork() parent waits in D state: attach waits for it with a timeout, and touches nothing
+ * when the timeout passes. */
+static void test_uninterruptible(void) {
+        const char *reason;
+        char line[256];
+        Tracee *t;
+        long pid;
+        Child c;
+
+        child_start(&c, "vfork", "4000");
+        ASSERT_TRUE(wait_state(c.pid, 'D'));
+        ASSERT_ERROR(inject_attach(c.pid, -1, 0, 100 * USEC_PER_MSEC, &t), ETIMEDOUT);
+        ASSERT_OK(inject_precheck("/proc", c.pid, false, &reason));     /* not left traced */
+        ASSERT_EQ(proc_state(c.pid), 'D');
+        ASSERT_OK(inject_attach(c.pid, -1, 0, 60 * USEC_PER_SEC, &t));
+        ASSERT_OK(inject_call(t, INJECT_GETPID, NULL, &pid));
+        ASSERT_EQ(pid, c.pid);
+        ASSERT_OK(inject_detach(t, NULL));
+        expect_line(&c, "vforked", line, sizeof line);
+        child_done(&c);
+}
+
+static void test_group_stop(void) {
+        char line[256];
+        Child c;
+
+        child_start(&c, "pause", NULL);
+        ASSERT_EQ(kill(c.pid, SIGSTOP), 0);
+        ASSERT_TRUE(wait_state(c.pid, 'T'));
+        for (unsigned i = 0; i < 50; i++) {
+                uint64_t args[6] = { c.anon, c.size, MLOCK_ONFAULT };
+                Tracee *t;
+                long r;
+
+                ASSERT_OK(inject_attach(c.pid, -1, 0, TIMEOUT, &t));
+                ASSERT_TRUE(inject_tracee_group_stopped(t));
+                ASSERT_OK(inject_call(t, i % 2 ? INJECT_MUNLOCK : INJECT_MLOCK2, args, &r));
+                ASSERT_EQ(r, 0);
+                ASSERT_OK(inject_detach(t, NULL));
+                ASSERT_TRUE(wait_state(c.pid, 'T'));
+                ASSERT_EQ(vma_info(c.pid, c.anon).lo, i % 2 == 0);
+        }
+        lock_round(&c, 0, true);
+        ASSERT_TRUE(wait_state(c.pid, 'T'));
+        /* still stopped: nothing ran */
+        ASSERT_NULL(child_line(&c, 300, line, sizeof line));
+        ASSERT_EQ(kill(c.pid, SIGCONT), 0);
+        ASSERT_TRUE(wait_state(c.pid, 'S'));
+        ASSERT_EQ(kill(c.pid, SIGUSR1), 0);
+        expect_line(&c, "woke ret=-1 errno=4 count=1", line, sizeof line);
+        child_done(&c);
+}
+
+static void test_exit_midway(void) {
+        uint64_t args[6] = {};
+        unsigned ok = 0;
+        Tracee *t;
+        long pid;
+        int r, status;
+        Child c;
+
+        /* a target that exits while we keep injecting */
+        child_start(&c, "exit", "1000");
+        for (;;) {
+                r = inject_attach(c.pid, -1, 0, TIMEOUT, &t);
+                if (r == -ESRCH)
+                        break;
+                ASSERT_OK(r);
+                r = inject_call(t, INJECT_GETPID, args, &pid);
+                if (r == -ESRCH) {
+                        inject_detach(t, NULL);
+                        break;
+                }
+                ASSERT_OK(r);
+                ASSERT_EQ(pid, c.pid);
+                ASSERT_OK(inject_detach(t, NULL));
+                ok++;
+        }
+        ASSERT_TRUE(ok > 10);
+        status = child_wait(&c);
+        ASSERT_TRUE(status == -1 || (WIFEXITED(status) && WEXITSTATUS(status) == 0));
+        child_done(&c);
+
+        /* killed while held */
+        child_start(&c, "pause", NULL);
+        ASSERT_OK(inject_attach(c.pid, -1, 0, TIMEOUT, &t));
+        ASSERT_EQ(kill(c.pid, SIGKILL), 0);
+        ASSERT_ERROR(inject_call(t, INJECT_GETPID, args, &pid), ESRCH);
+        ASSERT_ERROR(inject_detach(t, NULL), ESRCH);
+        status = child_wait(&c);
+        ASSERT_TRUE(status == -1 || (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
+        child_done(&c);
+
+        /* killed between attach and detach, without a call */
+        child_start(&c, "spin", NULL);
+        ASSERT_OK(inject_attach(c.pid, -1, 0, TIMEOUT, &t));
+        ASSERT_EQ(kill(c.pid, SIGKILL), 0);
+        r = inject_detach(t, NULL);
+        ASSERT_TRUE(r == 0 || r == -ESRCH);
+        child_done(&c);
+}
+
+static void test_seccomp(void) {
+        uint64_t args[6];
+        ProcStatus self;
+        Tracee *t;
+        long r;
+        Child c;
+
+        ASSERT_OK(procfs_read_status("/proc", getpid(), 0, &self));
+        if (!(self.cap_eff & (UINT64_C(1) << 21)) || self.seccomp != 0) {
+                fprintf(stderr, "seccomp: no CAP_SYS_ADMIN or filtered ourselves, filters unreadable\n");
+                child_start(&c, "seccomp-kill", NULL);
+                ASSERT_OK(inject_attach(c.pid, -1, 0, TIMEOUT, &t));
+                ASSERT_ERROR(inject_call(t, INJECT_MLOCK2, (uint64_t[6]) { c.anon, c.size, 1 }, &r), EPERM);
+                ASSERT_STREQ(inject_seccomp_action(t), "unreadable");
+                ASSERT_OK(inject_detach(t, NULL));
+                child_done(&c);
+                return;
+        }
+
+        child_start(&c, "seccomp-kill", NULL);
+        for (unsigned i = 0; i < 100; i++) {
+                memcpy(args, (uint64_t[6]) { c.anon, c.size, MLOCK_ONFAULT }, sizeof args);
+                ASSERT_OK(inject_attach(c.pid, -1, 0, TIMEOUT, &t));
+                ASSERT_ERROR(inject_call(t, INJECT_MLOCK2, args, &r), EPERM);
+                ASSERT_STREQ(inject_seccomp_action(t), "kill_process");
+                /* the same filter lets mlock through */
+                ASSERT_OK(inject_call(t, INJECT_MLOCK, args, &r));
+                ASSERT_EQ(r, 0);
+                ASSERT_NULL(inject_seccomp_action(t));
+                ASSERT_OK(inject_call(t, INJECT_MUNLOCK, args, &r));
+                ASSERT_EQ(r, 0);
+                ASSERT_OK(inject_detach(t, NULL));
+        }
+        ASSERT_EQ(kill(c.pid, 0), 0);
+        ASSERT_TRUE(wait_state(c.pid, 'S'));
+        ASSERT_FALSE(vma_info(c.pid, c.anon).lo);
+        child_done(&c);
+
+        child_start(&c, "seccomp-allow", NULL);
+        for (unsigned i = 0; i < 50; i++)
+                lock_round(&c, 0, i % 10 == 0);
+        ASSERT_EQ(inject1(c.pid, 0, INJECT_MLOCK2, c.anon, c.size, MLOCK_ONFAULT), 0);
+        ASSERT_TRUE(vma_info(c.pid, c.anon).lo);
+        /* the argument check: flags other than MLOCK_ONFAULT are refused by the filter */
+        ASSERT_OK(inject_attach(c.pid, -1, 0, TIMEOUT, &t));
+        memcpy(args, (uint64_t[6]) { c.anon, c.size, 2 }, sizeof args);
+        ASSERT_ERROR(inject_call(t, INJECT_MLOCK2, args, &r), EPERM);
+        ASSERT_STREQ(inject_seccomp_action(t), "errno");
+        ASSERT_OK(inject_detach(t, NULL));
+        ASSERT_TRUE(wait_state(c.pid, 'S'));
+        child_done(&c);
+}
+
+int main(int argc, char *argv[]) {
+        if (!inject_supported()) {
+                fprintf(stderr, "injection is not supported on this architecture\n");
+                return EXIT_TEST_SKIP;
+        }
+        if (access("/proc/self/status", R_OK) < 0)
+                return EXIT_TEST_SKIP;
+
+        /* a victim that vanishes must not take us down with SIGPIPE */
+        signal(SIGPIPE, SIG_IGN);
+
+        test_precheck();
+        test_spin();
+        test_sleep("sleep-glibc");
+        test_sleep("sleep-raw");
+        test_sleep("sleep-abs");
+        test_read();
+        test_futex();
+        test_pause();
+        test_threads();
+        test_uninterruptible();
+        test_group_stop();
+        test_exit_midway();
+        test_seccomp();
+        return 0;
+}
