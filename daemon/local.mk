@@ -6,8 +6,7 @@ lib_libmlockd_la_SOURCES += \
 mlockd_SOURCES += \
 	daemon/manager.c daemon/manager.h \
 	daemon/injector.c daemon/injector.h \
-	daemon/manager-bus.c daemon/manager-bus.h \
-	daemon/sandbox.c daemon/sandbox.h
+	daemon/manager-bus.c daemon/manager-bus.h
 
 man_MANS += doc/mlockd.8
 generated_files += doc/mlockd.8

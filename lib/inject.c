@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,7 +42,6 @@ struct Tracee {
         int pidfd;                      /* the process; borrowed unless own_pidfd */
         bool own_pidfd;
         int tidfd;                      /* PIDFD_THREAD of tid */
-        int memfd;                      /* /proc/PID/mem, read only: finds and checks the instruction */
 
         uint64_t insn_addr[ABIS_MAX];   /* per ABI; 0: none found */
         int seccomp_mode;               /* from the thread's status before seizing */
@@ -193,39 +193,43 @@ static bool scan_for_insn(const uint8_t *buf, size_t n, const InjectAbi *abi, si
         return false;
 }
 
-/* AT_SYSINFO_EHDR from /proc/PID/auxv: 64-bit pairs for native tasks, 32-bit ones for compat. */
+/* Read the target's memory with process_vm_readv: a ptrace-mode check (CAP_SYS_PTRACE covers any
+ * uid), unlike /proc/PID/mem and /proc/PID/auxv, whose file modes also want CAP_DAC_OVERRIDE for a
+ * target of another uid, a capability the injector does not keep. */
+static ssize_t read_remote(pid_t pid, uint64_t addr, void *buf, size_t len) {
+        struct iovec local = { .iov_base = buf, .iov_len = len };
+        struct iovec remote = { .iov_base = (void *) (uintptr_t) addr, .iov_len = len };
+        ssize_t n;
+
+        n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        if (n < 0)
+                return errno == ESRCH ? -ESRCH : -errno;
+        return n;
+}
+
+/* The [vdso] mapping from /proc/PID/maps (0444; ptrace-gated like the memory itself). */
 static int read_vdso_base(pid_t pid, uint64_t *ret) {
-        _cleanup_free_ char *buf = NULL, *path = NULL;
-        size_t size;
+        _cleanup_free_ char *maps = NULL, *path = NULL;
+        char *p, *line;
         int r;
 
-        if (asprintf(&path, "/proc/%d/auxv", (int) pid) < 0)
+        if (asprintf(&path, "/proc/%d/maps", (int) pid) < 0)
                 return -ENOMEM;
-        r = read_full_file(path, 64 * 1024, &buf, &size);
+        r = read_full_file(path, READ_FULL_MAX_DEFAULT, &maps, NULL);
         if (r < 0)
-                return r;
+                return r == -ENOENT ? -ESRCH : r;
 
-        for (size_t i = 0; i + 16 <= size; i += 16) {
-                uint64_t kv[2];
+        p = maps;
+        while ((line = next_line(&p))) {
+                uint64_t start, end;
+                size_t l = strlen(line);
 
-                memcpy(kv, buf + i, sizeof(kv));
-                if (kv[0] == AT_SYSINFO_EHDR) {
-                        *ret = kv[1];
-                        return 0;
-                }
-                if (kv[0] == AT_NULL)
-                        break;
-        }
-        for (size_t i = 0; i + 8 <= size; i += 8) {
-                uint32_t kv[2];
-
-                memcpy(kv, buf + i, sizeof(kv));
-                if (kv[0] == AT_SYSINFO_EHDR) {
-                        *ret = kv[1];
-                        return 0;
-                }
-                if (kv[0] == AT_NULL)
-                        break;
+                if (l < 7 || !streq(line + l - 6, "[vdso]"))
+                        continue;
+                if (sscanf(line, "%" SCNx64 "-%" SCNx64, &start, &end) != 2)
+                        return -EBADMSG;
+                *ret = start;
+                return 0;
         }
         return -ENOENT;
 }
@@ -243,12 +247,12 @@ static int find_in_vdso(Tracee *t, const InjectAbi *abis, size_t n_abis, bool *n
         buf = malloc(VDSO_READ_MAX);
         if (!buf)
                 return -ENOMEM;
-        n = pread(t->memfd, buf, VDSO_READ_MAX, (off_t) base);
+        n = read_remote(t->pid, base, buf, VDSO_READ_MAX);
         if (n < 0) {
-                /* reading across the vdso's end fails as a whole; one page is enough for its header */
-                n = pread(t->memfd, buf, 4096, (off_t) base);
+                /* reading across the vdso's end may fail as a whole; one page is enough for its header */
+                n = read_remote(t->pid, base, buf, 4096);
                 if (n < 0)
-                        return -errno;
+                        return (int) n;
         }
         if ((size_t) n < EI_NIDENT || memcmp(buf, ELFMAG, SELFMAG) != 0)
                 return -ENOEXEC;
@@ -300,7 +304,7 @@ static int find_in_exec_mappings(Tracee *t, const InjectAbi *abis, size_t n_abis
                         bool all_found = true;
                         ssize_t n;
 
-                        n = pread(t->memfd, buf, want, (off_t) a);
+                        n = read_remote(t->pid, a, buf, want);
                         if (n <= 0)
                                 break;
                         for (size_t i = 0; i < n_abis; i++) {
@@ -343,14 +347,15 @@ static int find_syscall_insns(Tracee *t) {
         return 0;
 }
 
-/* The instruction is still there: the target has not exec'd (which also ends the mem fd's mm). */
+/* The instruction is still there, in the stopped target's current image: had it exec'd since we
+ * looked, the vdso would have moved or the bytes would differ. */
 static int verify_insn(Tracee *t, size_t abi_index) {
         uint8_t b[8];
         ssize_t n;
 
         if (t->insn_addr[abi_index] == 0)
                 return -ENOEXEC;
-        n = pread(t->memfd, b, t->abi->insn_len, (off_t) t->insn_addr[abi_index]);
+        n = read_remote(t->pid, t->insn_addr[abi_index], b, t->abi->insn_len);
         if (n < 0 || (size_t) n != t->abi->insn_len || memcmp(b, t->abi->insn, t->abi->insn_len) != 0)
                 return -ESRCH;
         return 0;
@@ -548,7 +553,6 @@ static Tracee *tracee_free(Tracee *t) {
         if (t->own_pidfd)
                 safe_close(t->pidfd);
         safe_close(t->tidfd);
-        safe_close(t->memfd);
         seccomp_filters_free(t->filters);
         free(t);
         return NULL;
@@ -597,7 +601,6 @@ static void tracee_abort(Tracee **t) {
 
 int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret) {
         _cleanup_(tracee_abort) Tracee *t = NULL;
-        _cleanup_free_ char *mem_path = NULL;
         ProcStatus status;
         size_t abi_index;
         const InjectAbi *abis;
@@ -615,7 +618,7 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
         t = calloc(1, sizeof(Tracee));
         if (!t)
                 return -ENOMEM;
-        *t = (Tracee) { .pid = pid, .pidfd = pidfd, .tidfd = -EBADF, .memfd = -EBADF };
+        *t = (Tracee) { .pid = pid, .pidfd = pidfd, .tidfd = -EBADF };
         if (pidfd < 0) {
                 r = pidfd_open_flags(pid, 0);
                 if (r < 0)
@@ -651,11 +654,6 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
                 return r;
         t->tidfd = r;
 
-        if (asprintf(&mem_path, "/proc/%d/mem", (int) pid) < 0)
-                return -ENOMEM;
-        t->memfd = open(mem_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (t->memfd < 0)
-                return errno == ENOENT ? -ESRCH : -errno;
         r = find_syscall_insns(t);
         if (r < 0)
                 return r;
