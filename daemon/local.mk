@@ -28,7 +28,9 @@ integration_tests += \
 	tests/lock-reload.sh \
 	tests/lock-sigterm.sh \
 	tests/lock-many.sh \
-	tests/cgroup-budget.sh
+	tests/cgroup-budget.sh \
+	tests/metrics.sh \
+	tests/notify.sh
 EXTRA_DIST += \
 	tests/lock-onfault.sh \
 	tests/lock-full.sh \
@@ -39,7 +41,13 @@ EXTRA_DIST += \
 	tests/lock-reload.sh \
 	tests/lock-sigterm.sh \
 	tests/lock-many.sh \
-	tests/cgroup-budget.sh
+	tests/cgroup-budget.sh \
+	tests/metrics.sh \
+	tests/notify.sh
+
+check_PROGRAMS += tests/helpers/notify-listen
+tests_helpers_notify_listen_SOURCES = tests/helpers/notify-listen.c
+tests_helpers_notify_listen_LDADD =
 
 bench_programs += tests/bench/bench-spawn tests/bench/bench-hold
 tests_bench_bench_spawn_SOURCES = tests/bench/bench-spawn.c

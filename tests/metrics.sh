@@ -1,0 +1,53 @@
+#!/bin/bash
+# MetricsFile=: a Prometheus textfile with the per-policy and per-cgroup figures, replaced atomically,
+# agreeing with smaps; and BudgetExceeded on the bus when a target's own MCL_FUTURE growth takes its
+# cgroup past the budget.
+. "${top_srcdir:-.}/tests/lib.sh"
+command -v busctl >/dev/null || skip "busctl not installed"
+
+cg=$(make_test_memcg "mlockd-metrics-$$")
+metrics=$TEST_TMP/mlockd.prom
+write_daemon_conf "AccountingInterval=200ms
+MetricsFile=$metrics"
+write_policy grow "[Match]
+Executable=$MY_TARGET
+[Lock]
+Mode=full
+Regions=all
+Future=yes
+[Limits]
+CgroupMaxUnevictable=40M"
+
+start_my_target pid --anon 24M --mode mmap
+out=$(target_output)
+echo "$pid" >"$cg/cgroup.procs"
+start_private_bus
+busctl monitor --match "type='signal',interface='org.mlockd1.Manager',member='BudgetExceeded'" \
+        >"$TEST_TMP/signals" 2>&1 &
+track_pid $!
+start_mlockd
+
+wait_until 20 grep -q "Process $pid (.*), policy grow: locked" "$MLOCKD_LOG" ||
+        fail "not locked: $(grep "Process $pid" "$MLOCKD_LOG")"
+wait_until 5 grep -q '^mlockd_locked_bytes{policy="grow"}' "$metrics" 2>/dev/null || fail "no metrics file"
+kb=$(locked_kb "$pid")
+bytes=$(awk '$1 == "mlockd_locked_bytes{policy=\"grow\"}" { print $2 }' "$metrics")
+(( bytes > 0 && bytes / 1024 <= kb + 1024 && bytes / 1024 + 1024 >= kb )) ||
+        fail "metrics say $bytes bytes locked, smaps says $kb kB"
+grep -q '^mlockd_targets{policy="grow",state="locked"} 1' "$metrics" || fail "no target count: $(cat "$metrics")"
+grep -q '^mlockd_injections_total [1-9]' "$metrics" || fail "no injection count"
+grep -q '^mlockd_injection_seconds_bucket' "$metrics" || fail "no injection histogram"
+if command -v promtool >/dev/null; then
+        promtool check metrics <"$metrics" || fail "promtool rejects the metrics file"
+fi
+
+# the target maps 20 MiB more; MCL_FUTURE locks it; its cgroup goes over the 40 MiB budget
+for i in $(seq 1 20); do
+        kill -USR1 "$pid"
+        wait_until 5 eval '[[ $(grep -c "^mmap=" "$out") -ge $i ]]' || fail "target did not map"
+done
+wait_until 10 grep -q 'BudgetExceeded' "$TEST_TMP/signals" || fail "no BudgetExceeded signal: $(cat "$TEST_TMP/signals")"
+grep -q "over its budget" "$MLOCKD_LOG" || fail "budget overrun not logged"
+assert_unharmed "$pid"
+assert_mlockd_alive
+stop_mlockd
