@@ -30,7 +30,8 @@ integration_tests += \
 	tests/lock-many.sh \
 	tests/cgroup-budget.sh \
 	tests/metrics.sh \
-	tests/notify.sh
+	tests/notify.sh \
+	tests/privsep.sh
 EXTRA_DIST += \
 	tests/lock-onfault.sh \
 	tests/lock-full.sh \
@@ -43,7 +44,8 @@ EXTRA_DIST += \
 	tests/lock-many.sh \
 	tests/cgroup-budget.sh \
 	tests/metrics.sh \
-	tests/notify.sh
+	tests/notify.sh \
+	tests/privsep.sh
 
 check_PROGRAMS += tests/helpers/notify-listen
 tests_helpers_notify_listen_SOURCES = tests/helpers/notify-listen.c

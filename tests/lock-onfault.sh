@@ -32,3 +32,17 @@ assert_mlockd_alive
 stop_mlockd
 # a clean stop keeps the locks in place
 has_vmflags "$before" "$addr" lo lf || fail "locks lost at daemon stop"
+
+# a restarted daemon adopts the locks in place: both targets locked again, without one injection
+write_daemon_conf "AccountingInterval=200ms
+MetricsFile=$TEST_TMP/metrics.prom"
+: >"$MLOCKD_LOG"
+start_mlockd
+for p in "$before" "$after"; do
+        wait_until 10 grep -q "Process $p (.*), policy cache: locked" "$MLOCKD_LOG" || fail "$p not adopted after restart"
+done
+wait_until 5 grep -q '^mlockd_injections_total ' "$TEST_TMP/metrics.prom" 2>/dev/null || fail "no metrics"
+grep -q '^mlockd_injections_total 0$' "$TEST_TMP/metrics.prom" ||
+        fail "the restarted daemon locked again what was locked: $(grep injections_total "$TEST_TMP/metrics.prom")"
+has_vmflags "$before" "$addr" lo lf || fail "locks lost after restart"
+stop_mlockd
