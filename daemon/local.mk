@@ -18,7 +18,7 @@ tests_test_lock_SOURCES = tests/test-lock.c
 tests_test_injector_SOURCES = tests/test-injector.c daemon/injector.c daemon/sandbox.c
 tests_test_injector_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS)
 
-integration_tests += \
+daemon_integration_tests = \
 	tests/lock-onfault.sh \
 	tests/lock-full.sh \
 	tests/lock-maxpause.sh \
@@ -32,20 +32,8 @@ integration_tests += \
 	tests/metrics.sh \
 	tests/notify.sh \
 	tests/privsep.sh
-EXTRA_DIST += \
-	tests/lock-onfault.sh \
-	tests/lock-full.sh \
-	tests/lock-maxpause.sh \
-	tests/lock-lifecycle.sh \
-	tests/lock-regions.sh \
-	tests/lock-rlimit.sh \
-	tests/lock-reload.sh \
-	tests/lock-sigterm.sh \
-	tests/lock-many.sh \
-	tests/cgroup-budget.sh \
-	tests/metrics.sh \
-	tests/notify.sh \
-	tests/privsep.sh
+integration_tests += $(daemon_integration_tests)
+EXTRA_DIST += $(daemon_integration_tests)
 
 check_PROGRAMS += tests/helpers/notify-listen
 tests_helpers_notify_listen_SOURCES = tests/helpers/notify-listen.c

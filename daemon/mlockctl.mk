@@ -5,7 +5,6 @@ mlockctl_SOURCES += \
 
 # The vtable and handlers: linked into mlockd once the manager is merged. Until then they are
 # compiled and exercised by tests/test-manager-bus, with the manager_* functions stubbed.
-EXTRA_DIST += tests/stubs/policy.h
 
 unit_tests += tests/test-mlockctl-format tests/test-manager-bus
 tests_test_mlockctl_format_SOURCES = tests/test-mlockctl-format.c \
@@ -13,8 +12,6 @@ tests_test_mlockctl_format_SOURCES = tests/test-mlockctl-format.c \
 tests_test_mlockctl_format_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 tests_test_manager_bus_SOURCES = tests/test-manager-bus.c \
 	daemon/manager-bus.c daemon/manager-bus.h daemon/manager.h
-# tests/stubs after lib/: its policy.h stands in only until lib/policy.h exists.
-tests_test_manager_bus_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/stubs
 tests_test_manager_bus_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 
 integration_tests += tests/bus.sh tests/mlockctl.sh tests/mlockctl-stub.sh
