@@ -33,6 +33,7 @@
 #define STEP_TIMEOUT_USEC (2 * USEC_PER_SEC)
 #define SMAPS_MAX (64U * 1024U * 1024U)
 #define PREFETCH_ANON_CHUNK (2ULL << 20)
+#define MAX_REPLANS 3
 
 typedef enum TargetJob {
         JOB_NONE,
@@ -635,6 +636,7 @@ static bool target_plan_covers(const LockPlan *plan, uint64_t start, uint64_t en
 
 static void target_finish(Manager *m, Target *t, const char *state, const char *reason) {
         t->job = JOB_NONE;
+        t->replans = 0;
         target_set_state(t, state, reason);
         manager_update_locked_bytes(m);
 }
@@ -724,6 +726,12 @@ static void target_job_plan(Manager *m, Target *t) {
                 target_finish(m, t, "skipped", "no-policy");
                 return;
         }
+
+        /* a fresh plan starts its steps from the beginning */
+        t->cursor_range = 0;
+        t->cursor_offset = 0;
+        t->done_bytes = 0;
+        t->error = NULL;
 
         request_init(t, INJECTOR_OP_PRECHECK, &req);
         r = injector_call(m->injector, &req, t->pidfd, &reply, NULL);
@@ -893,6 +901,15 @@ static void target_job_lock(Manager *m, Target *t) {
                 /* r is the hold in usec; learn the rate for the next chunk (slowest wins, gently) */
                 double rate = (double) chunk / (double) r;
                 t->rate = t->rate > 0 ? (t->rate * 0.5 + rate * 0.5) : rate;
+        }
+        if (result == -ENOMEM && t->replans < MAX_REPLANS) {
+                /* The range is no longer mapped as planned (a program right after exec is still being
+                 * laid out by its loader): plan again from fresh maps rather than report it. */
+                log_debug("Process %d (%s) changed its mappings under the plan, planning again.", (int) t->pid,
+                          t->comm);
+                t->replans++;
+                t->job = JOB_PLAN;
+                return;
         }
         if (result < 0 && !t->error)
                 t->error = error_reason(result);

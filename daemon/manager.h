@@ -46,6 +46,7 @@ typedef struct Target {
         size_t cursor_range;    /* LOCK: the range being locked */
         uint64_t cursor_offset; /* LOCK: bytes of it done */
         uint64_t done_bytes;    /* LOCK: bytes of the plan done */
+        unsigned replans;       /* plans redone because the mappings changed under them */
         double rate;            /* bytes per usec the kernel locked in this target, 0: unknown */
         const char *error;      /* the first step error, as a state reason ("enomem", ...) */
         bool mlockall_done;     /* MCL_* injected: unlock with munlockall */
