@@ -9,6 +9,8 @@ mlockd_SOURCES += \
 	daemon/manager-bus.c daemon/manager-bus.h
 
 man_MANS += doc/mlockd.8
+# mlockd(8) points at the hardening notes; install them with the README
+doc_DATA = README.md doc/hardening.md
 generated_files += doc/mlockd.8
 EXTRA_DIST += doc/mlockd.8.in daemon/local.mk
 
