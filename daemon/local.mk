@@ -33,7 +33,8 @@ daemon_integration_tests = \
 	tests/cgroup-budget.sh \
 	tests/metrics.sh \
 	tests/notify.sh \
-	tests/privsep.sh
+	tests/privsep.sh \
+	tests/lock-seccomp.sh
 integration_tests += $(daemon_integration_tests)
 EXTRA_DIST += $(daemon_integration_tests)
 
