@@ -34,6 +34,8 @@
 #define SMAPS_MAX (64U * 1024U * 1024U)
 #define PREFETCH_ANON_CHUNK (2ULL << 20)
 #define MAX_REPLANS 3
+#define SETTLE_USEC (2 * USEC_PER_SEC)
+#define SETTLE_INTERVAL_USEC (100 * USEC_PER_MSEC)
 
 typedef enum TargetJob {
         JOB_NONE,
@@ -343,6 +345,7 @@ static int manager_discover(Manager *m, pid_t pid, Target **ret) {
                 return log_oom();
         t->manager = m;
         t->pid = pid;
+        t->discovered = now_usec(CLOCK_MONOTONIC);
         t->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (t->pidfd < 0) {
                 target_free(t);
@@ -583,12 +586,23 @@ static bool target_plan_covers(const LockPlan *plan, uint64_t start, uint64_t en
 /* Programs map memory after mlockd locked them (right after exec, the loader has mapped little).
  * /proc/PID/maps is cheap: when it shows a selected mapping the plan does not cover, plan again
  * (what is already locked is adopted, not locked twice). MCL_FUTURE targets need none of this. */
-static void manager_recheck(Manager *m) {
+static bool target_young(const Target *t, usec_t now) {
+        return t->discovered + SETTLE_USEC > now;
+}
+
+static unsigned manager_recheck(Manager *m, bool young_only) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        unsigned young = 0;
+
         for (size_t i = m->n_targets; i-- > 0;) {
                 Target *t = m->targets[i];
                 _cleanup_(maps_freep) Maps *maps = NULL;
                 const Policy *p = target_policy(m, t);
 
+                if (target_young(t, now))
+                        young++;
+                else if (young_only)
+                        continue;
                 if (!p || t->released || t->job != JOB_NONE || t->mlockall_done || !t->plan ||
                     p->mode == LOCK_MODE_NONE || !t->state ||
                     !(streq(t->state, "locked") || strneq(t->state, "partial:", 8)) ||
@@ -608,12 +622,47 @@ static void manager_recheck(Manager *m) {
                         }
                 }
         }
+        return young;
+}
+
+/* A program maps most of its memory in its first moments after exec: while a target is that young,
+ * look at its maps every SETTLE_INTERVAL_USEC rather than waiting for the accounting tick. */
+static int on_settle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        if (manager_recheck(m, true) > 0) {
+                (void) sd_event_source_set_time_relative(s, SETTLE_INTERVAL_USEC);
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        } else
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return 0;
+}
+
+static void manager_arm_settle(Manager *m) {
+        int enabled = SD_EVENT_OFF;
+        int r;
+
+        if (m->settle_timer) {
+                (void) sd_event_source_get_enabled(m->settle_timer, &enabled);
+                if (enabled != SD_EVENT_OFF)
+                        return;
+                (void) sd_event_source_set_time_relative(m->settle_timer, SETTLE_INTERVAL_USEC);
+                (void) sd_event_source_set_enabled(m->settle_timer, SD_EVENT_ONESHOT);
+                return;
+        }
+        r = sd_event_add_time_relative(m->event, &m->settle_timer, CLOCK_MONOTONIC, SETTLE_INTERVAL_USEC, 0,
+                                       on_settle_timer, m);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to add the settle timer, relying on the accounting tick: %m");
+                return;
+        }
+        (void) sd_event_source_set_description(m->settle_timer, "settle");
 }
 
 static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
-        manager_recheck(m);
+        (void) manager_recheck(m, false);
         if (m->n_targets > 0 || m->n_cgroups > 0)
                 manager_account(m);
         manager_write_metrics(m);
@@ -634,9 +683,13 @@ static bool target_plan_covers(const LockPlan *plan, uint64_t start, uint64_t en
         return start >= end;
 }
 
+static void manager_arm_settle(Manager *m);
+
 static void target_finish(Manager *m, Target *t, const char *state, const char *reason) {
         t->job = JOB_NONE;
         t->replans = 0;
+        if (target_young(t, now_usec(CLOCK_MONOTONIC)))
+                manager_arm_settle(m);
         target_set_state(t, state, reason);
         manager_update_locked_bytes(m);
 }
@@ -1361,6 +1414,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_unref(m->procmon_source);
         sd_event_source_unref(m->scan_timer);
         sd_event_source_unref(m->accounting_timer);
+        sd_event_source_unref(m->settle_timer);
         sd_event_source_unref(m->work_source);
         sd_event_source_unref(m->sighup_source);
         safe_close(m->procmon_fd);

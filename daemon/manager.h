@@ -47,6 +47,7 @@ typedef struct Target {
         uint64_t cursor_offset; /* LOCK: bytes of it done */
         uint64_t done_bytes;    /* LOCK: bytes of the plan done */
         unsigned replans;       /* plans redone because the mappings changed under them */
+        usec_t discovered;      /* CLOCK_MONOTONIC when mlockd found it (a young target is rechecked often) */
         double rate;            /* bytes per usec the kernel locked in this target, 0: unknown */
         const char *error;      /* the first step error, as a state reason ("enomem", ...) */
         bool mlockall_done;     /* MCL_* injected: unlock with munlockall */
@@ -86,6 +87,7 @@ struct Manager {
         sd_event_source *procmon_source;
         sd_event_source *scan_timer;
         sd_event_source *accounting_timer;
+        sd_event_source *settle_timer;
         sd_event_source *work_source;
         sd_event_source *sighup_source;
         pid_t *queue;           /* pids with work to do, FIFO */

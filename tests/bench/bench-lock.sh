@@ -14,11 +14,11 @@ start_mlockd
 
 echo "== exec->locked latency (100 processes, one after another)"
 for i in $(seq 1 100); do
-        "$bench/bench-spawn" 1 10 "$MY_TARGET" --anon 1M --touch 256K | grep -o 'median [0-9.]* ms' | awk '{ print $2 }'
+        "$bench/bench-spawn" 1 10 1024 "$MY_TARGET" --anon 1M --touch 256K | grep -o 'median [0-9.]* ms' | awk '{ print $2 }'
 done | sort -n | awk '{ v[NR] = $1 } END { printf "median %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", v[int(NR/2)+1], v[int(NR*0.9)], v[int(NR*0.99)], v[NR] }'
 
 echo "== 2,000 processes started at once, locked on fault"
-"$bench/bench-spawn" 2000 120 "$MY_TARGET" --anon 1M --touch 256K || true
+"$bench/bench-spawn" 2000 120 1024 "$MY_TARGET" --anon 1M --touch 256K || true
 
 echo "== daemon when idle (10 s)"
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$MLOCKD_PID/status")

@@ -2,9 +2,10 @@
 /* Spawn N copies of a target program at once and measure, for each, the time from just before its
  * exec to the moment the kernel reports locked memory for it (/proc/PID/status VmLck > 0).
  *
- *   bench-spawn N TIMEOUT_SEC PROGRAM [ARGS...]
+ *   bench-spawn N TIMEOUT_SEC MIN_KB PROGRAM [ARGS...]
  *
- * Prints median, p90, p99 and max latency, the time until all were locked, and how many were not
+ * A process counts as locked once its VmLck reaches MIN_KB (its own mapping, not just what the loader
+ * had mapped at exec). Prints median, p90, p99 and max latency, the time until all were locked, and how many were not
  * locked within the timeout. Kills every process it started. */
 
 #include <signal.h>
@@ -46,15 +47,17 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char *argv[]) {
         int n, timeout, pending, missed = 0;
+        long min_kb;
         pid_t *pids;
         double *start, *lat, t0, deadline, all_done = 0;
 
-        if (argc < 4) {
-                fprintf(stderr, "usage: %s N TIMEOUT_SEC PROGRAM [ARGS...]\n", argv[0]);
+        if (argc < 5) {
+                fprintf(stderr, "usage: %s N TIMEOUT_SEC MIN_KB PROGRAM [ARGS...]\n", argv[0]);
                 return 2;
         }
         n = atoi(argv[1]);
         timeout = atoi(argv[2]);
+        min_kb = atol(argv[3]);
         pids = calloc((size_t) n, sizeof *pids);
         start = calloc((size_t) n, sizeof *start);
         lat = calloc((size_t) n, sizeof *lat);
@@ -73,7 +76,7 @@ int main(int argc, char *argv[]) {
                 if (pids[i] == 0) {
                         if (!freopen("/dev/null", "w", stdout))
                                 _exit(127);
-                        execv(argv[3], argv + 3);
+                        execv(argv[4], argv + 4);
                         _exit(127);
                 }
         }
@@ -84,7 +87,7 @@ int main(int argc, char *argv[]) {
                 for (int i = 0; i < n; i++) {
                         if (lat[i] > 0)
                                 continue;
-                        if (vmlck_kb(pids[i]) > 0) {
+                        if (vmlck_kb(pids[i]) >= min_kb) {
                                 lat[i] = now() - start[i];
                                 pending--;
                         }
