@@ -5,7 +5,7 @@
  *
  *   victim MODE [ARG]     MODE is one of:
  *   spin                  check an LCG and a memory checksum in a loop; SIGUSR1: "ok passes=N", exit
- *   threads               three such spinners and a main thread in pause(); SIGUSR1 as for spin
+ *   threads               three such spinners and a main thread in nanosleep(); SIGUSR1 as for spin
  *   sleep-glibc MS        nanosleep() / raw SYS_nanosleep / clock_nanosleep(TIMER_ABSTIME), then
  *   sleep-raw MS          "slept us=ELAPSED ret=R"
  *   sleep-abs MS
@@ -202,8 +202,13 @@ int main(int argc, char *argv[]) {
                         spin_pass();
                 printf("ok passes=%lu\n", (unsigned long) atomic_load(&passes));
         } else if (strcmp(mode, "threads") == 0) {
-                while (usr1_count == 0)
-                        pause();
+                /* Any thread may take a process-directed SIGUSR1 (the kernel passes over one whose
+                 * TIF_SIGPENDING is still set, as PTRACE_DETACH leaves it until it runs): so the main
+                 * thread sleeps in short nanosleeps rather than pause(), and notices whichever took it. */
+                while (usr1_count == 0) {
+                        struct timespec ts = { .tv_nsec = 1000000 };
+                        nanosleep(&ts, NULL);
+                }
                 printf("ok passes=%lu\n", (unsigned long) atomic_load(&passes));
         } else if (strncmp(mode, "sleep-", 6) == 0)
                 sleep_mode(mode, arg);
