@@ -35,7 +35,8 @@
 #define PREFETCH_ANON_CHUNK (2ULL << 20)
 #define MAX_REPLANS 3
 #define SETTLE_USEC (2 * USEC_PER_SEC)
-#define SETTLE_INTERVAL_USEC (100 * USEC_PER_MSEC)
+#define SETTLE_FIRST_USEC (10 * USEC_PER_MSEC)
+#define SETTLE_MAX_INTERVAL_USEC (500 * USEC_PER_MSEC)
 
 typedef enum TargetJob {
         JOB_NONE,
@@ -307,10 +308,13 @@ static const Policy *target_match(Manager *m, Target *t) {
         return match_policy(m->policies, &p);
 }
 
+static void manager_arm_settle(Manager *m, bool soon);
+
 static void manager_enqueue(Manager *m, Target *t, int job) {
         pid_t *n;
 
         t->job = job;
+        t->deferred = false;
         t->done_bytes = 0;
         t->cursor_range = 0;
         t->cursor_offset = 0;
@@ -330,7 +334,7 @@ static void manager_enqueue(Manager *m, Target *t, int job) {
 
 /* A process appeared (scan, fork, exec, comm change, Apply): match it and queue its lock.
  * Returns 1 when it became a target, 0 when no policy wants it, negative when it is gone. */
-static int manager_discover(Manager *m, pid_t pid, Target **ret) {
+static int manager_discover(Manager *m, pid_t pid, bool defer, Target **ret) {
         Target *t;
         const Policy *p;
         int r;
@@ -380,7 +384,12 @@ static int manager_discover(Manager *m, pid_t pid, Target **ret) {
 
         if (p->mode == LOCK_MODE_NONE)
                 target_set_state(t, "skipped", "mode-none");
-        else
+        else if (defer) {
+                /* just forked or exec'd: let it lay itself out before the first plan */
+                t->job = JOB_PLAN;
+                t->deferred = true;
+                manager_arm_settle(m, true);
+        } else
                 manager_enqueue(m, t, JOB_PLAN);
         if (ret)
                 *ret = t;
@@ -407,7 +416,7 @@ static int manager_scan(Manager *m) {
         }
 
         for (size_t i = 0; i < n; i++)
-                (void) manager_discover(m, pids[i], NULL);
+                (void) manager_discover(m, pids[i], false, NULL);
         log_debug("Scanned %zu processes, %zu targets.", n, m->n_targets);
         return 0;
 }
@@ -603,6 +612,11 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                         young++;
                 else if (young_only)
                         continue;
+                if (t->deferred) {
+                        t->deferred = false;
+                        manager_enqueue(m, t, JOB_PLAN);
+                        continue;
+                }
                 if (!p || t->released || t->job != JOB_NONE || t->mlockall_done || !t->plan ||
                     p->mode == LOCK_MODE_NONE || !t->state ||
                     !(streq(t->state, "locked") || strneq(t->state, "partial:", 8)) ||
@@ -625,38 +639,49 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
         return young;
 }
 
-/* A program maps most of its memory in its first moments after exec: while a target is that young,
- * look at its maps every SETTLE_INTERVAL_USEC rather than waiting for the accounting tick. */
+/* A program maps most of its memory in its first moments after exec. A process found by a fork or
+ * exec event is planned a few ms later rather than at once, and while a target is young its maps
+ * are looked at again with a backoff (10 ms doubling to 500 ms) rather than only on the
+ * accounting tick. */
 static int on_settle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         if (manager_recheck(m, true) > 0) {
-                (void) sd_event_source_set_time_relative(s, SETTLE_INTERVAL_USEC);
+                m->settle_interval = MIN(m->settle_interval * 2, SETTLE_MAX_INTERVAL_USEC);
+                (void) sd_event_source_set_time_relative(s, m->settle_interval);
                 (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         } else
                 (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
         return 0;
 }
 
-static void manager_arm_settle(Manager *m) {
+/* soon: a new target arrived, look within SETTLE_FIRST_USEC even if the backoff had grown. */
+static void manager_arm_settle(Manager *m, bool soon) {
+        usec_t now = now_usec(CLOCK_MONOTONIC), next = 0;
         int enabled = SD_EVENT_OFF;
         int r;
 
-        if (m->settle_timer) {
-                (void) sd_event_source_get_enabled(m->settle_timer, &enabled);
-                if (enabled != SD_EVENT_OFF)
+        if (!m->settle_timer) {
+                /* 1 ms accuracy: sd-event's default (250 ms) would swallow the whole backoff */
+                r = sd_event_add_time_relative(m->event, &m->settle_timer, CLOCK_MONOTONIC, SETTLE_FIRST_USEC,
+                                               USEC_PER_MSEC, on_settle_timer, m);
+                if (r < 0) {
+                        log_debug_errno(r, "Failed to add the settle timer, relying on the accounting tick: %m");
                         return;
-                (void) sd_event_source_set_time_relative(m->settle_timer, SETTLE_INTERVAL_USEC);
-                (void) sd_event_source_set_enabled(m->settle_timer, SD_EVENT_ONESHOT);
+                }
+                (void) sd_event_source_set_description(m->settle_timer, "settle");
+                m->settle_interval = SETTLE_FIRST_USEC;
                 return;
         }
-        r = sd_event_add_time_relative(m->event, &m->settle_timer, CLOCK_MONOTONIC, SETTLE_INTERVAL_USEC, 0,
-                                       on_settle_timer, m);
-        if (r < 0) {
-                log_debug_errno(r, "Failed to add the settle timer, relying on the accounting tick: %m");
+
+        (void) sd_event_source_get_enabled(m->settle_timer, &enabled);
+        (void) sd_event_source_get_time(m->settle_timer, &next);
+        if (enabled != SD_EVENT_OFF && (!soon || next <= now + SETTLE_FIRST_USEC))
                 return;
-        }
-        (void) sd_event_source_set_description(m->settle_timer, "settle");
+        if (soon || enabled == SD_EVENT_OFF)
+                m->settle_interval = SETTLE_FIRST_USEC;
+        (void) sd_event_source_set_time_relative(m->settle_timer, m->settle_interval);
+        (void) sd_event_source_set_enabled(m->settle_timer, SD_EVENT_ONESHOT);
 }
 
 static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -683,13 +708,11 @@ static bool target_plan_covers(const LockPlan *plan, uint64_t start, uint64_t en
         return start >= end;
 }
 
-static void manager_arm_settle(Manager *m);
-
 static void target_finish(Manager *m, Target *t, const char *state, const char *reason) {
         t->job = JOB_NONE;
         t->replans = 0;
         if (target_young(t, now_usec(CLOCK_MONOTONIC)))
-                manager_arm_settle(m);
+                manager_arm_settle(m, false);
         target_set_state(t, state, reason);
         manager_update_locked_bytes(m);
 }
@@ -951,9 +974,10 @@ static void target_job_lock(Manager *m, Target *t) {
                 return;
         }
         if (r > 1 && chunk >= (64ULL << 10)) {
-                /* r is the hold in usec; learn the rate for the next chunk (slowest wins, gently) */
+                /* r is the hold in usec. Learn the rate for the next chunk: a slower step counts at
+                 * once, a faster one only gradually, so one lucky step cannot overshoot MaxPause. */
                 double rate = (double) chunk / (double) r;
-                t->rate = t->rate > 0 ? (t->rate * 0.5 + rate * 0.5) : rate;
+                t->rate = t->rate <= 0 || rate < t->rate ? rate : t->rate * 0.8 + rate * 0.2;
         }
         if (result == -ENOMEM && t->replans < MAX_REPLANS) {
                 /* The range is no longer mapped as planned (a program right after exec is still being
@@ -1002,6 +1026,11 @@ static void target_job_verify(Manager *m, Target *t) {
         lock_verify(maps, t->plan, p ? p->mode : LOCK_MODE_FULL, &v);
         t->locked_bytes = v.locked;
 
+        {
+                char a[FORMAT_TIMESPAN_MAX];
+                log_debug("Process %d (%s): longest hold %s, rate %.0f bytes/us.", (int) t->pid, t->comm,
+                          format_timespan(a, sizeof a, t->max_hold), t->rate);
+        }
         if (v.complete && !t->plan->trimmed && !t->error && !t->plan->future_refused)
                 target_finish(m, t, "locked", NULL);
         else if (v.flagged > 0)
@@ -1136,7 +1165,7 @@ exists:
                 t->released = false;
                 manager_enqueue(m, t, JOB_PLAN);
         } else {
-                r = manager_discover(m, pid, &t);
+                r = manager_discover(m, pid, false, &t);
                 if (r < 0)
                         return r == -ENOENT ? -ESRCH : r;
                 if (r == 0)
@@ -1241,12 +1270,12 @@ static void manager_handle_event(Manager *m, const ProcEvent *ev) {
         switch (ev->type) {
         case PROC_EVENT_FORK:
                 if (!ev->thread)
-                        (void) manager_discover(m, ev->tgid, NULL);
+                        (void) manager_discover(m, ev->tgid, true, NULL);
                 break;
         case PROC_EVENT_EXEC:
                 /* exec wiped the locks and MCL_FUTURE: a new image to match */
                 manager_remove_target(m, ev->tgid);
-                (void) manager_discover(m, ev->tgid, NULL);
+                (void) manager_discover(m, ev->tgid, true, NULL);
                 break;
         case PROC_EVENT_EXIT:
                 if (!ev->thread && ev->pid == ev->tgid)
@@ -1254,7 +1283,7 @@ static void manager_handle_event(Manager *m, const ProcEvent *ev) {
                 break;
         case PROC_EVENT_COMM:
                 if (!manager_get_target(m, ev->tgid))
-                        (void) manager_discover(m, ev->tgid, NULL);
+                        (void) manager_discover(m, ev->tgid, true, NULL);
                 break;
         case PROC_EVENT_LOST:
                 log_notice("Process events were lost, rescanning /proc.");

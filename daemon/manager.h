@@ -48,6 +48,7 @@ typedef struct Target {
         uint64_t done_bytes;    /* LOCK: bytes of the plan done */
         unsigned replans;       /* plans redone because the mappings changed under them */
         usec_t discovered;      /* CLOCK_MONOTONIC when mlockd found it (a young target is rechecked often) */
+        bool deferred;          /* found by a fork/exec event: first plan on the settle timer */
         double rate;            /* bytes per usec the kernel locked in this target, 0: unknown */
         const char *error;      /* the first step error, as a state reason ("enomem", ...) */
         bool mlockall_done;     /* MCL_* injected: unlock with munlockall */
@@ -88,6 +89,7 @@ struct Manager {
         sd_event_source *scan_timer;
         sd_event_source *accounting_timer;
         sd_event_source *settle_timer;
+        usec_t settle_interval;
         sd_event_source *work_source;
         sd_event_source *sighup_source;
         pid_t *queue;           /* pids with work to do, FIFO */

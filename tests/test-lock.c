@@ -148,10 +148,10 @@ static void test_unlock_plan(Maps *m) {
 }
 
 static void test_chunks(void) {
-        /* first chunk without a rate, then sized so a call takes about 60% of MaxPause */
+        /* first chunk without a rate, then sized so a call takes about 40% of MaxPause */
         ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 0, 5000), 1 * MiB);
         ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_ONFAULT, 0, 5000), 64 * MiB);
-        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 1000.0, 5000), (3000000ULL) & ~4095ULL);
+        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 1000.0, 5000), (2000000ULL) & ~4095ULL);
         /* bounded both ways, page aligned */
         ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 0.001, 100), 256 * 1024);
         ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 1e12, 5000), 1ULL << 30);
