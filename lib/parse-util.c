@@ -59,6 +59,29 @@ static int mul_add(uint64_t a, uint64_t factor, uint64_t add, uint64_t *ret) {
         return 0;
 }
 
+/* The common head of a size or duration: blanks, the integer part (*ret), and where the optional
+ * ".digits" fraction (*ret_frac) and the unit after it (*ret_unit) start. */
+static int parse_number_head(const char *s, uint64_t *ret, const char **ret_frac, const char **ret_unit) {
+        const char *q;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        while (isspace((unsigned char) *s))
+                s++;
+        r = parse_digits(s, ret, ret_frac);
+        if (r < 0)
+                return r;
+        q = *ret_frac;
+        if (*q == '.') {
+                q++;
+                while (isdigit((unsigned char) *q))
+                        q++;
+        }
+        *ret_unit = q;
+        return 0;
+}
+
 int parse_size(const char *s, uint64_t *ret) {
         static const struct {
                 char suffix;
@@ -67,24 +90,13 @@ int parse_size(const char *s, uint64_t *ret) {
                 { 'K', 1ULL << 10 }, { 'M', 1ULL << 20 }, { 'G', 1ULL << 30 }, { 'T', 1ULL << 40 },
         };
         uint64_t v, frac = 0, factor = 1;
-        const char *p;
+        const char *p, *q;
         int r;
 
-        if (!s)
-                return -EINVAL;
-        while (isspace((unsigned char) *s))
-                s++;
-        r = parse_digits(s, &v, &p);
+        /* find the suffix first: the fraction is scaled by it */
+        r = parse_number_head(s, &v, &p, &q);
         if (r < 0)
                 return r;
-
-        /* find the suffix first: the fraction is scaled by it */
-        const char *q = p;
-        if (*q == '.') {
-                q++;
-                while (isdigit((unsigned char) *q))
-                        q++;
-        }
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
                 if (toupper((unsigned char) *q) == table[i].suffix) {
                         factor = table[i].factor;
@@ -133,25 +145,13 @@ int parse_duration(const char *s, usec_t *ret) {
                 { "", USEC_PER_SEC },
         };
         uint64_t v, frac;
-        const char *p;
+        const char *p, *unit, *tail;
         int r;
 
-        if (!s)
-                return -EINVAL;
-        while (isspace((unsigned char) *s))
-                s++;
-        r = parse_digits(s, &v, &p);
+        r = parse_number_head(s, &v, &p, &unit);
         if (r < 0)
                 return r;
-
-        const char *q = p;
-        if (*q == '.') {
-                q++;
-                while (isdigit((unsigned char) *q))
-                        q++;
-        }
-        const char *unit = q;
-        const char *tail = q + strlen(q);
+        tail = unit + strlen(unit);
         while (tail > unit && isspace((unsigned char) tail[-1]))
                 tail--;
 
