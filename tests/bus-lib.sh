@@ -2,6 +2,10 @@
 # with one policy for $TARGET, mlockd started on the private bus, and the kernel's view of a
 # target's big anonymous mapping.
 
+# This test's own copy of the target (tests/lib.sh made it): a policy matching the shared binary
+# would also match, and ptrace, the targets of tests running in parallel.
+TARGET=$MY_TARGET
+
 # require_mlockd: skip until the daemon can run (the manager is merged).
 require_mlockd() {
         "$MLOCKD" --help 2>/dev/null | grep -q -- --dry-run || skip "mlockd cannot lock yet"

@@ -52,7 +52,7 @@ wait_until 120 locked_at_least "$T" 16384 || fail "target $T was never locked"
 # Tables
 expect_status 0 "$MLOCKCTL" targets
 grep -qE "^ *PID +COMM +POLICY +LOCKED +STATE +CGROUP" "$TEST_TMP/out" || fail "targets header: $(cat "$TEST_TMP/out")"
-grep -qE "^ *$T +target +test +[0-9.]+M +(locked|partial)" "$TEST_TMP/out" ||
+grep -qE "^ *$T +target[-a-z]* +test +[0-9.]+M +(locked|partial)" "$TEST_TMP/out" ||
         fail "targets lacks $T: $(cat "$TEST_TMP/out")"
 grep -qE "^[0-9]+ targets? listed\.$" "$TEST_TMP/out" || fail "targets footer: $(cat "$TEST_TMP/out")"
 expect_status 0 "$MLOCKCTL" --no-legend --no-pager targets
