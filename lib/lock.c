@@ -178,28 +178,6 @@ void lock_verify(const Maps *smaps, const LockPlan *plan, LockMode mode, LockVer
         *ret = v;
 }
 
-int lock_plan_unlock(const Maps *smaps, LockPlan **ret) {
-        _cleanup_(lock_plan_freep) LockPlan *plan = NULL;
-        int r;
-
-        plan = calloc(1, sizeof *plan);
-        if (!plan)
-                return -ENOMEM;
-        for (size_t i = 0; smaps && i < smaps->n; i++) {
-                const MapsRegion *reg = &smaps->regions[i];
-
-                if (!(reg->vmflags & VMFLAG_LOCKED))
-                        continue;
-                r = plan_add(plan, reg->start, reg->end, false);
-                if (r < 0)
-                        return r;
-                plan->bytes += reg->end - reg->start;
-        }
-        plan->wanted = plan->bytes;
-        *ret = TAKE_PTR(plan);
-        return 0;
-}
-
 int lock_step(pid_t pid, int pidfd, InjectCall call, const uint64_t args[6], usec_t timeout,
               long *ret_result, InjectStats *ret_stats, const char **ret_reason) {
         Tracee *t = NULL;

@@ -63,9 +63,6 @@ typedef struct LockVerify {
  * lo+lf (onfault), neither (none, after an unlock). */
 void lock_verify(const Maps *smaps, const LockPlan *plan, LockMode mode, LockVerify *ret);
 
-/* Every region that carries lo now, as ranges (for unlocking what was locked). */
-int lock_plan_unlock(const Maps *smaps, LockPlan **ret);
-
 /* One step in-process: attach, run call with args, detach. *ret_result is the syscall's result;
  * *ret_reason (optional) a static reason when the step was refused ("seccomp:kill_process", ...). */
 int lock_step(pid_t pid, int pidfd, InjectCall call, const uint64_t args[6], usec_t timeout,

@@ -138,15 +138,6 @@ static void test_verify(Maps *m) {
         ASSERT_FALSE(v.complete);
 }
 
-static void test_unlock_plan(Maps *m) {
-        _cleanup_(lock_plan_freep) LockPlan *plan = NULL;
-
-        ASSERT_OK(lock_plan_unlock(m, &plan));
-        ASSERT_TRUE(plan->n_ranges >= 1);
-        for (size_t i = 0; i < plan->n_ranges; i++)
-                ASSERT_TRUE(plan->ranges[i].end > plan->ranges[i].start);
-}
-
 static void test_chunks(void) {
         /* first chunk without a rate, then sized so a call takes about 40% of MaxPause */
         ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 0, 5000), 1 * MiB);
@@ -166,7 +157,6 @@ int main(void) {
         test_text_only(m);
         test_trim(m);
         test_verify(m);
-        test_unlock_plan(m);
         test_chunks();
         return 0;
 }
