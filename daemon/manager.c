@@ -310,15 +310,10 @@ static const Policy *target_match(Manager *m, Target *t) {
 
 static void manager_arm_settle(Manager *m, bool soon);
 
-static void manager_enqueue(Manager *m, Target *t, int job) {
+/* Put t at the back of the work queue, once. */
+static void manager_queue(Manager *m, Target *t) {
         pid_t *n;
 
-        t->job = job;
-        t->deferred = false;
-        t->done_bytes = 0;
-        t->cursor_range = 0;
-        t->cursor_offset = 0;
-        t->error = NULL;
         if (t->queued)
                 return;
         n = reallocarray(m->queue, m->n_queue + 1, sizeof(pid_t));
@@ -330,6 +325,13 @@ static void manager_enqueue(Manager *m, Target *t, int job) {
         m->queue[m->n_queue++] = t->pid;
         t->queued = true;
         (void) sd_event_source_set_enabled(m->work_source, SD_EVENT_ON);
+}
+
+/* (Re)start t's lock job: a fresh plan, which resets the steps' cursors itself. */
+static void manager_start_job(Manager *m, Target *t) {
+        t->job = JOB_PLAN;
+        t->deferred = false;
+        manager_queue(m, t);
 }
 
 /* A process appeared (scan, fork, exec, comm change, Apply): match it and queue its lock.
@@ -390,7 +392,7 @@ static int manager_discover(Manager *m, pid_t pid, bool defer, Target **ret) {
                 t->deferred = true;
                 manager_arm_settle(m, true);
         } else
-                manager_enqueue(m, t, JOB_PLAN);
+                manager_start_job(m, t);
         if (ret)
                 *ret = t;
         return 1;
@@ -446,19 +448,19 @@ static uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, const Ta
         return sum;
 }
 
+/* The tighter of a cgroup budget so far (0: none) and the policy's CgroupMaxUnevictable=. */
+static uint64_t budget_tighten(uint64_t budget, const Policy *p) {
+        if (p && p->cgroup_max_unevictable > 0 && (budget == 0 || p->cgroup_max_unevictable < budget))
+                return p->cgroup_max_unevictable;
+        return budget;
+}
+
 static uint64_t manager_cgroup_budget(Manager *m, const char *memcg) {
         uint64_t budget = 0;
 
-        for (size_t i = 0; i < m->n_targets; i++) {
-                const Target *t = m->targets[i];
-                const Policy *p;
-
-                if (!streq_ptr(t->memcg, memcg))
-                        continue;
-                p = target_policy(m, t);
-                if (p && p->cgroup_max_unevictable > 0 && (budget == 0 || p->cgroup_max_unevictable < budget))
-                        budget = p->cgroup_max_unevictable;
-        }
+        for (size_t i = 0; i < m->n_targets; i++)
+                if (streq_ptr(m->targets[i]->memcg, memcg))
+                        budget = budget_tighten(budget, target_policy(m, m->targets[i]));
         return budget;
 }
 
@@ -494,11 +496,11 @@ static void manager_account(Manager *m) {
                         }
                         if (m->have_cgroup_layout && cgroup_read_memory(&m->cgroup_layout, c->path, &mem) >= 0)
                                 c->unevictable = mem.unevictable;
-                        c->budget = manager_cgroup_budget(m, c->path);
                         old = manager_find_cgroup(m, c->path);
                         c->over_budget = old && old->over_budget;
                 }
                 c->locked += t->locked_bytes;
+                c->budget = budget_tighten(c->budget, target_policy(m, t));
         }
 
         for (size_t j = 0; j < n_fresh; j++) {
@@ -589,7 +591,6 @@ static void manager_notify_status(Manager *m) {
                           m->n_targets, format_bytes(b, sizeof b, m->locked_bytes));
 }
 
-static void manager_enqueue(Manager *m, Target *t, int job);
 static bool target_plan_covers(const LockPlan *plan, uint64_t start, uint64_t end);
 
 /* Programs map memory after mlockd locked them (right after exec, the loader has mapped little).
@@ -614,7 +615,7 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                         continue;
                 if (t->deferred) {
                         t->deferred = false;
-                        manager_enqueue(m, t, JOB_PLAN);
+                        manager_start_job(m, t);
                         continue;
                 }
                 if (!p || t->released || t->job != JOB_NONE || t->mlockall_done || !t->plan ||
@@ -631,7 +632,7 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                             !target_plan_covers(t->plan, r->start, r->end)) {
                                 log_debug("Process %d (%s) mapped more memory, planning again.", (int) t->pid,
                                           t->comm);
-                                manager_enqueue(m, t, JOB_PLAN);
+                                manager_start_job(m, t);
                                 break;
                         }
                 }
@@ -730,36 +731,36 @@ static const char *error_reason(long result) {
         }
 }
 
-/* Handle a step that could not run. Returns true when the job is over. */
-static bool target_step_failed(Manager *m, Target *t, int r, const char *reason) {
+/* A step could not run: the job ends, with a state that says why. */
+static void target_step_failed(Manager *m, Target *t, int r, const char *reason) {
         log_debug_errno(r, "Step for %d (%s) failed%s%s: %m", (int) t->pid, t->comm, isempty(reason) ? "" : ": ",
                         strempty(reason));
         switch (-r) {
         case ESRCH:
                 manager_remove_target(m, t->pid);
-                return true;
+                return;
         case EPERM:
                 if (reason && strncmp(reason, "seccomp:", 8) == 0) {
                         target_finish(m, t, "skipped", reason + 0);
-                        return true;
+                        return;
                 }
                 target_finish(m, t, "skipped", "eperm");
-                return true;
+                return;
         case EBUSY:
                 target_finish(m, t, "skipped", "traced");
-                return true;
+                return;
         case ETIMEDOUT:
                 target_finish(m, t, "failed", "timeout");
-                return true;
+                return;
         case EOPNOTSUPP:
                 target_finish(m, t, "skipped", "unsupported");
-                return true;
+                return;
         default:
                 if (!isempty(reason))
                         target_finish(m, t, "skipped", reason);
                 else
                         target_finish(m, t, "failed", "inject");
-                return true;
+                return;
         }
 }
 
@@ -970,7 +971,7 @@ static void target_job_lock(Manager *m, Target *t) {
         args[2] = p->mode == LOCK_MODE_ONFAULT ? MLOCK_ONFAULT : 0;
         r = target_step(m, t, INJECT_MLOCK2, args, &result, reason, sizeof reason);
         if (r < 0) {
-                (void) target_step_failed(m, t, r, reason);
+                target_step_failed(m, t, r, reason);
                 return;
         }
         if (r > 1 && chunk >= (64ULL << 10)) {
@@ -1002,7 +1003,7 @@ static void target_job_mlockall(Manager *m, Target *t) {
 
         r = target_step(m, t, INJECT_MLOCKALL, args, &result, reason, sizeof reason);
         if (r < 0) {
-                (void) target_step_failed(m, t, r, reason);
+                target_step_failed(m, t, r, reason);
                 return;
         }
         if (result < 0 && !t->error)
@@ -1095,19 +1096,8 @@ static int on_work(sd_event_source *s, void *userdata) {
 
         /* the target may be gone now; round robin: back of the queue if there is more to do */
         t = manager_get_target(m, pid);
-        if (t && t->job != JOB_NONE) {
-                TargetJob job = t->job;
-                size_t range = t->cursor_range;
-                uint64_t offset = t->cursor_offset;
-                const char *error = t->error;
-                uint64_t done = t->done_bytes;
-
-                manager_enqueue(m, t, job);
-                t->done_bytes = done;
-                t->cursor_range = range;
-                t->cursor_offset = offset;
-                t->error = error;
-        }
+        if (t && t->job != JOB_NONE)
+                manager_queue(m, t);
         if (m->n_queue == 0)
                 (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
         return 0;
@@ -1163,7 +1153,7 @@ exists:
         t = manager_get_target(m, pid);
         if (t) {
                 t->released = false;
-                manager_enqueue(m, t, JOB_PLAN);
+                manager_start_job(m, t);
         } else {
                 r = manager_discover(m, pid, false, &t);
                 if (r < 0)
@@ -1255,7 +1245,7 @@ int manager_reload(Manager *m, char ***ret_problems) {
                 if (p->mode == LOCK_MODE_NONE)
                         target_set_state(t, "skipped", "mode-none");
                 else
-                        manager_enqueue(m, t, JOB_PLAN);
+                        manager_start_job(m, t);
         }
 
         (void) manager_scan(m);
