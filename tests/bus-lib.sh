@@ -46,6 +46,14 @@ anon_addr() {
         sed -n "s/^ready pid=$1 anon=\(0x[0-9a-f]*\) .*/\1/p" "$TEST_TMP"/target.* | head -n1
 }
 
+# daemon_settled PID: the daemon has verified PID and recorded a final state. The kernel shows the
+# lock a moment before (the verify step follows the last mlock2), so a test that compares the
+# daemon's figures with smaps waits for this too.
+daemon_settled() {
+        busctl call org.mlockd1 /org/mlockd1 org.mlockd1.Manager GetTarget u "$1" 2>/dev/null |
+                grep -qE '"(locked|partial[^"]*)"$'
+}
+
 # locked_at_least PID KB: smaps Locked: of PID is at least KB.
 locked_at_least() {
         (( $(locked_kb "$1") >= $2 ))

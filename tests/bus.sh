@@ -74,6 +74,7 @@ ADDR=$(anon_addr "$T")
 start_mlockd D "$CONF"
 
 wait_until 120 locked_at_least "$T" 16384 || fail "target $T was never locked: $(locked_kb "$T") kB"
+wait_until 30 daemon_settled "$T" || fail "the daemon never recorded a final state for $T"
 has_lo "$T" "$ADDR" || fail "VmFlags of $ADDR in $T lack lo: $(vmflags_at "$T" "$ADDR")"
 
 # Signatures

@@ -48,6 +48,7 @@ start_target T --anon 64M --touch 16M
 ADDR=$(anon_addr "$T")
 start_mlockd D "$CONF"
 wait_until 120 locked_at_least "$T" 16384 || fail "target $T was never locked"
+wait_until 30 daemon_settled "$T" || fail "the daemon never recorded a final state for $T"
 
 # Tables
 expect_status 0 "$MLOCKCTL" targets
