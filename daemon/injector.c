@@ -41,6 +41,42 @@ pid_t injector_pid(const Injector *i) {
         return i ? i->pid : 0;
 }
 
+int injector_from_fd(int fd, pid_t pid, Injector **ret) {
+        Injector *i;
+
+        i = calloc(1, sizeof *i);
+        if (!i)
+                return -ENOMEM;
+        i->fd = fd;
+        i->pid = pid;
+        *ret = i;
+        return 0;
+}
+
+int injector_fd(const Injector *i) {
+        return i ? i->fd : -EBADF;
+}
+
+void injector_kill(Injector *i) {
+        if (!i || i->pid <= 0)
+                return;
+        (void) kill(i->pid, SIGKILL);
+        (void) waitpid(i->pid, NULL, 0); /* SIGKILL ends it: this wait is short */
+        i->pid = 0;
+}
+
+int injector_reap(Injector *i) {
+        pid_t p;
+
+        if (!i || i->pid <= 0)
+                return 1;
+        p = waitpid(i->pid, NULL, WNOHANG);
+        if (p == 0)
+                return 0;
+        i->pid = 0;
+        return 1;
+}
+
 Injector *injector_free(Injector *i) {
         if (!i)
                 return NULL;
@@ -300,8 +336,22 @@ static int send_with_fd(int fd, const void *buf, size_t size, int pass_fd) {
         return 0;
 }
 
+/* Test builds only (sanitizers on): MLOCKD_TEST_INJECTOR_STALL=N makes the injector stop
+ * answering at its Nth STEP request, before it touches the target, as an injector stuck in a
+ * target's uninterruptible call would. tests/lock-injector.sh forces the manager's timeout with it. */
+static unsigned test_stall_at(void) {
+#ifdef HAVE_SANITIZERS
+        const char *e = getenv("MLOCKD_TEST_INJECTOR_STALL");
+
+        return e ? (unsigned) strtoul(e, NULL, 10) : 0;
+#else
+        return 0;
+#endif
+}
+
 int injector_serve(int fd, pid_t manager) {
         pid_t self = getpid();
+        unsigned stall_at = test_stall_at(), steps = 0;
 
         for (;;) {
                 _cleanup_close_ int pidfd = -EBADF, out_fd = -EBADF;
@@ -324,6 +374,12 @@ int injector_serve(int fd, pid_t manager) {
                                 continue;
                         }
                         return (int) n;
+                }
+                if ((size_t) n == sizeof req) {
+                        reply.serial = req.serial;
+                        if (req.op == INJECTOR_OP_STEP && stall_at > 0 && ++steps == stall_at)
+                                for (;;)
+                                        pause();
                 }
                 if ((size_t) n != sizeof req) {
                         reply.r = -EBADMSG;
@@ -378,6 +434,11 @@ int injector_start(Injector **ret) {
                 return log_error_errno(errno, "Failed to fork the injector: %m");
         if (pid == 0) {
                 manager_end = safe_close(manager_end);
+                /* nothing of the manager's: in particular not another injector's socket, whose
+                 * end-of-file would then never come */
+                if (injector_end > 3)
+                        (void) close_range(3, (unsigned) injector_end - 1, 0);
+                (void) close_range((unsigned) injector_end + 1, ~0U, 0);
                 log_set_prefix("injector");
                 r = sandbox_die_with_parent(manager);
                 if (r >= 0)
@@ -406,6 +467,29 @@ int injector_start(Injector **ret) {
         return 0;
 }
 
+int injector_send(Injector *i, const InjectorRequest *req, int pidfd) {
+        if (!i || i->fd < 0)
+                return -ENOTCONN;
+        return send_with_fd(i->fd, req, sizeof *req, pidfd);
+}
+
+int injector_receive(Injector *i, InjectorReply *reply, int *ret_fd) {
+        int fd = -EBADF;
+        ssize_t n;
+
+        if (!i || i->fd < 0)
+                return -ENOTCONN;
+        n = recv_with_fd(i->fd, reply, sizeof *reply, &fd);
+        if (n < 0)
+                return (int) n;
+        if ((size_t) n != sizeof *reply) {
+                safe_close(fd);
+                return n == 0 ? -ECONNRESET : -EBADMSG;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
 int injector_call(Injector *i, const InjectorRequest *req, int pidfd, InjectorReply *reply, int *ret_fd) {
         struct pollfd p;
         int fd = -EBADF, r;
@@ -431,6 +515,10 @@ int injector_call(Injector *i, const InjectorRequest *req, int pidfd, InjectorRe
         if ((size_t) n != sizeof *reply) {
                 safe_close(fd);
                 return n == 0 ? -ECONNRESET : -EBADMSG;
+        }
+        if (reply->serial != req->serial) {
+                safe_close(fd);
+                return -EBADMSG;
         }
         if (ret_fd)
                 *ret_fd = fd;

@@ -40,6 +40,7 @@ typedef enum InjectorFile {
 typedef struct InjectorRequest {
         uint32_t magic;
         uint32_t op;                    /* InjectorOp */
+        uint64_t serial;                /* echoed by the reply: pairs each reply with its request */
         int32_t pid;
         uint32_t flags;                 /* INJECTOR_FLAG_* */
         uint64_t starttime;             /* must equal /proc/PID/stat field 22: no pid reuse */
@@ -52,6 +53,7 @@ typedef struct InjectorRequest {
 } InjectorRequest;
 
 typedef struct InjectorReply {
+        uint64_t serial;                /* the request's serial */
         int32_t r;                      /* 0 or negative errno */
         int32_t has_fd;
         int64_t result;                 /* STEP: the syscall's return value */
@@ -70,7 +72,21 @@ Injector *injector_free(Injector *i);
 DEFINE_CLEANUP(Injector *, injector_free);
 pid_t injector_pid(const Injector *i);
 
-/* One request, synchronously (every operation is bounded). ret_fd receives a passed descriptor. */
+/* An injector already running as pid, reached over fd (taken): a test's fake, or a socket. */
+int injector_from_fd(int fd, pid_t pid, Injector **ret);
+/* The socket the manager talks on (injector-client.c watches it on the event loop). */
+int injector_fd(const Injector *i);
+/* Kill a stuck injector and reap it (never blocks on a live one). */
+void injector_kill(Injector *i);
+/* Reap it if it exited: 1 when gone, 0 when still running. */
+int injector_reap(Injector *i);
+
+/* One request out, one reply in (-ECONNRESET at end of file); the client pairs them by serial. */
+int injector_send(Injector *i, const InjectorRequest *req, int pidfd);
+int injector_receive(Injector *i, InjectorReply *reply, int *ret_fd);
+
+/* One request, synchronously, for tests (the daemon goes through injector-client.c, which never
+ * blocks). ret_fd receives a passed descriptor. */
 int injector_call(Injector *i, const InjectorRequest *req, int pidfd, InjectorReply *reply, int *ret_fd);
 
 /* Validation and execution, exported for tests: returns 0 when the request is acceptable. */

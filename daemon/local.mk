@@ -6,6 +6,7 @@ lib_libmlockd_la_SOURCES += \
 mlockd_SOURCES += \
 	daemon/manager.c daemon/manager.h \
 	daemon/injector.c daemon/injector.h \
+	daemon/injector-client.c daemon/injector-client.h \
 	daemon/manager-bus.c daemon/manager-bus.h
 
 man_MANS += doc/mlockd.8
@@ -14,11 +15,14 @@ doc_DATA = README.md doc/hardening.md
 generated_files += doc/mlockd.8
 EXTRA_DIST += doc/mlockd.8.in daemon/local.mk
 
-unit_tests += tests/test-match tests/test-lock tests/test-injector
+unit_tests += tests/test-match tests/test-lock tests/test-injector tests/test-injector-client
 tests_test_match_SOURCES = tests/test-match.c
 tests_test_lock_SOURCES = tests/test-lock.c
 tests_test_injector_SOURCES = tests/test-injector.c daemon/injector.c daemon/sandbox.c
 tests_test_injector_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS)
+tests_test_injector_client_SOURCES = tests/test-injector-client.c daemon/injector-client.c daemon/injector.c \
+	daemon/sandbox.c
+tests_test_injector_client_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 
 daemon_integration_tests = \
 	tests/lock-onfault.sh \

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "injector-client.h"
+#include "log.h"
+#include "procfs.h"
+
+struct InjectorCall {
+        InjectorCall *next;
+        InjectorRequest req;
+        int pidfd;
+        usec_t timeout;
+        InjectorReplyHandler handler;
+        void *userdata;
+        bool cancelled;
+};
+
+struct InjectorClient {
+        sd_event *event;
+        Injector *active, *spare;
+        int active_pidfd;
+        sd_event_source *io_source, *exit_source, *timer_source;
+
+        InjectorCall *head, *tail;      /* FIFO; head is in flight when sent */
+        bool sent;
+        size_t n_queued;
+        uint64_t next_serial;
+
+        uint64_t dropped;
+        unsigned restarts;
+        InjectorLostHandler lost;
+        void *userdata;
+};
+
+static const char *const op_names[_INJECTOR_OP_MAX] = {
+        [INJECTOR_OP_PRECHECK] = "precheck", [INJECTOR_OP_STEP] = "step",
+        [INJECTOR_OP_PREFETCH] = "prefetch", [INJECTOR_OP_OPEN] = "open",
+        [INJECTOR_OP_EXE] = "exe",           [INJECTOR_OP_PRLIMIT] = "prlimit",
+};
+
+static const char *op_name(uint32_t op) {
+        return op < _INJECTOR_OP_MAX && op_names[op] ? op_names[op] : "?";
+}
+
+int injector_target_left_stopped(const char *proc_root, pid_t pid) {
+        ProcStatus st = {};
+
+        if (procfs_read_status(proc_root, pid, 0, &st) < 0)
+                return -ESRCH;
+        if (st.state == 'Z' || st.state == 'X')
+                return -ESRCH;
+        return st.tracer_pid != 0 || st.state == 't' || st.state == 'T';
+}
+
+static void call_free(InjectorCall *call) {
+        if (!call)
+                return;
+        safe_close(call->pidfd);
+        free(call);
+}
+
+static InjectorCall *queue_pop(InjectorClient *c) {
+        InjectorCall *call = c->head;
+
+        if (!call)
+                return NULL;
+        c->head = call->next;
+        if (!c->head)
+                c->tail = NULL;
+        c->n_queued--;
+        c->sent = false;
+        return call;
+}
+
+static void client_detach_sources(InjectorClient *c) {
+        c->io_source = sd_event_source_disable_unref(c->io_source);
+        c->exit_source = sd_event_source_disable_unref(c->exit_source);
+        c->timer_source = sd_event_source_disable_unref(c->timer_source);
+        c->active_pidfd = safe_close(c->active_pidfd);
+}
+
+static void client_send_next(InjectorClient *c);
+static void client_lose(InjectorClient *c, const char *why);
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        InjectorClient *c = userdata;
+
+        char b[FORMAT_TIMESPAN_MAX];
+
+        if (c->sent && c->head)
+                log_error("The injector (pid %d) did not answer request %" PRIu64 " (%s, pid %d) within %s; "
+                          "killing it.", (int) injector_pid(c->active), c->head->req.serial,
+                          op_name(c->head->req.op), (int) c->head->req.pid,
+                          format_timespan(b, sizeof b, c->head->timeout));
+        client_lose(c, "timeout");
+        return 0;
+}
+
+static int on_exit_event(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        InjectorClient *c = userdata;
+
+        log_error("The injector (pid %d) died.", (int) injector_pid(c->active));
+        client_lose(c, "died");
+        return 0;
+}
+
+static int on_reply(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        InjectorClient *c = userdata;
+        InjectorReply reply = {};
+        InjectorCall *call;
+        int passed = -EBADF, r;
+
+        r = injector_receive(c->active, &reply, &passed);
+        if (r == -EAGAIN || r == -EINTR)
+                return 0;
+        if (r < 0) {
+                log_error_errno(r, "The injector (pid %d) closed its socket: %m", (int) injector_pid(c->active));
+                client_lose(c, "closed");
+                return 0;
+        }
+        if (!c->sent || !c->head || reply.serial != c->head->req.serial) {
+                c->dropped++;
+                log_warning("Dropping an injector reply with serial %" PRIu64 ", expected %" PRIu64 ".",
+                            reply.serial, c->sent && c->head ? c->head->req.serial : 0);
+                safe_close(passed);
+                return 0;
+        }
+
+        (void) sd_event_source_set_enabled(c->timer_source, SD_EVENT_OFF);
+        call = queue_pop(c);
+        if (call->cancelled)
+                safe_close(passed);
+        else
+                call->handler(reply.r, &reply, passed, call->userdata);
+        call_free(call);
+        client_send_next(c);
+        return 0;
+}
+
+static int client_attach(InjectorClient *c) {
+        int r;
+
+        r = sd_event_add_io(c->event, &c->io_source, injector_fd(c->active), EPOLLIN, on_reply, c);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(c->io_source, "injector");
+
+        c->active_pidfd = (int) syscall(SYS_pidfd_open, injector_pid(c->active), 0);
+        if (c->active_pidfd < 0)
+                return -errno;
+        r = sd_event_add_io(c->event, &c->exit_source, c->active_pidfd, EPOLLIN, on_exit_event, c);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(c->exit_source, "injector-exit");
+        /* seen before a reply that will never come, and before new work */
+        (void) sd_event_source_set_priority(c->exit_source, SD_EVENT_PRIORITY_IMPORTANT);
+
+        r = sd_event_add_time_relative(c->event, &c->timer_source, CLOCK_MONOTONIC, USEC_PER_SEC, USEC_PER_MSEC,
+                                       on_timeout, c);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(c->timer_source, "injector-timeout");
+        return sd_event_source_set_enabled(c->timer_source, SD_EVENT_OFF);
+}
+
+/* The active injector is gone or stuck: fail the call in flight after checking its target, then
+ * carry on with the spare, or tell the manager there is none. */
+static void client_lose(InjectorClient *c, const char *why) {
+        InjectorCall *call = NULL;
+        int r;
+
+        client_detach_sources(c);
+        injector_kill(c->active);
+        c->active = injector_free(c->active);
+        c->restarts++;
+
+        if (c->sent)
+                call = queue_pop(c);
+        if (call) {
+                int left = injector_target_left_stopped("/proc", call->req.pid);
+
+                if (left > 0)
+                        log_error("Process %d was left stopped or traced by the lost injector.",
+                                  (int) call->req.pid);
+                if (!call->cancelled)
+                        call->handler(left > 0 ? -ENOTRECOVERABLE : -ECONNRESET, NULL, -EBADF, call->userdata);
+                call_free(call);
+        }
+
+        if (c->spare) {
+                c->active = TAKE_PTR(c->spare);
+                r = client_attach(c);
+                if (r >= 0) {
+                        log_notice("The spare injector (pid %d) takes over after the injector %s.",
+                                   (int) injector_pid(c->active), why);
+                        client_send_next(c);
+                        return;
+                }
+                log_error_errno(r, "Failed to watch the spare injector: %m");
+                client_detach_sources(c);
+                injector_kill(c->active);
+                c->active = injector_free(c->active);
+        }
+
+        log_error("No injector is left (the last one %s).", why);
+        while ((call = queue_pop(c))) {
+                if (!call->cancelled)
+                        call->handler(-ENOTCONN, NULL, -EBADF, call->userdata);
+                call_free(call);
+        }
+        if (c->lost)
+                c->lost(c, c->userdata);
+}
+
+static void client_send_next(InjectorClient *c) {
+        while (!c->sent && c->head && c->active) {
+                InjectorCall *call = c->head;
+                int r;
+
+                if (call->cancelled) {
+                        call_free(queue_pop(c));
+                        continue;
+                }
+                r = injector_send(c->active, &call->req, call->pidfd);
+                if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
+                        c->sent = false;
+                        client_lose(c, "went away");
+                        return;
+                }
+                if (r < 0) {
+                        log_debug_errno(r, "Failed to send request %" PRIu64 " to the injector: %m",
+                                        call->req.serial);
+                        call = queue_pop(c);
+                        call->handler(r, NULL, -EBADF, call->userdata);
+                        call_free(call);
+                        continue;
+                }
+                c->sent = true;
+                (void) sd_event_source_set_time_relative(c->timer_source, call->timeout);
+                (void) sd_event_source_set_enabled(c->timer_source, SD_EVENT_ONESHOT);
+        }
+}
+
+int injector_client_submit(InjectorClient *c, const InjectorRequest *req, int pidfd, usec_t timeout,
+                           InjectorReplyHandler handler, void *userdata, InjectorCall **ret_call) {
+        InjectorCall *call;
+
+        if (!c || !req || !handler)
+                return -EINVAL;
+        if (!c->active)
+                return -ENOTCONN;
+
+        call = calloc(1, sizeof *call);
+        if (!call)
+                return -ENOMEM;
+        call->req = *req;
+        call->req.serial = ++c->next_serial;
+        call->pidfd = pidfd >= 0 ? fcntl(pidfd, F_DUPFD_CLOEXEC, 3) : -EBADF;
+        if (pidfd >= 0 && call->pidfd < 0) {
+                free(call);
+                return -errno;
+        }
+        call->timeout = timeout;
+        call->handler = handler;
+        call->userdata = userdata;
+
+        if (c->tail)
+                c->tail->next = call;
+        else
+                c->head = call;
+        c->tail = call;
+        c->n_queued++;
+        if (ret_call)
+                *ret_call = call;
+
+        client_send_next(c);
+        return 0;
+}
+
+void injector_client_cancel(InjectorClient *c, InjectorCall *call) {
+        if (call)
+                call->cancelled = true;
+}
+
+int injector_client_new(sd_event *e, Injector *active, Injector *spare, InjectorLostHandler lost,
+                        void *userdata, InjectorClient **ret) {
+        InjectorClient *c;
+        int r;
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->event = sd_event_ref(e);
+        c->active = active;
+        c->spare = spare;
+        c->active_pidfd = -EBADF;
+        c->lost = lost;
+        c->userdata = userdata;
+        r = client_attach(c);
+        if (r < 0) {
+                injector_client_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+InjectorClient *injector_client_free(InjectorClient *c) {
+        InjectorCall *call;
+
+        if (!c)
+                return NULL;
+        while ((call = queue_pop(c)))
+                call_free(call);
+        client_detach_sources(c);
+        injector_free(c->active);
+        injector_free(c->spare);
+        sd_event_unref(c->event);
+        free(c);
+        return NULL;
+}
+
+bool injector_client_is_ours(const InjectorClient *c, pid_t pid) {
+        return c && pid > 0 && (pid == injector_pid(c->active) || pid == injector_pid(c->spare));
+}
+
+uint64_t injector_client_dropped(const InjectorClient *c) {
+        return c ? c->dropped : 0;
+}
+
+unsigned injector_client_restarts(const InjectorClient *c) {
+        return c ? c->restarts : 0;
+}
+
+size_t injector_client_queued(const InjectorClient *c) {
+        return c ? c->n_queued : 0;
+}

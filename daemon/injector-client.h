@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The manager's side of the injector protocol, on the event loop. Requests wait in one FIFO and go
+ * out one at a time; each carries a serial that its reply echoes, and a reply with another serial is
+ * dropped and logged. Each request has a deadline, an sd-event timer, never a blocking poll.
+ *
+ * Supervision: the injector's pidfd is watched, so its death is seen at once. When it dies, or does
+ * not answer in time (then it is killed), the request in flight fails: its target is checked first
+ * (/proc/PID/status State and TracerPid), and the reply handler learns whether it was left running
+ * (-ECONNRESET: safe to retry) or stopped or traced (-ENOTRECOVERABLE). Then a spare injector takes
+ * over and the queue goes on.
+ *
+ * Why a spare: the manager runs under a seccomp filter without fork and without the injector's
+ * capabilities (daemon/sandbox.c), so it cannot make a new injector once it is confined. Two are
+ * forked before confinement; the spare idles until it is needed. When the spare is used up too,
+ * the "lost" handler is told, and the manager exits non-zero so that systemd (Restart=on-failure)
+ * starts a fresh pair; locks in place are adopted by the new daemon. See doc/hardening.md. */
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "injector.h"
+
+typedef struct InjectorClient InjectorClient;
+typedef struct InjectorCall InjectorCall;
+
+/* r: the reply's r; -ETIMEDOUT never (a timeout is an injector lost, see above); -ECONNRESET the
+ * injector was lost and the target is running untraced; -ENOTRECOVERABLE lost and the target left
+ * stopped or traced; -ECANCELED never (cancelled calls get no callback). fd: a passed descriptor,
+ * the handler owns it (-EBADF when none). reply is NULL when r comes from the client. */
+typedef void (*InjectorReplyHandler)(int r, const InjectorReply *reply, int fd, void *userdata);
+/* The last injector is gone and no spare is left. */
+typedef void (*InjectorLostHandler)(InjectorClient *c, void *userdata);
+
+/* Takes the injectors (active and spare; spare may be NULL). */
+int injector_client_new(sd_event *e, Injector *active, Injector *spare, InjectorLostHandler lost,
+                        void *userdata, InjectorClient **ret);
+InjectorClient *injector_client_free(InjectorClient *c);
+DEFINE_CLEANUP(InjectorClient *, injector_client_free);
+
+/* Queue req (its serial is set here) for pidfd (duplicated), with a deadline of timeout from when it
+ * is sent. ret_call (optional) may be passed to injector_client_cancel() until the handler runs. */
+int injector_client_submit(InjectorClient *c, const InjectorRequest *req, int pidfd, usec_t timeout,
+                           InjectorReplyHandler handler, void *userdata, InjectorCall **ret_call);
+/* The handler will not be called (the request may still be in flight; its reply is then dropped). */
+void injector_client_cancel(InjectorClient *c, InjectorCall *call);
+
+bool injector_client_is_ours(const InjectorClient *c, pid_t pid);
+uint64_t injector_client_dropped(const InjectorClient *c);    /* replies dropped: serial mismatch */
+unsigned injector_client_restarts(const InjectorClient *c);   /* injectors lost */
+size_t injector_client_queued(const InjectorClient *c);       /* requests waiting or in flight */
+
+/* What the client checks after losing an injector: is pid left stopped or traced? 1 when it is,
+ * 0 when it runs untraced, -ESRCH when it is gone. proc_root for tests. */
+int injector_target_left_stopped(const char *proc_root, pid_t pid);
