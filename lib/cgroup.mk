@@ -3,9 +3,11 @@
 lib_libmlockd_la_SOURCES += \
 	lib/cgroup.c lib/cgroup.h \
 	lib/units.c lib/units.h \
-	lib/metrics.c lib/metrics.h
+	lib/metrics.c lib/metrics.h \
+	lib/account.c lib/account.h
 
-unit_tests += tests/test-cgroup tests/test-units tests/test-metrics
+unit_tests += tests/test-cgroup tests/test-units tests/test-metrics tests/test-account
+tests_test_account_SOURCES = tests/test-account.c
 tests_test_cgroup_SOURCES = tests/test-cgroup.c
 tests_test_units_SOURCES = tests/test-units.c
 tests_test_metrics_SOURCES = tests/test-metrics.c

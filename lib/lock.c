@@ -67,9 +67,12 @@ int lock_plan(const Maps *maps, const LockParams *p, LockPlan **ret) {
         }
 
         /* The tightest bound names the reason. */
-        if (p->max_locked > 0 && p->max_locked < allowance) {
-                allowance = p->max_locked;
-                allowance_reason = "limit";
+        if (p->max_locked > 0) {
+                uint64_t room = p->max_locked > p->held ? p->max_locked - p->held : 0;
+                if (room < allowance) {
+                        allowance = room;
+                        allowance_reason = "limit";
+                }
         }
         if (p->budget < allowance) {
                 allowance = p->budget;

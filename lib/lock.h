@@ -25,6 +25,7 @@ typedef struct LockParams {
         char *const *file_globs;
         bool future;
         uint64_t max_locked;            /* MaxLocked=, 0: none */
+        uint64_t held;                  /* what mlockd already holds in the target: counts against max_locked */
         uint64_t budget;                /* what the cgroup may still take, UINT64_MAX: unbounded */
         uint64_t memlock_limit;         /* target's RLIMIT_MEMLOCK soft, UINT64_MAX: unlimited/CAP_IPC_LOCK */
         uint64_t vm_locked;             /* target's VmLck now: counts against memlock_limit */

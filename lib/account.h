@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What one target may still have locked, in one place: MaxLocked= less what mlockd already holds
+ * there (its ledger, and after a restart the locks found in place), the cgroup's lockable bytes
+ * (CgroupMaxUnevictable= and the margin under the memory limit, from cgroup_lockable_bytes()) less
+ * the bytes other targets there have planned but not locked yet (in flight: not in the kernel's
+ * figure yet), and what mlockd holds beyond MaxLocked= (after a reload lowered it), to give back.
+ * Pure: the manager gathers the inputs. */
+
+#include <stdint.h>
+
+#include "cgroup.h"
+
+typedef struct AccountInput {
+        uint64_t max_locked;            /* MaxLocked=, 0: none */
+        uint64_t held;                  /* bytes mlockd holds in the target */
+        const CgroupMemory *memory;     /* the target's memory cgroup, NULL: unknown (no bound) */
+        uint64_t cgroup_budget;         /* CgroupMaxUnevictable= there, 0: none */
+        uint64_t limit_margin;          /* LimitMargin= (daemon) */
+        uint64_t in_flight;             /* other targets' bytes planned there and not yet locked */
+} AccountInput;
+
+typedef struct AccountResult {
+        uint64_t held;                  /* for LockParams.held: counts against max_locked */
+        uint64_t budget;                /* for LockParams.budget: UINT64_MAX unbounded */
+        uint64_t excess;                /* held beyond max_locked: mlockd gives it back */
+} AccountResult;
+
+void account_target(const AccountInput *in, AccountResult *ret);
+
+/* Bytes a job has planned and not yet done. */
+uint64_t account_in_flight(uint64_t planned, uint64_t done);

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The budget arithmetic: MaxLocked= counts what mlockd holds, a lowered MaxLocked= gives back the
+ * excess, the cgroup's room is its budget or limit margin less the bytes in flight. */
+
+#include "account.h"
+#include "lock.h"
+#include "tests.h"
+
+#define MiB (1ULL << 20)
+
+static void test_max_locked(void) {
+        AccountResult a;
+
+        /* nothing held: the whole allowance, no cgroup bound */
+        account_target(&(AccountInput) { .max_locked = 8 * MiB }, &a);
+        ASSERT_EQ_U64(a.held, 0);
+        ASSERT_EQ_U64(a.budget, UINT64_MAX);
+        ASSERT_EQ_U64(a.excess, 0);
+
+        /* 8 MiB held under MaxLocked=8M (a reload, or a restart that found them): no excess */
+        account_target(&(AccountInput) { .max_locked = 8 * MiB, .held = 8 * MiB }, &a);
+        ASSERT_EQ_U64(a.held, 8 * MiB);
+        ASSERT_EQ_U64(a.excess, 0);
+
+        /* MaxLocked= lowered to 4M: 4 MiB to give back */
+        account_target(&(AccountInput) { .max_locked = 4 * MiB, .held = 8 * MiB }, &a);
+        ASSERT_EQ_U64(a.excess, 4 * MiB);
+
+        /* no MaxLocked=: never an excess */
+        account_target(&(AccountInput) { .held = 8 * MiB }, &a);
+        ASSERT_EQ_U64(a.excess, 0);
+}
+
+static void test_cgroup(void) {
+        CgroupMemory mem = { .unevictable = 10 * MiB, .limit = UINT64_MAX, .usage = 100 * MiB };
+        AccountResult a;
+
+        /* budget 32M, 10M unevictable, 6M in flight elsewhere: 16M left */
+        account_target(&(AccountInput) { .memory = &mem, .cgroup_budget = 32 * MiB, .in_flight = 6 * MiB }, &a);
+        ASSERT_EQ_U64(a.budget, 16 * MiB);
+
+        /* more in flight than room: 0, never negative */
+        account_target(&(AccountInput) { .memory = &mem, .cgroup_budget = 32 * MiB, .in_flight = 64 * MiB }, &a);
+        ASSERT_EQ_U64(a.budget, 0);
+
+        /* no budget, no limit: unbounded whatever is in flight */
+        account_target(&(AccountInput) { .memory = &mem, .in_flight = 64 * MiB }, &a);
+        ASSERT_EQ_U64(a.budget, UINT64_MAX);
+
+        /* a limit of 200M with 100M used and a 50M margin: 50M */
+        mem.limit = 200 * MiB;
+        account_target(&(AccountInput) { .memory = &mem, .limit_margin = 50 * MiB }, &a);
+        ASSERT_EQ_U64(a.budget, 50 * MiB);
+
+        ASSERT_EQ_U64(account_in_flight(10, 4), 6);
+        ASSERT_EQ_U64(account_in_flight(4, 10), 0);
+}
+
+/* The planner honours held: 8 MiB held under MaxLocked=8M plans nothing more, reason "limit". */
+static void test_plan_with_held(void) {
+        MapsRegion regions[] = {
+                { .start = 0x100000, .end = 0x100000 + 64 * MiB, .prot = 3, .kind = REGION_ANON, .lockable = true },
+        };
+        Maps maps = { .regions = regions, .n = 1, .smaps = true };
+        LockParams p = { .mode = LOCK_MODE_ONFAULT, .regions = REGION_ALL, .max_locked = 8 * MiB,
+                         .budget = UINT64_MAX, .memlock_limit = UINT64_MAX };
+        _cleanup_(lock_plan_freep) LockPlan *plan = NULL;
+
+        ASSERT_OK(lock_plan(&maps, &p, &plan));
+        ASSERT_EQ_U64(plan->bytes, 8 * MiB);
+        plan = lock_plan_free(plan);
+
+        p.held = 8 * MiB;
+        ASSERT_OK(lock_plan(&maps, &p, &plan));
+        ASSERT_EQ_U64(plan->bytes, 0);
+        ASSERT_STREQ(plan->trimmed, "limit");
+        plan = lock_plan_free(plan);
+
+        p.held = 6 * MiB;
+        ASSERT_OK(lock_plan(&maps, &p, &plan));
+        ASSERT_EQ_U64(plan->bytes, 2 * MiB);
+}
+
+int main(void) {
+        test_max_locked();
+        test_cgroup();
+        test_plan_with_held();
+        return 0;
+}
