@@ -8,6 +8,7 @@ mlockd_SOURCES += \
 	daemon/injector.c daemon/injector.h \
 	daemon/injector-client.c daemon/injector-client.h \
 	daemon/target.c daemon/target.h \
+	daemon/job.c daemon/job.h \
 	daemon/manager-bus.c daemon/manager-bus.h
 
 man_MANS += doc/mlockd.8
@@ -17,13 +18,15 @@ generated_files += doc/mlockd.8
 EXTRA_DIST += doc/mlockd.8.in daemon/local.mk
 
 unit_tests += tests/test-match tests/test-lock tests/test-injector tests/test-injector-client \
-	tests/test-target
+	tests/test-target tests/test-job
 tests_test_match_SOURCES = tests/test-match.c
 tests_test_lock_SOURCES = tests/test-lock.c
 tests_test_injector_SOURCES = tests/test-injector.c daemon/injector.c daemon/sandbox.c
 tests_test_injector_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS)
 tests_test_target_SOURCES = tests/test-target.c daemon/target.c
 tests_test_target_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+tests_test_job_SOURCES = tests/test-job.c daemon/job.c daemon/target.c
+tests_test_job_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 tests_test_injector_client_SOURCES = tests/test-injector-client.c daemon/injector-client.c daemon/injector.c \
 	daemon/sandbox.c
 tests_test_injector_client_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS) $(LIBSYSTEMD_CFLAGS)
