@@ -161,6 +161,58 @@ static int method_get_target(sd_bus_message *message, void *userdata, sd_bus_err
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* Apply's reply, when the job has ended (org.mlockd1(5)): locked or partial:REASON return the state;
+ * skipped:REASON is Refused, failed:REASON is Failed, each "STATE: sentence". */
+void bus_reply_apply(Manager *m, sd_bus_message *message, pid_t pid, int r, const Target *t) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int q;
+
+        if (r == -ESRCH || (r == 0 && !t))
+                (void) sd_bus_error_setf(&error, MLOCKD_ERROR_NO_SUCH_PROCESS, "No process with PID %d (it exited).",
+                                         (int) pid);
+        else if (r == -ENOENT)
+                (void) sd_bus_error_setf(&error, MLOCKD_ERROR_NOT_MATCHED, "No policy matches process %d.", (int) pid);
+        else if (r < 0)
+                (void) sd_bus_error_set_errnof(&error, r, "Failed to apply policy to process %d: %m", (int) pid);
+        else if (t->state_id == TARGET_SKIPPED)
+                (void) sd_bus_error_setf(&error, MLOCKD_ERROR_REFUSED, "%s: %s", t->state,
+                                         target_reason_describe(t->reason, t->detail));
+        else if (t->state_id == TARGET_FAILED)
+                (void) sd_bus_error_setf(&error, MLOCKD_ERROR_FAILED, "%s: %s", t->state,
+                                         target_reason_describe(t->reason, t->detail));
+
+        if (sd_bus_error_is_set(&error))
+                q = sd_bus_reply_method_error(message, &error);
+        else
+                q = sd_bus_reply_method_return(message, "s", isempty(t->state) ? "pending" : t->state);
+        if (q < 0)
+                log_debug_errno(q, "Failed to answer Apply(%d), ignoring: %m", (int) pid);
+}
+
+/* Release's reply: done, NoSuchProcess, or Refused when the target refused the unlock (a seccomp
+ * filter on munlock; AccessDenied stays for non-root callers), Failed otherwise. */
+void bus_reply_release(Manager *m, sd_bus_message *message, pid_t pid, int r, const Target *t) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int q;
+
+        if (r == -ESRCH)
+                (void) sd_bus_error_setf(&error, MLOCKD_ERROR_NO_SUCH_PROCESS, "No process with PID %d (it exited).",
+                                         (int) pid);
+        else if (r == -EPERM)
+                (void) sd_bus_error_setf(&error, MLOCKD_ERROR_REFUSED, "%s: %s", t ? t->state : "skipped",
+                                         t ? target_reason_describe(t->reason, t->detail) : "refused");
+        else if (r < 0)
+                (void) sd_bus_error_setf(&error, MLOCKD_ERROR_FAILED, "%s: %s", t ? t->state : "failed",
+                                         t ? target_reason_describe(t->reason, t->detail) : "failed");
+
+        if (sd_bus_error_is_set(&error))
+                q = sd_bus_reply_method_error(message, &error);
+        else
+                q = sd_bus_reply_method_return(message, NULL);
+        if (q < 0)
+                log_debug_errno(q, "Failed to answer Release(%d), ignoring: %m", (int) pid);
+}
+
 static int method_apply(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *state = NULL;
@@ -174,7 +226,7 @@ static int method_apply(sd_bus_message *message, void *userdata, sd_bus_error *e
         if (r < 0)
                 return r;
 
-        r = manager_apply(m, pid, &state);
+        r = manager_apply(m, pid, message, &state);
         switch (r) {
         case -ESRCH:
                 return sd_bus_error_setf(error, MLOCKD_ERROR_NO_SUCH_PROCESS, "No process with PID %d.",
@@ -183,15 +235,15 @@ static int method_apply(sd_bus_message *message, void *userdata, sd_bus_error *e
                 return sd_bus_error_setf(error, MLOCKD_ERROR_NOT_MATCHED, "No policy matches process %d.",
                                          (int) pid);
         case -EPERM:
-                return sd_bus_error_setf(error, MLOCKD_ERROR_REFUSED, "mlockd refuses to touch process %d: %s",
-                                         (int) pid, state ?: "a safety rule forbids it");
+                return sd_bus_error_setf(error, MLOCKD_ERROR_REFUSED, "%s: mlockd refuses to touch process %d",
+                                         state ?: "skipped", (int) pid);
         default:
                 if (r < 0)
                         return sd_bus_error_set_errnof(error, r, "Failed to apply policy to process %d: %m",
                                                        (int) pid);
         }
 
-        return sd_bus_reply_method_return(message, "s", state ?: "pending");
+        return 1; /* answered by bus_reply_apply() when the job ends */
 }
 
 static int method_release(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -206,13 +258,13 @@ static int method_release(sd_bus_message *message, void *userdata, sd_bus_error 
         if (r < 0)
                 return r;
 
-        r = manager_release(m, pid);
+        r = manager_release(m, pid, message);
         if (r == -ESRCH)
                 return bus_no_such_process(error, pid);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to release process %d: %m", (int) pid);
 
-        return sd_bus_reply_method_return(message, NULL);
+        return 1; /* answered by bus_reply_release() once the unlock is done */
 }
 
 static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *error) {

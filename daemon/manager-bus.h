@@ -20,6 +20,7 @@
 #define MLOCKD_ERROR_NOT_MATCHED "org.mlockd1.Error.NotMatched"          /* -ENOENT */
 #define MLOCKD_ERROR_REFUSED "org.mlockd1.Error.Refused"                 /* -EPERM */
 #define MLOCKD_ERROR_INVALID_CONFIG "org.mlockd1.Error.InvalidConfig"    /* -EBADMSG */
+#define MLOCKD_ERROR_FAILED "org.mlockd1.Error.Failed"                   /* -EIO */
 
 /* PID_MAX_LIMIT on 64-bit kernels: no pid is ever larger. */
 #define MLOCKD_PID_MAX 4194304U
@@ -30,6 +31,7 @@ static const sd_bus_error_map mlockd_bus_error_map[] _unused_ = {
         SD_BUS_ERROR_MAP(MLOCKD_ERROR_NOT_MATCHED, ENOENT),
         SD_BUS_ERROR_MAP(MLOCKD_ERROR_REFUSED, EPERM),
         SD_BUS_ERROR_MAP(MLOCKD_ERROR_INVALID_CONFIG, EBADMSG),
+        SD_BUS_ERROR_MAP(MLOCKD_ERROR_FAILED, EIO),
         SD_BUS_ERROR_MAP_END,
 };
 

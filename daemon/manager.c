@@ -1,20 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The manager: discovers processes (proc connector, /proc scans), matches them to policies, and
- * drives each target's lock job one bounded step at a time from the event loop, through the
- * injector. It keeps per-cgroup accounts and tells the bus what changed. */
+/* The manager: wiring. It discovers processes (proc connector, /proc scans, pidfds for exits),
+ * matches them to policies, and runs each target's job (daemon/job.c) through the injector client
+ * (daemon/injector-client.c), one round trip at a time on the event loop. It keeps per-cgroup
+ * accounts, answers the bus's waiting Apply and Release calls when jobs end, and logs each
+ * target's final state in one place. Decisions live in job.c, target.c (the ledger) and
+ * lib/account.c. */
 
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "fileio.h"
-#include "injector.h"
+#include "injector-client.h"
+#include "job.h"
 #include "log.h"
 #include "manager.h"
 #include "maps.h"
@@ -26,83 +30,91 @@
 #include "strv.h"
 #include "units.h"
 
-#ifndef MLOCK_ONFAULT
-#define MLOCK_ONFAULT 1
-#endif
 #define CAP_IPC_LOCK_BIT 14
-#define STEP_TIMEOUT_USEC (2 * USEC_PER_SEC)
 #define SMAPS_MAX (64U * 1024U * 1024U)
-#define PREFETCH_ANON_CHUNK (2ULL << 20)
-#define MAX_REPLANS 3
 #define SETTLE_USEC (2 * USEC_PER_SEC)
 #define SETTLE_FIRST_USEC (10 * USEC_PER_MSEC)
 #define SETTLE_MAX_INTERVAL_USEC (500 * USEC_PER_MSEC)
+/* How long the injector may take to answer: a step's stop wait plus the call itself (chunks are
+ * sized for MaxPause, the first full one at ~2 ms); a stuck injector is killed after this. */
+#define INJECTOR_STEP_SLACK_USEC (10 * USEC_PER_SEC)
+#define INJECTOR_TIMEOUT_USEC (10 * USEC_PER_SEC)
+#define INJECTOR_PREFETCH_TIMEOUT_USEC (30 * USEC_PER_SEC)
 
-typedef enum TargetJob {
-        JOB_NONE,
-        JOB_PLAN,
-        JOB_PREFETCH,
-        JOB_LOCK,
-        JOB_MLOCKALL,
-        JOB_VERIFY,
-} TargetJob;
+typedef enum TargetNext {
+        NEXT_NONE,
+        NEXT_LOCK,
+        NEXT_UNLOCK,
+} TargetNext;
+
+typedef enum TargetThen {
+        THEN_NOTHING,
+        THEN_RELEASE,           /* Release(): skipped:released */
+        THEN_FORGET,            /* no policy matches any more */
+        THEN_MODE_NONE,         /* Mode=none */
+        THEN_RELOCK,            /* another policy: lock under it */
+} TargetThen;
 
 static const double injection_bucket_bounds[8] = { 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3 };
 
-/* ---- targets ------------------------------------------------------------------------------- */
+static void manager_arm_settle(Manager *m, bool soon);
+static void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then);
 
-static Target *target_free(Target *t) {
-        if (!t)
-                return NULL;
-        safe_close(t->pidfd);
-        free(t->comm);
-        free(t->exe);
-        free(t->cgroup);
-        free(t->memcg);
-        free(t->policy);
-        free(t->state);
-        lock_plan_free(t->plan);
-        free(t->prefetch);
-        free(t);
-        return NULL;
-}
+/* ---- the target list ----------------------------------------------------------------------- */
 
-static size_t target_index(Manager *m, pid_t pid, bool *found) {
-        size_t lo = 0, hi = m->n_targets;
+static size_t target_index(Target **list, size_t n, pid_t pid, bool *found) {
+        size_t lo = 0, hi = n;
 
         while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
-                if (m->targets[mid]->pid < pid)
+                if (list[mid]->pid < pid)
                         lo = mid + 1;
                 else
                         hi = mid;
         }
-        *found = lo < m->n_targets && m->targets[lo]->pid == pid;
+        *found = lo < n && list[lo]->pid == pid;
         return lo;
 }
 
 Target *manager_get_target(Manager *m, pid_t pid) {
         bool found;
-        size_t i = target_index(m, pid, &found);
+        size_t i = target_index(m->targets, m->n_targets, pid, &found);
 
         return found ? m->targets[i] : NULL;
 }
 
-static int manager_add_target(Manager *m, Target *t) {
+static Target *manager_get_candidate(Manager *m, pid_t pid) {
         bool found;
-        size_t i = target_index(m, t->pid, &found);
-        Target **n;
+        size_t i = target_index(m->candidates, m->n_candidates, pid, &found);
+
+        return found ? m->candidates[i] : NULL;
+}
+
+static int list_add(Target ***list, size_t *n, Target *t) {
+        bool found;
+        size_t i = target_index(*list, *n, t->pid, &found);
+        Target **l;
 
         if (found)
                 return -EEXIST;
-        n = reallocarray(m->targets, m->n_targets + 1, sizeof(Target *));
-        if (!n)
+        l = reallocarray(*list, *n + 1, sizeof(Target *));
+        if (!l)
                 return -ENOMEM;
-        m->targets = n;
-        memmove(m->targets + i + 1, m->targets + i, (m->n_targets - i) * sizeof(Target *));
-        m->targets[i] = t;
-        m->n_targets++;
+        *list = l;
+        memmove(l + i + 1, l + i, (*n - i) * sizeof(Target *));
+        l[i] = t;
+        (*n)++;
         return 0;
+}
+
+static void list_remove(Target **list, size_t *n, Target *t) {
+        bool found;
+        size_t i = target_index(list, *n, t->pid, &found);
+
+        if (found && list[i] == t) {
+                memmove(list + i, list + i + 1, (*n - i - 1) * sizeof(Target *));
+                (*n)--;
+        }
 }
 
 static void manager_update_locked_bytes(Manager *m) {
@@ -115,20 +127,6 @@ static void manager_update_locked_bytes(Manager *m) {
                 bus_emit_locked_bytes_changed(m);
         }
         m->metrics_dirty = true;
-}
-
-static void manager_remove_target(Manager *m, pid_t pid) {
-        bool found;
-        size_t i = target_index(m, pid, &found);
-
-        if (!found)
-                return;
-        log_debug("Forgetting target %d.", (int) pid);
-        target_free(m->targets[i]);
-        memmove(m->targets + i, m->targets + i + 1, (m->n_targets - i - 1) * sizeof(Target *));
-        m->n_targets--;
-        /* a queued pid whose target is gone is skipped by the work handler */
-        manager_update_locked_bytes(m);
 }
 
 unsigned manager_policy_matched(Manager *m, const char *policy) {
@@ -153,107 +151,397 @@ static const Policy *target_policy(Manager *m, const Target *t) {
         return t->policy ? policy_set_find(m->policies, t->policy) : NULL;
 }
 
-static void target_set_state(Target *t, const char *state, const char *reason) {
-        _cleanup_free_ char *s = NULL;
+/* ---- waiting bus calls ------------------------------------------------------------------------ */
 
-        if (reason) {
-                if (asprintf(&s, "%s:%s", state, reason) < 0)
-                        return;
-        } else {
-                s = strdup(state);
-                if (!s)
-                        return;
+static int waiters_add(sd_bus_message ***list, size_t *n, sd_bus_message *message) {
+        sd_bus_message **l = reallocarray(*list, *n + 1, sizeof *l);
+
+        if (!l)
+                return -ENOMEM;
+        *list = l;
+        l[(*n)++] = sd_bus_message_ref(message);
+        return 0;
+}
+
+/* Answer every waiting Apply with r (0: t's state). */
+static void target_answer_apply(Manager *m, Target *t, int r) {
+        sd_bus_message **l = TAKE_PTR(t->apply_waiters);
+        size_t n = t->n_apply_waiters;
+
+        t->n_apply_waiters = 0;
+        for (size_t i = 0; i < n; i++) {
+                bus_reply_apply(m, l[i], t->pid, r, r == 0 ? t : NULL);
+                sd_bus_message_unref(l[i]);
         }
-        if (streq_ptr(t->state, s))
+        free(l);
+}
+
+static void target_answer_release(Manager *m, Target *t, int r) {
+        sd_bus_message **l = TAKE_PTR(t->release_waiters);
+        size_t n = t->n_release_waiters;
+
+        t->n_release_waiters = 0;
+        for (size_t i = 0; i < n; i++) {
+                bus_reply_release(m, l[i], t->pid, r, t);
+                sd_bus_message_unref(l[i]);
+        }
+        free(l);
+}
+
+/* ---- state and its one log line ------------------------------------------------------------------ */
+
+/* Every final state goes through here: skipped/failed at warning, partial at notice, locked at
+ * info (contracts.md). The lead wires log_target_result() in at merge. */
+static void manager_log_result(const Target *t) {
+        char b[FORMAT_BYTES_MAX];
+        int priority;
+
+        switch (t->state_id) {
+        case TARGET_SKIPPED:
+        case TARGET_FAILED:
+                priority = LOG_WARNING;
+                break;
+        case TARGET_PARTIAL:
+                priority = LOG_NOTICE;
+                break;
+        default:
+                priority = LOG_INFO;
+        }
+        log_full(priority, "Process %d (%s), policy %s: %s, %s locked%s%s.", (int) t->pid, strempty(t->comm),
+                 t->policy ?: "-", t->state, format_bytes(b, sizeof b, t->locked_bytes),
+                 t->reason != TARGET_REASON_NONE ? ": " : "",
+                 t->reason != TARGET_REASON_NONE ? target_reason_describe(t->reason, t->detail) : "");
+}
+
+static void manager_set_state(Manager *m, Target *t, TargetState s, TargetReason r, const char *detail) {
+        int q = target_set_state(t, s, r, detail);
+
+        if (q < 0) {
+                log_oom();
                 return;
-
-        if (streq(state, "failed"))
-                log_warning("Process %d (%s), policy %s: %s.", (int) t->pid, t->comm, t->policy ?: "-", s);
-        else {
-                char b[FORMAT_BYTES_MAX];
-                log_info("Process %d (%s), policy %s: %s, %s locked.", (int) t->pid, t->comm, t->policy ?: "-", s,
-                         format_bytes(b, sizeof b, t->locked_bytes));
         }
-        free(t->state);
-        t->state = TAKE_PTR(s);
-        bus_emit_target_changed(t->manager, t);
-        t->manager->metrics_dirty = true;
+        if (q == 0)
+                return;
+        if (s != TARGET_PENDING)
+                manager_log_result(t);
+        bus_emit_target_changed(m, t);
+        m->metrics_dirty = true;
 }
 
-/* ---- talking to the injector ---------------------------------------------------------------- */
+/* ---- removing ------------------------------------------------------------------------------- */
 
-static void request_init(const Target *t, InjectorOp op, InjectorRequest *req) {
-        *req = (InjectorRequest) {
-                .magic = INJECTOR_MAGIC,
-                .op = op,
-                .pid = t->pid,
-                .starttime = t->starttime,
-                .flags = t->pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0,
-        };
+static void target_stop_job(Manager *m, Target *t) {
+        if (t->job_call)
+                injector_client_cancel(m->injector, t->job_call);
+        t->job_call = NULL;
+        t->job = job_free(t->job);
 }
 
-static int target_open_maps(Manager *m, Target *t, InjectorFile which, Maps **ret) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *text = NULL;
-        InjectorRequest req;
-        InjectorReply reply;
+static void target_drop(Manager *m, Target *t) {
+        if (t->call)
+                injector_client_cancel(m->injector, t->call);
+        t->call = NULL;
+        target_stop_job(m, t);
+        target_answer_apply(m, t, -ESRCH);
+        target_answer_release(m, t, -ESRCH);
+        target_free(t);
+}
+
+static void manager_remove_target(Manager *m, Target *t) {
+        log_debug("Forgetting target %d.", (int) t->pid);
+        list_remove(m->targets, &m->n_targets, t);
+        target_drop(m, t);
+        manager_update_locked_bytes(m);
+}
+
+static void manager_remove_candidate(Manager *m, Target *t, int apply_r) {
+        list_remove(m->candidates, &m->n_candidates, t);
+        target_answer_apply(m, t, apply_r);
+        target_drop(m, t);
+}
+
+static void manager_forget_pid(Manager *m, pid_t pid) {
+        Target *t = manager_get_target(m, pid);
+
+        if (t)
+                manager_remove_target(m, t);
+        t = manager_get_candidate(m, pid);
+        if (t)
+                manager_remove_candidate(m, t, -ESRCH);
+}
+
+/* ---- jobs ----------------------------------------------------------------------------------- */
+
+static usec_t request_timeout(const InjectorRequest *req) {
+        switch (req->op) {
+        case INJECTOR_OP_STEP:
+                return req->timeout_usec + INJECTOR_STEP_SLACK_USEC;
+        case INJECTOR_OP_PREFETCH:
+                return INJECTOR_PREFETCH_TIMEOUT_USEC;
+        default:
+                return INJECTOR_TIMEOUT_USEC;
+        }
+}
+
+static void on_job_reply(int r, const InjectorReply *reply, int fd, void *userdata) {
+        Job *j = userdata;
+
+        j->target->job_call = NULL;
+        job_reply(j, r, reply, fd);
+}
+
+static int job_op_submit(Job *j, const InjectorRequest *req, void *userdata) {
+        Manager *m = userdata;
+        Target *t = j->target;
+
+        return injector_client_submit(m->injector, req, t->pidfd, request_timeout(req), on_job_reply, j,
+                                      &t->job_call);
+}
+
+/* Bytes other targets in the cgroup still have to lock: not yet in the kernel's figure. */
+static uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, const Target *except) {
+        uint64_t sum = 0;
+
+        for (size_t i = 0; i < m->n_targets; i++) {
+                const Target *t = m->targets[i];
+
+                if (t != except && t->job && streq_ptr(t->memcg, memcg))
+                        sum += job_in_flight(t->job);
+        }
+        return sum;
+}
+
+/* The tighter of a cgroup budget so far (0: none) and the policy's CgroupMaxUnevictable=. */
+static uint64_t budget_tighten(uint64_t budget, const Policy *p) {
+        if (p && p->cgroup_max_unevictable > 0 && (budget == 0 || p->cgroup_max_unevictable < budget))
+                return p->cgroup_max_unevictable;
+        return budget;
+}
+
+static uint64_t manager_cgroup_budget(Manager *m, const char *memcg) {
+        uint64_t budget = 0;
+
+        for (size_t i = 0; i < m->n_targets; i++)
+                if (streq_ptr(m->targets[i]->memcg, memcg))
+                        budget = budget_tighten(budget, target_policy(m, m->targets[i]));
+        return budget;
+}
+
+static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) {
+        Manager *m = userdata;
+        Target *t = j->target;
+        ProcStatus status = {};
+        CgroupMemory mem = {};
+        uint64_t soft = UINT64_MAX, hard = UINT64_MAX;
+        AccountInput in = { .max_locked = j->spec.max_locked, .held = held };
         int r;
 
-        request_init(t, INJECTOR_OP_OPEN, &req);
-        req.value = which;
-        r = injector_call(m->injector, &req, t->pidfd, &reply, &fd);
+        r = procfs_read_status("/proc", t->pid, 0, &status);
         if (r < 0)
-                return r;
-        if (fd < 0)
-                return -EBADMSG;
-        r = read_full_fd(fd, SMAPS_MAX, &text, NULL);
-        if (r < 0)
-                return r == -EFBIG ? r : -ESRCH; /* a read error means the mm is gone */
-        return maps_parse(text, ret);
+                return -ESRCH;
+        if (!(status.cap_eff & (1ULL << CAP_IPC_LOCK_BIT)))
+                (void) procfs_read_memlock_limit("/proc", t->pid, &soft, &hard);
+
+        if (t->memcg && m->have_cgroup_layout && cgroup_read_memory(&m->cgroup_layout, t->memcg, &mem) >= 0) {
+                in.memory = &mem;
+                in.cgroup_budget = manager_cgroup_budget(m, t->memcg);
+                in.limit_margin = m->policies->daemon.cgroup_limit_margin;
+                in.in_flight = manager_cgroup_in_flight(m, t->memcg, t);
+        }
+
+        *ret = (JobLimits) { .vm_locked = status.vm_lck, .memlock_limit = soft };
+        account_target(&in, &ret->account);
+        return 0;
 }
 
-/* One injected call. Records timing. Returns the step's error (negative errno) with *ret_reason
- * set when the injector refused; else 0 with the syscall's result in *ret_result. */
-static int target_step(Manager *m, Target *t, InjectCall call, const uint64_t args[6], long *ret_result,
-                       char *reason, size_t reason_size) {
-        InjectorRequest req;
-        InjectorReply reply = {};
-        int r;
-
-        request_init(t, INJECTOR_OP_STEP, &req);
-        req.call = call;
-        memcpy(req.args, args, sizeof req.args);
-        req.timeout_usec = STEP_TIMEOUT_USEC;
-
-        r = injector_call(m->injector, &req, t->pidfd, &reply, NULL);
-        if (reason)
-                snprintf(reason, reason_size, "%s", reply.reason);
-        if (r < 0)
-                return r;
+static void job_op_stepped(Job *j, uint64_t held_usec, void *userdata) {
+        Manager *m = userdata;
+        double s = (double) held_usec / 1e6;
 
         m->injections_total++;
-        m->injection_seconds_sum += (double) reply.held_usec / 1e6;
+        m->injection_seconds_sum += s;
         for (size_t b = 0; b < ELEMENTSOF(m->injection_buckets); b++)
-                if ((double) reply.held_usec / 1e6 <= injection_bucket_bounds[b])
+                if (s <= injection_bucket_bounds[b])
                         m->injection_buckets[b]++;
-        t->max_hold = MAX(t->max_hold, (usec_t) reply.held_usec);
-        *ret_result = (long) reply.result;
-        return reply.held_usec > 0 ? (int) MIN(reply.held_usec, (uint64_t) INT32_MAX) : 1;
+}
+
+static void manager_account(Manager *m);
+
+static bool target_young(const Target *t, usec_t now) {
+        return t->discovered + SETTLE_USEC > now;
+}
+
+static void manager_lock_finished(Manager *m, Target *t, Job *j) {
+        if (j->raised_limit > 0)
+                log_info("Raised RLIMIT_MEMLOCK of %d (%s) to %" PRIu64 " bytes.", (int) t->pid, strempty(t->comm),
+                         j->raised_limit);
+        if (j->max_hold > 0) {
+                char a[FORMAT_TIMESPAN_MAX];
+                log_debug("Process %d (%s): longest hold %s, rate %.0f bytes/us.", (int) t->pid, strempty(t->comm),
+                          format_timespan(a, sizeof a, j->max_hold), t->rate);
+        }
+        t->locked_bytes = j->state == TARGET_LOCKED || j->state == TARGET_PARTIAL || j->state == TARGET_FAILED
+                                  ? j->locked_bytes
+                                  : t->locked_bytes;
+        t->trimmed = j->reason == TARGET_REASON_LIMIT || j->reason == TARGET_REASON_BUDGET;
+        manager_set_state(m, t, j->state, j->reason, j->detail[0] ? j->detail : NULL);
+        if (target_young(t, now_usec(CLOCK_MONOTONIC)))
+                manager_arm_settle(m, false);
+}
+
+/* An unlock job ended: r 0 when mlockd's part is undone. */
+static void manager_unlock_finished(Manager *m, Target *t, Job *j, bool *ret_removed) {
+        bool ok = j->reason == TARGET_REASON_NONE;
+        int then = t->unlock_then;
+
+        *ret_removed = false;
+        t->unlock_then = THEN_NOTHING;
+        if (ok)
+                t->locked_bytes = 0;
+
+        if (then == THEN_RELEASE) {
+                if (ok) {
+                        t->released = true;
+                        manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_RELEASED, NULL);
+                        target_answer_release(m, t, 0);
+                } else {
+                        manager_set_state(m, t, j->state, j->reason, j->detail[0] ? j->detail : NULL);
+                        target_answer_release(m, t, j->state == TARGET_SKIPPED ? -EPERM : -EIO);
+                }
+                return;
+        }
+        if (!ok)
+                manager_set_state(m, t, j->state, j->reason, j->detail[0] ? j->detail : NULL);
+        switch (then) {
+        case THEN_FORGET:
+                log_info("Process %d (%s) no longer matches a policy; %s.", (int) t->pid, strempty(t->comm),
+                         ok ? "mlockd's locks undone" : "its locks could not all be undone");
+                target_answer_apply(m, t, -ENOENT);
+                manager_remove_target(m, t);
+                *ret_removed = true;
+                return;
+        case THEN_MODE_NONE:
+                manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_MODE_NONE, NULL);
+                return;
+        case THEN_RELOCK:
+                t->next_job = NEXT_LOCK;
+                return;
+        default:
+                return;
+        }
+}
+
+static void job_op_finished(Job *j, void *userdata) {
+        Manager *m = userdata;
+        Target *t = j->target;
+        bool removed = false;
+
+        t->job = NULL;
+        t->job_call = NULL;
+        if (j->gone) {
+                job_free(j);
+                manager_remove_target(m, t);
+                return;
+        }
+        if (j->kind == JOB_LOCK)
+                manager_lock_finished(m, t, j);
+        else
+                manager_unlock_finished(m, t, j, &removed);
+        job_free(j);
+        if (removed)
+                return;
+
+        manager_update_locked_bytes(m);
+        manager_account(m);
+
+        if (t->next_job != NEXT_NONE) {
+                TargetNext next = t->next_job;
+                t->next_job = NEXT_NONE;
+                manager_start_job(m, t, next == NEXT_LOCK ? JOB_LOCK : JOB_UNLOCK, t->unlock_then);
+                return;
+        }
+        target_answer_apply(m, t, 0);
+}
+
+static const JobOps job_ops = {
+        .submit = job_op_submit,
+        .limits = job_op_limits,
+        .stepped = job_op_stepped,
+        .finished = job_op_finished,
+};
+
+/* Start t's job now, or after the one running (which then sees it through). */
+static void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then) {
+        _cleanup_(job_spec_done) JobSpec spec = {};
+        const Policy *p = NULL;
+        Job *j = NULL;
+        int r;
+
+        if (t->job) {
+                t->next_job = kind == JOB_LOCK ? NEXT_LOCK : NEXT_UNLOCK;
+                if (kind == JOB_UNLOCK)
+                        t->unlock_then = then;
+                return;
+        }
+        t->deferred = false;
+        if (kind == JOB_LOCK) {
+                p = target_policy(m, t);
+                if (!p) {
+                        manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_NO_POLICY, NULL);
+                        target_answer_apply(m, t, 0);
+                        return;
+                }
+                if (p->mode == LOCK_MODE_NONE) {
+                        manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_MODE_NONE, NULL);
+                        target_answer_apply(m, t, 0);
+                        return;
+                }
+                r = job_spec_from_policy(p, m->dry_run, &spec);
+        } else {
+                t->unlock_then = then;
+                r = 0;
+        }
+        if (r >= 0)
+                r = job_new(kind, t, kind == JOB_LOCK ? &spec : NULL, &job_ops, m, &j);
+        if (r < 0) {
+                log_oom();
+                return;
+        }
+        t->job = j;
+        job_start(j);
+}
+
+/* Undo mlockd's part in t, then do then. With nothing in the ledger there is nothing to inject. */
+static void manager_unlock(Manager *m, Target *t, TargetThen then) {
+        if (!t->job && t->ledger.n == 0 && !t->ledger.future) {
+                Job j = { .kind = JOB_UNLOCK, .target = t, .reason = TARGET_REASON_NONE };
+                bool removed = false;
+
+                t->unlock_then = then;
+                manager_unlock_finished(m, t, &j, &removed);
+                if (removed)
+                        return;
+                manager_update_locked_bytes(m);
+                if (t->next_job == NEXT_LOCK) {
+                        t->next_job = NEXT_NONE;
+                        manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
+                }
+                return;
+        }
+        manager_start_job(m, t, JOB_UNLOCK, then);
 }
 
 /* ---- discovery -------------------------------------------------------------------------------- */
 
 static bool pid_is_ours(Manager *m, pid_t pid) {
-        return pid == getpid() || pid == injector_pid(m->injector);
+        return pid == getpid() || injector_client_is_ours(m->injector, pid);
 }
 
-/* Read what matching needs. -ESRCH/-ENOENT: gone or not a process we act on. */
-static int target_read(Manager *m, Target *t) {
+/* What matching needs that mlockd can read itself. -ESRCH: gone; -ENOENT: not a process we act on. */
+static int target_read(Target *t) {
         _cleanup_(cgroup_paths_done) CgroupPaths paths = {};
         ProcStat st = {};
         ProcStatus status = {};
-        InjectorRequest req;
-        InjectorReply reply;
         int r;
 
         r = procfs_read_stat("/proc", t->pid, &st);
@@ -281,17 +569,8 @@ static int target_read(Manager *m, Target *t) {
                 free(t->cgroup);
                 t->cgroup = p ? strdup(p) : NULL;
                 free(t->memcg);
-                t->memcg = paths.memory ? strdup(paths.memory)
-                                        : (paths.unified ? strdup(paths.unified) : NULL);
+                t->memcg = paths.memory ? strdup(paths.memory) : (paths.unified ? strdup(paths.unified) : NULL);
         }
-
-        /* /proc/PID/exe needs ptrace access, which only the injector has */
-        request_init(t, INJECTOR_OP_EXE, &req);
-        r = injector_call(m->injector, &req, t->pidfd, &reply, NULL);
-        free(t->exe);
-        t->exe = r >= 0 ? strdup(reply.path) : NULL;
-        if (r == -ESRCH)
-                return r;
         return 0;
 }
 
@@ -308,93 +587,130 @@ static const Policy *target_match(Manager *m, Target *t) {
         return match_policy(m->policies, &p);
 }
 
-static void manager_arm_settle(Manager *m, bool soon);
+/* The pidfd turns readable when the whole thread group is gone: a dead target goes at once, with
+ * or without proc events (a PID namespace gets none), and a leader's exit while other threads run
+ * is not an exit. */
+static int on_target_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Target *t = userdata;
+        Manager *m = t->manager;
 
-/* Put t at the back of the work queue, once. */
-static void manager_queue(Manager *m, Target *t) {
-        pid_t *n;
+        t->exit_source = sd_event_source_disable_unref(t->exit_source);
+        if (manager_get_target(m, t->pid) == t)
+                manager_remove_target(m, t);
+        else if (manager_get_candidate(m, t->pid) == t)
+                manager_remove_candidate(m, t, -ESRCH);
+        return 0;
+}
 
-        if (t->queued)
-                return;
-        n = reallocarray(m->queue, m->n_queue + 1, sizeof(pid_t));
-        if (!n) {
-                log_oom();
+static void target_watch_exit(Manager *m, Target *t) {
+        int r;
+
+        r = sd_event_add_io(m->event, &t->exit_source, t->pidfd, EPOLLIN, on_target_exit, t);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to watch the pidfd of %d, relying on events and scans: %m", (int) t->pid);
                 return;
         }
-        m->queue = n;
-        m->queue[m->n_queue++] = t->pid;
-        t->queued = true;
-        (void) sd_event_source_set_enabled(m->work_source, SD_EVENT_ON);
+        (void) sd_event_source_set_description(t->exit_source, "target-exit");
+        /* before lock work: a dead target's pending steps are dropped */
+        (void) sd_event_source_set_priority(t->exit_source, SD_EVENT_PRIORITY_NORMAL - 1);
 }
 
-/* (Re)start t's lock job: a fresh plan, which resets the steps' cursors itself. */
-static void manager_start_job(Manager *m, Target *t) {
-        t->job = JOB_PLAN;
+/* The candidate's exe is known (or unreadable): match it, and make it a target or drop it. */
+static void manager_match_candidate(Manager *m, Target *t, bool defer) {
+        const Policy *p = target_match(m, t);
+        int r;
+
         t->deferred = false;
-        manager_queue(m, t);
+        if (!p) {
+                manager_remove_candidate(m, t, -ENOENT);
+                return;
+        }
+        list_remove(m->candidates, &m->n_candidates, t);
+        t->policy = strdup(p->name);
+        if (!t->policy) {
+                log_oom();
+                target_drop(m, t);
+                return;
+        }
+        r = list_add(&m->targets, &m->n_targets, t);
+        if (r < 0) {
+                if (r != -EEXIST)
+                        log_oom();
+                target_drop(m, t);
+                return;
+        }
+        log_debug("Process %d (%s, %s) matches policy %s.", (int) t->pid, t->comm, t->exe ?: "?", p->name);
+        bus_emit_target_changed(m, t);
+
+        if (p->mode == LOCK_MODE_NONE && t->n_apply_waiters == 0)
+                manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_MODE_NONE, NULL);
+        else if (defer && t->n_apply_waiters == 0) {
+                /* just forked or exec'd: let it lay itself out before the first plan */
+                t->deferred = true;
+                manager_arm_settle(m, true);
+        } else
+                manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
 }
 
-/* A process appeared (scan, fork, exec, comm change, Apply): match it and queue its lock.
- * Returns 1 when it became a target, 0 when no policy wants it, negative when it is gone. */
+static void on_exe_reply(int r, const InjectorReply *reply, int fd, void *userdata) {
+        Target *t = userdata;
+        Manager *m = t->manager;
+
+        safe_close(fd);
+        t->call = NULL;
+        if (r == -ESRCH) {
+                manager_remove_candidate(m, t, -ESRCH);
+                return;
+        }
+        free(t->exe);
+        t->exe = r >= 0 && reply ? strdup(reply->path) : NULL;
+        manager_match_candidate(m, t, t->deferred);
+}
+
+/* A process appeared (scan, fork, exec, comm change, Apply): read it and ask the injector for its
+ * exe (/proc/PID/exe needs ptrace access, which only the injector has). Returns the candidate, 0
+ * when it is nothing to us, negative when gone. */
 static int manager_discover(Manager *m, pid_t pid, bool defer, Target **ret) {
-        Target *t;
-        const Policy *p;
+        _cleanup_(target_freep) Target *t = NULL;
+        InjectorRequest req;
         int r;
 
         if (pid <= 0 || pid_is_ours(m, pid))
                 return 0;
-        if (manager_get_target(m, pid))
+        if ((t = manager_get_target(m, pid)) || (t = manager_get_candidate(m, pid))) {
+                if (ret)
+                        *ret = t;
+                t = NULL;
                 return 1;
+        }
 
-        t = calloc(1, sizeof *t);
-        if (!t)
+        r = target_new(m, pid, &t);
+        if (r < 0)
                 return log_oom();
-        t->manager = m;
-        t->pid = pid;
         t->discovered = now_usec(CLOCK_MONOTONIC);
+        t->inherited = !m->scanned;
         t->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (t->pidfd < 0) {
-                target_free(t);
+        if (t->pidfd < 0)
                 return -ESRCH;
-        }
-
-        r = target_read(m, t);
-        if (r < 0) {
-                target_free(t);
+        r = target_read(t);
+        if (r < 0)
                 return r == -ENOENT ? 0 : r;
-        }
 
-        p = target_match(m, t);
-        if (!p) {
-                target_free(t);
-                return 0;
-        }
-
-        t->policy = strdup(p->name);
-        t->state = strdup("pending");
-        if (!t->policy || !t->state) {
-                target_free(t);
+        t->deferred = defer; /* until matched: whether to plan at once */
+        req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_EXE, .pid = pid,
+                                  .starttime = t->starttime, .flags = pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
+        r = list_add(&m->candidates, &m->n_candidates, t);
+        if (r < 0)
                 return log_oom();
-        }
-        r = manager_add_target(m, t);
+        r = injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_exe_reply, t, &t->call);
         if (r < 0) {
-                target_free(t);
-                return r == -EEXIST ? 1 : log_oom();
+                list_remove(m->candidates, &m->n_candidates, t);
+                return r;
         }
-        log_debug("Process %d (%s, %s) matches policy %s.", (int) pid, t->comm, t->exe ?: "?", p->name);
-        bus_emit_target_changed(m, t);
-
-        if (p->mode == LOCK_MODE_NONE)
-                target_set_state(t, "skipped", "mode-none");
-        else if (defer) {
-                /* just forked or exec'd: let it lay itself out before the first plan */
-                t->job = JOB_PLAN;
-                t->deferred = true;
-                manager_arm_settle(m, true);
-        } else
-                manager_start_job(m, t);
+        target_watch_exit(m, t);
         if (ret)
                 *ret = t;
+        TAKE_PTR(t);
         return 1;
 }
 
@@ -413,7 +729,7 @@ static int manager_scan(Manager *m) {
                 ProcStat st = {};
 
                 if (procfs_read_stat("/proc", t->pid, &st) < 0 || st.starttime != t->starttime)
-                        manager_remove_target(m, t->pid);
+                        manager_remove_target(m, t);
                 proc_stat_done(&st);
         }
 
@@ -423,45 +739,126 @@ static int manager_scan(Manager *m) {
         return 0;
 }
 
-/* ---- accounting -------------------------------------------------------------------------------- */
+/* ---- rechecks: programs map more after they were locked --------------------------------------- */
+
+/* Right after exec the loader has mapped little. When smaps shows a selected mapping that neither
+ * mlockd's ledger nor the target's own lock covers, plan again. MCL_FUTURE targets need none. */
+static bool target_needs_more(const Target *t, const Policy *p, const Maps *smaps) {
+        for (size_t j = 0; j < smaps->n; j++) {
+                const MapsRegion *r = &smaps->regions[j];
+                uint64_t at = r->start;
+
+                if (!maps_region_selected(r, p->regions, p->region_files) || (r->vmflags & VMFLAG_LOCKED))
+                        continue;
+                for (size_t i = 0; i < t->ledger.n; i++)
+                        if (t->ledger.ranges[i].start <= at && t->ledger.ranges[i].end > at)
+                                at = t->ledger.ranges[i].end;
+                if (at < r->end)
+                        return true;
+        }
+        return false;
+}
+
+static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *userdata) {
+        _cleanup_(maps_freep) Maps *smaps = NULL;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int f = fd;
+        Target *t = userdata;
+        Manager *m = t->manager;
+        const Policy *p = target_policy(m, t);
+
+        t->call = NULL;
+        if (r < 0 || f < 0 || !p || t->job)
+                return;
+        if (read_full_fd(f, SMAPS_MAX, &text, NULL) < 0 || maps_parse(text, &smaps) < 0)
+                return;
+        if (target_needs_more(t, p, smaps)) {
+                log_debug("Process %d (%s) mapped more memory, planning again.", (int) t->pid, t->comm);
+                manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
+        }
+}
+
+static unsigned manager_recheck(Manager *m, bool young_only) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        unsigned young = 0;
+
+        for (size_t i = 0; i < m->n_targets; i++) {
+                Target *t = m->targets[i];
+                const Policy *p = target_policy(m, t);
+                InjectorRequest req;
+
+                if (target_young(t, now))
+                        young++;
+                else if (young_only)
+                        continue;
+                if (t->deferred) {
+                        manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
+                        continue;
+                }
+                if (!p || t->released || t->job || t->call || t->ledger.future || p->mode == LOCK_MODE_NONE ||
+                    t->trimmed || !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL))
+                        continue;
+                req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_OPEN, .pid = t->pid,
+                                          .starttime = t->starttime, .value = INJECTOR_FILE_SMAPS,
+                                          .flags = t->pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
+                (void) injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_recheck_reply,
+                                              t, &t->call);
+        }
+        return young;
+}
+
+/* A program maps most of its memory in its first moments after exec. A process found by a fork or
+ * exec event is planned a few ms later rather than at once, and while a target is young its maps
+ * are looked at again with a backoff (10 ms doubling to 500 ms) rather than only on the
+ * accounting tick. */
+static int on_settle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        if (manager_recheck(m, true) > 0) {
+                m->settle_interval = MIN(m->settle_interval * 2, SETTLE_MAX_INTERVAL_USEC);
+                (void) sd_event_source_set_time_relative(s, m->settle_interval);
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        } else
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return 0;
+}
+
+/* soon: a new target arrived, look within SETTLE_FIRST_USEC even if the backoff had grown. */
+static void manager_arm_settle(Manager *m, bool soon) {
+        usec_t now = now_usec(CLOCK_MONOTONIC), next = 0;
+        int enabled = SD_EVENT_OFF;
+        int r;
+
+        if (!m->settle_timer) {
+                /* 1 ms accuracy: sd-event's default (250 ms) would swallow the whole backoff */
+                r = sd_event_add_time_relative(m->event, &m->settle_timer, CLOCK_MONOTONIC, SETTLE_FIRST_USEC,
+                                               USEC_PER_MSEC, on_settle_timer, m);
+                if (r < 0) {
+                        log_debug_errno(r, "Failed to add the settle timer, relying on the accounting tick: %m");
+                        return;
+                }
+                (void) sd_event_source_set_description(m->settle_timer, "settle");
+                m->settle_interval = SETTLE_FIRST_USEC;
+                return;
+        }
+
+        (void) sd_event_source_get_enabled(m->settle_timer, &enabled);
+        (void) sd_event_source_get_time(m->settle_timer, &next);
+        if (enabled != SD_EVENT_OFF && (!soon || next <= now + SETTLE_FIRST_USEC))
+                return;
+        if (soon || enabled == SD_EVENT_OFF)
+                m->settle_interval = SETTLE_FIRST_USEC;
+        (void) sd_event_source_set_time_relative(m->settle_timer, m->settle_interval);
+        (void) sd_event_source_set_enabled(m->settle_timer, SD_EVENT_ONESHOT);
+}
+
+/* ---- accounting and reporting ---------------------------------------------------------------- */
 
 static CgroupAccount *manager_find_cgroup(Manager *m, const char *path) {
         for (size_t i = 0; i < m->n_cgroups; i++)
                 if (streq(m->cgroups[i].path, path))
                         return &m->cgroups[i];
         return NULL;
-}
-
-/* Bytes other targets in the cgroup still have to lock: not yet in the kernel's figure. */
-static uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, const Target *except) {
-        uint64_t sum = 0;
-
-        for (size_t i = 0; i < m->n_targets; i++) {
-                const Target *t = m->targets[i];
-
-                if (t == except || t->job == JOB_NONE || t->job == JOB_PLAN || !t->plan ||
-                    !streq_ptr(t->memcg, memcg))
-                        continue;
-                if (t->plan->bytes > t->done_bytes)
-                        sum += t->plan->bytes - t->done_bytes;
-        }
-        return sum;
-}
-
-/* The tighter of a cgroup budget so far (0: none) and the policy's CgroupMaxUnevictable=. */
-static uint64_t budget_tighten(uint64_t budget, const Policy *p) {
-        if (p && p->cgroup_max_unevictable > 0 && (budget == 0 || p->cgroup_max_unevictable < budget))
-                return p->cgroup_max_unevictable;
-        return budget;
-}
-
-static uint64_t manager_cgroup_budget(Manager *m, const char *memcg) {
-        uint64_t budget = 0;
-
-        for (size_t i = 0; i < m->n_targets; i++)
-                if (streq_ptr(m->targets[i]->memcg, memcg))
-                        budget = budget_tighten(budget, target_policy(m, m->targets[i]));
-        return budget;
 }
 
 static void manager_account(Manager *m) {
@@ -591,100 +988,6 @@ static void manager_notify_status(Manager *m) {
                           m->n_targets, format_bytes(b, sizeof b, m->locked_bytes));
 }
 
-static bool target_plan_covers(const LockPlan *plan, uint64_t start, uint64_t end);
-
-/* Programs map memory after mlockd locked them (right after exec, the loader has mapped little).
- * /proc/PID/maps is cheap: when it shows a selected mapping the plan does not cover, plan again
- * (what is already locked is adopted, not locked twice). MCL_FUTURE targets need none of this. */
-static bool target_young(const Target *t, usec_t now) {
-        return t->discovered + SETTLE_USEC > now;
-}
-
-static unsigned manager_recheck(Manager *m, bool young_only) {
-        usec_t now = now_usec(CLOCK_MONOTONIC);
-        unsigned young = 0;
-
-        for (size_t i = m->n_targets; i-- > 0;) {
-                Target *t = m->targets[i];
-                _cleanup_(maps_freep) Maps *maps = NULL;
-                const Policy *p = target_policy(m, t);
-
-                if (target_young(t, now))
-                        young++;
-                else if (young_only)
-                        continue;
-                if (t->deferred) {
-                        t->deferred = false;
-                        manager_start_job(m, t);
-                        continue;
-                }
-                if (!p || t->released || t->job != JOB_NONE || t->mlockall_done || !t->plan ||
-                    p->mode == LOCK_MODE_NONE || !t->state ||
-                    !(streq(t->state, "locked") || strneq(t->state, "partial:", 8)) ||
-                    (t->plan->trimmed && !streq(t->plan->trimmed, "rlimit")))
-                        continue;
-                if (target_open_maps(m, t, INJECTOR_FILE_MAPS, &maps) < 0)
-                        continue;
-                for (size_t j = 0; j < maps->n; j++) {
-                        const MapsRegion *r = &maps->regions[j];
-
-                        if (maps_region_selected(r, p->regions, p->region_files) &&
-                            !target_plan_covers(t->plan, r->start, r->end)) {
-                                log_debug("Process %d (%s) mapped more memory, planning again.", (int) t->pid,
-                                          t->comm);
-                                manager_start_job(m, t);
-                                break;
-                        }
-                }
-        }
-        return young;
-}
-
-/* A program maps most of its memory in its first moments after exec. A process found by a fork or
- * exec event is planned a few ms later rather than at once, and while a target is young its maps
- * are looked at again with a backoff (10 ms doubling to 500 ms) rather than only on the
- * accounting tick. */
-static int on_settle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-
-        if (manager_recheck(m, true) > 0) {
-                m->settle_interval = MIN(m->settle_interval * 2, SETTLE_MAX_INTERVAL_USEC);
-                (void) sd_event_source_set_time_relative(s, m->settle_interval);
-                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-        } else
-                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        return 0;
-}
-
-/* soon: a new target arrived, look within SETTLE_FIRST_USEC even if the backoff had grown. */
-static void manager_arm_settle(Manager *m, bool soon) {
-        usec_t now = now_usec(CLOCK_MONOTONIC), next = 0;
-        int enabled = SD_EVENT_OFF;
-        int r;
-
-        if (!m->settle_timer) {
-                /* 1 ms accuracy: sd-event's default (250 ms) would swallow the whole backoff */
-                r = sd_event_add_time_relative(m->event, &m->settle_timer, CLOCK_MONOTONIC, SETTLE_FIRST_USEC,
-                                               USEC_PER_MSEC, on_settle_timer, m);
-                if (r < 0) {
-                        log_debug_errno(r, "Failed to add the settle timer, relying on the accounting tick: %m");
-                        return;
-                }
-                (void) sd_event_source_set_description(m->settle_timer, "settle");
-                m->settle_interval = SETTLE_FIRST_USEC;
-                return;
-        }
-
-        (void) sd_event_source_get_enabled(m->settle_timer, &enabled);
-        (void) sd_event_source_get_time(m->settle_timer, &next);
-        if (enabled != SD_EVENT_OFF && (!soon || next <= now + SETTLE_FIRST_USEC))
-                return;
-        if (soon || enabled == SD_EVENT_OFF)
-                m->settle_interval = SETTLE_FIRST_USEC;
-        (void) sd_event_source_set_time_relative(m->settle_timer, m->settle_interval);
-        (void) sd_event_source_set_enabled(m->settle_timer, SD_EVENT_ONESHOT);
-}
-
 static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
@@ -697,493 +1000,51 @@ static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata
         return 0;
 }
 
-/* ---- the lock job ---------------------------------------------------------------------------- */
-
-static bool target_plan_covers(const LockPlan *plan, uint64_t start, uint64_t end) {
-        for (size_t i = 0; i < plan->n_ranges && start < end; i++) {
-                const LockRange *lr = &plan->ranges[i];
-
-                if (lr->start <= start && lr->end > start)
-                        start = lr->end;
-        }
-        return start >= end;
-}
-
-static void target_finish(Manager *m, Target *t, const char *state, const char *reason) {
-        t->job = JOB_NONE;
-        t->replans = 0;
-        if (target_young(t, now_usec(CLOCK_MONOTONIC)))
-                manager_arm_settle(m, false);
-        target_set_state(t, state, reason);
-        manager_update_locked_bytes(m);
-}
-
-static const char *error_reason(long result) {
-        switch (-result) {
-        case ENOMEM:
-                return "enomem";
-        case EPERM:
-                return "rlimit";
-        case EAGAIN:
-                return "eagain";
-        default:
-                return "error";
-        }
-}
-
-/* A step could not run: the job ends, with a state that says why. */
-static void target_step_failed(Manager *m, Target *t, int r, const char *reason) {
-        log_debug_errno(r, "Step for %d (%s) failed%s%s: %m", (int) t->pid, t->comm, isempty(reason) ? "" : ": ",
-                        strempty(reason));
-        switch (-r) {
-        case ESRCH:
-                manager_remove_target(m, t->pid);
-                return;
-        case EPERM:
-                if (reason && strncmp(reason, "seccomp:", 8) == 0) {
-                        target_finish(m, t, "skipped", reason + 0);
-                        return;
-                }
-                target_finish(m, t, "skipped", "eperm");
-                return;
-        case EBUSY:
-                target_finish(m, t, "skipped", "traced");
-                return;
-        case ETIMEDOUT:
-                target_finish(m, t, "failed", "timeout");
-                return;
-        case EOPNOTSUPP:
-                target_finish(m, t, "skipped", "unsupported");
-                return;
-        default:
-                if (!isempty(reason))
-                        target_finish(m, t, "skipped", reason);
-                else
-                        target_finish(m, t, "failed", "inject");
-                return;
-        }
-}
-
-/* Prefetch anonymous ranges only: page cache read by process_madvise is charged to mlockd's memory
- * cgroup, so file pages are left to the populating mlock2 in the target's own context. */
-static int target_plan_prefetch(Target *t, const Maps *maps) {
-        for (size_t i = 0; i < t->plan->n_ranges; i++) {
-                const LockRange *lr = &t->plan->ranges[i];
-
-                if (lr->locked)
-                        continue;
-                for (size_t j = 0; j < maps->n; j++) {
-                        const MapsRegion *reg = &maps->regions[j];
-                        uint64_t s = MAX(reg->start, lr->start), e = MIN(reg->end, lr->end);
-                        PrefetchRange *n;
-
-                        if (s >= e || reg->inode != 0 || reg->swap == 0)
-                                continue; /* file-backed, or nothing swapped out to read back */
-                        n = reallocarray(t->prefetch, t->n_prefetch + 1, sizeof *n);
-                        if (!n)
-                                return -ENOMEM;
-                        t->prefetch = n;
-                        t->prefetch[t->n_prefetch++] = (PrefetchRange) { .start = s, .end = e, .chunk = PREFETCH_ANON_CHUNK };
-                }
-        }
-        return 0;
-}
-
-static void target_job_plan(Manager *m, Target *t) {
-        _cleanup_(maps_freep) Maps *maps = NULL;
-        const Policy *p = target_policy(m, t);
-        InjectorRequest req;
-        InjectorReply reply = {};
-        ProcStatus status = {};
-        uint64_t soft = UINT64_MAX, hard = UINT64_MAX;
-        LockParams params;
-        int r;
-
-        if (!p) {
-                target_finish(m, t, "skipped", "no-policy");
-                return;
-        }
-
-        /* a fresh plan starts its steps from the beginning */
-        t->cursor_range = 0;
-        t->cursor_offset = 0;
-        t->done_bytes = 0;
-        t->error = NULL;
-
-        request_init(t, INJECTOR_OP_PRECHECK, &req);
-        r = injector_call(m->injector, &req, t->pidfd, &reply, NULL);
-        if (r < 0) {
-                if (r == -ESRCH || streq(reply.reason, "gone")) {
-                        manager_remove_target(m, t->pid);
-                        return;
-                }
-                target_finish(m, t, "skipped", isempty(reply.reason) ? "precheck" : reply.reason);
-                return;
-        }
-
-        r = target_open_maps(m, t, INJECTOR_FILE_SMAPS, &maps);
-        if (r < 0) {
-                if (r == -ESRCH || r == -ENOENT)
-                        manager_remove_target(m, t->pid);
-                else
-                        target_finish(m, t, "failed", "maps");
-                return;
-        }
-
-        r = procfs_read_status("/proc", t->pid, 0, &status);
-        if (r < 0) {
-                manager_remove_target(m, t->pid);
-                return;
-        }
-        if (!(status.cap_eff & (1ULL << CAP_IPC_LOCK_BIT)))
-                (void) procfs_read_memlock_limit("/proc", t->pid, &soft, &hard);
-
-        params = (LockParams) {
-                .mode = p->mode,
-                .regions = p->regions,
-                .file_globs = p->region_files,
-                .future = p->future,
-                .max_locked = p->max_locked,
-                .budget = UINT64_MAX,
-                .memlock_limit = soft,
-                .vm_locked = status.vm_lck,
-        };
-
-        /* the cgroup budget and the margin under its memory limit */
-        if (t->memcg && m->have_cgroup_layout) {
-                CgroupMemory mem = {};
-                uint64_t budget = manager_cgroup_budget(m, t->memcg);
-
-                if (cgroup_read_memory(&m->cgroup_layout, t->memcg, &mem) >= 0) {
-                        uint64_t in_flight = manager_cgroup_in_flight(m, t->memcg, t);
-
-                        params.budget = cgroup_lockable_bytes(&mem, budget, m->policies->daemon.cgroup_limit_margin);
-                        if (params.budget != UINT64_MAX)
-                                params.budget = params.budget > in_flight ? params.budget - in_flight : 0;
-                }
-        }
-
-        t->plan = lock_plan_free(t->plan);
-        r = lock_plan(maps, &params, &t->plan);
-        if (r < 0) {
-                target_finish(m, t, "failed", "plan");
-                return;
-        }
-
-        /* Raise RLIMIT_MEMLOCK when the policy allows and the injector may (CAP_SYS_RESOURCE). */
-        if (streq_ptr(t->plan->trimmed, "rlimit") && p->raise_memlock_limit) {
-                uint64_t want = status.vm_lck + t->plan->wanted;
-
-                if (p->max_locked > 0)
-                        want = MIN(want, p->max_locked);
-                request_init(t, INJECTOR_OP_PRLIMIT, &req);
-                req.value = (want + 4095) & ~4095ULL;
-                r = injector_call(m->injector, &req, t->pidfd, &reply, NULL);
-                if (r >= 0) {
-                        log_info("Raised RLIMIT_MEMLOCK of %d (%s) to %" PRIu64 " bytes.", (int) t->pid, t->comm,
-                                 (uint64_t) req.value);
-                        params.memlock_limit = req.value;
-                        t->plan = lock_plan_free(t->plan);
-                        if (lock_plan(maps, &params, &t->plan) < 0) {
-                                target_finish(m, t, "failed", "plan");
-                                return;
-                        }
-                } else
-                        log_debug_errno(r, "Could not raise RLIMIT_MEMLOCK of %d: %m", (int) t->pid);
-        }
-
-        if (m->dry_run) {
-                char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
-                log_info("Would lock %s of %s wanted in %zu ranges of %d (%s), policy %s, mode %s%s%s.",
-                         format_bytes(a, sizeof a, t->plan->bytes), format_bytes(b, sizeof b, t->plan->wanted),
-                         t->plan->n_ranges, (int) t->pid, t->comm, p->name, lock_mode_to_string(p->mode),
-                         t->plan->trimmed ? ", trimmed by " : "", t->plan->trimmed ?: "");
-                target_finish(m, t, "skipped", "dry-run");
-                return;
-        }
-
-        if (t->plan->n_ranges == 0) {
-                t->locked_bytes = 0;
-                target_finish(m, t, t->plan->trimmed ? "skipped" : "locked", t->plan->trimmed);
-                return;
-        }
-
-        free(t->prefetch);
-        t->prefetch = NULL;
-        t->n_prefetch = 0;
-        if (p->prefetch && p->mode == LOCK_MODE_FULL && target_plan_prefetch(t, maps) < 0) {
-                log_oom();
-                t->n_prefetch = 0;
-        }
-        t->job = t->n_prefetch > 0 ? JOB_PREFETCH : JOB_LOCK;
-}
-
-static void target_job_prefetch(Manager *m, Target *t) {
-        for (size_t i = 0; i < t->n_prefetch; i += INJECTOR_MAX_RANGES) {
-                InjectorRequest req;
-                InjectorReply reply = {};
-                size_t n = MIN(t->n_prefetch - i, (size_t) INJECTOR_MAX_RANGES);
-                int r;
-
-                request_init(t, INJECTOR_OP_PREFETCH, &req);
-                req.n_ranges = (uint32_t) n;
-                memcpy(req.ranges, t->prefetch + i, n * sizeof(PrefetchRange));
-                r = injector_call(m->injector, &req, t->pidfd, &reply, NULL);
-                if (r < 0) {
-                        log_debug_errno(r, "Prefetch for %d failed, continuing without: %m", (int) t->pid);
-                        break;
-                }
-        }
-        t->job = JOB_LOCK;
-}
-
-static void target_job_lock(Manager *m, Target *t) {
-        const Policy *p = target_policy(m, t);
-        char reason[INJECTOR_REASON_MAX] = "";
-        uint64_t args[6] = {}, chunk, left;
-        LockRange *lr;
-        long result = 0;
-        int r;
-
-        if (!p) {
-                target_finish(m, t, "skipped", "no-policy");
-                return;
-        }
-
-        /* skip what is done or already locked as wanted */
-        while (t->cursor_range < t->plan->n_ranges &&
-               (t->plan->ranges[t->cursor_range].locked ||
-                t->cursor_offset >= t->plan->ranges[t->cursor_range].end - t->plan->ranges[t->cursor_range].start)) {
-                t->cursor_range++;
-                t->cursor_offset = 0;
-        }
-        if (t->cursor_range >= t->plan->n_ranges) {
-                t->job = t->plan->mlockall_flags ? JOB_MLOCKALL : JOB_VERIFY;
-                return;
-        }
-
-        lr = &t->plan->ranges[t->cursor_range];
-        left = lr->end - lr->start - t->cursor_offset;
-        chunk = MIN(lock_chunk_size(p->mode, t->rate, p->max_pause), left);
-
-        args[0] = lr->start + t->cursor_offset;
-        args[1] = chunk;
-        args[2] = p->mode == LOCK_MODE_ONFAULT ? MLOCK_ONFAULT : 0;
-        r = target_step(m, t, INJECT_MLOCK2, args, &result, reason, sizeof reason);
-        if (r < 0) {
-                target_step_failed(m, t, r, reason);
-                return;
-        }
-        if (r > 1 && chunk >= (64ULL << 10)) {
-                /* r is the hold in usec. Learn the rate for the next chunk: a slower step counts at
-                 * once, a faster one only gradually, so one lucky step cannot overshoot MaxPause. */
-                double rate = (double) chunk / (double) r;
-                t->rate = t->rate <= 0 || rate < t->rate ? rate : t->rate * 0.8 + rate * 0.2;
-        }
-        if (result == -ENOMEM && t->replans < MAX_REPLANS) {
-                /* The range is no longer mapped as planned (a program right after exec is still being
-                 * laid out by its loader): plan again from fresh maps rather than report it. */
-                log_debug("Process %d (%s) changed its mappings under the plan, planning again.", (int) t->pid,
-                          t->comm);
-                t->replans++;
-                t->job = JOB_PLAN;
-                return;
-        }
-        if (result < 0 && !t->error)
-                t->error = error_reason(result);
-        t->cursor_offset += chunk;
-        t->done_bytes += chunk;
-}
-
-static void target_job_mlockall(Manager *m, Target *t) {
-        char reason[INJECTOR_REASON_MAX] = "";
-        uint64_t args[6] = { (uint64_t) t->plan->mlockall_flags };
-        long result = 0;
-        int r;
-
-        r = target_step(m, t, INJECT_MLOCKALL, args, &result, reason, sizeof reason);
-        if (r < 0) {
-                target_step_failed(m, t, r, reason);
-                return;
-        }
-        if (result < 0 && !t->error)
-                t->error = error_reason(result);
-        else if (result == 0)
-                t->mlockall_done = true;
-        t->job = JOB_VERIFY;
-}
-
-static void target_job_verify(Manager *m, Target *t) {
-        _cleanup_(maps_freep) Maps *maps = NULL;
-        const Policy *p = target_policy(m, t);
-        LockVerify v;
-        int r;
-
-        r = target_open_maps(m, t, INJECTOR_FILE_SMAPS, &maps);
-        if (r < 0) {
-                manager_remove_target(m, t->pid);
-                return;
-        }
-        lock_verify(maps, t->plan, p ? p->mode : LOCK_MODE_FULL, &v);
-        t->locked_bytes = v.locked;
-
-        {
-                char a[FORMAT_TIMESPAN_MAX];
-                log_debug("Process %d (%s): longest hold %s, rate %.0f bytes/us.", (int) t->pid, t->comm,
-                          format_timespan(a, sizeof a, t->max_hold), t->rate);
-        }
-        if (v.complete && !t->plan->trimmed && !t->error && !t->plan->future_refused)
-                target_finish(m, t, "locked", NULL);
-        else if (v.flagged > 0)
-                target_finish(m, t, "partial",
-                              t->plan->trimmed ?: t->error ?: t->plan->future_refused ? "rlimit" : "incomplete");
-        else
-                target_finish(m, t, "failed", t->error ?: t->plan->trimmed ?: "not-locked");
-        manager_account(m);
-}
-
-/* Run one unit of t's job. */
-static void target_run_step(Manager *m, Target *t) {
-        switch (t->job) {
-        case JOB_PLAN:
-                target_job_plan(m, t);
-                break;
-        case JOB_PREFETCH:
-                target_job_prefetch(m, t);
-                break;
-        case JOB_LOCK:
-                target_job_lock(m, t);
-                break;
-        case JOB_MLOCKALL:
-                target_job_mlockall(m, t);
-                break;
-        case JOB_VERIFY:
-                target_job_verify(m, t);
-                break;
-        default:
-                t->job = JOB_NONE;
-        }
-}
-
-/* Run t's job to its end now (Apply). t may be freed: returns the target if it still exists. */
-static Target *target_run_job(Manager *m, pid_t pid) {
-        Target *t;
-
-        while ((t = manager_get_target(m, pid)) && t->job != JOB_NONE)
-                target_run_step(m, t);
-        return t;
-}
-
-static int on_work(sd_event_source *s, void *userdata) {
-        Manager *m = userdata;
-        pid_t pid;
-        Target *t;
-
-        if (m->n_queue == 0) {
-                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
-                return 0;
-        }
-
-        pid = m->queue[0];
-        memmove(m->queue, m->queue + 1, (m->n_queue - 1) * sizeof(pid_t));
-        m->n_queue--;
-
-        t = manager_get_target(m, pid);
-        if (!t)
-                return 0;
-        t->queued = false;
-        target_run_step(m, t);
-
-        /* the target may be gone now; round robin: back of the queue if there is more to do */
-        t = manager_get_target(m, pid);
-        if (t && t->job != JOB_NONE)
-                manager_queue(m, t);
-        if (m->n_queue == 0)
-                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        return 0;
-}
-
-/* Undo what mlockd locked in t: munlock its planned ranges, or munlockall after an mlockall. */
-static int target_unlock(Manager *m, Target *t) {
-        char reason[INJECTOR_REASON_MAX] = "";
-        uint64_t args[6] = {};
-        long result = 0;
-        int r = 0;
-
-        t->job = JOB_NONE;
-        if (t->mlockall_done) {
-                r = target_step(m, t, INJECT_MUNLOCKALL, args, &result, reason, sizeof reason);
-                if (r >= 0)
-                        t->mlockall_done = false;
-        } else
-                for (size_t i = 0; t->plan && i < t->plan->n_ranges; i++) {
-                        const LockRange *lr = &t->plan->ranges[i];
-
-                        args[0] = lr->start;
-                        args[1] = lr->end - lr->start;
-                        r = target_step(m, t, INJECT_MUNLOCK, args, &result, reason, sizeof reason);
-                        if (r < 0)
-                                break;
-                }
-        if (r < 0)
-                return r;
-        t->locked_bytes = 0;
-        t->plan = lock_plan_free(t->plan);
-        manager_update_locked_bytes(m);
-        return 0;
-}
-
 /* ---- bus actions -------------------------------------------------------------------------------- */
 
-int manager_apply(Manager *m, pid_t pid, const char **ret_state) {
-        Target *t;
+int manager_apply(Manager *m, pid_t pid, sd_bus_message *message, const char **ret_state) {
+        ProcStat st = {};
+        Target *t = NULL;
         int r;
 
-        if (pid <= 0 || kill(pid, 0) < 0) {
-                if (pid > 0 && errno == EPERM)
-                        goto exists;
+        if (pid <= 0 || procfs_read_stat("/proc", pid, &st) < 0)
                 return -ESRCH;
-        }
-exists:
+        r = st.state == 'Z' || st.state == 'X' ? -ESRCH : 0;
+        proc_stat_done(&st);
+        if (r < 0)
+                return r;
         if (pid_is_ours(m, pid)) {
                 *ret_state = "skipped:self";
                 return -EPERM;
         }
 
-        t = manager_get_target(m, pid);
-        if (t) {
-                t->released = false;
-                manager_start_job(m, t);
-        } else {
-                r = manager_discover(m, pid, false, &t);
-                if (r < 0)
-                        return r == -ENOENT ? -ESRCH : r;
-                if (r == 0)
-                        return -ENOENT;
-        }
+        r = manager_discover(m, pid, false, &t);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        if (r == 0)
+                return -ENOENT;
 
-        t = target_run_job(m, pid);
-        if (!t)
-                return -ESRCH;
-        *ret_state = t->state;
+        r = waiters_add(&t->apply_waiters, &t->n_apply_waiters, message);
+        if (r < 0)
+                return r;
+        if (manager_get_target(m, pid) == t) {
+                t->released = false;
+                manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
+        }
+        /* a candidate: matched when its exe is known, then locked; the reply waits */
         return 0;
 }
 
-int manager_release(Manager *m, pid_t pid) {
+int manager_release(Manager *m, pid_t pid, sd_bus_message *message) {
         Target *t = manager_get_target(m, pid);
         int r;
 
         if (!t)
                 return -ESRCH;
-        r = target_unlock(m, t);
-        if (r == -ESRCH) {
-                manager_remove_target(m, pid);
-                return -ESRCH;
-        }
+        r = waiters_add(&t->release_waiters, &t->n_release_waiters, message);
         if (r < 0)
                 return r;
-        t->released = true;
-        target_set_state(t, "skipped", "released");
+        manager_unlock(m, t, THEN_RELEASE);
         return 0;
 }
 
@@ -1221,31 +1082,27 @@ int manager_reload(Manager *m, char ***ret_problems) {
         m->policies = TAKE_PTR(fresh);
         log_info("Reloaded %zu policies from %s.", m->policies->n_policies, m->config_dir);
 
-        /* Re-evaluate every target: a policy that went away or says Mode=none undoes its locks. */
+        /* Re-evaluate every target. A policy gone, Mode=none or another policy undo mlockd's own
+         * locks (never the target's); the same policy plans again, and gives back what a lowered
+         * MaxLocked= no longer allows. */
         for (size_t i = m->n_targets; i-- > 0;) {
                 Target *t = m->targets[i];
                 const Policy *p = target_match(m, t);
-                pid_t pid = t->pid;
 
                 if (t->released)
                         continue;
-                if (!p || p->mode == LOCK_MODE_NONE || !streq_ptr(p->name, t->policy)) {
-                        if (t->plan && target_unlock(m, t) == -ESRCH) {
-                                manager_remove_target(m, pid);
-                                continue;
-                        }
-                        if (!p) {
-                                log_info("Process %d (%s) no longer matches a policy; unlocked.", (int) pid, t->comm);
-                                manager_remove_target(m, pid);
-                                continue;
-                        }
+                if (!p)
+                        manager_unlock(m, t, THEN_FORGET);
+                else if (p->mode == LOCK_MODE_NONE) {
                         free(t->policy);
                         t->policy = strdup(p->name);
-                }
-                if (p->mode == LOCK_MODE_NONE)
-                        target_set_state(t, "skipped", "mode-none");
-                else
-                        manager_start_job(m, t);
+                        manager_unlock(m, t, THEN_MODE_NONE);
+                } else if (!streq_ptr(p->name, t->policy)) {
+                        free(t->policy);
+                        t->policy = strdup(p->name);
+                        manager_unlock(m, t, THEN_RELOCK);
+                } else
+                        manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
         }
 
         (void) manager_scan(m);
@@ -1264,12 +1121,12 @@ static void manager_handle_event(Manager *m, const ProcEvent *ev) {
                 break;
         case PROC_EVENT_EXEC:
                 /* exec wiped the locks and MCL_FUTURE: a new image to match */
-                manager_remove_target(m, ev->tgid);
+                manager_forget_pid(m, ev->tgid);
                 (void) manager_discover(m, ev->tgid, true, NULL);
                 break;
         case PROC_EVENT_EXIT:
-                if (!ev->thread && ev->pid == ev->tgid)
-                        manager_remove_target(m, ev->tgid);
+                /* nothing: the leader's EXIT comes while other threads may still run; the target's
+                 * pidfd says when the whole process is gone (on_target_exit) */
                 break;
         case PROC_EVENT_COMM:
                 if (!manager_get_target(m, ev->tgid))
@@ -1357,17 +1214,6 @@ static int manager_add_timers(Manager *m) {
         return 0;
 }
 
-static int manager_add_work(Manager *m) {
-        int r;
-
-        r = sd_event_add_defer(m->event, &m->work_source, on_work, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the work source: %m");
-        (void) sd_event_source_set_description(m->work_source, "lock-work");
-        (void) sd_event_source_set_priority(m->work_source, SD_EVENT_PRIORITY_IDLE);
-        return sd_event_source_set_enabled(m->work_source, SD_EVENT_OFF);
-}
-
 static int manager_add_signals(Manager *m) {
         sigset_t mask;
         int r;
@@ -1390,7 +1236,6 @@ static int manager_add_signals(Manager *m) {
 }
 
 /* ---- life cycle ------------------------------------------------------------------------------- */
-
 int manager_new(const char *config_dir, bool dry_run, PolicySet *policies, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
@@ -1424,22 +1269,23 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         for (size_t i = 0; i < m->n_targets; i++)
-                target_free(m->targets[i]);
+                target_drop(m, m->targets[i]);
         free(m->targets);
+        for (size_t i = 0; i < m->n_candidates; i++)
+                target_drop(m, m->candidates[i]);
+        free(m->candidates);
         for (size_t i = 0; i < m->n_cgroups; i++)
                 free(m->cgroups[i].path);
         free(m->cgroups);
-        free(m->queue);
         sd_event_source_unref(m->procmon_source);
         sd_event_source_unref(m->scan_timer);
         sd_event_source_unref(m->accounting_timer);
         sd_event_source_unref(m->settle_timer);
-        sd_event_source_unref(m->work_source);
         sd_event_source_unref(m->sighup_source);
         safe_close(m->procmon_fd);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
-        injector_free(m->injector);
+        injector_client_free(m->injector);
         if (m->have_cgroup_layout)
                 cgroup_layout_done(&m->cgroup_layout);
         policy_set_free(m->policies);
@@ -1448,12 +1294,32 @@ Manager *manager_free(Manager *m) {
         return NULL;
 }
 
+static void on_injector_lost(InjectorClient *c, void *userdata) {
+        Manager *m = userdata;
+
+        log_error("No injector is left and a confined manager cannot fork one; exiting so that the "
+                  "service manager restarts mlockd.");
+        m->injector_lost = true;
+        (void) sd_event_exit(m->event, EXIT_FAILURE);
+}
+
 int manager_prepare(Manager *m) {
+        _cleanup_(injector_freep) Injector *active = NULL, *spare = NULL;
         int r;
 
-        r = injector_start(&m->injector);
+        /* two, before any confinement: the spare takes over when the first dies or gets stuck
+         * (injector-client.h says why a confined manager cannot fork another) */
+        r = injector_start(&active);
         if (r < 0)
                 return r;
+        r = injector_start(&spare);
+        if (r < 0)
+                log_warning_errno(r, "Failed to start a spare injector, continuing without: %m");
+        r = injector_client_new(m->event, active, spare, on_injector_lost, m, &m->injector);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the injector: %m");
+        TAKE_PTR(active);
+        TAKE_PTR(spare);
         r = manager_add_signals(m);
         if (r < 0)
                 return r;
@@ -1464,9 +1330,6 @@ int manager_prepare(Manager *m) {
 int manager_run(Manager *m, bool debug_seccomp) {
         int r;
 
-        r = manager_add_work(m);
-        if (r < 0)
-                return r;
         r = manager_add_timers(m);
         if (r < 0)
                 return r;
@@ -1474,6 +1337,7 @@ int manager_run(Manager *m, bool debug_seccomp) {
         r = manager_scan(m);
         if (r < 0)
                 return r;
+        m->scanned = true;
 
         r = manager_bus_connect(m);
         if (r < 0)
@@ -1500,6 +1364,8 @@ int manager_run(Manager *m, bool debug_seccomp) {
         }
 
         (void) sd_notify(false, "STOPPING=1");
+        if (m->injector_lost)
+                return -ENOTCONN;
         log_info("Stopping; %zu targets keep their locks.", m->n_targets);
         return 0;
 }

@@ -18,42 +18,9 @@
 #include "policy.h"
 #include "prefetch.h"
 
-typedef struct Injector Injector;
+#include "target.h"
 
-typedef struct Manager Manager;
-
-typedef struct Target {
-        Manager *manager;
-        pid_t pid;
-        int pidfd;
-        uint64_t starttime;     /* /proc/PID/stat field 22: with pid, the identity of the process */
-        char *comm;
-        char *exe;
-        char *cgroup;           /* the path Cgroup= matches (unified or name=systemd) */
-        char *memcg;            /* the memory cgroup path, for accounting */
-        char *policy;           /* name of the matched policy, NULL when none */
-        char *state;            /* "pending", "locked", "partial:rlimit", "skipped:seccomp", ... */
-        uint64_t locked_bytes;  /* smaps Locked: of what mlockd planned, after verification */
-        bool released;          /* Release()d: left alone until it execs */
-
-        /* private to manager.c */
-        uid_t uid;
-        int job;                /* TargetJob */
-        bool queued;
-        LockPlan *plan;         /* what mlockd planned (and so what it unlocks) */
-        PrefetchRange *prefetch;
-        size_t n_prefetch;
-        size_t cursor_range;    /* LOCK: the range being locked */
-        uint64_t cursor_offset; /* LOCK: bytes of it done */
-        uint64_t done_bytes;    /* LOCK: bytes of the plan done */
-        unsigned replans;       /* plans redone because the mappings changed under them */
-        usec_t discovered;      /* CLOCK_MONOTONIC when mlockd found it (a young target is rechecked often) */
-        bool deferred;          /* found by a fork/exec event: first plan on the settle timer */
-        double rate;            /* bytes per usec the kernel locked in this target, 0: unknown */
-        const char *error;      /* the first step error, as a state reason ("enomem", ...) */
-        bool mlockall_done;     /* MCL_* injected: unlock with munlockall */
-        usec_t max_hold;        /* the longest one step held the target */
-} Target;
+typedef struct InjectorClient InjectorClient;
 
 typedef struct CgroupAccount {
         char *path;             /* memory cgroup path */
@@ -81,7 +48,11 @@ struct Manager {
         uint64_t injections_total;
 
         /* private to manager.c */
-        Injector *injector;
+        InjectorClient *injector;
+        Target **candidates;    /* found, waiting for the injector's word on their exe */
+        size_t n_candidates;
+        bool scanned;           /* the first scan is done: later finds are not inherited */
+        bool injector_lost;     /* no injector left: exit non-zero, systemd restarts us */
         CgroupLayout cgroup_layout;
         bool have_cgroup_layout;
         int procmon_fd;
@@ -90,10 +61,7 @@ struct Manager {
         sd_event_source *accounting_timer;
         sd_event_source *settle_timer;
         usec_t settle_interval;
-        sd_event_source *work_source;
         sd_event_source *sighup_source;
-        pid_t *queue;           /* pids with work to do, FIFO */
-        size_t n_queue;
         double injection_seconds_sum;
         uint64_t injection_buckets[8];
         bool metrics_dirty;
@@ -113,14 +81,15 @@ unsigned manager_policy_matched(Manager *m, const char *policy);   /* targets ma
 uint64_t manager_policy_locked(Manager *m, const char *policy);    /* their locked bytes */
 
 /* Actions (root only; the bus checks the caller). Negative errno on failure:
- *   manager_apply:   -ESRCH no such process, -ENOENT no policy matches it, -EPERM a safety rule
- *                    refuses it (*ret_state says which); on success *ret_state is the new state
- *                    (owned by the target, valid until the next change).
- *   manager_release: -ESRCH no such process or not a target.
+ *   manager_apply:   -ESRCH no such process (or a zombie), -EPERM a safety rule refuses it at once
+ *                    (*ret_state says which). 0: a job runs, and message is answered through
+ *                    bus_reply_apply() when it ends (NotMatched, NoSuchProcess if it exits meanwhile).
+ *   manager_release: -ESRCH no such process or not a target. 0: message is answered through
+ *                    bus_reply_release() once mlockd's own locks are undone.
  *   manager_reload:  -EINVAL when the new configuration has problems: the old one stays, and
  *                    *ret_problems (caller frees) lists them "FILE:LINE: message". */
-int manager_apply(Manager *m, pid_t pid, const char **ret_state);
-int manager_release(Manager *m, pid_t pid);
+int manager_apply(Manager *m, pid_t pid, sd_bus_message *message, const char **ret_state);
+int manager_release(Manager *m, pid_t pid, sd_bus_message *message);
 int manager_reload(Manager *m, char ***ret_problems);
 
 /* Implemented in manager-bus.c. */
@@ -128,4 +97,8 @@ int manager_bus_connect(Manager *m);    /* connect, add the object, request org.
 void bus_emit_target_changed(Manager *m, const Target *t);
 void bus_emit_budget_exceeded(Manager *m, const CgroupAccount *c);
 void bus_emit_locked_bytes_changed(Manager *m);
+/* Answer a waiting Apply: r 0 with t's final state, or -ESRCH, -ENOENT. */
+void bus_reply_apply(Manager *m, sd_bus_message *message, pid_t pid, int r, const Target *t);
+/* Answer a waiting Release: r 0, -ESRCH, or -EPERM/-EIO with t's state saying why. */
+void bus_reply_release(Manager *m, sd_bus_message *message, pid_t pid, int r, const Target *t);
 int bus_introspect(FILE *f);        /* the interface description, without a bus */

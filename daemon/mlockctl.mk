@@ -11,7 +11,7 @@ tests_test_mlockctl_format_SOURCES = tests/test-mlockctl-format.c \
 	daemon/mlockctl-format.c daemon/mlockctl-format.h
 tests_test_mlockctl_format_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 tests_test_manager_bus_SOURCES = tests/test-manager-bus.c \
-	daemon/manager-bus.c daemon/manager-bus.h daemon/manager.h
+	daemon/manager-bus.c daemon/manager-bus.h daemon/manager.h daemon/target.c daemon/target.h
 tests_test_manager_bus_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 
 integration_tests += tests/bus.sh tests/mlockctl.sh tests/mlockctl-stub.sh

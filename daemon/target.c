@@ -51,6 +51,45 @@ static const char *const reason_table[_TARGET_REASON_MAX] = {
         [TARGET_REASON_SECCOMP] = "seccomp",
 };
 
+static const char *const reason_sentences[_TARGET_REASON_MAX] = {
+        [TARGET_REASON_RELEASED] = "it was released and is left alone until it executes a new program",
+        [TARGET_REASON_MODE_NONE] = "its policy says Mode=none",
+        [TARGET_REASON_DRY_RUN] = "mlockd runs with --dry-run",
+        [TARGET_REASON_NO_POLICY] = "its policy went away",
+        [TARGET_REASON_PRECHECK] = "the injector's checks refused it",
+        [TARGET_REASON_SELF] = "it is part of mlockd",
+        [TARGET_REASON_PID1] = "it is PID 1",
+        [TARGET_REASON_KERNEL] = "it is a kernel thread",
+        [TARGET_REASON_ZOMBIE] = "it is a zombie",
+        [TARGET_REASON_EXITING] = "it is exiting",
+        [TARGET_REASON_GONE] = "it went away",
+        [TARGET_REASON_TRACED] = "it is traced by another process",
+        [TARGET_REASON_EPERM] = "the kernel did not permit the injection",
+        [TARGET_REASON_TIMEOUT] = "it could not be stopped in time",
+        [TARGET_REASON_UNSUPPORTED] = "its architecture or ABI is not supported",
+        [TARGET_REASON_INJECT] = "the injected call failed",
+        [TARGET_REASON_INJECTOR] = "the injector was lost while working on it",
+        [TARGET_REASON_MAPS] = "its memory maps could not be read",
+        [TARGET_REASON_PLAN] = "no lock plan could be made",
+        [TARGET_REASON_LIMIT] = "MaxLocked= bounds it",
+        [TARGET_REASON_BUDGET] = "its cgroup's budget or memory limit bounds it",
+        [TARGET_REASON_RLIMIT] = "its RLIMIT_MEMLOCK bounds it",
+        [TARGET_REASON_ENOMEM] = "the kernel ran out of memory or the mappings changed",
+        [TARGET_REASON_EAGAIN] = "the kernel could not lock some pages",
+        [TARGET_REASON_ERROR] = "an injected call failed",
+        [TARGET_REASON_INCOMPLETE] = "not all of it is locked",
+        [TARGET_REASON_NOT_LOCKED] = "the kernel shows none of it locked",
+        [TARGET_REASON_SECCOMP] = "its seccomp filter refuses the call",
+};
+
+const char *target_reason_describe(TargetReason r, const char *detail) {
+        if (r == TARGET_REASON_SECCOMP && streq_ptr(detail, "unreadable"))
+                return "the target's seccomp filter cannot be read";
+        if (r >= 0 && r < _TARGET_REASON_MAX && reason_sentences[r])
+                return reason_sentences[r];
+        return "no reason known";
+}
+
 const char *target_state_to_string(TargetState s) {
         return s >= 0 && s < _TARGET_STATE_MAX ? state_table[s] : NULL;
 }

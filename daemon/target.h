@@ -72,6 +72,8 @@ typedef enum TargetReason {
 
 const char *target_state_to_string(TargetState s);
 const char *target_reason_to_string(TargetReason r);
+/* A sentence for people: "the target's seccomp filter cannot be read". */
+const char *target_reason_describe(TargetReason r, const char *detail);
 /* "seccomp:kill_process" -> SECCOMP with detail "kill_process"; unknown text -> _INVALID. */
 TargetReason target_reason_from_string(const char *s, const char **ret_detail);
 /* "skipped:seccomp:unreadable", "locked", ... (caller frees). */
@@ -144,9 +146,13 @@ typedef struct Target {
         double rate;            /* bytes per usec the kernel locked in this target, 0: unknown */
         usec_t discovered;      /* CLOCK_MONOTONIC when mlockd found it (a young target is rechecked often) */
         bool deferred;          /* found by a fork/exec event: first plan on the settle timer */
-        bool rechecking;        /* a maps recheck is in flight */
-        void *waiters;          /* Apply/Release calls waiting for the job (manager.c) */
-        uint64_t planned_bytes, done_bytes; /* the running job's: bytes in flight for the cgroup */
+        bool trimmed;           /* the last plan was cut by MaxLocked= or a budget: no recheck */
+        struct InjectorCall *call;      /* a request of its own in flight (exe, recheck) */
+        struct InjectorCall *job_call;  /* the job's request in flight */
+        int next_job;           /* TargetNext: what runs when the job ends */
+        int unlock_then;        /* TargetThen: what an unlock job leads to */
+        struct sd_bus_message **apply_waiters, **release_waiters; /* calls answered when jobs end */
+        size_t n_apply_waiters, n_release_waiters;
         struct sd_event_source *exit_source; /* the pidfd: the process exited */
 } Target;
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Privilege separation on the running daemon: the manager holds no capability, has no_new_privs
-# and its seccomp filter on; the injector (its one child) holds only its four capabilities, is
-# under no filter (it must read targets' filters) and dies with the manager.
+# and its seccomp filter on; the injector and its spare (its two children, forked before the
+# manager confined itself) hold only their four capabilities, are under no filter (they must read
+# targets' filters) and die with the manager.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 write_policy app "[Match]
@@ -18,18 +19,22 @@ status() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 children=$(cat /proc/"$MLOCKD_PID"/task/*/children)
 set -- $children
-(( $# == 1 )) || fail "expected one injector child, found: $children"
-inj=$1
+(( $# == 2 )) || fail "expected an injector and a spare, found: $children"
 # CAP_SYS_PTRACE 19, CAP_SYS_ADMIN 21, CAP_SYS_NICE 23, CAP_SYS_RESOURCE 24
 allowed=$(( (1 << 19) | (1 << 21) | (1 << 23) | (1 << 24) ))
-eff=$((16#$(status "$inj" CapEff)))
-(( (eff & ~allowed) == 0 )) || fail "injector holds more than its four capabilities: $(status "$inj" CapEff)"
-(( eff & (1 << 19) )) || fail "injector lacks CAP_SYS_PTRACE"
-(( (16#$(status "$inj" CapBnd) & ~allowed) == 0 )) || fail "injector's bounding set is wider than its four"
-[[ $(status "$inj" NoNewPrivs) == 1 ]] || fail "injector lacks no_new_privs"
-[[ $(status "$inj" Seccomp) == 0 ]] || fail "injector is under a seccomp filter: it could not read targets' filters"
+for inj in "$@"; do
+        eff=$((16#$(status "$inj" CapEff)))
+        (( (eff & ~allowed) == 0 )) || fail "injector $inj holds more than its four capabilities: $(status "$inj" CapEff)"
+        (( eff & (1 << 19) )) || fail "injector $inj lacks CAP_SYS_PTRACE"
+        (( (16#$(status "$inj" CapBnd) & ~allowed) == 0 )) || fail "injector $inj's bounding set is wider than its four"
+        [[ $(status "$inj" NoNewPrivs) == 1 ]] || fail "injector $inj lacks no_new_privs"
+        [[ $(status "$inj" Seccomp) == 0 ]] || fail "injector $inj is under a seccomp filter: it could not read targets' filters"
+done
+injectors="$*"
 
 # the manager's filter kills it for a syscall outside the list; the injector then dies with it
 kill -KILL "$MLOCKD_PID"
 wait "$MLOCKD_PID" 2>/dev/null || true
-wait_until 5 eval '! kill -0 '"$inj"' 2>/dev/null' || fail "injector outlived the manager"
+for inj in $injectors; do
+        wait_until 5 eval '! kill -0 '"$inj"' 2>/dev/null' || fail "injector $inj outlived the manager"
+done

@@ -59,9 +59,15 @@ uint64_t manager_policy_locked(Manager *m, const char *policy) {
         return sum;
 }
 
-/* 4242 a target: locks (TargetChanged); 1: refused; 4243: no policy; 4244: over budget
- * (BudgetExceeded, refused); anything else: no such process. */
-int manager_apply(Manager *m, pid_t pid, const char **ret_state) {
+/* 4242 a target: locks (TargetChanged), answered once the "job" ends, as the real manager does;
+ * 1: refused at once; 4243: no policy; 4244: over budget (BudgetExceeded, then skipped:budget,
+ * Refused); 4245: failed:injector (Failed); anything else: no such process. */
+static Target target_budget = { .pid = 4244, .state = (char *) "skipped:budget", .state_id = TARGET_SKIPPED,
+                                .reason = TARGET_REASON_BUDGET };
+static Target target_failed = { .pid = 4245, .state = (char *) "failed:injector", .state_id = TARGET_FAILED,
+                                .reason = TARGET_REASON_INJECTOR };
+
+int manager_apply(Manager *m, pid_t pid, sd_bus_message *message, const char **ret_state) {
         Target *t = manager_get_target(m, pid);
 
         calls.apply++;
@@ -74,31 +80,47 @@ int manager_apply(Manager *m, pid_t pid, const char **ret_state) {
                 return -ENOENT;
         if (pid == 4244) {
                 bus_emit_budget_exceeded(m, &m->cgroups[0]);
-                *ret_state = "skipped:budget";
-                return -EPERM;
+                bus_reply_apply(m, message, pid, 0, &target_budget);
+                return 0;
+        }
+        if (pid == 4245) {
+                bus_reply_apply(m, message, pid, 0, &target_failed);
+                return 0;
         }
         if (!t)
                 return -ESRCH;
 
         t->state = (char *) "locked";
+        t->state_id = TARGET_LOCKED;
         t->released = false;
         bus_emit_target_changed(m, t);
-        *ret_state = t->state;
+        bus_reply_apply(m, message, pid, 0, t);
         return 0;
 }
 
-/* Releasing 4242 unlocks its bytes: LockedBytes changes. */
-int manager_release(Manager *m, pid_t pid) {
+/* Releasing 4242 unlocks its bytes: LockedBytes changes. 4300's filter refuses munlock: Refused. */
+int manager_release(Manager *m, pid_t pid, sd_bus_message *message) {
         Target *t = manager_get_target(m, pid);
 
         calls.release++;
         calls.last_release = pid;
         if (!t)
                 return -ESRCH;
+        if (pid == 4300) {
+                Target refused = *t;
+
+                refused.state = (char *) "skipped:seccomp:kill_process";
+                refused.state_id = TARGET_SKIPPED;
+                refused.reason = TARGET_REASON_SECCOMP;
+                refused.detail = (char *) "kill_process";
+                bus_reply_release(m, message, pid, -EPERM, &refused);
+                return 0;
+        }
         m->locked_bytes -= t->locked_bytes;
         t->locked_bytes = 0;
         t->released = true;
         bus_emit_locked_bytes_changed(m);
+        bus_reply_release(m, message, pid, 0, t);
         return 0;
 }
 
@@ -364,6 +386,7 @@ static void client_root(sd_bus *bus) {
         /* Budget: BudgetExceeded(cgroup, unevictable, budget) */
         reply = call(bus, &error, "Apply", "u", 4244);
         ASSERT_CALL_ERROR(reply, &error, MLOCKD_ERROR_REFUSED);
+        ASSERT_TRUE(strncmp(error.message, "skipped:budget: ", strlen("skipped:budget: ")) == 0);     /* STATE: sentence */
         wait_for(bus, &signals.budget_exceeded, 1);
         ASSERT_STREQ(signals.cgroup, "/system.slice/redis.service");
         ASSERT_EQ_U64(signals.unevictable, 20 << 20);
@@ -377,6 +400,15 @@ static void client_root(sd_bus *bus) {
         ASSERT_EQ_U64(signals.locked_bytes, 4096);
         reply = call(bus, &error, "Release", "u", 5555);
         ASSERT_CALL_ERROR(reply, &error, MLOCKD_ERROR_NO_SUCH_PROCESS);
+        /* a refused unlock is Refused for root, not AccessDenied */
+        reply = call(bus, &error, "Release", "u", 4300);
+        ASSERT_CALL_ERROR(reply, &error, MLOCKD_ERROR_REFUSED);
+        ASSERT_TRUE(strncmp(error.message, "skipped:seccomp:kill_process: ", strlen("skipped:seccomp:kill_process: ")) == 0);
+
+        /* a job that failed: Failed, with the state first */
+        reply = call(bus, &error, "Apply", "u", 4245);
+        ASSERT_CALL_ERROR(reply, &error, MLOCKD_ERROR_FAILED);
+        ASSERT_TRUE(strncmp(error.message, "failed:injector: ", strlen("failed:injector: ")) == 0);
 
         /* Reload: fine once, then InvalidConfig listing every problem */
         reply = call(bus, &error, "Reload", NULL);
@@ -503,8 +535,8 @@ static void test_root(void) {
         serve(CLIENT_ROOT);
 
         /* What the stubs saw: invalid pids never reached the manager. */
-        ASSERT_EQ(calls.apply, 5);      /* 4242, 1, 4243, 77777, 4244 */
-        ASSERT_EQ(calls.release, 2);
+        ASSERT_EQ(calls.apply, 6);      /* 4242, 1, 4243, 77777, 4244, 4245 */
+        ASSERT_EQ(calls.release, 3);      /* 4242, 5555, 4300 */
         ASSERT_EQ(calls.reload, 2);
         ASSERT_STREQ(target_a.state, "locked");
         ASSERT_TRUE(target_a.released);
