@@ -45,7 +45,8 @@ daemon_integration_tests = \
 	tests/metrics.sh \
 	tests/notify.sh \
 	tests/privsep.sh \
-	tests/lock-seccomp.sh
+	tests/lock-seccomp.sh \
+	tests/lock-own.sh
 integration_tests += $(daemon_integration_tests)
 EXTRA_DIST += $(daemon_integration_tests)
 

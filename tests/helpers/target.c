@@ -2,11 +2,13 @@
 /* A workload for the tests: maps memory as asked, prints one "ready" line, then waits in the
  * requested way until killed.
  *
- *   target [--anon SIZE] [--touch SIZE] [--file PATH] [--mode MODE]
+ *   target [--anon SIZE] [--touch SIZE] [--file PATH] [--self-lock SIZE] [--mode MODE]
  *
  * --anon SIZE     an anonymous private mapping of SIZE bytes (K/M/G suffixes)
  * --touch SIZE    write to the first SIZE bytes of it
  * --file PATH     map PATH read-only and read every page
+ * --self-lock SIZE  a second anonymous mapping of SIZE bytes that the program mlock()s itself
+ *                 (full); its address is "own=ADDR" in the ready line
  * --mode pause    (default) sleep in pause()
  *        spin     burn CPU
  *        clock    read CLOCK_MONOTONIC in a loop and remember the longest gap between two reads
@@ -15,7 +17,7 @@
  *                 "mmap=ADDR" (or "mmap_failed errno=N"): checks MCL_FUTURE and RLIMIT_MEMLOCK
  * In pause mode, SIGUSR1 re-executes the program with the same arguments (a new image), and SIGUSR2
  * forks a child that prints "child pid=PID anon=ADDR" and carries on like its parent.
- * The ready line: "ready pid=PID anon=ADDR file=ADDR" on stdout, flushed. */
+ * The ready line: "ready pid=PID anon=ADDR file=ADDR own=ADDR" on stdout, flushed. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,11 +70,12 @@ int main(int argc, char *argv[]) {
                 { "touch", required_argument, NULL, 't' },
                 { "file", required_argument, NULL, 'f' },
                 { "mode", required_argument, NULL, 'm' },
+                { "self-lock", required_argument, NULL, 'l' },
                 {},
         };
-        uint64_t anon_size = 0, touch = 0;
+        uint64_t anon_size = 0, touch = 0, own_size = 0;
         const char *file = NULL, *mode = "pause";
-        void *anon = NULL, *fmap = NULL;
+        void *anon = NULL, *fmap = NULL, *own = NULL;
         struct sigaction sa = { .sa_handler = on_signal };
         int c;
 
@@ -82,6 +85,7 @@ int main(int argc, char *argv[]) {
                 case 't': touch = parse_size_arg(optarg); break;
                 case 'f': file = optarg; break;
                 case 'm': mode = optarg; break;
+                case 'l': own_size = parse_size_arg(optarg); break;
                 default: return 2;
                 }
 
@@ -118,7 +122,16 @@ int main(int argc, char *argv[]) {
                         (void) ((volatile char *) fmap)[off];
         }
 
-        printf("ready pid=%d anon=%p file=%p\n", (int) getpid(), anon, fmap);
+        if (own_size > 0) {
+                /* PROT_EXEC keeps it from merging with the --anon mapping */
+                own = mmap(NULL, own_size, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (own == MAP_FAILED || mlock(own, own_size) < 0) {
+                        perror("self-lock");
+                        return 1;
+                }
+        }
+
+        printf("ready pid=%d anon=%p file=%p own=%p\n", (int) getpid(), anon, fmap, own);
         fflush(stdout);
 
         if (strcmp(mode, "spin") == 0)
