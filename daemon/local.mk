@@ -46,7 +46,8 @@ daemon_integration_tests = \
 	tests/notify.sh \
 	tests/privsep.sh \
 	tests/lock-seccomp.sh \
-	tests/lock-own.sh
+	tests/lock-own.sh \
+	tests/lock-maxlocked.sh
 integration_tests += $(daemon_integration_tests)
 EXTRA_DIST += $(daemon_integration_tests)
 
