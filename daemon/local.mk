@@ -47,7 +47,8 @@ daemon_integration_tests = \
 	tests/privsep.sh \
 	tests/lock-seccomp.sh \
 	tests/lock-own.sh \
-	tests/lock-maxlocked.sh
+	tests/lock-maxlocked.sh \
+	tests/lock-apply-async.sh
 integration_tests += $(daemon_integration_tests)
 EXTRA_DIST += $(daemon_integration_tests)
 
