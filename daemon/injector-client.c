@@ -119,9 +119,16 @@ static int on_reply(sd_event_source *s, int fd, uint32_t revents, void *userdata
         r = injector_receive(c->active, &reply, &passed);
         if (r == -EAGAIN || r == -EINTR)
                 return 0;
+        if (r == -ECONNRESET) {
+                /* end of file: it exited (its pidfd may not have been seen yet) */
+                log_error("The injector (pid %d) died.", (int) injector_pid(c->active));
+                client_lose(c, "died");
+                return 0;
+        }
         if (r < 0) {
-                log_error_errno(r, "The injector (pid %d) closed its socket: %m", (int) injector_pid(c->active));
-                client_lose(c, "closed");
+                log_error_errno(r, "Failed to read from the injector (pid %d), killing it: %m",
+                                (int) injector_pid(c->active));
+                client_lose(c, "failed");
                 return 0;
         }
         if (!c->sent || !c->head || reply.serial != c->head->req.serial) {
@@ -173,39 +180,47 @@ static int client_attach(InjectorClient *c) {
  * carry on with the spare, or tell the manager there is none. */
 static void client_lose(InjectorClient *c, const char *why) {
         InjectorCall *call = NULL;
-        int r;
+        int left = 0, r;
 
         client_detach_sources(c);
-        injector_kill(c->active);
+        injector_kill(c->active); /* reaped: the kernel has detached whatever it traced */
         c->active = injector_free(c->active);
         c->restarts++;
 
         if (c->sent)
                 call = queue_pop(c);
         if (call) {
-                int left = injector_target_left_stopped("/proc", call->req.pid);
-
+                left = injector_target_left_stopped("/proc", call->req.pid);
                 if (left > 0)
                         log_error("Process %d was left stopped or traced by the lost injector.",
                                   (int) call->req.pid);
-                if (!call->cancelled)
-                        call->handler(left > 0 ? -ENOTRECOVERABLE : -ECONNRESET, NULL, -EBADF, call->userdata);
-                call_free(call);
         }
 
+        /* the spare first, so that the handler may send the request again */
         if (c->spare) {
                 c->active = TAKE_PTR(c->spare);
                 r = client_attach(c);
-                if (r >= 0) {
+                if (r >= 0)
                         log_notice("The spare injector (pid %d) takes over after the injector %s.",
                                    (int) injector_pid(c->active), why);
-                        client_send_next(c);
-                        return;
+                else {
+                        log_error_errno(r, "Failed to watch the spare injector: %m");
+                        client_detach_sources(c);
+                        injector_kill(c->active);
+                        c->active = injector_free(c->active);
                 }
-                log_error_errno(r, "Failed to watch the spare injector: %m");
-                client_detach_sources(c);
-                injector_kill(c->active);
-                c->active = injector_free(c->active);
+        }
+
+        if (call) {
+                if (!call->cancelled)
+                        call->handler(!c->active ? -ENOTCONN : left > 0 ? -ENOTRECOVERABLE : -ECONNRESET, NULL,
+                                      -EBADF, call->userdata);
+                call_free(call);
+        }
+
+        if (c->active) {
+                client_send_next(c);
+                return;
         }
 
         log_error("No injector is left (the last one %s).", why);

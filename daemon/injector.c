@@ -353,6 +353,9 @@ int injector_serve(int fd, pid_t manager) {
         pid_t self = getpid();
         unsigned stall_at = test_stall_at(), steps = 0;
 
+        if (stall_at > 0)
+                log_notice("Test hook: this injector stops answering at STEP request %u.", stall_at);
+
         for (;;) {
                 _cleanup_close_ int pidfd = -EBADF, out_fd = -EBADF;
                 InjectorRequest req;
@@ -455,6 +458,10 @@ int injector_start(Injector **ret) {
                 _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
         }
 
+#ifdef HAVE_SANITIZERS
+        /* the test hook is for the first injector only: the spare must answer */
+        (void) unsetenv("MLOCKD_TEST_INJECTOR_STALL");
+#endif
         i = calloc(1, sizeof *i);
         if (!i) {
                 (void) kill(pid, SIGKILL);

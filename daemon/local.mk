@@ -48,7 +48,8 @@ daemon_integration_tests = \
 	tests/lock-seccomp.sh \
 	tests/lock-own.sh \
 	tests/lock-maxlocked.sh \
-	tests/lock-apply-async.sh
+	tests/lock-apply-async.sh \
+	tests/lock-injector.sh
 integration_tests += $(daemon_integration_tests)
 EXTRA_DIST += $(daemon_integration_tests)
 

@@ -1,0 +1,52 @@
+#!/bin/bash
+# A supervised injector. A stuck one (forced with the test hook MLOCKD_TEST_INJECTOR_STALL, which
+# only test builds honour) is killed after its timeout; the target it was on is left running and
+# untraced, its job goes on through the spare and ends locked; no reply is paired with the wrong
+# request. A killed injector is noticed at once, and with no injector left mlockd exits non-zero
+# (systemd restarts it).
+. "${top_srcdir:-.}/tests/lib.sh"
+
+write_policy app "[Match]
+Executable=$MY_TARGET
+[Lock]
+Mode=onfault
+Regions=anon"
+
+start_my_target pid --anon 16M --touch 4M
+addr=$(ready_field "$(target_output)" anon)
+MLOCKD_TEST_INJECTOR_STALL=1 start_mlockd
+grep -q "Test hook: this injector stops answering" "$MLOCKD_LOG" || skip "not a test build (the stall hook needs --enable-sanitizers)"
+
+wait_until 40 grep -q "did not answer request" "$MLOCKD_LOG" || fail "the stuck injector was never timed out"
+assert_unharmed "$pid"
+wait_until 20 has_vmflags "$pid" "$addr" lo lf || { cat "$MLOCKD_LOG" >&2; fail "the job did not go on after the injector was replaced"; }
+grep -q "spare injector .* takes over" "$MLOCKD_LOG" || fail "no spare took over"
+! grep -q "Dropping an injector reply" "$MLOCKD_LOG" || fail "a reply was paired with the wrong request"
+assert_unharmed "$pid"
+assert_mlockd_alive
+
+# the spare is the only injector now: kill it; the manager notices and exits non-zero
+inj=$(cat /proc/"$MLOCKD_PID"/task/*/children)
+set -- $inj
+(( $# == 1 )) || fail "expected one injector left, found: $inj"
+kill -KILL "$1"
+rc=0
+wait "$MLOCKD_PID" || rc=$?
+MLOCKD_PID=
+(( rc != 0 )) || fail "mlockd exited 0 with no injector left"
+grep -q "The injector (pid $1) died" "$MLOCKD_LOG" || fail "the injector's death was not logged"
+grep -q "No injector is left" "$MLOCKD_LOG" || fail "no error said why mlockd exits"
+
+# a fresh daemon: an injector killed, then a new target locked by the spare
+: >"$MLOCKD_LOG"
+start_mlockd
+inj=$(cat /proc/"$MLOCKD_PID"/task/*/children)
+set -- $inj
+kill -KILL "$1"
+wait_until 10 grep -q "takes over after the injector died" "$MLOCKD_LOG" || fail "the injector's death went unnoticed"
+start_my_target pid2 --anon 16M --touch 4M
+addr2=$(ready_field "$(target_output)" anon)
+wait_until 10 has_vmflags "$pid2" "$addr2" lo lf || fail "no new target locked after the injector was killed"
+assert_unharmed "$pid"
+assert_unharmed "$pid2"
+stop_mlockd
