@@ -90,6 +90,7 @@ Injector *injector_free(Injector *i) {
 }
 
 int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, const char **ret_why) {
+        const uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE);
         const char *why = NULL;
 
         if (req->magic != INJECTOR_MAGIC)
@@ -109,12 +110,12 @@ int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, con
 
                 switch (req->call) {
                 case INJECT_MLOCK2:
-                        if (a[0] % 4096 != 0 || a[1] == 0 || a[1] % 4096 != 0 || a[0] + a[1] < a[0] ||
+                        if (a[0] % page != 0 || a[1] == 0 || a[1] % page != 0 || a[0] + a[1] < a[0] ||
                             (a[2] & ~(uint64_t) MLOCK_ONFAULT) || a[3] || a[4] || a[5])
                                 why = "bad mlock2 arguments";
                         break;
                 case INJECT_MUNLOCK:
-                        if (a[0] % 4096 != 0 || a[1] == 0 || a[0] + a[1] < a[0] || a[2] || a[3] || a[4] || a[5])
+                        if (a[0] % page != 0 || a[1] == 0 || a[0] + a[1] < a[0] || a[2] || a[3] || a[4] || a[5])
                                 why = "bad munlock arguments";
                         break;
                 case INJECT_MLOCKALL:
@@ -250,14 +251,15 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
         }
 
         case INJECTOR_OP_EXE: {
-                char path[64];
-                ssize_t n;
+                /* the tested reader: " (deleted)" stripped, so a replaced binary still matches */
+                _cleanup_free_ char *exe = NULL;
 
-                snprintf(path, sizeof path, "/proc/%d/exe", req->pid);
-                n = readlink(path, reply->path, sizeof reply->path - 1);
-                if (n < 0)
-                        return -errno;
-                reply->path[n] = '\0';
+                r = procfs_read_exe("/proc", req->pid, &exe);
+                if (r < 0)
+                        return r;
+                if (strlen(exe) >= sizeof reply->path)
+                        return -ENAMETOOLONG;
+                strcpy(reply->path, exe);
                 return 0;
         }
 

@@ -14,7 +14,6 @@
 #endif
 
 #define SMAPS_MAX (64U * 1024U * 1024U)
-#define PREFETCH_ANON_CHUNK (2ULL << 20)
 #define MAX_REPLANS 3
 #define STEP_STOP_TIMEOUT_USEC (2 * USEC_PER_SEC)
 
@@ -266,26 +265,33 @@ static int job_set_steps(Job *j, const Maps *smaps, uint64_t keep) {
 
 /* ---- planning -------------------------------------------------------------------------------- */
 
-/* Prefetch anonymous ranges only: page cache read by process_madvise is charged to mlockd's memory
- * cgroup, so file pages are left to the populating mlock2 in the target's own context. */
+/* Prefetch anonymous memory only (lib/prefetch.c picks what is swapped out): page cache read by
+ * process_madvise is charged to mlockd's memory cgroup, so file pages are left to the populating
+ * mlock2 in the target's own context. Clipped to what the plan still has to lock. */
 static int job_plan_prefetch(Job *j, const Maps *maps) {
+        unsigned anon = REGION_ANON | REGION_HEAP | REGION_STACK;
+        _cleanup_free_ PrefetchRange *all = NULL;
+        size_t n_all = 0;
+        int r;
+
+        r = prefetch_plan(maps, j->spec.regions & REGION_ALL ? anon : j->spec.regions & anon, NULL, "/sys", &all,
+                          &n_all);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < j->plan->n_ranges; i++) {
                 const LockRange *lr = &j->plan->ranges[i];
 
-                if (lr->locked)
-                        continue;
-                for (size_t k = 0; k < maps->n; k++) {
-                        const MapsRegion *reg = &maps->regions[k];
-                        uint64_t s = MAX(reg->start, lr->start), e = MIN(reg->end, lr->end);
+                for (size_t k = 0; !lr->locked && k < n_all; k++) {
+                        uint64_t s = MAX(all[k].start, lr->start), e = MIN(all[k].end, lr->end);
                         PrefetchRange *n;
 
-                        if (s >= e || reg->inode != 0 || reg->swap == 0)
-                                continue; /* file-backed, or nothing swapped out to read back */
+                        if (s >= e)
+                                continue;
                         n = reallocarray(j->prefetch, j->n_prefetch + 1, sizeof *n);
                         if (!n)
                                 return -ENOMEM;
                         j->prefetch = n;
-                        j->prefetch[j->n_prefetch++] = (PrefetchRange) { .start = s, .end = e, .chunk = PREFETCH_ANON_CHUNK };
+                        j->prefetch[j->n_prefetch++] = (PrefetchRange) { .start = s, .end = e, .chunk = all[k].chunk };
                 }
         }
         return 0;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* aarch64: "svc #0" (01 00 00 d4), number in x8, arguments x0-x5, result in x0. At the exit stop
  * the saved NT_PRSTATUS set goes back and NT_ARM_SYSTEM_CALL is set to -1, so the exit path does
- * not take the restored x0 for a syscall return (INJECTION.md 1.6). arm64 rewinds an interrupted
- * syscall before the stop, so restoring the registers re-runs it from the start. 32-bit (compat)
+ * not take the restored x0 for a syscall return. arm64 rewinds an interrupted syscall before the
+ * stop (do_signal() runs before get_signal() and calls forget_syscall()), so restoring the
+ * registers re-runs it from the start; the vdso's svc is used, never the one at the saved pc, where
+ * setup_restart_syscall() would overwrite x8. 32-bit (compat)
  * tasks are not supported. Derived from the kernel and CRIU sources; not run on hardware here. */
 #include <elf.h>
 #include <errno.h>

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* x86_64: native tasks run "syscall" (0f 05), ia32 compat tasks "int $0x80" (cd 80). The size of
  * the NT_PRSTATUS register set tells them apart (216 vs 68 bytes, as in CRIU). orig_rax = -1 keeps
- * the kernel from treating the injected call as one to restart (INJECTION.md 1.1, 1.3). */
+ * the kernel from treating the injected call as one to restart: x86 rewinds in
+ * arch_do_signal_or_restart(), after get_signal(), and only when syscall_get_nr() != -1. */
 #include <elf.h>
 #include <errno.h>
 #include <linux/audit.h>

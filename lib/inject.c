@@ -705,7 +705,9 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
 
 /* ---- calls -------------------------------------------------------------------------------- */
 
-/* Whether the thread's seccomp filters would let this call through (INJECTION.md 2). */
+/* Whether the thread's seccomp filters would let this call through. An injected syscall is
+ * filtered like any other (ptrace's entry report runs first, seccomp second): ERRNO shows at the
+ * exit stop, KILL_PROCESS kills the target after detach with a SIGSYS no tracer can cancel. */
 static int seccomp_precheck(Tracee *t, long nr, const uint64_t args[6], uint64_t insn_addr) {
         struct seccomp_data d = {
                 .nr = (int) nr,
@@ -859,10 +861,6 @@ int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_re
 
 const char *inject_seccomp_action(const Tracee *t) {
         return t ? t->seccomp_action : NULL;
-}
-
-pid_t inject_tracee_tid(const Tracee *t) {
-        return t ? t->tid : 0;
 }
 
 bool inject_tracee_group_stopped(const Tracee *t) {

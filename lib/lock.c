@@ -5,7 +5,9 @@
 
 #include "lock.h"
 
-#define PAGE 4096ULL
+#include <unistd.h>
+
+#define PAGE ((uint64_t) sysconf(_SC_PAGESIZE))
 #define CHUNK_MIN (256ULL * 1024)
 #define CHUNK_MAX (1ULL << 30)
 #define CHUNK_FIRST_FULL (1ULL << 20)   /* populating: ~0.5 GB/s measured, so 1 MiB is ~2 ms */

@@ -43,7 +43,8 @@ typedef struct LockPlan {
         uint64_t wanted;                /* what the policy asked for, before trimming */
         const char *trimmed;            /* NULL, or why less than wanted: "limit", "budget", "rlimit" */
         int mlockall_flags;             /* 0: none; else MCL_* to finish with */
-        bool future_refused;            /* Future= asked for, refused for the rlimit (INJECTION.md 4) */
+        bool future_refused;            /* Future= asked for, refused: under a finite RLIMIT_MEMLOCK,
+                                         * MCL_FUTURE makes the target's own later mmap fail (EAGAIN) */
 } LockPlan;
 
 int lock_plan(const Maps *maps, const LockParams *p, LockPlan **ret);

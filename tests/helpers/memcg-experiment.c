@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Where does page cache read by process_madvise(MADV_WILLNEED) get charged? (INJECTION.md §6)
+/* Where does page cache read by process_madvise(MADV_WILLNEED) get charged? (To the
+ * caller's memory cgroup, not the target's: lib/prefetch.h relies on it.)
  *
  * Run by `make bench` (not in make check); needs root and the memory controller (v1 on this
  * machine's hybrid hierarchy, or v2). Makes two memory cgroups below its own: A for the

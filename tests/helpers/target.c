@@ -100,7 +100,7 @@ int main(int argc, char *argv[]) {
                 }
                 if (touch > anon_size)
                         touch = anon_size;
-                for (uint64_t off = 0; off < touch; off += 4096)
+                for (uint64_t off = 0; off < touch; off += (uint64_t) sysconf(_SC_PAGESIZE))
                         ((volatile char *) anon)[off] = (char) (off >> 12);
         }
 
@@ -118,7 +118,7 @@ int main(int argc, char *argv[]) {
                         return 1;
                 }
                 close(fd);
-                for (off_t off = 0; off < st.st_size; off += 4096)
+                for (off_t off = 0; off < st.st_size; off += sysconf(_SC_PAGESIZE))
                         (void) ((volatile char *) fmap)[off];
         }
 
