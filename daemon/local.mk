@@ -4,7 +4,8 @@ lib_libmlockd_la_SOURCES += \
 	lib/lock.c lib/lock.h
 
 mlockd_SOURCES += \
-	daemon/manager.c daemon/manager.h \
+	daemon/manager.c daemon/manager.h daemon/manager-internal.h \
+	daemon/manager-jobs.c daemon/manager-account.c \
 	daemon/injector.c daemon/injector.h \
 	daemon/injector-client.c daemon/injector-client.h \
 	daemon/target.c daemon/target.h \

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The manager: wiring. It discovers processes (proc connector, /proc scans, pidfds for exits),
- * matches them to policies, and runs each target's job (daemon/job.c) through the injector client
- * (daemon/injector-client.c), one round trip at a time on the event loop. It keeps per-cgroup
- * accounts, answers the bus's waiting Apply and Release calls when jobs end, and logs each
- * target's final state in one place. Decisions live in job.c, target.c (the ledger) and
- * lib/account.c. */
+ * matches them to policies, starts their jobs (manager-jobs.c runs them through the injector
+ * client, one round trip at a time on the event loop), answers the bus's actions, reloads, and
+ * logs each target's final state in one place. Accounts and metrics are in manager-account.c;
+ * decisions in job.c, target.c (the ledger) and lib/account.c. */
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +20,7 @@
 #include "job.h"
 #include "log.h"
 #include "manager.h"
+#include "manager-internal.h"
 #include "maps.h"
 #include "match.h"
 #include "metrics.h"
@@ -30,35 +30,10 @@
 #include "strv.h"
 #include "units.h"
 
-#define CAP_IPC_LOCK_BIT 14
 #define SMAPS_MAX (64U * 1024U * 1024U)
 #define SETTLE_USEC (2 * USEC_PER_SEC)
 #define SETTLE_FIRST_USEC (10 * USEC_PER_MSEC)
 #define SETTLE_MAX_INTERVAL_USEC (500 * USEC_PER_MSEC)
-/* How long the injector may take to answer: a step's stop wait plus the call itself (chunks are
- * sized for MaxPause, the first full one at ~2 ms); a stuck injector is killed after this. */
-#define INJECTOR_STEP_SLACK_USEC (10 * USEC_PER_SEC)
-#define INJECTOR_TIMEOUT_USEC (10 * USEC_PER_SEC)
-#define INJECTOR_PREFETCH_TIMEOUT_USEC (30 * USEC_PER_SEC)
-
-typedef enum TargetNext {
-        NEXT_NONE,
-        NEXT_LOCK,
-        NEXT_UNLOCK,
-} TargetNext;
-
-typedef enum TargetThen {
-        THEN_NOTHING,
-        THEN_RELEASE,           /* Release(): skipped:released */
-        THEN_FORGET,            /* no policy matches any more */
-        THEN_MODE_NONE,         /* Mode=none */
-        THEN_RELOCK,            /* another policy: lock under it */
-} TargetThen;
-
-static const double injection_bucket_bounds[8] = { 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3 };
-
-static void manager_arm_settle(Manager *m, bool soon);
-static void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then);
 
 /* ---- the target list ----------------------------------------------------------------------- */
 
@@ -83,7 +58,7 @@ Target *manager_get_target(Manager *m, pid_t pid) {
         return found ? m->targets[i] : NULL;
 }
 
-static Target *manager_get_candidate(Manager *m, pid_t pid) {
+Target *manager_get_candidate(Manager *m, pid_t pid) {
         bool found;
         size_t i = target_index(m->candidates, m->n_candidates, pid, &found);
 
@@ -117,7 +92,7 @@ static void list_remove(Target **list, size_t *n, Target *t) {
         }
 }
 
-static void manager_update_locked_bytes(Manager *m) {
+void manager_update_locked_bytes(Manager *m) {
         uint64_t sum = 0;
 
         for (size_t i = 0; i < m->n_targets; i++)
@@ -147,7 +122,7 @@ uint64_t manager_policy_locked(Manager *m, const char *policy) {
         return sum;
 }
 
-static const Policy *target_policy(Manager *m, const Target *t) {
+const Policy *target_policy(Manager *m, const Target *t) {
         return t->policy ? policy_set_find(m->policies, t->policy) : NULL;
 }
 
@@ -164,7 +139,7 @@ static int waiters_add(sd_bus_message ***list, size_t *n, sd_bus_message *messag
 }
 
 /* Answer every waiting Apply with r (0: t's state). */
-static void target_answer_apply(Manager *m, Target *t, int r) {
+void target_answer_apply(Manager *m, Target *t, int r) {
         sd_bus_message **l = TAKE_PTR(t->apply_waiters);
         size_t n = t->n_apply_waiters;
 
@@ -176,7 +151,7 @@ static void target_answer_apply(Manager *m, Target *t, int r) {
         free(l);
 }
 
-static void target_answer_release(Manager *m, Target *t, int r) {
+void target_answer_release(Manager *m, Target *t, int r) {
         sd_bus_message **l = TAKE_PTR(t->release_waiters);
         size_t n = t->n_release_waiters;
 
@@ -213,7 +188,7 @@ static void manager_log_result(const Target *t) {
                  t->reason != TARGET_REASON_NONE ? target_reason_describe(t->reason, t->detail) : "");
 }
 
-static void manager_set_state(Manager *m, Target *t, TargetState s, TargetReason r, const char *detail) {
+void manager_set_state(Manager *m, Target *t, TargetState s, TargetReason r, const char *detail) {
         int q = target_set_state(t, s, r, detail);
 
         if (q < 0) {
@@ -247,7 +222,7 @@ static void target_drop(Manager *m, Target *t) {
         target_free(t);
 }
 
-static void manager_remove_target(Manager *m, Target *t) {
+void manager_remove_target(Manager *m, Target *t) {
         log_debug("Forgetting target %d.", (int) t->pid);
         list_remove(m->targets, &m->n_targets, t);
         target_drop(m, t);
@@ -270,265 +245,8 @@ static void manager_forget_pid(Manager *m, pid_t pid) {
                 manager_remove_candidate(m, t, -ESRCH);
 }
 
-/* ---- jobs ----------------------------------------------------------------------------------- */
-
-static usec_t request_timeout(const InjectorRequest *req) {
-        switch (req->op) {
-        case INJECTOR_OP_STEP:
-                return req->timeout_usec + INJECTOR_STEP_SLACK_USEC;
-        case INJECTOR_OP_PREFETCH:
-                return INJECTOR_PREFETCH_TIMEOUT_USEC;
-        default:
-                return INJECTOR_TIMEOUT_USEC;
-        }
-}
-
-static void on_job_reply(int r, const InjectorReply *reply, int fd, void *userdata) {
-        Job *j = userdata;
-
-        j->target->job_call = NULL;
-        job_reply(j, r, reply, fd);
-}
-
-static int job_op_submit(Job *j, const InjectorRequest *req, void *userdata) {
-        Manager *m = userdata;
-        Target *t = j->target;
-
-        return injector_client_submit(m->injector, req, t->pidfd, request_timeout(req), on_job_reply, j,
-                                      &t->job_call);
-}
-
-/* Bytes other targets in the cgroup still have to lock: not yet in the kernel's figure. */
-static uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, const Target *except) {
-        uint64_t sum = 0;
-
-        for (size_t i = 0; i < m->n_targets; i++) {
-                const Target *t = m->targets[i];
-
-                if (t != except && t->job && streq_ptr(t->memcg, memcg))
-                        sum += job_in_flight(t->job);
-        }
-        return sum;
-}
-
-/* The tighter of a cgroup budget so far (0: none) and the policy's CgroupMaxUnevictable=. */
-static uint64_t budget_tighten(uint64_t budget, const Policy *p) {
-        if (p && p->cgroup_max_unevictable > 0 && (budget == 0 || p->cgroup_max_unevictable < budget))
-                return p->cgroup_max_unevictable;
-        return budget;
-}
-
-static uint64_t manager_cgroup_budget(Manager *m, const char *memcg) {
-        uint64_t budget = 0;
-
-        for (size_t i = 0; i < m->n_targets; i++)
-                if (streq_ptr(m->targets[i]->memcg, memcg))
-                        budget = budget_tighten(budget, target_policy(m, m->targets[i]));
-        return budget;
-}
-
-static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) {
-        Manager *m = userdata;
-        Target *t = j->target;
-        ProcStatus status = {};
-        CgroupMemory mem = {};
-        uint64_t soft = UINT64_MAX, hard = UINT64_MAX;
-        AccountInput in = { .max_locked = j->spec.max_locked, .held = held };
-        int r;
-
-        r = procfs_read_status("/proc", t->pid, 0, &status);
-        if (r < 0)
-                return -ESRCH;
-        if (!(status.cap_eff & (1ULL << CAP_IPC_LOCK_BIT)))
-                (void) procfs_read_memlock_limit("/proc", t->pid, &soft, &hard);
-
-        if (t->memcg && m->have_cgroup_layout && cgroup_read_memory(&m->cgroup_layout, t->memcg, &mem) >= 0) {
-                in.memory = &mem;
-                in.cgroup_budget = manager_cgroup_budget(m, t->memcg);
-                in.limit_margin = m->policies->daemon.cgroup_limit_margin;
-                in.in_flight = manager_cgroup_in_flight(m, t->memcg, t);
-        }
-
-        *ret = (JobLimits) { .vm_locked = status.vm_lck, .memlock_limit = soft };
-        account_target(&in, &ret->account);
-        return 0;
-}
-
-static void job_op_stepped(Job *j, uint64_t held_usec, void *userdata) {
-        Manager *m = userdata;
-        double s = (double) held_usec / 1e6;
-
-        m->injections_total++;
-        m->injection_seconds_sum += s;
-        for (size_t b = 0; b < ELEMENTSOF(m->injection_buckets); b++)
-                if (s <= injection_bucket_bounds[b])
-                        m->injection_buckets[b]++;
-}
-
-static void manager_account(Manager *m);
-
-static bool target_young(const Target *t, usec_t now) {
+bool target_young(const Target *t, usec_t now) {
         return t->discovered + SETTLE_USEC > now;
-}
-
-static void manager_lock_finished(Manager *m, Target *t, Job *j) {
-        if (j->raised_limit > 0)
-                log_info("Raised RLIMIT_MEMLOCK of %d (%s) to %" PRIu64 " bytes.", (int) t->pid, strempty(t->comm),
-                         j->raised_limit);
-        if (j->max_hold > 0) {
-                char a[FORMAT_TIMESPAN_MAX];
-                log_debug("Process %d (%s): longest hold %s, rate %.0f bytes/us.", (int) t->pid, strempty(t->comm),
-                          format_timespan(a, sizeof a, j->max_hold), t->rate);
-        }
-        t->locked_bytes = j->state == TARGET_LOCKED || j->state == TARGET_PARTIAL || j->state == TARGET_FAILED
-                                  ? j->locked_bytes
-                                  : t->locked_bytes;
-        t->trimmed = j->reason == TARGET_REASON_LIMIT || j->reason == TARGET_REASON_BUDGET;
-        manager_set_state(m, t, j->state, j->reason, j->detail[0] ? j->detail : NULL);
-        if (target_young(t, now_usec(CLOCK_MONOTONIC)))
-                manager_arm_settle(m, false);
-}
-
-/* An unlock job ended: r 0 when mlockd's part is undone. */
-static void manager_unlock_finished(Manager *m, Target *t, Job *j, bool *ret_removed) {
-        bool ok = j->reason == TARGET_REASON_NONE;
-        int then = t->unlock_then;
-
-        *ret_removed = false;
-        t->unlock_then = THEN_NOTHING;
-        if (ok)
-                t->locked_bytes = 0;
-
-        if (then == THEN_RELEASE) {
-                if (ok) {
-                        t->released = true;
-                        manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_RELEASED, NULL);
-                        target_answer_release(m, t, 0);
-                } else {
-                        manager_set_state(m, t, j->state, j->reason, j->detail[0] ? j->detail : NULL);
-                        target_answer_release(m, t, j->state == TARGET_SKIPPED ? -EPERM : -EIO);
-                }
-                return;
-        }
-        if (!ok)
-                manager_set_state(m, t, j->state, j->reason, j->detail[0] ? j->detail : NULL);
-        switch (then) {
-        case THEN_FORGET:
-                log_info("Process %d (%s) no longer matches a policy; %s.", (int) t->pid, strempty(t->comm),
-                         ok ? "mlockd's locks undone" : "its locks could not all be undone");
-                target_answer_apply(m, t, -ENOENT);
-                manager_remove_target(m, t);
-                *ret_removed = true;
-                return;
-        case THEN_MODE_NONE:
-                manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_MODE_NONE, NULL);
-                return;
-        case THEN_RELOCK:
-                t->next_job = NEXT_LOCK;
-                return;
-        default:
-                return;
-        }
-}
-
-static void job_op_finished(Job *j, void *userdata) {
-        Manager *m = userdata;
-        Target *t = j->target;
-        bool removed = false;
-
-        t->job = NULL;
-        t->job_call = NULL;
-        if (j->gone) {
-                job_free(j);
-                manager_remove_target(m, t);
-                return;
-        }
-        if (j->kind == JOB_LOCK)
-                manager_lock_finished(m, t, j);
-        else
-                manager_unlock_finished(m, t, j, &removed);
-        job_free(j);
-        if (removed)
-                return;
-
-        manager_update_locked_bytes(m);
-        manager_account(m);
-
-        if (t->next_job != NEXT_NONE) {
-                TargetNext next = t->next_job;
-                t->next_job = NEXT_NONE;
-                manager_start_job(m, t, next == NEXT_LOCK ? JOB_LOCK : JOB_UNLOCK, t->unlock_then);
-                return;
-        }
-        target_answer_apply(m, t, 0);
-}
-
-static const JobOps job_ops = {
-        .submit = job_op_submit,
-        .limits = job_op_limits,
-        .stepped = job_op_stepped,
-        .finished = job_op_finished,
-};
-
-/* Start t's job now, or after the one running (which then sees it through). */
-static void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then) {
-        _cleanup_(job_spec_done) JobSpec spec = {};
-        const Policy *p = NULL;
-        Job *j = NULL;
-        int r;
-
-        if (t->job) {
-                t->next_job = kind == JOB_LOCK ? NEXT_LOCK : NEXT_UNLOCK;
-                if (kind == JOB_UNLOCK)
-                        t->unlock_then = then;
-                return;
-        }
-        t->deferred = false;
-        if (kind == JOB_LOCK) {
-                p = target_policy(m, t);
-                if (!p) {
-                        manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_NO_POLICY, NULL);
-                        target_answer_apply(m, t, 0);
-                        return;
-                }
-                if (p->mode == LOCK_MODE_NONE) {
-                        manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_MODE_NONE, NULL);
-                        target_answer_apply(m, t, 0);
-                        return;
-                }
-                r = job_spec_from_policy(p, m->dry_run, &spec);
-        } else {
-                t->unlock_then = then;
-                r = 0;
-        }
-        if (r >= 0)
-                r = job_new(kind, t, kind == JOB_LOCK ? &spec : NULL, &job_ops, m, &j);
-        if (r < 0) {
-                log_oom();
-                return;
-        }
-        t->job = j;
-        job_start(j);
-}
-
-/* Undo mlockd's part in t, then do then. With nothing in the ledger there is nothing to inject. */
-static void manager_unlock(Manager *m, Target *t, TargetThen then) {
-        if (!t->job && t->ledger.n == 0 && !t->ledger.future) {
-                Job j = { .kind = JOB_UNLOCK, .target = t, .reason = TARGET_REASON_NONE };
-                bool removed = false;
-
-                t->unlock_then = then;
-                manager_unlock_finished(m, t, &j, &removed);
-                if (removed)
-                        return;
-                manager_update_locked_bytes(m);
-                if (t->next_job == NEXT_LOCK) {
-                        t->next_job = NEXT_NONE;
-                        manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
-                }
-                return;
-        }
-        manager_start_job(m, t, JOB_UNLOCK, then);
 }
 
 /* ---- discovery -------------------------------------------------------------------------------- */
@@ -824,7 +542,7 @@ static int on_settle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 /* soon: a new target arrived, look within SETTLE_FIRST_USEC even if the backoff had grown. */
-static void manager_arm_settle(Manager *m, bool soon) {
+void manager_arm_settle(Manager *m, bool soon) {
         usec_t now = now_usec(CLOCK_MONOTONIC), next = 0;
         int enabled = SD_EVENT_OFF;
         int r;
@@ -850,142 +568,6 @@ static void manager_arm_settle(Manager *m, bool soon) {
                 m->settle_interval = SETTLE_FIRST_USEC;
         (void) sd_event_source_set_time_relative(m->settle_timer, m->settle_interval);
         (void) sd_event_source_set_enabled(m->settle_timer, SD_EVENT_ONESHOT);
-}
-
-/* ---- accounting and reporting ---------------------------------------------------------------- */
-
-static CgroupAccount *manager_find_cgroup(Manager *m, const char *path) {
-        for (size_t i = 0; i < m->n_cgroups; i++)
-                if (streq(m->cgroups[i].path, path))
-                        return &m->cgroups[i];
-        return NULL;
-}
-
-static void manager_account(Manager *m) {
-        CgroupAccount *fresh = NULL;
-        size_t n_fresh = 0;
-
-        for (size_t i = 0; i < m->n_targets; i++) {
-                const Target *t = m->targets[i];
-                CgroupAccount *c = NULL;
-
-                if (!t->memcg)
-                        continue;
-                for (size_t j = 0; j < n_fresh; j++)
-                        if (streq(fresh[j].path, t->memcg))
-                                c = &fresh[j];
-                if (!c) {
-                        CgroupAccount *n = reallocarray(fresh, n_fresh + 1, sizeof *fresh);
-                        CgroupMemory mem = {};
-                        const CgroupAccount *old;
-
-                        if (!n) {
-                                log_oom();
-                                break;
-                        }
-                        fresh = n;
-                        c = &fresh[n_fresh++];
-                        *c = (CgroupAccount) { .path = strdup(t->memcg) };
-                        if (!c->path) {
-                                n_fresh--;
-                                log_oom();
-                                break;
-                        }
-                        if (m->have_cgroup_layout && cgroup_read_memory(&m->cgroup_layout, c->path, &mem) >= 0)
-                                c->unevictable = mem.unevictable;
-                        old = manager_find_cgroup(m, c->path);
-                        c->over_budget = old && old->over_budget;
-                }
-                c->locked += t->locked_bytes;
-                c->budget = budget_tighten(c->budget, target_policy(m, t));
-        }
-
-        for (size_t j = 0; j < n_fresh; j++) {
-                CgroupAccount *c = &fresh[j];
-                bool over = c->budget > 0 && c->unevictable > c->budget;
-
-                if (over && !c->over_budget) {
-                        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
-                        log_warning("Cgroup %s holds %s unevictable, over its budget of %s.", c->path,
-                                    format_bytes(a, sizeof a, c->unevictable), format_bytes(b, sizeof b, c->budget));
-                        bus_emit_budget_exceeded(m, c);
-                }
-                c->over_budget = over;
-        }
-
-        for (size_t i = 0; i < m->n_cgroups; i++)
-                free(m->cgroups[i].path);
-        free(m->cgroups);
-        m->cgroups = fresh;
-        m->n_cgroups = n_fresh;
-        m->metrics_dirty = true;
-}
-
-static void manager_write_metrics(Manager *m) {
-        const char *path = m->policies->daemon.metrics_file;
-        _cleanup_free_ MetricsCgroup *cg = NULL;
-        _cleanup_free_ MetricsPolicy *pol = NULL;
-        _cleanup_free_ MetricsTargets *tg = NULL;
-        size_t n_tg = 0;
-        uint64_t cumulative[ELEMENTSOF(m->injection_buckets)];
-        MetricsSnapshot s;
-        int r;
-
-        if (!path || !m->metrics_dirty)
-                return;
-
-        cg = calloc(m->n_cgroups + 1, sizeof *cg);
-        pol = calloc(m->policies->n_policies + 1, sizeof *pol);
-        tg = calloc(m->n_targets + 1, sizeof *tg);
-        if (!cg || !pol || !tg) {
-                log_oom();
-                return;
-        }
-        for (size_t i = 0; i < m->n_cgroups; i++)
-                cg[i] = (MetricsCgroup) { .path = m->cgroups[i].path, .unevictable = m->cgroups[i].unevictable,
-                                          .locked = m->cgroups[i].locked, .budget = m->cgroups[i].budget };
-        for (size_t i = 0; i < m->policies->n_policies; i++) {
-                const char *name = m->policies->policies[i]->name;
-                pol[i] = (MetricsPolicy) { .name = name, .locked = manager_policy_locked(m, name) };
-        }
-        for (size_t i = 0; i < m->n_targets; i++) {
-                const Target *t = m->targets[i];
-                size_t j;
-
-                for (j = 0; j < n_tg; j++)
-                        if (streq(tg[j].policy, t->policy) && streq(tg[j].state, t->state))
-                                break;
-                if (j == n_tg)
-                        tg[n_tg++] = (MetricsTargets) { .policy = t->policy, .state = t->state };
-                tg[j].count++;
-        }
-        /* buckets were counted per bound already: they are cumulative */
-        for (size_t b = 0; b < ELEMENTSOF(cumulative); b++)
-                cumulative[b] = m->injection_buckets[b];
-
-        s = (MetricsSnapshot) {
-                .cgroups = cg, .n_cgroups = m->n_cgroups,
-                .policies = pol, .n_policies = m->policies->n_policies,
-                .targets = tg, .n_targets = n_tg,
-                .injections_total = m->injections_total,
-                .injection_buckets = cumulative,
-                .injection_bucket_bounds = injection_bucket_bounds,
-                .n_buckets = ELEMENTSOF(cumulative),
-                .injection_seconds_sum = m->injection_seconds_sum,
-                .injection_count = m->injections_total,
-        };
-        r = metrics_write(path, &s);
-        if (r < 0)
-                log_warning_errno(r, "Failed to write metrics to %s, ignoring: %m", path);
-        else
-                m->metrics_dirty = false;
-}
-
-static void manager_notify_status(Manager *m) {
-        char b[FORMAT_BYTES_MAX];
-
-        (void) sd_notifyf(false, "STATUS=%zu policies, %zu targets, %s locked", m->policies->n_policies,
-                          m->n_targets, format_bytes(b, sizeof b, m->locked_bytes));
 }
 
 static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata) {

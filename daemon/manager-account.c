@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The manager's accounts: per-cgroup unevictable bytes against budgets (BudgetExceeded), the
+ * bytes in flight, the metrics textfile and the sd_notify status line. */
+
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "manager-internal.h"
+#include "metrics.h"
+
+const double injection_bucket_bounds[8] = { 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3 };
+
+/* Bytes other targets in the cgroup still have to lock: not yet in the kernel's figure. */
+uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, const Target *except) {
+        uint64_t sum = 0;
+
+        for (size_t i = 0; i < m->n_targets; i++) {
+                const Target *t = m->targets[i];
+
+                if (t != except && t->job && streq_ptr(t->memcg, memcg))
+                        sum += job_in_flight(t->job);
+        }
+        return sum;
+}
+
+/* The tighter of a cgroup budget so far (0: none) and the policy's CgroupMaxUnevictable=. */
+static uint64_t budget_tighten(uint64_t budget, const Policy *p) {
+        if (p && p->cgroup_max_unevictable > 0 && (budget == 0 || p->cgroup_max_unevictable < budget))
+                return p->cgroup_max_unevictable;
+        return budget;
+}
+
+uint64_t manager_cgroup_budget(Manager *m, const char *memcg) {
+        uint64_t budget = 0;
+
+        for (size_t i = 0; i < m->n_targets; i++)
+                if (streq_ptr(m->targets[i]->memcg, memcg))
+                        budget = budget_tighten(budget, target_policy(m, m->targets[i]));
+        return budget;
+}
+
+
+CgroupAccount *manager_find_cgroup(Manager *m, const char *path) {
+        for (size_t i = 0; i < m->n_cgroups; i++)
+                if (streq(m->cgroups[i].path, path))
+                        return &m->cgroups[i];
+        return NULL;
+}
+
+void manager_account(Manager *m) {
+        CgroupAccount *fresh = NULL;
+        size_t n_fresh = 0;
+
+        for (size_t i = 0; i < m->n_targets; i++) {
+                const Target *t = m->targets[i];
+                CgroupAccount *c = NULL;
+
+                if (!t->memcg)
+                        continue;
+                for (size_t j = 0; j < n_fresh; j++)
+                        if (streq(fresh[j].path, t->memcg))
+                                c = &fresh[j];
+                if (!c) {
+                        CgroupAccount *n = reallocarray(fresh, n_fresh + 1, sizeof *fresh);
+                        CgroupMemory mem = {};
+                        const CgroupAccount *old;
+
+                        if (!n) {
+                                log_oom();
+                                break;
+                        }
+                        fresh = n;
+                        c = &fresh[n_fresh++];
+                        *c = (CgroupAccount) { .path = strdup(t->memcg) };
+                        if (!c->path) {
+                                n_fresh--;
+                                log_oom();
+                                break;
+                        }
+                        if (m->have_cgroup_layout && cgroup_read_memory(&m->cgroup_layout, c->path, &mem) >= 0)
+                                c->unevictable = mem.unevictable;
+                        old = manager_find_cgroup(m, c->path);
+                        c->over_budget = old && old->over_budget;
+                }
+                c->locked += t->locked_bytes;
+                c->budget = budget_tighten(c->budget, target_policy(m, t));
+        }
+
+        for (size_t j = 0; j < n_fresh; j++) {
+                CgroupAccount *c = &fresh[j];
+                bool over = c->budget > 0 && c->unevictable > c->budget;
+
+                if (over && !c->over_budget) {
+                        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+                        log_warning("Cgroup %s holds %s unevictable, over its budget of %s.", c->path,
+                                    format_bytes(a, sizeof a, c->unevictable), format_bytes(b, sizeof b, c->budget));
+                        bus_emit_budget_exceeded(m, c);
+                }
+                c->over_budget = over;
+        }
+
+        for (size_t i = 0; i < m->n_cgroups; i++)
+                free(m->cgroups[i].path);
+        free(m->cgroups);
+        m->cgroups = fresh;
+        m->n_cgroups = n_fresh;
+        m->metrics_dirty = true;
+}
+
+void manager_write_metrics(Manager *m) {
+        const char *path = m->policies->daemon.metrics_file;
+        _cleanup_free_ MetricsCgroup *cg = NULL;
+        _cleanup_free_ MetricsPolicy *pol = NULL;
+        _cleanup_free_ MetricsTargets *tg = NULL;
+        size_t n_tg = 0;
+        uint64_t cumulative[ELEMENTSOF(m->injection_buckets)];
+        MetricsSnapshot s;
+        int r;
+
+        if (!path || !m->metrics_dirty)
+                return;
+
+        cg = calloc(m->n_cgroups + 1, sizeof *cg);
+        pol = calloc(m->policies->n_policies + 1, sizeof *pol);
+        tg = calloc(m->n_targets + 1, sizeof *tg);
+        if (!cg || !pol || !tg) {
+                log_oom();
+                return;
+        }
+        for (size_t i = 0; i < m->n_cgroups; i++)
+                cg[i] = (MetricsCgroup) { .path = m->cgroups[i].path, .unevictable = m->cgroups[i].unevictable,
+                                          .locked = m->cgroups[i].locked, .budget = m->cgroups[i].budget };
+        for (size_t i = 0; i < m->policies->n_policies; i++) {
+                const char *name = m->policies->policies[i]->name;
+                pol[i] = (MetricsPolicy) { .name = name, .locked = manager_policy_locked(m, name) };
+        }
+        for (size_t i = 0; i < m->n_targets; i++) {
+                const Target *t = m->targets[i];
+                size_t j;
+
+                for (j = 0; j < n_tg; j++)
+                        if (streq(tg[j].policy, t->policy) && streq(tg[j].state, t->state))
+                                break;
+                if (j == n_tg)
+                        tg[n_tg++] = (MetricsTargets) { .policy = t->policy, .state = t->state };
+                tg[j].count++;
+        }
+        /* buckets were counted per bound already: they are cumulative */
+        for (size_t b = 0; b < ELEMENTSOF(cumulative); b++)
+                cumulative[b] = m->injection_buckets[b];
+
+        s = (MetricsSnapshot) {
+                .cgroups = cg, .n_cgroups = m->n_cgroups,
+                .policies = pol, .n_policies = m->policies->n_policies,
+                .targets = tg, .n_targets = n_tg,
+                .injections_total = m->injections_total,
+                .injection_buckets = cumulative,
+                .injection_bucket_bounds = injection_bucket_bounds,
+                .n_buckets = ELEMENTSOF(cumulative),
+                .injection_seconds_sum = m->injection_seconds_sum,
+                .injection_count = m->injections_total,
+        };
+        r = metrics_write(path, &s);
+        if (r < 0)
+                log_warning_errno(r, "Failed to write metrics to %s, ignoring: %m", path);
+        else
+                m->metrics_dirty = false;
+}
+
+void manager_notify_status(Manager *m) {
+        char b[FORMAT_BYTES_MAX];
+
+        (void) sd_notifyf(false, "STATUS=%zu policies, %zu targets, %s locked", m->policies->n_policies,
+                          m->n_targets, format_bytes(b, sizeof b, m->locked_bytes));
+}

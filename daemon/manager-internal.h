@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Between the manager's files: manager.c (discovery, bus actions, reload, event sources, life
+ * cycle), manager-jobs.c (running jobs through the injector and what their ends lead to) and
+ * manager-account.c (cgroup accounts, metrics, status). Not for the bus. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "job.h"
+#include "manager.h"
+
+#define CAP_IPC_LOCK_BIT 14
+/* How long the injector may take to answer: a step's stop wait plus the call itself (chunks are
+ * sized for MaxPause, the first full one at ~2 ms); a stuck injector is killed after this. */
+#define INJECTOR_STEP_SLACK_USEC (10 * USEC_PER_SEC)
+#define INJECTOR_TIMEOUT_USEC (10 * USEC_PER_SEC)
+#define INJECTOR_PREFETCH_TIMEOUT_USEC (30 * USEC_PER_SEC)
+
+typedef enum TargetNext {
+        NEXT_NONE,
+        NEXT_LOCK,
+        NEXT_UNLOCK,
+} TargetNext;
+
+typedef enum TargetThen {
+        THEN_NOTHING,
+        THEN_RELEASE,           /* Release(): skipped:released */
+        THEN_FORGET,            /* no policy matches any more */
+        THEN_MODE_NONE,         /* Mode=none */
+        THEN_RELOCK,            /* another policy: lock under it */
+} TargetThen;
+
+/* manager.c */
+Target *manager_get_candidate(Manager *m, pid_t pid);
+void manager_update_locked_bytes(Manager *m);
+const Policy *target_policy(Manager *m, const Target *t);
+void target_answer_apply(Manager *m, Target *t, int r);
+void target_answer_release(Manager *m, Target *t, int r);
+void manager_set_state(Manager *m, Target *t, TargetState s, TargetReason r, const char *detail);
+void manager_remove_target(Manager *m, Target *t);
+void manager_arm_settle(Manager *m, bool soon);
+bool target_young(const Target *t, usec_t now);
+
+/* manager-jobs.c: start t's job now, or after the one running; undo mlockd's part, then then. */
+void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then);
+void manager_unlock(Manager *m, Target *t, TargetThen then);
+
+/* manager-account.c */
+extern const double injection_bucket_bounds[8];
+CgroupAccount *manager_find_cgroup(Manager *m, const char *path);
+uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, const Target *except);
+uint64_t manager_cgroup_budget(Manager *m, const char *memcg);
+void manager_account(Manager *m);
+void manager_write_metrics(Manager *m);
+void manager_notify_status(Manager *m);

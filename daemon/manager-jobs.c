@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The manager's jobs: each target's job (daemon/job.c) runs through the injector client, its
+ * limits come from /proc and lib/account.c, and its end leads on: a state, a Release answered, a
+ * target forgotten or locked again. */
+
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "account.h"
+#include "injector-client.h"
+#include "log.h"
+#include "manager-internal.h"
+#include "procfs.h"
+
+static usec_t request_timeout(const InjectorRequest *req) {
+        switch (req->op) {
+        case INJECTOR_OP_STEP:
+                return req->timeout_usec + INJECTOR_STEP_SLACK_USEC;
+        case INJECTOR_OP_PREFETCH:
+                return INJECTOR_PREFETCH_TIMEOUT_USEC;
+        default:
+                return INJECTOR_TIMEOUT_USEC;
+        }
+}
+
+static void on_job_reply(int r, const InjectorReply *reply, int fd, void *userdata) {
+        Job *j = userdata;
+
+        j->target->job_call = NULL;
+        job_reply(j, r, reply, fd);
+}
+
+static int job_op_submit(Job *j, const InjectorRequest *req, void *userdata) {
+        Manager *m = userdata;
+        Target *t = j->target;
+
+        return injector_client_submit(m->injector, req, t->pidfd, request_timeout(req), on_job_reply, j,
+                                      &t->job_call);
+}
+
+static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) {
+        Manager *m = userdata;
+        Target *t = j->target;
+        ProcStatus status = {};
+        CgroupMemory mem = {};
+        uint64_t soft = UINT64_MAX, hard = UINT64_MAX;
+        AccountInput in = { .max_locked = j->spec.max_locked, .held = held };
+        int r;
+
+        r = procfs_read_status("/proc", t->pid, 0, &status);
+        if (r < 0)
+                return -ESRCH;
+        if (!(status.cap_eff & (1ULL << CAP_IPC_LOCK_BIT)))
+                (void) procfs_read_memlock_limit("/proc", t->pid, &soft, &hard);
+
+        if (t->memcg && m->have_cgroup_layout && cgroup_read_memory(&m->cgroup_layout, t->memcg, &mem) >= 0) {
+                in.memory = &mem;
+                in.cgroup_budget = manager_cgroup_budget(m, t->memcg);
+                in.limit_margin = m->policies->daemon.cgroup_limit_margin;
+                in.in_flight = manager_cgroup_in_flight(m, t->memcg, t);
+        }
+
+        *ret = (JobLimits) { .vm_locked = status.vm_lck, .memlock_limit = soft };
+        account_target(&in, &ret->account);
+        return 0;
+}
+
+static void job_op_stepped(Job *j, uint64_t held_usec, void *userdata) {
+        Manager *m = userdata;
+        double s = (double) held_usec / 1e6;
+
+        m->injections_total++;
+        m->injection_seconds_sum += s;
+        for (size_t b = 0; b < ELEMENTSOF(m->injection_buckets); b++)
+                if (s <= injection_bucket_bounds[b])
+                        m->injection_buckets[b]++;
+}
+
+
+static void manager_lock_finished(Manager *m, Target *t, Job *j) {
+        if (j->raised_limit > 0)
+                log_info("Raised RLIMIT_MEMLOCK of %d (%s) to %" PRIu64 " bytes.", (int) t->pid, strempty(t->comm),
+                         j->raised_limit);
+        if (j->max_hold > 0) {
+                char a[FORMAT_TIMESPAN_MAX];
+                log_debug("Process %d (%s): longest hold %s, rate %.0f bytes/us.", (int) t->pid, strempty(t->comm),
+                          format_timespan(a, sizeof a, j->max_hold), t->rate);
+        }
+        t->locked_bytes = j->state == TARGET_LOCKED || j->state == TARGET_PARTIAL || j->state == TARGET_FAILED
+                                  ? j->locked_bytes
+                                  : t->locked_bytes;
+        t->trimmed = j->reason == TARGET_REASON_LIMIT || j->reason == TARGET_REASON_BUDGET;
+        manager_set_state(m, t, j->state, j->reason, j->detail[0] ? j->detail : NULL);
+        if (target_young(t, now_usec(CLOCK_MONOTONIC)))
+                manager_arm_settle(m, false);
+}
+
+/* An unlock job ended: r 0 when mlockd's part is undone. */
+static void manager_unlock_finished(Manager *m, Target *t, Job *j, bool *ret_removed) {
+        bool ok = j->reason == TARGET_REASON_NONE;
+        int then = t->unlock_then;
+
+        *ret_removed = false;
+        t->unlock_then = THEN_NOTHING;
+        if (ok)
+                t->locked_bytes = 0;
+
+        if (then == THEN_RELEASE) {
+                if (ok) {
+                        t->released = true;
+                        manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_RELEASED, NULL);
+                        target_answer_release(m, t, 0);
+                } else {
+                        manager_set_state(m, t, j->state, j->reason, j->detail[0] ? j->detail : NULL);
+                        target_answer_release(m, t, j->state == TARGET_SKIPPED ? -EPERM : -EIO);
+                }
+                return;
+        }
+        if (!ok)
+                manager_set_state(m, t, j->state, j->reason, j->detail[0] ? j->detail : NULL);
+        switch (then) {
+        case THEN_FORGET:
+                log_info("Process %d (%s) no longer matches a policy; %s.", (int) t->pid, strempty(t->comm),
+                         ok ? "mlockd's locks undone" : "its locks could not all be undone");
+                target_answer_apply(m, t, -ENOENT);
+                manager_remove_target(m, t);
+                *ret_removed = true;
+                return;
+        case THEN_MODE_NONE:
+                manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_MODE_NONE, NULL);
+                return;
+        case THEN_RELOCK:
+                t->next_job = NEXT_LOCK;
+                return;
+        default:
+                return;
+        }
+}
+
+static void job_op_finished(Job *j, void *userdata) {
+        Manager *m = userdata;
+        Target *t = j->target;
+        bool removed = false;
+
+        t->job = NULL;
+        t->job_call = NULL;
+        if (j->gone) {
+                job_free(j);
+                manager_remove_target(m, t);
+                return;
+        }
+        if (j->kind == JOB_LOCK)
+                manager_lock_finished(m, t, j);
+        else
+                manager_unlock_finished(m, t, j, &removed);
+        job_free(j);
+        if (removed)
+                return;
+
+        manager_update_locked_bytes(m);
+        manager_account(m);
+
+        if (t->next_job != NEXT_NONE) {
+                TargetNext next = t->next_job;
+                t->next_job = NEXT_NONE;
+                manager_start_job(m, t, next == NEXT_LOCK ? JOB_LOCK : JOB_UNLOCK, t->unlock_then);
+                return;
+        }
+        target_answer_apply(m, t, 0);
+}
+
+static const JobOps job_ops = {
+        .submit = job_op_submit,
+        .limits = job_op_limits,
+        .stepped = job_op_stepped,
+        .finished = job_op_finished,
+};
+
+/* Start t's job now, or after the one running (which then sees it through). */
+void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then) {
+        _cleanup_(job_spec_done) JobSpec spec = {};
+        const Policy *p = NULL;
+        Job *j = NULL;
+        int r;
+
+        if (t->job) {
+                t->next_job = kind == JOB_LOCK ? NEXT_LOCK : NEXT_UNLOCK;
+                if (kind == JOB_UNLOCK)
+                        t->unlock_then = then;
+                return;
+        }
+        t->deferred = false;
+        if (kind == JOB_LOCK) {
+                p = target_policy(m, t);
+                if (!p) {
+                        manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_NO_POLICY, NULL);
+                        target_answer_apply(m, t, 0);
+                        return;
+                }
+                if (p->mode == LOCK_MODE_NONE) {
+                        manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_MODE_NONE, NULL);
+                        target_answer_apply(m, t, 0);
+                        return;
+                }
+                r = job_spec_from_policy(p, m->dry_run, &spec);
+        } else {
+                t->unlock_then = then;
+                r = 0;
+        }
+        if (r >= 0)
+                r = job_new(kind, t, kind == JOB_LOCK ? &spec : NULL, &job_ops, m, &j);
+        if (r < 0) {
+                log_oom();
+                return;
+        }
+        t->job = j;
+        job_start(j);
+}
+
+/* Undo mlockd's part in t, then do then. With nothing in the ledger there is nothing to inject. */
+void manager_unlock(Manager *m, Target *t, TargetThen then) {
+        if (!t->job && t->ledger.n == 0 && !t->ledger.future) {
+                Job j = { .kind = JOB_UNLOCK, .target = t, .reason = TARGET_REASON_NONE };
+                bool removed = false;
+
+                t->unlock_then = then;
+                manager_unlock_finished(m, t, &j, &removed);
+                if (removed)
+                        return;
+                manager_update_locked_bytes(m);
+                if (t->next_job == NEXT_LOCK) {
+                        t->next_job = NEXT_NONE;
+                        manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
+                }
+                return;
+        }
+        manager_start_job(m, t, JOB_UNLOCK, then);
+}
