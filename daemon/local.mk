@@ -31,6 +31,9 @@ tests_test_job_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 tests_test_injector_client_SOURCES = tests/test-injector-client.c daemon/injector-client.c daemon/injector.c \
 	daemon/sandbox.c
 tests_test_injector_client_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+unit_tests += tests/test-injector-pages
+tests_test_injector_pages_SOURCES = tests/test-injector-pages.c daemon/injector.c daemon/sandbox.c
+tests_test_injector_pages_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS)
 
 daemon_integration_tests = \
 	tests/lock-onfault.sh \
