@@ -53,7 +53,8 @@ daemon_integration_tests = \
 	tests/lock-own.sh \
 	tests/lock-maxlocked.sh \
 	tests/lock-apply-async.sh \
-	tests/lock-injector.sh
+	tests/lock-injector.sh \
+	tests/lock-leader-exit.sh
 integration_tests += $(daemon_integration_tests)
 EXTRA_DIST += $(daemon_integration_tests)
 

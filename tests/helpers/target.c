@@ -15,6 +15,7 @@
  *                 (how long the process was held); SIGUSR1 prints "gap_us=N checksum_ok=1"
  *        mmap     like pause, but every SIGUSR1 maps and touches 1 MiB more and prints
  *                 "mmap=ADDR" (or "mmap_failed errno=N"): checks MCL_FUTURE and RLIMIT_MEMLOCK
+ *        thread   a second thread pauses; SIGUSR1 makes the main thread (the leader) exit alone
  * In pause mode, SIGUSR1 re-executes the program with the same arguments (a new image), and SIGUSR2
  * forks a child that prints "child pid=PID anon=ADDR" and carries on like its parent.
  * The ready line: "ready pid=PID anon=ADDR file=ADDR own=ADDR" on stdout, flushed. */
@@ -22,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +57,12 @@ static uint64_t parse_size_arg(const char *s) {
                 exit(2);
         }
         return v;
+}
+
+static void *pause_forever(void *arg) {
+        for (;;)
+                pause();
+        return NULL;
 }
 
 static uint64_t now_ns(void) {
@@ -201,6 +209,22 @@ int main(int argc, char *argv[]) {
                                 }
                         }
                 }
+
+        if (strcmp(mode, "thread") == 0) {
+                pthread_t th;
+                sigset_t usr1;
+
+                /* the second thread must not take SIGUSR1: it is for the leader */
+                sigemptyset(&usr1);
+                sigaddset(&usr1, SIGUSR1);
+                pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+                if (pthread_create(&th, NULL, pause_forever, NULL) != 0)
+                        return 1;
+                pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+                while (!got_usr1)
+                        pause();
+                pthread_exit(NULL);
+        }
 
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;
