@@ -267,23 +267,6 @@ int procfs_read_status(const char *proc_root, pid_t pid, pid_t tid, ProcStatus *
         return 0;
 }
 
-int procfs_read_comm(const char *proc_root, pid_t pid, char **ret) {
-        char *buf = NULL;
-        size_t n;
-        int r;
-
-        if (!ret)
-                return -EINVAL;
-        r = read_proc_file(proc_root, pid, 0, "comm", &buf);
-        if (r < 0)
-                return r;
-        n = strlen(buf);
-        if (n > 0 && buf[n - 1] == '\n')
-                buf[n - 1] = '\0';
-        *ret = buf;
-        return 0;
-}
-
 int procfs_read_exe(const char *proc_root, pid_t pid, char **ret) {
         static const char suffix[] = " (deleted)";
         _cleanup_free_ char *path = NULL, *buf = NULL;

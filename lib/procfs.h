@@ -39,7 +39,6 @@ typedef struct ProcStatus {
 
 /* tid 0: the process's own status; else /proc/PID/task/TID/status */
 int procfs_read_status(const char *proc_root, pid_t pid, pid_t tid, ProcStatus *ret);
-int procfs_read_comm(const char *proc_root, pid_t pid, char **ret);
 /* readlink of /proc/PID/exe; strips " (deleted)" */
 int procfs_read_exe(const char *proc_root, pid_t pid, char **ret);
 /* /proc/PID/limits "Max locked memory", in bytes; "unlimited" is UINT64_MAX */

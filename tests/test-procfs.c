@@ -83,9 +83,6 @@ static void test_comm_exe_limits(void) {
         char *s = NULL;
         uint64_t soft = 0, hard = 0;
 
-        ASSERT_OK(procfs_read_comm(root, 1234, &s));
-        ASSERT_STREQ(s, "a) b (c");
-        free(s);
         /* exe links are made here: make dist drops dangling symlinks from fixtures */
         {
                 char tmp[] = "/tmp/test-procfs.XXXXXX", path[128], cmd[160];
