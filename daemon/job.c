@@ -299,6 +299,7 @@ static int job_plan_prefetch(Job *j, const Maps *maps) {
 
 static void job_next_lock_step(Job *j);
 static void job_next_prefetch(Job *j);
+static uint64_t job_inherited_locked(Job *j, const Maps *smaps);
 
 static TargetReason trimmed_reason(const LockPlan *plan) {
         TargetReason r = target_reason_from_string(plan->trimmed, NULL);
@@ -318,7 +319,7 @@ static void job_run_plan(Job *j) {
                 return;
         }
         if (j->plan->n_ranges == 0) {
-                j->locked_bytes = 0;
+                j->locked_bytes = job_inherited_locked(j, j->planner_maps);
                 if (j->plan->trimmed)
                         job_finish(j, TARGET_SKIPPED, trimmed_reason(j->plan), NULL);
                 else
@@ -535,11 +536,32 @@ static void job_mlockall_reply(Job *j, int r, const InjectorReply *reply) {
         job_send_open(j, JOB_VERIFY);
 }
 
+/* After a restart the locks found in place count as held (job_plan_from()); report them too. */
+static uint64_t job_inherited_locked(Job *j, const Maps *smaps) {
+        Maps *pm = NULL;
+        uint64_t sum = 0;
+
+        if (!j->target->inherited ||
+            ledger_planner_maps(&j->target->ledger, smaps, j->spec.regions, j->spec.file_globs, &pm, NULL) < 0)
+                return 0;
+        for (size_t i = 0; i < pm->n; i++) {
+                MapsRegion r = pm->regions[i];
+
+                if (r.lockable || !(r.vmflags & VMFLAG_LOCKED))
+                        continue;
+                r.lockable = true; /* marked adopted: was it selected? */
+                if (maps_region_selected(&r, j->spec.regions, j->spec.file_globs))
+                        sum += r.locked;
+        }
+        ledger_maps_free(pm);
+        return sum;
+}
+
 static void job_verify(Job *j, const Maps *smaps) {
         LockVerify v;
 
         lock_verify(smaps, j->plan, j->spec.mode, &v);
-        j->locked_bytes = v.locked;
+        j->locked_bytes = v.locked + job_inherited_locked(j, smaps);
         if (v.complete && !j->plan->trimmed && j->error == TARGET_REASON_NONE && !j->plan->future_refused)
                 job_finish(j, TARGET_LOCKED, TARGET_REASON_NONE, NULL);
         else if (v.flagged > 0)

@@ -86,9 +86,8 @@ static void manager_lock_finished(Manager *m, Target *t, Job *j) {
                 log_debug("Process %d (%s): longest hold %s, rate %.0f bytes/us.", (int) t->pid, strempty(t->comm),
                           format_timespan(a, sizeof a, j->max_hold), t->rate);
         }
-        t->locked_bytes = j->state == TARGET_LOCKED || j->state == TARGET_PARTIAL || j->state == TARGET_FAILED
-                                  ? j->locked_bytes
-                                  : t->locked_bytes;
+        if (j->plan && !j->spec.dry_run)
+                t->locked_bytes = j->locked_bytes; /* planned and verified (or nothing to lock) */
         t->trimmed = j->reason == TARGET_REASON_LIMIT || j->reason == TARGET_REASON_BUDGET;
         manager_set_state(m, t, j->state, j->reason, j->detail[0] ? j->detail : NULL);
         if (target_young(t, now_usec(CLOCK_MONOTONIC)))

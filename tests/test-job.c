@@ -234,7 +234,13 @@ static void test_max_locked(void) {
         answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ_U64(fake.held_asked, 68 * MiB);
-        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_OPEN); /* nothing to lock: verify */
+        ASSERT_TRUE(fake.finished); /* nothing to lock: skipped:limit at once */
+        ASSERT_EQ(j->state, TARGET_SKIPPED);
+        ASSERT_EQ(j->reason, TARGET_REASON_LIMIT);
+        ASSERT_EQ(fake.steps, 0U);
+        /* the locks found in place are reported as held: smaps Locked: 16 MiB + 4 MiB */
+        ASSERT_EQ_U64(j->locked_bytes, 20 * MiB);
+        ASSERT_EQ(t->ledger.n, 0); /* but not mlockd's to undo */
 }
 
 /* Release: exactly mlockd's range; after MCL_FUTURE a munlockall and the own lock put back full. */
