@@ -125,22 +125,29 @@ static int load_config(PolicySet **ret) {
         return 0;
 }
 
-/* Every problem on stdout, one per line; exit status 0 only when there is none. */
+/* Every problem, then every warning and note, on stdout, one per line; exit status 0 only when there
+ * is no problem (warnings and notes do not fail the check). */
 static int run_check_config(void) {
         _cleanup_(policy_set_freep) PolicySet *s = NULL;
-        size_t n = 0;
+        size_t n, n_warnings;
         int r;
 
         r = load_config(&s);
         if (r < 0)
                 return r;
-        STRV_FOREACH(p, s->problems) {
+
+        STRV_FOREACH(p, s->problems)
                 printf("%s\n", *p);
-                n++;
-        }
+        STRV_FOREACH(p, s->warnings)
+                printf("%s\n", *p);
+        STRV_FOREACH(p, s->notes)
+                printf("%s\n", *p);
         fflush(stdout);
-        fprintf(stderr, "%s: %zu valid %s, %zu %s.\n", arg_config_dir, s->n_policies,
-                s->n_policies == 1 ? "policy" : "policies", n, n == 1 ? "problem" : "problems");
+        n = strv_length(s->problems);
+        n_warnings = strv_length(s->warnings);
+        fprintf(stderr, "%s: %zu valid %s, %zu %s, %zu %s.\n", arg_config_dir, s->n_policies,
+                s->n_policies == 1 ? "policy" : "policies", n, n == 1 ? "problem" : "problems", n_warnings,
+                n_warnings == 1 ? "warning" : "warnings");
         return n > 0 ? -EINVAL : 0;
 }
 
@@ -200,6 +207,10 @@ static int run(void) {
                 return r;
         STRV_FOREACH(p, policies->problems)
                 log_error("%s", *p);
+        STRV_FOREACH(p, policies->warnings)
+                log_warning("%s", *p);
+        STRV_FOREACH(p, policies->notes)
+                log_info("%s", *p);
         if (!strv_isempty(policies->problems))
                 log_warning("Continuing with the %zu valid policies; fix the files above.", policies->n_policies);
         if (policies->daemon.log_level) {

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "log.h"
@@ -83,6 +85,8 @@ struct ParseState {
         void *target;
         char ***problems;
         unsigned n_problems;
+        char ***warnings;        /* NULL: warnings are dropped */
+        unsigned item_lines[32]; /* line each single-valued key was last set on, 0: not yet */
         int error; /* -ENOMEM, remembered across inih's callbacks */
 };
 
@@ -111,6 +115,27 @@ _printf_(3, 4) static void problem_at(ParseState *s, unsigned line, const char *
                 s->error = -ENOMEM;
 }
 #define problem(s, ...) problem_at((s), (s)->line, __VA_ARGS__)
+
+/* A warning does not make the file invalid: "FILE:LINE: warning: message". */
+_printf_(3, 4) static void warning_at(ParseState *s, unsigned line, const char *format, ...) {
+        _cleanup_free_ char *msg = NULL;
+        char *p = NULL;
+        va_list ap;
+        int r;
+
+        if (!s->warnings || s->error < 0)
+                return;
+        va_start(ap, format);
+        r = vasprintf(&msg, format, ap);
+        va_end(ap);
+        if (r < 0 || asprintf(&p, "%s:%u: warning: %s", s->path, line, msg) < 0) {
+                s->error = -ENOMEM;
+                return;
+        }
+        log_debug("%s", p);
+        if (strv_consume(s->warnings, p) < 0)
+                s->error = -ENOMEM;
+}
 
 /* "Mode=full # comment": inih keeps the '#' part in the value; say why the value looks odd. */
 static const char *comment_hint(const char *value) {
@@ -288,6 +313,13 @@ static int parse_duration_at_least(ParseState *s, const char *key, const char *v
         usec_t v;
         int r;
 
+        /* "MaxPause=5" would be 5s, a thousand times the default: a bare number other than 0 is
+         * refused rather than guessed at. */
+        if (value[strspn(value, "0123456789.")] == '\0' && strspn(value, "0.") != strlen(value)) {
+                problem(s, "Invalid %s= value '%s': a duration needs a unit; write %sus, %sms or %ss", key,
+                        value, value, value, value);
+                return -EINVAL;
+        }
         r = value[0] == '-' ? -EINVAL : parse_duration(value, &v);
         if (r < 0)
                 return number_problem(s, key, value, r, "duration", "a duration like 250us, 5ms or 2s");
@@ -550,6 +582,12 @@ static bool key_allows_empty(const ConfigItem *item) {
         return item->parse == config_parse_absolute_path || item->parse == config_parse_log_level;
 }
 
+/* Keys given twice replace their value (the last wins): worth a warning. [Match] keys mean "any of"
+ * and Regions= adds up, so repeating those is how they are used. */
+static bool key_single_valued(const ConfigItem *item) {
+        return !streq(item->section, "Match") && item->parse != config_parse_regions;
+}
+
 /* ---- the line reader under inih ------------------------------------------------------------------ */
 
 static bool section_known(const ParseState *s, const char *name, size_t len) {
@@ -688,6 +726,15 @@ static int handler(void *user, const char *section, const char *name, const char
         }
         if (streq(item->section, "Match"))
                 s->match_key_seen = true;
+        if (key_single_valued(item)) {
+                size_t i = (size_t) (item - s->items);
+
+                assert(i < ELEMENTSOF(s->item_lines));
+                if (s->item_lines[i] > 0 && !isempty(value))
+                        warning_at(s, s->line, "%s= is given again; it replaces the value from line %u", name,
+                                   s->item_lines[i]);
+                s->item_lines[i] = isempty(value) ? 0 : s->line; /* empty: an explicit reset */
+        }
         if (isempty(value)) {
                 if (key_allows_empty(item)) {
                         char **p = (char **) ((uint8_t *) s->target + item->offset);
@@ -797,8 +844,8 @@ Policy *policy_free(Policy *p) {
         return NULL;
 }
 
-int policy_parse_buffer(const char *name, const char *path, const char *data, size_t size,
-                        const DaemonConfig *d, Policy **ret, char ***problems) {
+int policy_parse_buffer_full(const char *name, const char *path, const char *data, size_t size,
+                             const DaemonConfig *d, Policy **ret, char ***problems, char ***warnings) {
         _cleanup_(policy_freep) Policy *p = NULL;
         PolicyTarget *t;
         ParseState s;
@@ -825,6 +872,7 @@ int policy_parse_buffer(const char *name, const char *path, const char *data, si
                 return -ENOMEM;
 
         s = parse_state_make(path, data, size, policy_items, policy_sections, t, problems);
+        s.warnings = warnings;
 
         if (!policy_name_valid(name))
                 problem_at(&s, 1, "Invalid policy name '%s': use letters, digits and _.@:+- only", name);
@@ -843,6 +891,11 @@ int policy_parse_buffer(const char *name, const char *path, const char *data, si
 
         *ret = TAKE_PTR(p);
         return 0;
+}
+
+int policy_parse_buffer(const char *name, const char *path, const char *data, size_t size,
+                        const DaemonConfig *d, Policy **ret, char ***problems) {
+        return policy_parse_buffer_full(name, path, data, size, d, ret, problems, NULL);
 }
 
 int policy_parse_string(const char *name, const char *path, const char *text, const DaemonConfig *d,
@@ -870,17 +923,59 @@ void daemon_config_done(DaemonConfig *c) {
         c->log_level = mfree_str(c->log_level);
 }
 
-int daemon_config_parse_buffer(const char *path, const char *data, size_t size, DaemonConfig *c,
-                               char ***problems) {
+int daemon_config_parse_buffer_full(const char *path, const char *data, size_t size, DaemonConfig *c,
+                                    char ***problems, char ***warnings) {
         ParseState s;
 
         if (!path || (!data && size > 0) || !c || !problems)
                 return -EINVAL;
         s = parse_state_make(path, data, size, daemon_items, daemon_sections, c, problems);
+        s.warnings = warnings;
         return parse_buffer(&s);
 }
 
+int daemon_config_parse_buffer(const char *path, const char *data, size_t size, DaemonConfig *c,
+                               char ***problems) {
+        return daemon_config_parse_buffer_full(path, data, size, c, problems, NULL);
+}
+
 /* ---- loading a directory ------------------------------------------------------------------------- */
+
+/* sshd's StrictModes for a root daemon: a file or directory someone else could write would let them
+ * choose what root locks. Owned by root (or by whoever runs us, so that tests and a non-root
+ * --check-config work on their own files) and writable by its owner only. NULL when safe. */
+static char *unsafe_reason(const struct stat *st) {
+        char *p = NULL;
+        int r = 0;
+
+        if (st->st_uid != 0 && st->st_uid != geteuid())
+                r = asprintf(&p, "owned by uid %u, not by root (chown root: it)", (unsigned) st->st_uid);
+        else if (st->st_mode & S_IWOTH)
+                r = asprintf(&p, "writable by every user (mode %04o; chmod go-w it)",
+                             (unsigned) (st->st_mode & 07777));
+        else if (st->st_mode & S_IWGRP)
+                r = asprintf(&p, "writable by group %u (mode %04o; chmod go-w it)", (unsigned) st->st_gid,
+                             (unsigned) (st->st_mode & 07777));
+        else
+                return NULL;
+        return r < 0 ? NULL : p;
+}
+
+/* "PATH: Refusing to read it: REASON" for an unsafe file or directory: -EPERM (-ENOMEM). */
+static int check_safe(int fd, const char *path, const char *what, char ***problems) {
+        _cleanup_free_ char *reason = NULL;
+        struct stat st;
+        char *p;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        reason = unsafe_reason(&st);
+        if (!reason)
+                return 0;
+        if (asprintf(&p, "%s: Refusing to read %s: %s", path, what, reason) < 0 || strv_consume(problems, p) < 0)
+                return -ENOMEM;
+        return -EPERM;
+}
 
 typedef struct ConfFile {
         char *name; /* without .conf */
@@ -908,7 +1003,7 @@ static int conf_file_compare(const void *a, const void *b) {
 
 /* Add dir's *.conf entries to files; a name already there (from a higher-priority dir) wins.
  * A missing dir is no error. */
-static int conf_files_add_dir(const char *dir, ConfFiles *cf) {
+static int conf_files_add_dir(const char *dir, ConfFiles *cf, char ***problems) {
         ConfFile **files = &cf->files;
         size_t *n = &cf->n;
         _cleanup_close_ int fd = -EBADF;
@@ -919,6 +1014,9 @@ static int conf_files_add_dir(const char *dir, ConfFiles *cf) {
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
+        r = check_safe(fd, dir, "this directory", problems);
+        if (r < 0)
+                return r == -EPERM ? 0 : r; /* reported: none of its files is read */
         d = fdopendir(fd);
         if (!d)
                 return -errno;
@@ -979,6 +1077,8 @@ PolicySet *policy_set_free(PolicySet *s) {
                 policy_free(s->policies[i]);
         free(s->policies);
         strv_free(s->problems);
+        strv_free(s->warnings);
+        strv_free(s->notes);
         free(s);
         return NULL;
 }
@@ -986,14 +1086,25 @@ PolicySet *policy_set_free(PolicySet *s) {
 /* A file that cannot be read is a problem of that file, not a failure of the load. */
 static int read_conf_file(int dir_fd, const char *rel, const char *path, char **ret, size_t *ret_size,
                           char ***problems) {
+        _cleanup_close_ int fd = -EBADF;
         struct stat st;
         char *p;
         int r;
 
-        if (fstatat(dir_fd, rel, &st, 0) >= 0 && !S_ISREG(st.st_mode))
+        fd = openat(dir_fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                r = -errno;
+        else if (fstat(fd, &st) < 0)
+                r = -errno;
+        else if (!S_ISREG(st.st_mode))
                 r = -EISDIR;
-        else
-                r = read_full_file_at(dir_fd, rel, POLICY_MAX_FILE_SIZE, ret, ret_size);
+        else {
+                r = check_safe(fd, path, "this file", problems);
+                if (r == -EPERM)
+                        return -EIO; /* reported */
+                if (r >= 0)
+                        r = read_full_fd(fd, POLICY_MAX_FILE_SIZE, ret, ret_size);
+        }
         if (r >= 0 || r == -ENOENT || r == -ENOMEM)
                 return r;
         if (r == -EFBIG)
@@ -1032,6 +1143,14 @@ int policy_set_load(const char *config_dir, const char *vendor_dir, PolicySet **
         if (!set->problems)
                 return -ENOMEM;
 
+        r = check_safe(fd, config_dir, "this directory", &set->problems);
+        if (r == -EPERM) { /* reported; nothing in it is read */
+                *ret = TAKE_PTR(set);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+
         if (asprintf(&daemon_path, "%s/mlockd.conf", config_dir) < 0 ||
             asprintf(&policy_dir, "%s/policy.d", config_dir) < 0)
                 return -ENOMEM;
@@ -1040,7 +1159,8 @@ int policy_set_load(const char *config_dir, const char *vendor_dir, PolicySet **
         if (r == -ENOMEM)
                 return r;
         if (r >= 0) {
-                r = daemon_config_parse_buffer(daemon_path, buf, size, &set->daemon, &set->problems);
+                r = daemon_config_parse_buffer_full(daemon_path, buf, size, &set->daemon, &set->problems,
+                                                    &set->warnings);
                 if (r < 0)
                         return r;
         }
@@ -1054,7 +1174,7 @@ int policy_set_load(const char *config_dir, const char *vendor_dir, PolicySet **
 
                 if (!dir)
                         continue;
-                r = conf_files_add_dir(dir, &cf);
+                r = conf_files_add_dir(dir, &cf, &set->problems);
                 if (r == -ENOMEM)
                         return r;
                 if (r >= 0)
@@ -1079,7 +1199,8 @@ int policy_set_load(const char *config_dir, const char *vendor_dir, PolicySet **
                         return r;
                 if (r < 0)
                         continue;
-                r = policy_parse_buffer(file->name, file->path, buf, size, &set->daemon, &p, &set->problems);
+                r = policy_parse_buffer_full(file->name, file->path, buf, size, &set->daemon, &p, &set->problems,
+                                             &set->warnings);
                 buf = mfree_str(buf);
                 if (r == -ENOMEM)
                         return r;

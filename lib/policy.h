@@ -77,6 +77,8 @@ typedef struct PolicySet {
         Policy **policies; /* the valid policies, in file order */
         size_t n_policies;
         char **problems; /* every problem, "FILE:LINE: message", in file order */
+        char **warnings; /* what loads but is probably not meant: "FILE:LINE: warning: message" */
+        char **notes;    /* what --check-config tells for information: "FILE:LINE: note: message" */
 } PolicySet;
 
 /* Read config_dir/mlockd.conf (optional: defaults when absent) and config_dir/policy.d/ *.conf;
@@ -100,6 +102,9 @@ int policy_parse_string(const char *name, const char *path, const char *text, co
 /* The same on a buffer that may hold NUL bytes (reported as binary junk). */
 int policy_parse_buffer(const char *name, const char *path, const char *data, size_t size,
                         const DaemonConfig *d, Policy **ret, char ***problems);
+/* The same, also collecting warnings (a key given twice, ...) into *warnings (NULL: dropped). */
+int policy_parse_buffer_full(const char *name, const char *path, const char *data, size_t size,
+                             const DaemonConfig *d, Policy **ret, char ***problems, char ***warnings);
 Policy *policy_free(Policy *p);
 DEFINE_CLEANUP(Policy *, policy_free);
 /* One policy's sections, defaults filled in. */
@@ -111,4 +116,6 @@ void daemon_config_init(DaemonConfig *c);
 void daemon_config_done(DaemonConfig *c);
 int daemon_config_parse_buffer(const char *path, const char *data, size_t size, DaemonConfig *c,
                                char ***problems);
+int daemon_config_parse_buffer_full(const char *path, const char *data, size_t size, DaemonConfig *c,
+                                    char ***problems, char ***warnings);
 int daemon_config_dump(const DaemonConfig *c, FILE *f);
