@@ -14,8 +14,9 @@ tests_test_manager_bus_SOURCES = tests/test-manager-bus.c \
 	daemon/manager-bus.c daemon/manager-bus.h daemon/manager.h
 tests_test_manager_bus_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 
-integration_tests += tests/bus.sh tests/mlockctl.sh tests/mlockctl-stub.sh
-EXTRA_DIST += tests/bus.sh tests/mlockctl.sh tests/mlockctl-stub.sh tests/bus-lib.sh
+operator_tests = tests/bus.sh tests/mlockctl.sh tests/mlockctl-stub.sh tests/lock-symlink.sh
+integration_tests += $(operator_tests)
+EXTRA_DIST += $(operator_tests) tests/bus-lib.sh
 
 man_MANS += doc/mlockctl.1 doc/org.mlockd1.5
 generated_files += doc/mlockctl.1 doc/org.mlockd1.5

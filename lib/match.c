@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <fnmatch.h>
 #include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "match.h"
 #include "parse-util.h"
 #include "strv.h"
@@ -63,7 +67,9 @@ bool match_policy_one(const Policy *policy, const MatchProcess *p) {
                 return false;
 
         if (policy->match_executable) {
-                if (!glob_any(policy->match_executable, p->exe))
+                /* what the user wrote, or what it resolves to (a symlink's target) */
+                if (!glob_any(policy->match_executable, p->exe) &&
+                    !(p->exe && strv_contains(policy->executable_resolved, p->exe)))
                         return false;
                 any = true;
         }
@@ -104,4 +110,48 @@ const Policy *match_policy(const PolicySet *set, const MatchProcess *p) {
                 if (match_policy_one(set->policies[i], p))
                         return set->policies[i];
         return NULL;
+}
+
+/* Does pattern match an entry name of dir (cut to 15 characters)? For proc, the comm of each
+ * numeric entry instead. */
+static bool dir_has_name(const char *pattern, const char *dir, bool proc) {
+        bool found = false;
+        struct dirent *de;
+        DIR *d;
+
+        d = opendir(dir);
+        if (!d)
+                return false;
+        while (!found && (de = readdir(d))) {
+                char name[MATCH_COMM_MAX + 1];
+
+                if (de->d_name[0] == '.')
+                        continue;
+                if (proc) {
+                        _cleanup_free_ char *path = NULL, *comm = NULL;
+
+                        if (!strchr("123456789", de->d_name[0]) || asprintf(&path, "%s/%s/comm", dir, de->d_name) < 0)
+                                continue;
+                        if (read_one_line_file(path, &comm) < 0)
+                                continue;
+                        found = fnmatch(pattern, comm, 0) == 0;
+                        continue;
+                }
+                memcpy(name, de->d_name, MIN(strlen(de->d_name), (size_t) MATCH_COMM_MAX));
+                name[MIN(strlen(de->d_name), (size_t) MATCH_COMM_MAX)] = '\0';
+                found = fnmatch(pattern, name, 0) == 0;
+        }
+        closedir(d);
+        return found;
+}
+
+bool match_name_plausible(const char *pattern, const char *proc_root, const char *const *dirs) {
+        if (!pattern)
+                return false;
+        if (proc_root && dir_has_name(pattern, proc_root, true))
+                return true;
+        for (const char *const *d = dirs; d && *d; d++)
+                if (dir_has_name(pattern, *d, false))
+                        return true;
+        return false;
 }

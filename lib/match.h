@@ -23,5 +23,13 @@ typedef struct MatchProcess {
 bool match_policy_one(const Policy *policy, const MatchProcess *p);
 /* The first matching policy, NULL when none. */
 const Policy *match_policy(const PolicySet *set, const MatchProcess *p);
+/* The kernel keeps this many characters of a process name (TASK_COMM_LEN - 1). */
+#define MATCH_COMM_MAX 15
+/* Could some process be named so (Name= globs comm)? True when a running process under proc_root
+ * has a comm the pattern matches, or a directory entry in one of dirs (NULL-terminated) has a name
+ * that, cut to 15 characters as the kernel cuts the name a program is started by, matches. Only a
+ * hint for --check-config: a program may rename itself (prctl PR_SET_NAME) to anything. */
+bool match_name_plausible(const char *pattern, const char *proc_root, const char *const *dirs);
+
 /* User= value: a numeric uid, or a name resolved with getpwnam_r. -ENOENT for an unknown name. */
 int match_resolve_user(const char *user, uid_t *ret);

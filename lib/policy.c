@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <glob.h>
 #include <ini.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -499,20 +500,45 @@ static int match_check(ParseState *s, MatchKind kind, const char *key, const cha
         return -EINVAL;
 }
 
-#define DEFINE_MATCH_PARSER(func, kind)                                                          \
-        static int func(ParseState *s, const char *key, const char *value, void *data) {           \
-                int r = match_check(s, kind, key, value);                                        \
-                if (r < 0)                                                                       \
-                        return r;                                                                \
-                if (strv_contains(*(char ***) data, value))                                      \
-                        return 0;                                                                \
-                return strv_extend((char ***) data, value);                                      \
+/* Add value to the list at data, once; lines (NULL: not kept) gets the line, index for index. */
+static int match_add(ParseState *s, MatchKind kind, const char *key, const char *value, void *data,
+                     unsigned **lines) {
+        char ***l = data;
+        size_t n = strv_length(*l);
+        int r = match_check(s, kind, key, value);
+
+        if (r < 0)
+                return r;
+        if (strv_contains(*l, value))
+                return 0;
+        if (lines) {
+                unsigned *a = reallocarray(*lines, n + 1, sizeof(unsigned));
+                if (!a)
+                        return -ENOMEM;
+                *lines = a;
+                a[n] = s->line;
         }
-DEFINE_MATCH_PARSER(config_parse_match_executable, MATCH_EXECUTABLE)
-DEFINE_MATCH_PARSER(config_parse_match_name, MATCH_NAME)
-DEFINE_MATCH_PARSER(config_parse_match_cgroup, MATCH_CGROUP)
-DEFINE_MATCH_PARSER(config_parse_match_unit, MATCH_UNIT)
-DEFINE_MATCH_PARSER(config_parse_match_user, MATCH_USER)
+        return strv_extend(l, value);
+}
+
+#define DEFINE_MATCH_PARSER(func, kind, lines)                                                   \
+        static int func(ParseState *s, const char *key, const char *value, void *data) {           \
+                Policy *_p_ _unused_ = s->target;                                                \
+                return match_add(s, kind, key, value, data, lines);                              \
+        }
+DEFINE_MATCH_PARSER(config_parse_match_executable, MATCH_EXECUTABLE, &_p_->match_executable_lines)
+DEFINE_MATCH_PARSER(config_parse_match_name, MATCH_NAME, &_p_->match_name_lines)
+DEFINE_MATCH_PARSER(config_parse_match_cgroup, MATCH_CGROUP, NULL)
+DEFINE_MATCH_PARSER(config_parse_match_unit, MATCH_UNIT, NULL)
+DEFINE_MATCH_PARSER(config_parse_match_user, MATCH_USER, NULL)
+
+static int config_parse_budget(ParseState *s, const char *key, const char *value, void *data) {
+        int r = config_parse_size(s, key, value, data);
+
+        if (r >= 0)
+                ((Policy *) s->target)->cgroup_max_unevictable_line = s->line;
+        return r;
+}
 
 static int replace_string(char **p, const char *value) {
         char *c = strdup(value);
@@ -560,7 +586,7 @@ static const ConfigItem policy_items[] = {
         { "Lock", "Prefetch", config_parse_bool, offsetof(Policy, prefetch) },
         { "Lock", "MaxPause", config_parse_max_pause, offsetof(Policy, max_pause) },
         { "Limits", "MaxLocked", config_parse_size, offsetof(Policy, max_locked) },
-        { "Limits", "CgroupMaxUnevictable", config_parse_size, offsetof(Policy, cgroup_max_unevictable) },
+        { "Limits", "CgroupMaxUnevictable", config_parse_budget, offsetof(Policy, cgroup_max_unevictable) },
         { "Limits", "RaiseMemlockLimit", config_parse_bool, offsetof(Policy, raise_memlock_limit) },
         {},
 };
@@ -840,6 +866,9 @@ Policy *policy_free(Policy *p) {
         strv_free(p->match_unit);
         strv_free(p->match_user);
         strv_free(p->region_files);
+        strv_free(p->executable_resolved);
+        free(p->match_executable_lines);
+        free(p->match_name_lines);
         free(p);
         return NULL;
 }
@@ -903,6 +932,106 @@ int policy_parse_string(const char *name, const char *path, const char *text, co
         if (!text)
                 return -EINVAL;
         return policy_parse_buffer(name, path, text, strlen(text), d, ret, problems);
+}
+
+/* ---- what Executable= names on this host ----------------------------------------------------------- */
+
+/* A glob as wide as /usr/bin/\* resolves to many files; past this, the rest are left out (noted). */
+#define POLICY_MAX_RESOLVED 4096U
+/* Notes per glob: the first few resolutions, then a count. */
+#define POLICY_MAX_RESOLVE_NOTES 5U
+
+_printf_(4, 5) static int message_add(char ***l, const Policy *p, unsigned line, const char *format, ...) {
+        _cleanup_free_ char *msg = NULL;
+        char *m;
+        va_list ap;
+        int r;
+
+        if (!l)
+                return 0;
+        va_start(ap, format);
+        r = vasprintf(&msg, format, ap);
+        va_end(ap);
+        if (r < 0 || asprintf(&m, "%s:%u: %s", p->path, line, msg) < 0)
+                return -ENOMEM;
+        return strv_consume(l, m);
+}
+
+static bool patterns_match(char *const *patterns, const char *path) {
+        STRV_FOREACH(g, patterns)
+                if (fnmatch(*g, path, 0) == 0)
+                        return true;
+        return false;
+}
+
+int policy_resolve_executables(Policy *p, const char *root, char ***notes, char ***warnings) {
+        const char *prefix;
+        size_t lp;
+        int r;
+
+        if (!p || !root)
+                return -EINVAL;
+        prefix = streq(root, "/") ? "" : root;
+        lp = strlen(prefix);
+        p->executable_resolved = strv_free(p->executable_resolved);
+
+        for (size_t i = 0; p->match_executable && p->match_executable[i]; i++) {
+                const char *pattern = p->match_executable[i];
+                unsigned line = p->match_executable_lines ? p->match_executable_lines[i] : 1;
+                bool wild = glob_has_wildcards(pattern);
+                _cleanup_free_ char *full = NULL;
+                size_t found = 0, noted = 0;
+                glob_t g = {};
+
+                if (asprintf(&full, "%s%s", prefix, pattern) < 0)
+                        return -ENOMEM;
+                r = glob(full, 0, NULL, &g); /* sorted: notes come in a stable order */
+                if (r == GLOB_NOSPACE)
+                        return -ENOMEM;
+                for (size_t j = 0; r == 0 && j < g.gl_pathc; j++) {
+                        _cleanup_free_ char *real = realpath(g.gl_pathv[j], NULL);
+                        const char *rel;
+                        struct stat st;
+
+                        if (!real || stat(real, &st) < 0 || !S_ISREG(st.st_mode))
+                                continue;
+                        found++;
+                        if (strncmp(real, prefix, lp) != 0 || real[lp] != '/')
+                                continue; /* resolves outside root: not on this tree */
+                        rel = real + lp;
+                        if (patterns_match(p->match_executable, rel) || strv_contains(p->executable_resolved, rel))
+                                continue;
+                        if (strv_length(p->executable_resolved) >= POLICY_MAX_RESOLVED) {
+                                r = message_add(warnings, p, line, "warning: Executable=%s resolves to more than "
+                                                "%u other files; the rest do not match", pattern,
+                                                POLICY_MAX_RESOLVED);
+                                break;
+                        }
+                        r = strv_extend(&p->executable_resolved, rel);
+                        if (r >= 0 && noted++ < POLICY_MAX_RESOLVE_NOTES) {
+                                if (wild)
+                                        r = message_add(notes, p, line, "note: Executable=%s: %s is %s; both match",
+                                                        pattern, g.gl_pathv[j] + lp, rel);
+                                else
+                                        r = message_add(notes, p, line, "note: Executable=%s is %s; both match",
+                                                        pattern, rel);
+                        }
+                        if (r < 0) {
+                                globfree(&g);
+                                return r;
+                        }
+                }
+                if (r == 0 && noted > POLICY_MAX_RESOLVE_NOTES)
+                        r = message_add(notes, p, line, "note: Executable=%s: and %zu more resolved paths", pattern,
+                                        noted - POLICY_MAX_RESOLVE_NOTES);
+                if (r == GLOB_NOMATCH || r == GLOB_ABORTED || (r == 0 && found == 0))
+                        r = message_add(warnings, p, line, "warning: Executable=%s matches no existing file%s",
+                                        pattern, wild ? " (as glob(7) expands it, where '*' stops at '/')" : "");
+                globfree(&g);
+                if (r == -ENOMEM)
+                        return r;
+        }
+        return 0;
 }
 
 /* ---- [Daemon] --------------------------------------------------------------------------------------- */
@@ -1206,6 +1335,10 @@ int policy_set_load(const char *config_dir, const char *vendor_dir, PolicySet **
                         return r;
                 if (r < 0)
                         continue;
+
+                r = policy_resolve_executables(p, "/", &set->notes, &set->warnings);
+                if (r == -ENOMEM)
+                        return r;
 
                 a = realloc(set->policies, sizeof(Policy *) * (set->n_policies + 1));
                 if (!a)

@@ -59,6 +59,16 @@ typedef struct Policy {
         uint64_t cgroup_max_unevictable;
         bool raise_memlock_limit; /* [Limits] RaiseMemlockLimit=, default true: may mlockd raise the
                                      target's RLIMIT_MEMLOCK (up to MaxLocked when set) */
+
+        /* What Executable= resolves to (policy_resolve_executables()): the realpaths of a literal
+         * path, or of the files a glob expands to, that the patterns themselves do not match. A
+         * process whose /proc/PID/exe is one of them matches too (users write /usr/bin/python3,
+         * the kernel names /usr/bin/python3.11). Not dumped: derived, refreshed at every load. */
+        char **executable_resolved;
+        /* Lines for messages after the parse: of each match_executable[i] and match_name[i], of
+         * CgroupMaxUnevictable= (0: not given). */
+        unsigned *match_executable_lines, *match_name_lines;
+        unsigned cgroup_max_unevictable_line;
 } Policy;
 
 typedef struct DaemonConfig {
@@ -107,6 +117,11 @@ int policy_parse_buffer_full(const char *name, const char *path, const char *dat
                              const DaemonConfig *d, Policy **ret, char ***problems, char ***warnings);
 Policy *policy_free(Policy *p);
 DEFINE_CLEANUP(Policy *, policy_free);
+/* Fill p->executable_resolved from the filesystem under root ("/" normally; a fixture tree in
+ * tests: the paths stored are then below it), appending "FILE:LINE: note: ... is ...; both match"
+ * for each resolution and "FILE:LINE: warning: ..." for a pattern that matches no existing file
+ * (notes and warnings may be NULL). policy_set_load() calls it for every policy. */
+int policy_resolve_executables(Policy *p, const char *root, char ***notes, char ***warnings);
 /* One policy's sections, defaults filled in. */
 int policy_dump(const Policy *p, FILE *f);
 

@@ -20,8 +20,9 @@ $dir/policy.d/40-everyone.conf:1: No [Match] key: this policy would match every 
 $dir/policy.d/50-binary.conf:3: Binary junk (a NUL byte, invalid UTF-8 or a control character), not a configuration file
 $dir/policy.d/60-comment.conf:5: Invalid MaxLocked= value '1G # one gigabyte': expected a size in bytes with an optional K, M, G or T suffix ('#' starts a comment only at the beginning of a line)
 END
-diff -u "$TEST_TMP/expected" "$out" || fail "--check-config printed other problems than expected"
-grep -q "2 valid policies, 5 problems, 0 warnings" "$err" || fail "no summary on stderr"
+# (warnings about this host, such as programs not installed here, are checked elsewhere)
+diff -u "$TEST_TMP/expected" <(grep -v ': \(warning\|note\): ' "$out") || fail "--check-config printed other problems than expected"
+grep -q "2 valid policies, 5 problems, [0-9]* warnings\?\." "$err" || fail "no summary on stderr"
 
 # the good ones are kept, in file order; the bad [Daemon] key keeps its default (5ms)
 "$MLOCKD" --dump-config --config-dir "$dir" >"$out" 2>"$err" || fail "--dump-config failed"
@@ -52,7 +53,8 @@ diff -u <(grep -v '^# policy.d/' "$out") <(grep -v '^# policy.d/' "$TEST_TMP/out
 # a clean configuration: exit 0, nothing on stdout
 "$MLOCKD" --check-config --config-dir "$top_srcdir/tests/data/policy/good" >"$out" ||
         fail "--check-config on a good configuration failed"
-[ ! -s "$out" ] || fail "--check-config printed problems for a good configuration"
+# only warnings about this host (programs not installed here), no problem
+! grep -v ': \(warning\|note\): ' "$out" || fail "--check-config printed problems for a good configuration"
 
 # the shipped example configuration is clean too
 mkdir -p "$TEST_TMP/conf"
@@ -70,7 +72,7 @@ rc=0
 [ "$rc" -eq 1 ] || fail "MaxPause=5 passed --check-config (exit $rc)"
 grep -qx "$TEST_TMP/units/policy.d/a.conf:4: Invalid MaxPause= value '5': a duration needs a unit; write 5us, 5ms or 5s" "$out" ||
         fail "no clear error for MaxPause=5: $(cat "$out")"
-printf '[Match]\nName=x\n[Lock]\nMode=full\nMaxPause=5ms\nMode=onfault\n' >"$TEST_TMP/units/policy.d/a.conf"
+printf '[Match]\nName=sh\n[Lock]\nMode=full\nMaxPause=5ms\nMode=onfault\n' >"$TEST_TMP/units/policy.d/a.conf"
 "$MLOCKD" --check-config --config-dir "$TEST_TMP/units" >"$out" 2>"$err" || fail "a warning failed --check-config"
 grep -qx "$TEST_TMP/units/policy.d/a.conf:6: warning: Mode= is given again; it replaces the value from line 4" "$out" ||
         fail "no warning naming both lines of a duplicate key: $(cat "$out")"

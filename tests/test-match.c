@@ -2,7 +2,11 @@
 /* Matching: every [Match] key must hold, any value of a repeated key may; first policy wins; no
  * Match key never matches; pid 1 only when named literally. */
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "match.h"
 #include "strv.h"
@@ -20,7 +24,116 @@ static Policy *parse(const char *name, const char *text) {
         return p;
 }
 
+static void touch(const char *path, const char *content) {
+        FILE *f = fopen(path, "we");
+
+        ASSERT_NOT_NULL(f);
+        fputs(content, f);
+        ASSERT_EQ(fclose(f), 0);
+}
+
+/* Executable= naming a symlink (literal or glob) also matches the file it resolves to; a pattern
+ * that matches no file is a warning; what the patterns match already is not listed again. */
+static void test_resolve_executables(void) {
+        _cleanup_(policy_freep) Policy *lit = NULL, *glob = NULL, *none = NULL;
+        _cleanup_strv_free_ char **notes = NULL, **warnings = NULL;
+        char tmp[] = "/tmp/test-match-XXXXXX", real[256], link[256], text[1024], cmd[300];
+        MatchProcess p = { .pid = 42, .comm = "real" };
+
+        ASSERT_NOT_NULL(mkdtemp(tmp));
+        snprintf(real, sizeof real, "%s/real", tmp);
+        snprintf(link, sizeof link, "%s/link", tmp);
+        touch(real, "#!/bin/sh\n");
+        ASSERT_EQ(symlink(real, link), 0);
+
+        snprintf(text, sizeof text, "[Match]\nName=real\nExecutable=%s\n", link);
+        lit = parse("lit", text);
+        p.exe = real;
+        ASSERT_FALSE(match_policy_one(lit, &p)); /* not resolved yet */
+        ASSERT_OK(policy_resolve_executables(lit, "/", &notes, &warnings));
+        ASSERT_STRV(lit->executable_resolved, real);
+        ASSERT_TRUE(match_policy_one(lit, &p));
+        ASSERT_EQ(strv_length(notes), 1);
+        snprintf(text, sizeof text, "lit:3: note: Executable=%s is %s; both match", link, real);
+        ASSERT_STREQ(notes[0], text);
+        ASSERT_EQ(strv_length(warnings), 0);
+        notes = strv_free(notes);
+
+        /* a glob matching both the link and the real file: the real file needs no resolution */
+        snprintf(text, sizeof text, "[Match]\nExecutable=%s/l*\nExecutable=%s/r*\n", tmp, tmp);
+        glob = parse("glob", text);
+        ASSERT_OK(policy_resolve_executables(glob, "/", &notes, &warnings));
+        ASSERT_NULL(glob->executable_resolved); /* r* matches the real path already */
+        ASSERT_EQ(strv_length(notes), 0);
+        glob = policy_free(glob);
+        snprintf(text, sizeof text, "[Match]\nExecutable=%s/l*\n", tmp);
+        glob = parse("glob", text);
+        ASSERT_OK(policy_resolve_executables(glob, "/", &notes, &warnings));
+        ASSERT_STRV(glob->executable_resolved, real);
+        ASSERT_TRUE(strstr(notes[0], "glob:2: note: Executable="));
+        ASSERT_TRUE(strstr(notes[0], "/l*: "));
+        ASSERT_TRUE(match_policy_one(glob, &p));
+        p.exe = "/usr/bin/other";
+        ASSERT_FALSE(match_policy_one(glob, &p));
+
+        /* nothing there: a warning, nothing resolved */
+        snprintf(text, sizeof text, "[Match]\nExecutable=%s/missing\nExecutable=%s/x*\n", tmp, tmp);
+        none = parse("none", text);
+        ASSERT_OK(policy_resolve_executables(none, "/", NULL, &warnings));
+        ASSERT_NULL(none->executable_resolved);
+        ASSERT_EQ(strv_length(warnings), 2);
+        ASSERT_TRUE(strstr(warnings[0], "none:2: warning: Executable="));
+        ASSERT_TRUE(strstr(warnings[0], "/missing matches no existing file"));
+        ASSERT_TRUE(strstr(warnings[1], "none:3: warning: Executable="));
+        ASSERT_TRUE(strstr(warnings[1], "/x* matches no existing file (as glob(7) expands it"));
+
+        /* the link removed: a reload (a new resolution) forgets it */
+        ASSERT_EQ(unlink(link), 0);
+        ASSERT_OK(policy_resolve_executables(lit, "/", NULL, NULL));
+        ASSERT_NULL(lit->executable_resolved);
+        p.exe = real;
+        ASSERT_FALSE(match_policy_one(lit, &p));
+
+        snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", tmp);
+        ASSERT_EQ(system(cmd), 0);
+}
+
+/* Name= plausibility: a running process's comm, or a program's file name cut to 15 characters. */
+static void test_name_plausible(void) {
+        char tmp[] = "/tmp/test-match-XXXXXX", path[300];
+        const char *dirs[] = { path, NULL };
+
+        ASSERT_NOT_NULL(mkdtemp(tmp));
+        snprintf(path, sizeof path, "%s/proc", tmp);
+        ASSERT_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/proc/123", tmp);
+        ASSERT_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/proc/123/comm", tmp);
+        touch(path, "renamed-worker\n");
+        snprintf(path, sizeof path, "%s/bin", tmp);
+        ASSERT_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/bin/a-very-long-program-name", tmp);
+        touch(path, "");
+        snprintf(path, sizeof path, "%s/bin", tmp);
+
+        snprintf(path, sizeof path, "%s/proc", tmp);
+        ASSERT_TRUE(match_name_plausible("renamed-worker", path, NULL));
+        ASSERT_TRUE(match_name_plausible("renamed-*", path, NULL));
+        ASSERT_FALSE(match_name_plausible("worker", path, NULL));
+        snprintf(path, sizeof path, "%s/bin", tmp);
+        ASSERT_TRUE(match_name_plausible("a-very-long-pro", NULL, dirs));   /* what the kernel keeps */
+        ASSERT_TRUE(match_name_plausible("a-very-*", NULL, dirs));
+        ASSERT_FALSE(match_name_plausible("*-name", NULL, dirs));           /* cut away */
+        ASSERT_FALSE(match_name_plausible("b*", NULL, dirs));
+
+        snprintf(path, sizeof path, "rm -rf -- '%s'", tmp);
+        ASSERT_EQ(system(path), 0);
+}
+
 int main(void) {
+        test_resolve_executables();
+        test_name_plausible();
+
         _cleanup_(policy_freep) Policy *redis = NULL, *any_name = NULL, *by_user = NULL, *by_unit = NULL,
                                        *init = NULL;
         MatchProcess p = {
