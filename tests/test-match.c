@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,7 +131,58 @@ static void test_name_plausible(void) {
         ASSERT_EQ(system(path), 0);
 }
 
+/* Explain: every policy in order, each key with the process's value and whether it held. */
+static void test_explain(void) {
+        _cleanup_(match_explanation_freep) MatchExplanation *e = NULL;
+        Policy *ps[3];
+        PolicySet set = { .policies = ps, .n_policies = 3 };
+        MatchProcess p = {
+                .pid = 77, .exe = "/usr/bin/redis-check-rdb", .comm = "redis-server",
+                .cgroup = "/system.slice/redis.service", .unit = "redis.service", .uid = 0,
+        };
+
+        ps[0] = parse("db", "[Match]\nName=postgres\nUser=0\n");
+        ps[1] = parse("redis", "[Match]\nExecutable=/usr/bin/redis-*\nUnit=redis.service\n");
+        ps[2] = parse("any-redis", "[Match]\nName=redis-*\nName=valkey\n");
+
+        ASSERT_OK(match_explain(&set, &p, &e));
+        ASSERT_EQ(e->n_policies, 3);
+        ASSERT_EQ(e->first, 1);
+        ASSERT_FALSE(e->policies[0].matched);
+        ASSERT_EQ(e->policies[0].n_keys, 2);
+        ASSERT_STREQ(e->policies[0].keys[0].key, "Name");
+        ASSERT_STREQ(e->policies[0].keys[0].value, "redis-server");
+        ASSERT_STREQ(e->policies[0].keys[0].patterns, "postgres");
+        ASSERT_FALSE(e->policies[0].keys[0].held);
+        ASSERT_STREQ(e->policies[0].keys[1].key, "User");
+        ASSERT_STREQ(e->policies[0].keys[1].value, "0");
+        ASSERT_TRUE(e->policies[0].keys[1].held);
+        ASSERT_TRUE(e->policies[1].matched);
+        ASSERT_STREQ(e->policies[1].keys[0].key, "Executable");
+        ASSERT_STREQ(e->policies[1].keys[0].value, "/usr/bin/redis-check-rdb");
+        ASSERT_TRUE(e->policies[1].keys[0].held);
+        ASSERT_STREQ(e->policies[1].keys[1].key, "Unit");
+        ASSERT_TRUE(e->policies[1].keys[1].held);
+        ASSERT_TRUE(e->policies[2].matched); /* matches too, but the first one wins */
+        ASSERT_STREQ(e->policies[2].keys[0].patterns, "redis-* valkey");
+        ASSERT_NULL(e->policies[2].note);
+        e = match_explanation_free(e);
+
+        /* pid 1: keys hold, the literal rule refuses, and says so */
+        p.pid = 1;
+        ASSERT_OK(match_explain(&set, &p, &e));
+        ASSERT_EQ(e->first, -1);
+        ASSERT_TRUE(e->policies[1].keys[0].held);
+        ASSERT_FALSE(e->policies[1].matched);
+        ASSERT_NOT_NULL(e->policies[1].note);
+        ASSERT_TRUE(strstr(e->policies[1].note, "pid 1"));
+
+        for (size_t i = 0; i < 3; i++)
+                policy_free(ps[i]);
+}
+
 int main(void) {
+        test_explain();
         test_resolve_executables();
         test_name_plausible();
 
