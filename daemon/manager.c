@@ -1503,3 +1503,42 @@ int manager_run(Manager *m, bool debug_seccomp) {
         log_info("Stopping; %zu targets keep their locks.", m->n_targets);
         return 0;
 }
+
+/* ---- Explain (operator helper; additive) ------------------------------------------------------ */
+
+int manager_explain_process(Manager *m, pid_t pid, MatchExplanation **ret) {
+        _cleanup_free_ char *unit = NULL;
+        Target *t, *fresh = NULL;
+        MatchProcess p;
+        int r;
+
+        t = manager_get_target(m, pid);
+        if (!t) {
+                /* not a target: read it the way discovery does, into a Target of our own */
+                fresh = calloc(1, sizeof *fresh);
+                if (!fresh)
+                        return -ENOMEM;
+                fresh->manager = m;
+                fresh->pid = pid;
+                fresh->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                if (fresh->pidfd < 0) {
+                        target_free(fresh);
+                        return -ESRCH;
+                }
+                r = target_read(m, fresh);
+                if (r < 0) {
+                        target_free(fresh);
+                        return r == -ENOENT ? -ENOENT : -ESRCH;
+                }
+                t = fresh;
+        }
+        if (t->cgroup)
+                (void) unit_from_cgroup_path(t->cgroup, &unit);
+        p = (MatchProcess) {
+                .pid = t->pid, .exe = t->exe, .comm = t->comm,
+                .cgroup = t->cgroup, .unit = unit, .uid = t->uid,
+        };
+        r = match_explain(m->policies, &p, ret);
+        target_free(fresh);
+        return r;
+}

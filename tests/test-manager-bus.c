@@ -17,6 +17,7 @@
 #include "config.h"
 #include "manager-bus.h"
 #include "manager.h"
+#include "match.h"
 #include "strv.h"
 #include "tests.h"
 
@@ -100,6 +101,17 @@ int manager_release(Manager *m, pid_t pid) {
         t->released = true;
         bus_emit_locked_bytes_changed(m);
         return 0;
+}
+
+/* Explain: a target is explained from what the stub knows of it; other pids do not exist. */
+int manager_explain_process(Manager *m, pid_t pid, MatchExplanation **ret) {
+        Target *t = manager_get_target(m, pid);
+        MatchProcess p;
+
+        if (!t)
+                return -ESRCH;
+        p = (MatchProcess) { .pid = t->pid, .comm = t->comm, .cgroup = t->cgroup, .uid = 0 };
+        return match_explain(m->policies, &p, ret);
 }
 
 /* Every second reload finds problems. */
