@@ -60,7 +60,7 @@ expect_status 0 "$MLOCKCTL" --json status
 expect_status 0 "$MLOCKCTL" apply 4242
 grep -qx "4242: locked" "$TEST_TMP/out" || fail "apply: $(cat "$TEST_TMP/out")"
 expect_status 1 "$MLOCKCTL" apply 1
-grep -q "skipped:pid1" "$TEST_TMP/err" || fail "apply 1: $(cat "$TEST_TMP/err")"
+grep -q "^1: skipped:pid1: " "$TEST_TMP/err" || fail "apply 1: $(cat "$TEST_TMP/err")"
 expect_status 5 "$MLOCKCTL" apply 4243
 expect_status 5 "$MLOCKCTL" apply 5555
 expect_status 5 "$MLOCKCTL" release 5555
