@@ -110,4 +110,14 @@ rc=0
 "$MLOCKD" --check-config --config-dir "$TEST_TMP/nonexistent" >/dev/null 2>"$err" || rc=$?
 [ "$rc" -eq 1 ] || fail "--check-config on a missing directory exited $rc"
 grep -q "No such file or directory" "$err" || fail "no clear error for a missing directory"
+grep -q "^<3>Failed to read configuration directory" "$err" || fail "no <3> prefix when stderr is not a terminal: $(cat "$err")"
+
+# on a terminal, no "<N>" prefixes (script(1) gives the command a pseudo-terminal)
+if command -v script >/dev/null; then
+        script -qec "$MLOCKD --check-config --config-dir $TEST_TMP/nonexistent" /dev/null >"$out" 2>&1 || true
+        grep -q "^Failed to read configuration directory" "$out" || fail "on a terminal: $(cat -A "$out")"
+        ! grep -q "<3>" "$out" || fail "a <3> prefix on a terminal: $(cat -A "$out")"
+else
+        note "script(1) not installed: the terminal case is left out"
+fi
 exit 0
