@@ -128,6 +128,10 @@ int manager_reload(Manager *m, char ***ret_problems);
 typedef struct MatchExplanation MatchExplanation;
 int manager_explain_process(Manager *m, pid_t pid, MatchExplanation **ret);
 
+/* The metrics file (MetricsFile=): written before READY=1, removed at a clean stop. */
+void manager_metrics_start(Manager *m);
+void manager_metrics_stop(Manager *m);
+
 /* Implemented in manager-bus.c. */
 int manager_bus_connect(Manager *m);    /* connect, add the object, request org.mlockd1 */
 void bus_emit_target_changed(Manager *m, const Target *t);
