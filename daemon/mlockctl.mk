@@ -14,9 +14,12 @@ tests_test_manager_bus_SOURCES = tests/test-manager-bus.c \
 	daemon/manager-bus.c daemon/manager-bus.h daemon/manager.h
 tests_test_manager_bus_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 
-operator_tests = tests/bus.sh tests/mlockctl.sh tests/mlockctl-stub.sh tests/lock-symlink.sh tests/alerts.sh
+operator_tests = tests/bus.sh tests/mlockctl.sh tests/mlockctl-stub.sh tests/lock-symlink.sh tests/alerts.sh tests/dry-run.sh
 integration_tests += $(operator_tests)
 EXTRA_DIST += $(operator_tests) tests/bus-lib.sh tests/alerts-test.yml
+
+# mlockd --dry-run: lib/ alone, with mlockctl's tables and JSON
+mlockd_SOURCES += daemon/dry-run.c daemon/dry-run.h daemon/mlockctl-format.c daemon/mlockctl-format.h
 
 # Example alert rules for the metrics textfile
 dist_doc_DATA = doc/alerts.yml
