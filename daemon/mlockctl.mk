@@ -14,7 +14,7 @@ tests_test_manager_bus_SOURCES = tests/test-manager-bus.c \
 	daemon/manager-bus.c daemon/manager-bus.h daemon/manager.h
 tests_test_manager_bus_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 
-operator_tests = tests/bus.sh tests/mlockctl.sh tests/mlockctl-stub.sh tests/lock-symlink.sh tests/alerts.sh tests/dry-run.sh
+operator_tests = tests/bus.sh tests/mlockctl.sh tests/mlockctl-stub.sh tests/lock-symlink.sh tests/alerts.sh tests/dry-run.sh tests/completion.sh
 integration_tests += $(operator_tests)
 EXTRA_DIST += $(operator_tests) tests/bus-lib.sh tests/alerts-test.yml
 
@@ -27,3 +27,8 @@ dist_doc_DATA = doc/alerts.yml
 man_MANS += doc/mlockctl.1 doc/org.mlockd1.5
 generated_files += doc/mlockctl.1 doc/org.mlockd1.5
 EXTRA_DIST += doc/mlockctl.1.in doc/org.mlockd1.5.in
+
+# Shell completions for mlockctl and mlockd
+bashcompletion_DATA = shell-completion/bash/mlockctl shell-completion/bash/mlockd
+zshcompletion_DATA = shell-completion/zsh/_mlockctl shell-completion/zsh/_mlockd
+EXTRA_DIST += $(bashcompletion_DATA) $(zshcompletion_DATA)
