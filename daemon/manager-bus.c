@@ -409,6 +409,16 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
 }
 
+/* Whether mlockd reads a memory cgroup controller: without one, ListCgroups' unevictable figures
+ * are not measured and budgets cannot be enforced. */
+static int property_get_memory_accounting(sd_bus *bus, const char *path, const char *interface,
+                                          const char *property, sd_bus_message *reply, void *userdata,
+                                          sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "b", m->have_cgroup_layout);
+}
+
 static int property_get_uint64(sd_bus *bus, const char *path, const char *interface,
                                const char *property, sd_bus_message *reply, void *userdata,
                                sd_bus_error *error) {
@@ -421,6 +431,7 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("LockedBytes", "t", property_get_uint64, offsetof(Manager, locked_bytes),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("MemoryAccounting", "b", property_get_memory_accounting, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 
         SD_BUS_METHOD_WITH_ARGS("ListPolicies",
                                 SD_BUS_NO_ARGS,

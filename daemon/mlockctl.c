@@ -259,13 +259,35 @@ static int verb_targets(sd_bus *bus) {
         return r != 0 ? r : print_table(t, "target", "targets");
 }
 
+/* MemoryAccounting: false when mlockd has no memory controller to read. An older daemon without
+ * the property: assume it has one. */
+static bool get_memory_accounting(sd_bus *bus) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int b = 1;
+
+        (void) sd_bus_get_property_trivial(bus, MLOCKD_BUS_NAME, MLOCKD_BUS_PATH, MLOCKD_BUS_INTERFACE,
+                                           "MemoryAccounting", &error, 'b', &b);
+        return b;
+}
+
 static int verb_cgroups(sd_bus *bus) {
         _cleanup_(table_freep) Table *t = NULL;
         int r;
 
         r = list_table(bus, "ListCgroups", "(sttt)", cgroup_columns, ELEMENTSOF(cgroup_columns),
                        read_cgroup, &t);
-        return r != 0 ? r : print_table(t, "cgroup", "cgroups");
+        if (r != 0)
+                return r;
+        if (!get_memory_accounting(bus)) {
+                if (arg_json) {
+                        fputs("[]\n", out); /* no figures where none exist */
+                        return 0;
+                }
+                fputs("mlockd reads no memory cgroup controller on this host: there are no unevictable\n"
+                      "figures to show, and budgets (CgroupMaxUnevictable=) are not enforced.\n", out);
+                return 0;
+        }
+        return print_table(t, "cgroup", "cgroups");
 }
 
 static int verb_status(sd_bus *bus) {
