@@ -10,6 +10,7 @@ SERVER=$top_builddir/tests/test-manager-bus
 [[ -x $SERVER ]] || skip "$SERVER not built"
 command -v busctl >/dev/null || skip "busctl not installed"
 command -v python3 >/dev/null || skip "python3 not installed"
+require_root
 
 start_private_bus permissive
 open_bus_to_nobody
