@@ -2,7 +2,6 @@
 /* mlockd: parse the command line, build the manager, run the loop. */
 
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,44 +164,6 @@ static const char *const program_dirs[] = {
         "/usr/lib/systemd", NULL,
 };
 
-_printf_(4, 5) static void lint_warn(PolicySet *s, const Policy *p, unsigned line, const char *format, ...) {
-        _cleanup_free_ char *msg = NULL;
-        char *m;
-        va_list ap;
-        int r;
-
-        va_start(ap, format);
-        r = vasprintf(&msg, format, ap);
-        va_end(ap);
-        if (r < 0 || asprintf(&m, "%s:%u: warning: %s", p->path, line, msg) < 0 || strv_consume(&s->warnings, m) < 0)
-                log_oom();
-}
-
-/* What --check-config alone looks at, beyond what loading checks: the host. */
-static void check_config_lint(PolicySet *s) {
-        CgroupLayout layout = {};
-        int memcg;
-
-        memcg = cgroup_layout_detect("/sys/fs/cgroup", &layout);
-        cgroup_layout_done(&layout);
-
-        for (size_t i = 0; i < s->n_policies; i++) {
-                const Policy *p = s->policies[i];
-
-                for (size_t j = 0; p->match_name && p->match_name[j]; j++)
-                        if (!match_name_plausible(p->match_name[j], "/proc", program_dirs))
-                                lint_warn(s, p, p->match_name_lines ? p->match_name_lines[j] : 1,
-                                          "Name=%s matches no running process and no program in the usual "
-                                          "directories (/usr/bin, /usr/sbin, ...; names cut to %u characters); "
-                                          "right only if the program renames itself", p->match_name[j],
-                                          MATCH_COMM_MAX);
-                if (p->cgroup_max_unevictable > 0 && memcg < 0)
-                        lint_warn(s, p, p->cgroup_max_unevictable_line ?: 1,
-                                  "CgroupMaxUnevictable= cannot be enforced: this host has no memory cgroup "
-                                  "controller mlockd can read (%s)", strerror(-memcg));
-        }
-}
-
 /* Every problem, then every warning and note, on stdout, one per line; exit status 0 only when there
  * is no problem (warnings and notes do not fail the check). */
 static int run_check_config(void) {
@@ -213,7 +174,9 @@ static int run_check_config(void) {
         r = load_config(&s);
         if (r < 0)
                 return r;
-        check_config_lint(s);
+        r = match_lint(s, "/proc", "/sys/fs/cgroup", program_dirs);
+        if (r < 0)
+                return log_oom();
 
         STRV_FOREACH(p, s->problems)
                 printf("%s\n", *p);

@@ -2,10 +2,12 @@
 #include <dirent.h>
 #include <fnmatch.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "fileio.h"
 #include "match.h"
 #include "parse-util.h"
@@ -293,4 +295,52 @@ bool match_name_plausible(const char *pattern, const char *proc_root, const char
                 if (dir_has_name(pattern, *d, false))
                         return true;
         return false;
+}
+
+_printf_(4, 5) static int lint_warn(PolicySet *s, const Policy *p, unsigned line, const char *format, ...) {
+        _cleanup_free_ char *msg = NULL;
+        char *m;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&msg, format, ap);
+        va_end(ap);
+        if (r < 0 || asprintf(&m, "%s:%u: warning: %s", p->path, line, msg) < 0)
+                return -ENOMEM;
+        return strv_consume(&s->warnings, m);
+}
+
+int match_lint(PolicySet *set, const char *proc_root, const char *cgroupfs_root, const char *const *program_dirs) {
+        CgroupLayout layout = {};
+        int memcg, r;
+
+        if (!set)
+                return -EINVAL;
+        memcg = cgroupfs_root ? cgroup_layout_detect(cgroupfs_root, &layout) : -ENOMEDIUM;
+        cgroup_layout_done(&layout);
+
+        for (size_t i = 0; i < set->n_policies; i++) {
+                const Policy *p = set->policies[i];
+
+                for (size_t j = 0; p->match_name && p->match_name[j]; j++) {
+                        if (match_name_plausible(p->match_name[j], proc_root, program_dirs))
+                                continue;
+                        r = lint_warn(set, p, p->match_name_lines ? p->match_name_lines[j] : 1,
+                                      "Name=%s matches no running process and no program in the usual "
+                                      "directories (/usr/bin, /usr/sbin, ...; names cut to %u characters); "
+                                      "right only if the program renames itself", p->match_name[j],
+                                      MATCH_COMM_MAX);
+                        if (r < 0)
+                                return r;
+                }
+                if (p->cgroup_max_unevictable > 0 && memcg < 0) {
+                        r = lint_warn(set, p, p->cgroup_max_unevictable_line ?: 1,
+                                      "CgroupMaxUnevictable= cannot be enforced: this host has no memory cgroup "
+                                      "controller mlockd can read (%s)", strerror(-memcg));
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
 }

@@ -59,5 +59,11 @@ DEFINE_CLEANUP(MatchExplanation *, match_explanation_free);
  * hint for --check-config: a program may rename itself (prctl PR_SET_NAME) to anything. */
 bool match_name_plausible(const char *pattern, const char *proc_root, const char *const *dirs);
 
+/* What --check-config looks at beyond loading, on this host: each Name= that
+ * match_name_plausible() doubts, and each CgroupMaxUnevictable= where cgroupfs_root has no memory
+ * controller (cgroup_layout_detect()) to enforce it. Appends "FILE:LINE: warning: ..." to
+ * set->warnings; -ENOMEM only. */
+int match_lint(PolicySet *set, const char *proc_root, const char *cgroupfs_root, const char *const *program_dirs);
+
 /* User= value: a numeric uid, or a name resolved with getpwnam_r. -ENOENT for an unknown name. */
 int match_resolve_user(const char *user, uid_t *ret);

@@ -183,7 +183,45 @@ static void test_explain(void) {
                 policy_free(ps[i]);
 }
 
+/* --check-config's host checks: an unlikely Name=, a budget without a memory controller (the
+ * cgroupfs fixtures of test-cgroup: none, v2 without memory, v1 with it). */
+static void test_lint(void) {
+        Policy *ps[2];
+        PolicySet set = { .policies = ps, .n_policies = 2 };
+        char none[4096], v2[4096], v1[4096], bin[4096];
+        const char *dirs[] = { bin, NULL };
+
+        snprintf(none, sizeof none, "%s/cgroup/none", test_data_dir());
+        snprintf(v2, sizeof v2, "%s/cgroup/v2-nomemory", test_data_dir());
+        snprintf(v1, sizeof v1, "%s/cgroup/v1", test_data_dir());
+        snprintf(bin, sizeof bin, "%s/cgroup", test_data_dir()); /* entries: none, v1, v2, ... */
+
+        ps[0] = parse("budget", "[Match]\nName=v1\n[Limits]\nMaxLocked=1G\nCgroupMaxUnevictable=8G\n");
+        ps[1] = parse("names", "[Match]\nName=no-such-prog\nName=v2-no*\n");
+
+        ASSERT_OK(match_lint(&set, NULL, none, dirs));
+        ASSERT_EQ(strv_length(set.warnings), 2);
+        ASSERT_TRUE(strstr(set.warnings[0], "budget:5: warning: CgroupMaxUnevictable= cannot be enforced: this host "
+                                            "has no memory cgroup controller"));
+        ASSERT_TRUE(strstr(set.warnings[1], "names:2: warning: Name=no-such-prog matches no running process"));
+        set.warnings = strv_free(set.warnings);
+
+        ASSERT_OK(match_lint(&set, NULL, v2, dirs));
+        ASSERT_EQ(strv_length(set.warnings), 2);
+        ASSERT_TRUE(strstr(set.warnings[0], "CgroupMaxUnevictable= cannot be enforced"));
+        set.warnings = strv_free(set.warnings);
+
+        ASSERT_OK(match_lint(&set, NULL, v1, dirs));
+        ASSERT_EQ(strv_length(set.warnings), 1); /* the memory controller is there */
+        ASSERT_TRUE(strstr(set.warnings[0], "Name=no-such-prog"));
+        set.warnings = strv_free(set.warnings);
+
+        for (size_t i = 0; i < 2; i++)
+                policy_free(ps[i]);
+}
+
 int main(void) {
+        test_lint();
         test_explain();
         test_resolve_executables();
         test_name_plausible();
