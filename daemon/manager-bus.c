@@ -290,6 +290,7 @@ static int method_describe_target(sd_bus_message *message, void *userdata, sd_bu
         _cleanup_free_ char *status = NULL;
         Manager *m = userdata;
         const CgroupAccount *c;
+        const Policy *policy;
         const char *state, *colon;
         Target *t;
         pid_t pid = 0;
@@ -308,6 +309,7 @@ static int method_describe_target(sd_bus_message *message, void *userdata, sd_bu
         if (!status)
                 return -ENOMEM;
         c = bus_find_cgroup(m, t->memcg);
+        policy = policy_set_find(m->policies, t->policy);
 
         r = sd_bus_message_new_method_return(message, &reply);
         if (r < 0)
@@ -329,6 +331,7 @@ static int method_describe_target(sd_bus_message *message, void *userdata, sd_bu
             (r = append_entry(reply, "cgroup_accounted", "b", c != NULL)) < 0 ||
             (r = append_entry(reply, "cgroup_unevictable_bytes", "t", c ? c->unevictable : UINT64_C(0))) < 0 ||
             (r = append_entry(reply, "max_hold_usec", "t", (uint64_t) t->max_hold)) < 0 ||
+            (r = append_entry(reply, "max_pause_usec", "t", (uint64_t) (policy ? policy->max_pause : 0))) < 0 ||
             (r = append_entry(reply, "replans", "u", (uint32_t) t->replans)) < 0 ||
             (r = append_entry(reply, "released", "b", t->released)) < 0 ||
             (r = append_entry(reply, "mlockall", "b", t->mlockall_done)) < 0)

@@ -619,6 +619,8 @@ static int verb_status_pid(sd_bus *bus, uint32_t pid) {
 
                 fprintf(out, " Last lock: held the process at most %s in one step",
                         format_timespan(t, sizeof t, property_uint(&p, "max_hold_usec")));
+                if (property_uint(&p, "max_pause_usec") > 0)
+                        fprintf(out, " (MaxPause=%s)", format_timespan(t, sizeof t, property_uint(&p, "max_pause_usec")));
                 if (property_get(&p, "replans") && property_uint(&p, "replans") > 0)
                         fprintf(out, ", replanned %" PRIu64 " times", property_uint(&p, "replans"));
                 fputc('\n', out);

@@ -141,7 +141,8 @@ grep -qE "^     State: (locked|partial \([a-z:-]+\))$" "$TEST_TMP/out" || fail "
 grep -qE "^    Locked: [0-9.]+M " "$TEST_TMP/out" || fail "status PID locked"
 grep -qE "^    Cgroup: /" "$TEST_TMP/out" || fail "status PID cgroup"
 grep -qE "^    Budget: " "$TEST_TMP/out" || fail "status PID budget"
-grep -qE "^ Last lock: held the process at most [0-9.]+(us|ms|s) in one step" "$TEST_TMP/out" || fail "status PID hold"
+grep -qE "^ Last lock: held the process at most [0-9.]+(us|ms|s) in one step \(MaxPause=5ms\)" "$TEST_TMP/out" ||
+        fail "status PID hold: $(cat "$TEST_TMP/out")"
 for mode in short pretty; do
         expect_status 0 "$MLOCKCTL" --json=$mode status "$T"
         python3 - "$TEST_TMP/out" "$T" "$(( $(locked_kb "$T") * 1024 ))" <<'PY' || fail "status PID --json=$mode: $(cat "$TEST_TMP/out")"
@@ -153,6 +154,7 @@ assert d["status"] in ("locked", "partial"), d
 assert d["state"].startswith(d["status"]), d
 assert abs(d["locked_bytes"] - int(sys.argv[3])) <= 1 << 20, d
 assert d["cgroup"].startswith("/"), d
+assert d["max_pause_usec"] == 5000, d
 for k in ("budget_bytes", "max_hold_usec", "reason", "exe", "cgroup_accounted"):
         assert k in d, k
 PY
