@@ -161,6 +161,7 @@ void manager_write_metrics(Manager *m) {
                 .n_buckets = ELEMENTSOF(cumulative),
                 .injection_seconds_sum = m->injection_seconds_sum,
                 .injection_count = m->injections_total,
+                .no_memory_controller = !m->have_cgroup_layout,
         };
         r = metrics_write(path, &s);
         if (r < 0)
@@ -174,4 +175,22 @@ void manager_notify_status(Manager *m) {
 
         (void) sd_notifyf(false, "STATUS=%zu policies, %zu targets, %s locked", m->policies->n_policies,
                           m->n_targets, format_bytes(b, sizeof b, m->locked_bytes));
+}
+
+/* ---- metrics file lifetime (operator helper; additive) ---------------------------------------- */
+
+void manager_metrics_start(Manager *m) {
+        m->metrics_dirty = true;
+        manager_write_metrics(m);
+}
+
+void manager_metrics_stop(Manager *m) {
+        const char *path = m->policies ? m->policies->daemon.metrics_file : NULL;
+        int r;
+
+        if (!path)
+                return;
+        r = metrics_remove(path);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove the metrics file %s, ignoring: %m", path);
 }

@@ -86,6 +86,8 @@ static void manager_lock_finished(Manager *m, Target *t, Job *j) {
                 log_debug("Process %d (%s): longest hold %s, rate %.0f bytes/us.", (int) t->pid, strempty(t->comm),
                           format_timespan(a, sizeof a, j->max_hold), t->rate);
         }
+        t->max_hold = j->max_hold;
+        t->replans = j->replans;
         if (j->plan && !j->spec.dry_run)
                 t->locked_bytes = j->locked_bytes; /* planned and verified (or nothing to lock) */
         t->trimmed = j->reason == TARGET_REASON_LIMIT || j->reason == TARGET_REASON_BUDGET;

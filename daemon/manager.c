@@ -166,8 +166,10 @@ void target_answer_release(Manager *m, Target *t, int r) {
 /* ---- state and its one log line ------------------------------------------------------------------ */
 
 /* Every final state goes through here: skipped/failed at warning, partial at notice, locked at
- * info (contracts.md). The lead wires log_target_result() in at merge. */
+ * info (contracts.md), with the journal fields of log_target_result(). */
 static void manager_log_result(const Target *t) {
+        _cleanup_free_ char *reason = NULL;
+        const char *colon = strchr(t->state, ':');
         char b[FORMAT_BYTES_MAX];
         int priority;
 
@@ -182,10 +184,13 @@ static void manager_log_result(const Target *t) {
         default:
                 priority = LOG_INFO;
         }
-        log_full(priority, "Process %d (%s), policy %s: %s, %s locked%s%s.", (int) t->pid, strempty(t->comm),
-                 t->policy ?: "-", t->state, format_bytes(b, sizeof b, t->locked_bytes),
-                 t->reason != TARGET_REASON_NONE ? ": " : "",
-                 t->reason != TARGET_REASON_NONE ? target_reason_describe(t->reason, t->detail) : "");
+        if (colon)
+                reason = strdup(colon + 1);
+        log_target_result(priority, t->policy, t->pid, t->comm, target_state_to_string(t->state_id), reason,
+                          "Process %d (%s), policy %s: %s, %s locked%s%s.", (int) t->pid, strempty(t->comm),
+                          t->policy ?: "-", t->state, format_bytes(b, sizeof b, t->locked_bytes),
+                          t->reason != TARGET_REASON_NONE ? ": " : "",
+                          t->reason != TARGET_REASON_NONE ? target_reason_describe(t->reason, t->detail) : "");
 }
 
 void manager_set_state(Manager *m, Target *t, TargetState s, TargetReason r, const char *detail) {
@@ -576,6 +581,7 @@ static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata
         (void) manager_recheck(m, false);
         if (m->n_targets > 0 || m->n_cgroups > 0)
                 manager_account(m);
+        m->metrics_dirty = true; /* the file's timestamp says we are alive: rewrite it every tick */
         manager_write_metrics(m);
         manager_notify_status(m);
         (void) sd_event_source_set_time_relative(s, m->policies->daemon.accounting_interval);
@@ -930,6 +936,7 @@ int manager_run(Manager *m, bool debug_seccomp) {
                 return log_error_errno(r, "Failed to install the seccomp filter: %m");
 
         manager_notify_status(m);
+        manager_metrics_start(m); /* a file from a previous run must not be taken for ours */
         (void) sd_notify(false, "READY=1");
         log_info("mlockd %s running: %zu policies, %zu targets.", PACKAGE_VERSION, m->policies->n_policies,
                  m->n_targets);
@@ -949,5 +956,110 @@ int manager_run(Manager *m, bool debug_seccomp) {
         if (m->injector_lost)
                 return -ENOTCONN;
         log_info("Stopping; %zu targets keep their locks.", m->n_targets);
+        manager_metrics_stop(m);
+        return 0;
+}
+
+/* ---- Explain (operator helper; additive) ------------------------------------------------------ */
+
+static int explain_target(Manager *m, const Target *t, MatchExplanation **ret) {
+        _cleanup_free_ char *unit = NULL;
+        MatchProcess p;
+
+        if (t->cgroup)
+                (void) unit_from_cgroup_path(t->cgroup, &unit);
+        p = (MatchProcess) {
+                .pid = t->pid, .exe = t->exe, .comm = t->comm,
+                .cgroup = t->cgroup, .unit = unit, .uid = t->uid,
+        };
+        return match_explain(m->policies, &p, ret);
+}
+
+/* A process read for Explain only: not in any list. */
+static int explain_read(Manager *m, pid_t pid, Target **ret) {
+        _cleanup_(target_freep) Target *t = NULL;
+        int r;
+
+        r = target_new(m, pid, &t);
+        if (r < 0)
+                return r;
+        t->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (t->pidfd < 0)
+                return -ESRCH;
+        r = target_read(t);
+        if (r < 0)
+                return r == -ENOENT ? -ENOENT : -ESRCH;
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+/* Without the injector's word on the exe: Executable= is explained as not matching. */
+int manager_explain_process(Manager *m, pid_t pid, MatchExplanation **ret) {
+        _cleanup_(target_freep) Target *fresh = NULL;
+        const Target *t;
+        int r;
+
+        t = manager_get_target(m, pid) ?: manager_get_candidate(m, pid);
+        if (!t) {
+                r = explain_read(m, pid, &fresh);
+                if (r < 0)
+                        return r;
+                t = fresh;
+        }
+        return explain_target(m, t, ret);
+}
+
+typedef struct ExplainCall {
+        Target *target;
+        sd_bus_message *message;
+} ExplainCall;
+
+static void on_explain_exe(int r, const InjectorReply *reply, int fd, void *userdata) {
+        _cleanup_(match_explanation_freep) MatchExplanation *e = NULL;
+        ExplainCall *c = userdata;
+        Target *t = c->target;
+
+        safe_close(fd);
+        if (r >= 0 && reply)
+                t->exe = strdup(reply->path);
+        r = r == -ESRCH ? r : explain_target(t->manager, t, &e);
+        bus_reply_explain(t->manager, c->message, t->pid, r, e);
+        sd_bus_message_unref(c->message);
+        target_free(t);
+        free(c);
+}
+
+int manager_explain(Manager *m, pid_t pid, sd_bus_message *message) {
+        _cleanup_(match_explanation_freep) MatchExplanation *e = NULL;
+        _cleanup_(target_freep) Target *t = NULL;
+        InjectorRequest req;
+        const Target *known;
+        ExplainCall *c;
+        int r;
+
+        known = manager_get_target(m, pid) ?: manager_get_candidate(m, pid);
+        if (known || pid_is_ours(m, pid)) {
+                r = known ? explain_target(m, known, &e) : manager_explain_process(m, pid, &e);
+                bus_reply_explain(m, message, pid, r, e);
+                return 0;
+        }
+        r = explain_read(m, pid, &t);
+        if (r < 0) {
+                bus_reply_explain(m, message, pid, r, NULL);
+                return 0;
+        }
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_EXE, .pid = pid,
+                                  .starttime = t->starttime, .flags = pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
+        *c = (ExplainCall) { .target = t, .message = sd_bus_message_ref(message) };
+        r = injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_explain_exe, c, NULL);
+        if (r < 0) {
+                sd_bus_message_unref(c->message);
+                free(c);
+                return r;
+        }
+        TAKE_PTR(t);
         return 0;
 }

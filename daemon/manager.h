@@ -92,6 +92,18 @@ int manager_apply(Manager *m, pid_t pid, sd_bus_message *message, const char **r
 int manager_release(Manager *m, pid_t pid, sd_bus_message *message);
 int manager_reload(Manager *m, char ***ret_problems);
 
+/* Explain (read-only): why pid does or does not match each policy, read afresh for a process
+ * that is not a target. -ESRCH no such process, -ENOENT a kernel thread, zombie or thread. */
+typedef struct MatchExplanation MatchExplanation;
+int manager_explain_process(Manager *m, pid_t pid, MatchExplanation **ret);
+/* The same for the bus: answers message through bus_reply_explain(), at once for a known target, or
+ * once the injector has read the exe of another process. */
+int manager_explain(Manager *m, pid_t pid, sd_bus_message *message);
+
+/* The metrics file (MetricsFile=): written before READY=1, removed at a clean stop. */
+void manager_metrics_start(Manager *m);
+void manager_metrics_stop(Manager *m);
+
 /* Implemented in manager-bus.c. */
 int manager_bus_connect(Manager *m);    /* connect, add the object, request org.mlockd1 */
 void bus_emit_target_changed(Manager *m, const Target *t);
@@ -99,6 +111,7 @@ void bus_emit_budget_exceeded(Manager *m, const CgroupAccount *c);
 void bus_emit_locked_bytes_changed(Manager *m);
 /* Answer a waiting Apply: r 0 with t's final state, or -ESRCH, -ENOENT. */
 void bus_reply_apply(Manager *m, sd_bus_message *message, pid_t pid, int r, const Target *t);
+void bus_reply_explain(Manager *m, sd_bus_message *message, pid_t pid, int r, const MatchExplanation *e);
 /* Answer a waiting Release: r 0, -ESRCH, or -EPERM/-EIO with t's state saying why. */
 void bus_reply_release(Manager *m, sd_bus_message *message, pid_t pid, int r, const Target *t);
 int bus_introspect(FILE *f);        /* the interface description, without a bus */

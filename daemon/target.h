@@ -144,6 +144,8 @@ typedef struct Target {
         bool inherited;         /* found by the first scan: locks in place may be mlockd's from before */
         Job *job;               /* the job running, NULL when none */
         double rate;            /* bytes per usec the kernel locked in this target, 0: unknown */
+        usec_t max_hold;        /* the last lock job's longest step (DescribeTarget) */
+        unsigned replans;       /* the last lock job's plans redone (ENOMEM, trims) */
         usec_t discovered;      /* CLOCK_MONOTONIC when mlockd found it (a young target is rechecked often) */
         bool deferred;          /* found by a fork/exec event: first plan on the settle timer */
         bool trimmed;           /* the last plan was cut by MaxLocked= or a budget: no recheck */

@@ -2,6 +2,7 @@
 # and removed on exit; nothing else is ever signalled. Exit codes: 0 pass, 1 fail, 77 skip, 99 error.
 
 set -u
+umask 022 # files the tests write must pass the checks mlockd makes of its configuration files
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$PWD}"
