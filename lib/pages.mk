@@ -20,4 +20,4 @@ tests_bench_kernel_facts_CFLAGS = $(WARN_CFLAGS)
 tests_bench_kernel_facts_LDFLAGS =
 tests_bench_kernel_facts_LDADD =
 bench_scripts += tests/bench/kernel-facts.sh
-EXTRA_DIST += tests/bench/kernel-facts.sh
+EXTRA_DIST += tests/bench/kernel-facts.sh doc/kernel-facts.md tests/data/pageflags/make-fixtures.py
