@@ -1,9 +1,11 @@
 # pages.mk: per-page truth (pagemap + kpageflags) and the pacing of lock steps by kind of memory.
 lib_libmlockd_la_SOURCES += \
-	lib/pageflags.c lib/pageflags.h
+	lib/pageflags.c lib/pageflags.h \
+	lib/pace.c lib/pace.h
 
-unit_tests += tests/test-pageflags
+unit_tests += tests/test-pageflags tests/test-pace
 tests_test_pageflags_SOURCES = tests/test-pageflags.c
+tests_test_pace_SOURCES = tests/test-pace.c
 
 # reads a pid's per-page counts for the integration tests and the kernel-facts experiments
 check_PROGRAMS += tests/helpers/pagecount
@@ -18,4 +20,4 @@ tests_bench_kernel_facts_CFLAGS = $(WARN_CFLAGS)
 tests_bench_kernel_facts_LDFLAGS =
 tests_bench_kernel_facts_LDADD =
 bench_scripts += tests/bench/kernel-facts.sh
-EXTRA_DIST += tests/bench/kernel-facts.sh
+EXTRA_DIST += tests/bench/kernel-facts.sh doc/kernel-facts.md tests/data/pageflags/make-fixtures.py

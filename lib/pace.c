@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pace.h"
+
+#define MIB (1024.0 * 1024.0)
+
+static const char *const kind_names[_PACE_KIND_MAX] = {
+        [PACE_RESIDENT] = "resident",
+        [PACE_POPULATE] = "populate",
+        [PACE_SWAPIN] = "swapin",
+        [PACE_THP] = "thp",
+};
+
+/* First steps at MaxPause=5ms. Resident: the mlock walk only. Populate: ~0.5 GB/s measured, so
+ * 1 MiB is ~2 ms. Swap-in: a device read per page, so small. THP: one PMD folio. */
+static const uint64_t first_default[_PACE_KIND_MAX] = {
+        [PACE_RESIDENT] = 16ULL << 20,
+        [PACE_POPULATE] = 1ULL << 20,
+        [PACE_SWAPIN] = 256ULL << 10,
+        [PACE_THP] = 2ULL << 20,
+};
+
+const char *pace_kind_to_string(PaceKind k) {
+        return k >= 0 && k < _PACE_KIND_MAX ? kind_names[k] : NULL;
+}
+
+void pace_init(Pace *p, const PaceParams *params) {
+        *p = (Pace) { .params = *params };
+        if (p->params.fraction <= 0 || p->params.fraction > 1)
+                p->params.fraction = 0.5;
+        if (p->params.overhead == 0)
+                p->params.overhead = 100;
+        if (p->params.growth < 1)
+                p->params.growth = 2;
+        if (p->params.page_size == 0)
+                p->params.page_size = 4096;
+        if (p->params.max_pause == 0)
+                p->params.max_pause = 5000;
+        for (int k = 0; k < _PACE_KIND_MAX; k++)
+                if (p->params.first[k] == 0)
+                        p->params.first[k] = first_default[k];
+}
+
+void pace_mix_from_counts(const PageCounts *c, uint64_t page_size, bool populates, PaceMix *ret) {
+        uint64_t large = MIN(c->large, c->present);
+        uint64_t absent = c->pages - MIN(c->pages, c->present + c->swapped);
+
+        *ret = (PaceMix) {};
+        ret->bytes[PACE_THP] = large * page_size;
+        ret->bytes[PACE_RESIDENT] = (c->present - large) * page_size;
+        /* onfault neither faults in nor swaps in: what is not present costs nothing now */
+        if (populates) {
+                ret->bytes[PACE_SWAPIN] = c->swapped * page_size;
+                ret->bytes[PACE_POPULATE] = absent * page_size;
+        }
+}
+
+/* The variable part of the budget: what a step may spend beyond its fixed overhead. */
+static double budget_usec(const Pace *p) {
+        double b = (double) p->params.max_pause * p->params.fraction - (double) p->params.overhead;
+
+        return b < 1 ? 1 : b;
+}
+
+/* first[k] at this MaxPause (they are given for 5 ms), at least a page */
+static double first_bytes(const Pace *p, PaceKind k) {
+        double f = (double) p->params.first[k] * (double) p->params.max_pause / 5000.0;
+
+        if (k == PACE_THP && f < (double) p->params.first[k])
+                f = (double) p->params.first[k]; /* a folio cannot be cut */
+        return f < (double) p->params.page_size ? (double) p->params.page_size : f;
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+bool pace_cost(const Pace *p, PaceKind k, double *ret_usec_per_mib) {
+        const PaceKindState *s = &p->kinds[k];
+        double v[PACE_WINDOW];
+
+        if (s->n == 0)
+                return false;
+        memcpy(v, s->cost, sizeof(double) * s->n);
+        qsort(v, s->n, sizeof(double), cmp_double);
+        *ret_usec_per_mib = s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+        return true;
+}
+
+/* usec per MiB: learned, or priced so that the first step fills the budget */
+static double cost_or_prior(const Pace *p, PaceKind k) {
+        double c;
+
+        if (pace_cost(p, k, &c))
+                return c;
+        return budget_usec(p) / (first_bytes(p, k) / MIB);
+}
+
+usec_t pace_predict(const Pace *p, const PaceMix *mix) {
+        double t = (double) p->params.overhead;
+
+        for (int k = 0; k < _PACE_KIND_MAX; k++)
+                t += (double) mix->bytes[k] / MIB * cost_or_prior(p, k);
+        return (usec_t) t;
+}
+
+uint64_t pace_step_bytes(const Pace *p, const PaceMix *range_mix, uint64_t range_bytes) {
+        uint64_t total = 0, ps = p->params.page_size, step;
+        double x = (double) range_bytes, per_byte = 0;
+
+        for (int k = 0; k < _PACE_KIND_MAX; k++)
+                total += range_mix->bytes[k];
+        if (range_bytes == 0)
+                return 0;
+        if (total == 0)
+                return range_bytes; /* nothing to do in it (onfault over absent memory) */
+
+        for (int k = 0; k < _PACE_KIND_MAX; k++) {
+                double share, cap;
+
+                if (range_mix->bytes[k] == 0)
+                        continue;
+                share = (double) range_mix->bytes[k] / (double) range_bytes;
+                per_byte += share * cost_or_prior(p, k) / MIB;
+                cap = p->kinds[k].largest_ok > 0 ? p->params.growth * (double) p->kinds[k].largest_ok
+                                                 : first_bytes(p, k);
+                if (x * share > cap)
+                        x = cap / share;
+        }
+        if (per_byte > 0 && x * per_byte > budget_usec(p))
+                x = budget_usec(p) / per_byte;
+
+        step = x >= (double) range_bytes ? range_bytes : (uint64_t) x / ps * ps;
+        return MAX(step, MIN(ps, range_bytes));
+}
+
+static void add_sample(PaceKindState *s, double usec_per_mib) {
+        s->cost[s->next] = usec_per_mib;
+        s->next = (s->next + 1) % PACE_WINDOW;
+        if (s->n < PACE_WINDOW)
+                s->n++;
+}
+
+void pace_record(Pace *p, const PaceMix *mix, usec_t held) {
+        double spent = (double) held - (double) p->params.overhead, predicted = 0;
+        bool ok = held <= p->params.max_pause;
+
+        if (held > p->longest)
+                p->longest = held;
+        if (!ok)
+                p->over++;
+        if (spent < 1)
+                spent = 1;
+
+        /* Split the time over the kinds in proportion to what each was expected to cost. */
+        for (int k = 0; k < _PACE_KIND_MAX; k++)
+                predicted += (double) mix->bytes[k] / MIB * cost_or_prior(p, k);
+        if (predicted <= 0)
+                return;
+        for (int k = 0; k < _PACE_KIND_MAX; k++) {
+                double c;
+
+                if (mix->bytes[k] == 0)
+                        continue;
+                c = cost_or_prior(p, k);
+                add_sample(&p->kinds[k], c * spent / predicted);
+                if (ok && mix->bytes[k] > p->kinds[k].largest_ok)
+                        p->kinds[k].largest_ok = mix->bytes[k];
+        }
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* pace.c: first steps small per kind, gradual growth, a robust rate (one preempted step does not
+ * collapse it, a sustained change moves it), mixes from per-page counts, and the budget. */
+#include "pace.h"
+#include "tests.h"
+
+#define MiB (1ULL << 20)
+#define KiB (1ULL << 10)
+
+static PaceMix only(PaceKind k, uint64_t bytes) {
+        PaceMix m = {};
+
+        m.bytes[k] = bytes;
+        return m;
+}
+
+static Pace fresh(usec_t max_pause) {
+        Pace p;
+
+        pace_init(&p, &(PaceParams) { .max_pause = max_pause });
+        return p;
+}
+
+static void test_first_steps(void) {
+        Pace p = fresh(5000);
+        PaceMix m;
+
+        ASSERT_STREQ(pace_kind_to_string(PACE_SWAPIN), "swapin");
+        ASSERT_NULL(pace_kind_to_string(_PACE_KIND_MAX));
+        /* each kind starts small, and on its own figure */
+        m = only(PACE_RESIDENT, 1024 * MiB);
+        ASSERT_EQ_U64(pace_step_bytes(&p, &m, 1024 * MiB), 16 * MiB);
+        m = only(PACE_POPULATE, 1024 * MiB);
+        ASSERT_EQ_U64(pace_step_bytes(&p, &m, 1024 * MiB), 1 * MiB);
+        m = only(PACE_SWAPIN, 1024 * MiB);
+        ASSERT_EQ_U64(pace_step_bytes(&p, &m, 1024 * MiB), 256 * KiB);
+        m = only(PACE_THP, 1024 * MiB);
+        ASSERT_EQ_U64(pace_step_bytes(&p, &m, 1024 * MiB), 2 * MiB);
+        /* predicted to fill the budget: half of MaxPause */
+        m = only(PACE_POPULATE, 1 * MiB);
+        ASSERT_TRUE(pace_predict(&p, &m) >= 2490 && pace_predict(&p, &m) <= 2510);
+
+        /* scaled to MaxPause, page aligned, but never below one huge page for THP */
+        p = fresh(1000);
+        m = only(PACE_POPULATE, 1024 * MiB);
+        ASSERT_EQ_U64(pace_step_bytes(&p, &m, 1024 * MiB), 208896); /* 1 MiB / 5, in pages */
+        m = only(PACE_THP, 1024 * MiB);
+        ASSERT_EQ_U64(pace_step_bytes(&p, &m, 1024 * MiB), 2 * MiB);
+
+        /* a rate learned on resident memory does not make the first swap-in step large */
+        p = fresh(5000);
+        for (int i = 0; i < 8; i++)
+                pace_record(&p, &(PaceMix) { .bytes[PACE_RESIDENT] = 16 * MiB }, 200);
+        m = only(PACE_SWAPIN, 1024 * MiB);
+        ASSERT_EQ_U64(pace_step_bytes(&p, &m, 1024 * MiB), 256 * KiB);
+
+        /* a range with nothing to do is one step; a short range is taken whole */
+        m = (PaceMix) {};
+        ASSERT_EQ_U64(pace_step_bytes(&p, &m, 64 * MiB), 64 * MiB);
+        m = only(PACE_POPULATE, 64 * KiB);
+        ASSERT_EQ_U64(pace_step_bytes(&p, &m, 64 * KiB), 64 * KiB);
+}
+
+static void test_growth(void) {
+        Pace p = fresh(5000);
+        PaceMix m = only(PACE_RESIDENT, 1024 * MiB);
+        uint64_t step = pace_step_bytes(&p, &m, 1024 * MiB), prev;
+
+        /* a fast kind: each step at most twice the last good one */
+        for (int i = 0; i < 3; i++) {
+                pace_record(&p, &(PaceMix) { .bytes[PACE_RESIDENT] = step }, 100 + step / MiB * 10);
+                prev = step;
+                step = pace_step_bytes(&p, &m, 1024 * MiB);
+                ASSERT_EQ_U64(step, 2 * prev);
+        }
+        ASSERT_EQ_U64(step, 128 * MiB);
+        /* until the budget binds: 10 us/MiB, 2400 us -> 240 MiB */
+        pace_record(&p, &(PaceMix) { .bytes[PACE_RESIDENT] = step }, 100 + step / MiB * 10);
+        step = pace_step_bytes(&p, &m, 1024 * MiB);
+        ASSERT_EQ_U64(step, 240 * MiB);
+        ASSERT_EQ(p.over, 0);
+}
+
+static void test_robust(void) {
+        Pace p = fresh(5000);
+        PaceMix m = only(PACE_POPULATE, 1024 * MiB);
+        uint64_t before, after;
+        double c;
+
+        /* 2000 us per MiB populating: steps of ~1.2 MiB */
+        for (int i = 0; i < 6; i++)
+                pace_record(&p, &(PaceMix) { .bytes[PACE_POPULATE] = 1 * MiB }, 2100);
+        ASSERT_TRUE(pace_cost(&p, PACE_POPULATE, &c));
+        ASSERT_TRUE(c > 1999 && c < 2001);
+        before = pace_step_bytes(&p, &m, 1024 * MiB);
+        ASSERT_TRUE(before >= 1 * MiB && before <= 2 * MiB);
+
+        /* one step preempted for 50 ms: over MaxPause, counted, but the rate holds */
+        pace_record(&p, &(PaceMix) { .bytes[PACE_POPULATE] = 1 * MiB }, 50000);
+        ASSERT_EQ(p.over, 1);
+        ASSERT_EQ_U64(p.longest, 50000);
+        after = pace_step_bytes(&p, &m, 1024 * MiB);
+        ASSERT_EQ_U64(after, before);
+
+        /* a sustained change (the machine got slower) moves the median within a few steps */
+        for (int i = 0; i < 4; i++)
+                pace_record(&p, &(PaceMix) { .bytes[PACE_POPULATE] = 1 * MiB }, 8100);
+        ASSERT_TRUE(pace_cost(&p, PACE_POPULATE, &c));
+        ASSERT_TRUE(c >= 7999);
+        after = pace_step_bytes(&p, &m, 1024 * MiB);
+        ASSERT_TRUE(after <= 2400 * MiB / 8000 + 4096);
+        ASSERT_TRUE(after >= 256 * KiB);
+}
+
+static void test_mixed(void) {
+        Pace p = fresh(5000);
+        PaceMix m = { .bytes[PACE_RESIDENT] = 32 * MiB, .bytes[PACE_SWAPIN] = 32 * MiB };
+        double r, s;
+
+        /* half swapped: the swap-in share is held to its first step, 256 KiB of it, and the
+         * resident half's price comes on top */
+        ASSERT_TRUE(pace_step_bytes(&p, &m, 64 * MiB) <= 512 * KiB);
+        ASSERT_TRUE(pace_step_bytes(&p, &m, 64 * MiB) >= 480 * KiB);
+
+        /* a mixed step's time is split by the expected costs: resident is known to be cheap */
+        for (int i = 0; i < 3; i++)
+                pace_record(&p, &(PaceMix) { .bytes[PACE_RESIDENT] = 16 * MiB }, 260); /* 10 us/MiB */
+        pace_record(&p, &(PaceMix) { .bytes[PACE_RESIDENT] = 256 * KiB, .bytes[PACE_SWAPIN] = 256 * KiB },
+                    2000);
+        ASSERT_TRUE(pace_cost(&p, PACE_RESIDENT, &r));
+        ASSERT_TRUE(pace_cost(&p, PACE_SWAPIN, &s));
+        ASSERT_TRUE(r < 20);
+        ASSERT_TRUE(s > 5000); /* nearly all of the 1.9 ms went to 256 KiB of swap-in */
+}
+
+static void test_mix_from_counts(void) {
+        PageCounts c = { .pages = 200, .present = 100, .large = 40, .swapped = 10 };
+        PaceMix m;
+
+        pace_mix_from_counts(&c, 4096, true, &m);
+        ASSERT_EQ_U64(m.bytes[PACE_THP], 40 * 4096);
+        ASSERT_EQ_U64(m.bytes[PACE_RESIDENT], 60 * 4096);
+        ASSERT_EQ_U64(m.bytes[PACE_SWAPIN], 10 * 4096);
+        ASSERT_EQ_U64(m.bytes[PACE_POPULATE], 90 * 4096);
+        /* onfault: only what is present costs anything now */
+        pace_mix_from_counts(&c, 4096, false, &m);
+        ASSERT_EQ_U64(m.bytes[PACE_SWAPIN], 0);
+        ASSERT_EQ_U64(m.bytes[PACE_POPULATE], 0);
+        ASSERT_EQ_U64(m.bytes[PACE_RESIDENT], 60 * 4096);
+}
+
+int main(void) {
+        test_first_steps();
+        test_growth();
+        test_robust();
+        test_mixed();
+        test_mix_from_counts();
+        return 0;
+}
