@@ -7,6 +7,8 @@
  * --anon SIZE     an anonymous private mapping of SIZE bytes (K/M/G suffixes)
  * --touch SIZE    write to the first SIZE bytes of it
  * --file PATH     map PATH read-only and read every page
+ * --self-lock     mlock2(MLOCK_ONFAULT) the anonymous mapping itself once touched (the floor the
+ *                 benchmarks compare mlockd's exec->locked time with)
  * --mode pause    (default) sleep in pause()
  *        spin     burn CPU
  *        clock    read CLOCK_MONOTONIC in a loop and remember the longest gap between two reads
@@ -21,12 +23,14 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,10 +72,12 @@ int main(int argc, char *argv[]) {
                 { "touch", required_argument, NULL, 't' },
                 { "file", required_argument, NULL, 'f' },
                 { "mode", required_argument, NULL, 'm' },
+                { "self-lock", no_argument, NULL, 'l' },
                 {},
         };
         uint64_t anon_size = 0, touch = 0;
         const char *file = NULL, *mode = "pause";
+        bool self_lock = false;
         void *anon = NULL, *fmap = NULL;
         struct sigaction sa = { .sa_handler = on_signal };
         int c;
@@ -82,6 +88,7 @@ int main(int argc, char *argv[]) {
                 case 't': touch = parse_size_arg(optarg); break;
                 case 'f': file = optarg; break;
                 case 'm': mode = optarg; break;
+                case 'l': self_lock = true; break;
                 default: return 2;
                 }
 
@@ -98,6 +105,10 @@ int main(int argc, char *argv[]) {
                         touch = anon_size;
                 for (uint64_t off = 0; off < touch; off += 4096)
                         ((volatile char *) anon)[off] = (char) (off >> 12);
+                if (self_lock && syscall(SYS_mlock2, anon, anon_size, MLOCK_ONFAULT) < 0) {
+                        perror("mlock2");
+                        return 1;
+                }
         }
 
         if (file) {
