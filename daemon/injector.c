@@ -103,6 +103,14 @@ int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, con
                         if (r->end <= r->start || r->chunk == 0)
                                 why = "bad prefetch range";
                 }
+        } else if (req->op == INJECTOR_OP_PAGES) {
+                if (req->n_ranges == 0 || req->n_ranges > INJECTOR_MAX_RANGES)
+                        why = "range count out of bounds";
+                for (uint32_t k = 0; !why && k < req->n_ranges; k++) {
+                        const PrefetchRange *r = &req->ranges[k];
+                        if (r->end <= r->start || r->start % 4096 || r->end % 4096 || r->chunk)
+                                why = "bad pages range";
+                }
         } else if (req->op == INJECTOR_OP_OPEN) {
                 if (req->value >= _INJECTOR_FILE_MAX)
                         why = "unknown file";
@@ -150,6 +158,29 @@ static void set_reason(InjectorReply *reply, const char *reason) {
                 snprintf(reply->reason, sizeof reply->reason, "%s", reason);
 }
 
+/* Per-page flags over the ranges. Read here because PFNs and /proc/kpageflags need CAP_SYS_ADMIN,
+ * which the injector keeps and the manager does not. */
+static int handle_pages(const InjectorRequest *req, int pidfd, InjectorReply *reply) {
+        _cleanup_(pageflags_freep) PageFlags *p = NULL;
+        const char *why = NULL;
+        PageCounts c = {};
+        int r;
+
+        r = pageflags_open("/proc", req->pid, req->value ? PAGEFLAGS_CGROUP : 0, &p, &why);
+        for (uint32_t k = 0; r >= 0 && k < req->n_ranges; k++)
+                r = pageflags_count(p, req->ranges[k].start, req->ranges[k].end, req->value, &c, &why);
+        if (r < 0) {
+                set_reason(reply, why);
+                return r;
+        }
+        /* the counts are of the process the manager meant only if it is still there */
+        r = check_identity(req, pidfd);
+        if (r < 0)
+                return r;
+        reply->pages = c;
+        return 0;
+}
+
 static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, int *ret_fd) {
         const char *why = NULL;
         int r;
@@ -193,6 +224,9 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
 
         case INJECTOR_OP_PREFETCH:
                 return prefetch_ranges(pidfd, req->ranges, req->n_ranges, &reply->advised);
+
+        case INJECTOR_OP_PAGES:
+                return handle_pages(req, pidfd, reply);
 
         case INJECTOR_OP_OPEN: {
                 char path[64];

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "inject.h"
+#include "pageflags.h"
 #include "parse-util.h"
 #include "prefetch.h"
 
@@ -26,6 +27,7 @@ typedef enum InjectorOp {
         INJECTOR_OP_OPEN,               /* open /proc/PID/{maps,smaps} and pass the fd back */
         INJECTOR_OP_EXE,                /* readlink /proc/PID/exe */
         INJECTOR_OP_PRLIMIT,            /* raise RLIMIT_MEMLOCK to value */
+        INJECTOR_OP_PAGES,              /* per-page flags over ranges (pagemap + kpageflags) */
         _INJECTOR_OP_MAX,
 } InjectorOp;
 
@@ -44,10 +46,11 @@ typedef struct InjectorRequest {
         uint32_t flags;                 /* INJECTOR_FLAG_* */
         uint64_t starttime;             /* must equal /proc/PID/stat field 22: no pid reuse */
         int32_t call;                   /* STEP: InjectCall */
-        uint32_t n_ranges;              /* PREFETCH */
+        uint32_t n_ranges;              /* PREFETCH, PAGES */
         uint64_t args[6];               /* STEP */
         uint64_t timeout_usec;          /* STEP: bound on the wait for the stop */
-        uint64_t value;                 /* OPEN: InjectorFile; PRLIMIT: the new limit */
+        uint64_t value;                 /* OPEN: InjectorFile; PRLIMIT: the new limit;
+                                           PAGES: memcg inode for memcg_mlocked, 0: none */
         PrefetchRange ranges[INJECTOR_MAX_RANGES];
 } InjectorRequest;
 
@@ -60,6 +63,8 @@ typedef struct InjectorReply {
         uint64_t advised;               /* PREFETCH: bytes advised */
         char reason[INJECTOR_REASON_MAX]; /* PRECHECK/STEP: why refused */
         char path[4096];                /* EXE */
+        PageCounts pages;               /* PAGES: summed over the ranges (reason on refusal:
+                                           "kpageflags-unreadable") */
 } InjectorReply;
 
 typedef struct Injector Injector;

@@ -19,6 +19,9 @@ tests_test_match_SOURCES = tests/test-match.c
 tests_test_lock_SOURCES = tests/test-lock.c
 tests_test_injector_SOURCES = tests/test-injector.c daemon/injector.c daemon/sandbox.c
 tests_test_injector_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS)
+unit_tests += tests/test-injector-pages
+tests_test_injector_pages_SOURCES = tests/test-injector-pages.c daemon/injector.c daemon/sandbox.c
+tests_test_injector_pages_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS)
 
 daemon_integration_tests = \
 	tests/lock-onfault.sh \

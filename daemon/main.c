@@ -4,11 +4,17 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "injector.h"
 #include "log.h"
+#include "cgroup.h"
+#include "dry-run.h"
 #include "manager.h"
+#include "match.h"
+#include "mlockctl-format.h"
+#include "parse-util.h"
 #include "policy.h"
 #include "sandbox.h"
 #include "strv.h"
@@ -21,12 +27,15 @@ static enum {
         ACTION_CHECK_CONFIG,
         ACTION_DUMP_CONFIG,
         ACTION_BUS_INTROSPECT,
+        ACTION_DRY_RUN,
 } arg_action = ACTION_RUN;
-static bool arg_dry_run = false;
+static JsonMode arg_json = JSON_OFF;
+static pid_t *arg_pids = NULL;
+static size_t arg_n_pids = 0;
 static bool arg_debug_seccomp = false;
 
 static void help(void) {
-        printf("%s [OPTIONS...]\n\n"
+        printf("%s [OPTIONS...]\n%s --dry-run [OPTIONS...] [PID...]\n\n"
                "Keep the memory of chosen processes resident, by policy.\n\n"
                "  -h --help               Show this help\n"
                "     --version            Show package version\n"
@@ -35,13 +44,16 @@ static void help(void) {
                "     --check-config       Print every configuration problem as FILE:LINE: message;\n"
                "                          exit 0 when there is none\n"
                "     --dump-config        Print the effective configuration\n"
-               "     --dry-run            Match and plan, log what would be locked, touch nothing\n"
+               "     --dry-run [PID...]   Print what the policies would lock in the processes\n"
+               "                          running now (or these), and exit; touches nothing and\n"
+               "                          runs beside a running mlockd\n"
+               "     --json=MODE          With --dry-run: pretty, short or off\n"
                "     --log-level=LEVEL    err, warning, notice, info or debug\n"
                "     --debug-seccomp      Log syscalls outside the manager's allowlist instead\n"
                "                          of killing it\n"
                "     --bus-introspect     Print the D-Bus interface description and exit\n"
                "\nSee mlockd(8) for details.\n",
-               program_invocation_short_name, DEFAULT_CONFIG_DIR);
+               program_invocation_short_name, program_invocation_short_name, DEFAULT_CONFIG_DIR);
 }
 
 static int parse_argv(int argc, char *argv[]) {
@@ -54,6 +66,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_DRY_RUN,
                 ARG_DEBUG_SECCOMP,
                 ARG_BUS_INTROSPECT,
+                ARG_JSON,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -65,6 +78,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "debug-seccomp", no_argument, NULL, ARG_DEBUG_SECCOMP },
                 { "bus-introspect", no_argument, NULL, ARG_BUS_INTROSPECT },
+                { "json", optional_argument, NULL, ARG_JSON },
                 {},
         };
         int c, r;
@@ -93,7 +107,13 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_action = ACTION_DUMP_CONFIG;
                         break;
                 case ARG_DRY_RUN:
-                        arg_dry_run = true;
+                        arg_action = ACTION_DRY_RUN;
+                        break;
+                case ARG_JSON:
+                        arg_json = json_mode_from_string(optarg);
+                        if (arg_json < 0)
+                                return log_error_errno(EINVAL, "Invalid --json= mode '%s': expected pretty, short or off.",
+                                                       optarg);
                         break;
                 case ARG_DEBUG_SECCOMP:
                         arg_debug_seccomp = true;
@@ -107,9 +127,21 @@ static int parse_argv(int argc, char *argv[]) {
                         abort();
                 }
 
-        if (optind < argc)
-                return log_error_errno(EINVAL, "%s takes no positional arguments.",
+        if (optind < argc && arg_action != ACTION_DRY_RUN)
+                return log_error_errno(EINVAL, "%s takes no positional arguments (PIDs only with --dry-run).",
                                        program_invocation_short_name);
+        for (int i = optind; i < argc; i++) {
+                unsigned pid;
+                pid_t *a;
+
+                if (parse_uint(argv[i], &pid) < 0 || pid == 0 || pid > 4194304U)
+                        return log_error_errno(EINVAL, "Invalid PID '%s'.", argv[i]);
+                a = reallocarray(arg_pids, arg_n_pids + 1, sizeof(pid_t));
+                if (!a)
+                        return log_oom();
+                arg_pids = a;
+                arg_pids[arg_n_pids++] = (pid_t) pid;
+        }
         return 1;
 }
 
@@ -125,22 +157,39 @@ static int load_config(PolicySet **ret) {
         return 0;
 }
 
-/* Every problem on stdout, one per line; exit status 0 only when there is none. */
+/* Where installed programs live: a Name= no file here and no running process is named after is
+ * probably a typo. */
+static const char *const program_dirs[] = {
+        "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/libexec",
+        "/usr/lib/systemd", NULL,
+};
+
+/* Every problem, then every warning and note, on stdout, one per line; exit status 0 only when there
+ * is no problem (warnings and notes do not fail the check). */
 static int run_check_config(void) {
         _cleanup_(policy_set_freep) PolicySet *s = NULL;
-        size_t n = 0;
+        size_t n, n_warnings;
         int r;
 
         r = load_config(&s);
         if (r < 0)
                 return r;
-        STRV_FOREACH(p, s->problems) {
+        r = match_lint(s, "/proc", "/sys/fs/cgroup", program_dirs);
+        if (r < 0)
+                return log_oom();
+
+        STRV_FOREACH(p, s->problems)
                 printf("%s\n", *p);
-                n++;
-        }
+        STRV_FOREACH(p, s->warnings)
+                printf("%s\n", *p);
+        STRV_FOREACH(p, s->notes)
+                printf("%s\n", *p);
         fflush(stdout);
-        fprintf(stderr, "%s: %zu valid %s, %zu %s.\n", arg_config_dir, s->n_policies,
-                s->n_policies == 1 ? "policy" : "policies", n, n == 1 ? "problem" : "problems");
+        n = strv_length(s->problems);
+        n_warnings = strv_length(s->warnings);
+        fprintf(stderr, "%s: %zu valid %s, %zu %s, %zu %s.\n", arg_config_dir, s->n_policies,
+                s->n_policies == 1 ? "policy" : "policies", n, n == 1 ? "problem" : "problems", n_warnings,
+                n_warnings == 1 ? "warning" : "warnings");
         return n > 0 ? -EINVAL : 0;
 }
 
@@ -157,6 +206,26 @@ static int run_dump_config(void) {
         r = policy_set_dump(s, stdout);
         if (r < 0)
                 return log_error_errno(r, "Failed to write the configuration: %m");
+        return 0;
+}
+
+/* mlockd --dry-run: lib/ alone, no manager, no bus, no injector (see dry-run.h). */
+static int run_dry_run(void) {
+        _cleanup_(policy_set_freep) PolicySet *s = NULL;
+        int r;
+
+        r = load_config(&s);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(p, s->problems)
+                log_warning("%s, ignoring.", *p);
+        STRV_FOREACH(p, s->warnings)
+                log_warning("%s", *p);
+        r = dry_run(s, "/proc", arg_pids, arg_n_pids, arg_json, stdout);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the processes: %m");
+        if (fflush(stdout) != 0)
+                return log_error_errno(errno, "Failed to write: %m");
         return 0;
 }
 
@@ -200,6 +269,10 @@ static int run(void) {
                 return r;
         STRV_FOREACH(p, policies->problems)
                 log_error("%s", *p);
+        STRV_FOREACH(p, policies->warnings)
+                log_warning("%s", *p);
+        STRV_FOREACH(p, policies->notes)
+                log_info("%s", *p);
         if (!strv_isempty(policies->problems))
                 log_warning("Continuing with the %zu valid policies; fix the files above.", policies->n_policies);
         if (policies->daemon.log_level) {
@@ -212,7 +285,7 @@ static int run(void) {
         if (r < 0)
                 return r;
 
-        r = manager_new(arg_config_dir, arg_dry_run, TAKE_PTR(policies), &m);
+        r = manager_new(arg_config_dir, false, TAKE_PTR(policies), &m);
         if (r < 0)
                 return r;
 
@@ -245,6 +318,10 @@ int main(int argc, char *argv[]) {
                 return run_dump_config() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         case ACTION_BUS_INTROSPECT:
                 return bus_introspect(stdout) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        case ACTION_DRY_RUN:
+                r = run_dry_run();
+                free(arg_pids);
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         case ACTION_RUN:
                 break;
         }

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include "macro.h"
 #include "manager-bus.h"
 #include "manager.h"
+#include "match.h"
 #include "policy.h"
 #include "strv.h"
 
@@ -249,10 +251,175 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(message, NULL);
 }
 
+/* ---- DescribeTarget and Explain: read-only, for everyone ------------------------------------ */
+
+static int append_entry(sd_bus_message *reply, const char *key, const char *type, ...) {
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "s", key);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'v', type);
+        if (r < 0)
+                return r;
+        va_start(ap, type);
+        r = sd_bus_message_appendv(reply, type, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+static const CgroupAccount *bus_find_cgroup(Manager *m, const char *path) {
+        for (size_t i = 0; path && i < m->n_cgroups; i++)
+                if (streq_ptr(m->cgroups[i].path, path))
+                        return &m->cgroups[i];
+        return NULL;
+}
+
+/* Everything mlockd knows of one target, as a dictionary that can grow without breaking callers. */
+static int method_describe_target(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *status = NULL;
+        Manager *m = userdata;
+        const CgroupAccount *c;
+        const Policy *policy;
+        const char *state, *colon;
+        Target *t;
+        pid_t pid = 0;
+        int r;
+
+        r = bus_read_pid(message, &pid, error);
+        if (r < 0)
+                return r;
+        t = manager_get_target(m, pid);
+        if (!t)
+                return bus_no_such_process(error, pid);
+
+        state = isempty(t->state) ? "pending" : t->state;
+        colon = strchr(state, ':');
+        status = colon ? strndup(state, (size_t) (colon - state)) : strdup(state);
+        if (!status)
+                return -ENOMEM;
+        c = bus_find_cgroup(m, t->memcg);
+        policy = policy_set_find(m->policies, t->policy);
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        if ((r = append_entry(reply, "pid", "u", (uint32_t) t->pid)) < 0 ||
+            (r = append_entry(reply, "comm", "s", strempty(t->comm))) < 0 ||
+            (r = append_entry(reply, "exe", "s", strempty(t->exe))) < 0 ||
+            (r = append_entry(reply, "policy", "s", strempty(t->policy))) < 0 ||
+            (r = append_entry(reply, "state", "s", state)) < 0 ||
+            (r = append_entry(reply, "status", "s", status)) < 0 ||
+            (r = append_entry(reply, "reason", "s", colon ? colon + 1 : "")) < 0 ||
+            (r = append_entry(reply, "locked_bytes", "t", t->locked_bytes)) < 0 ||
+            (r = append_entry(reply, "cgroup", "s", strempty(t->cgroup))) < 0 ||
+            (r = append_entry(reply, "memory_cgroup", "s", strempty(t->memcg))) < 0 ||
+            (r = append_entry(reply, "budget_bytes", "t", c ? c->budget : UINT64_C(0))) < 0 ||
+            (r = append_entry(reply, "cgroup_accounted", "b", c != NULL)) < 0 ||
+            (r = append_entry(reply, "cgroup_unevictable_bytes", "t", c ? c->unevictable : UINT64_C(0))) < 0 ||
+            (r = append_entry(reply, "max_hold_usec", "t", (uint64_t) t->max_hold)) < 0 ||
+            (r = append_entry(reply, "max_pause_usec", "t", (uint64_t) (policy ? policy->max_pause : 0))) < 0 ||
+            (r = append_entry(reply, "replans", "u", (uint32_t) t->replans)) < 0 ||
+            (r = append_entry(reply, "released", "b", t->released)) < 0 ||
+            (r = append_entry(reply, "mlockall", "b", t->mlockall_done)) < 0)
+                return r;
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int append_explained_policy(sd_bus_message *reply, const MatchPolicyResult *p) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'r', "ssbsa(sssb)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "ssbs", strempty(p->policy->name), strempty(p->policy->path),
+                                  p->matched, strempty(p->note));
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(sssb)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < p->n_keys; i++) {
+                r = sd_bus_message_append(reply, "(sssb)", p->keys[i].key, p->keys[i].value, p->keys[i].patterns,
+                                          p->keys[i].held);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+static int method_explain(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(match_explanation_freep) MatchExplanation *e = NULL;
+        Manager *m = userdata;
+        pid_t pid = 0;
+        int r;
+
+        r = bus_read_pid(message, &pid, error);
+        if (r < 0)
+                return r;
+        r = manager_explain_process(m, pid, &e);
+        if (r == -ESRCH || r == -ENOENT)
+                return sd_bus_error_setf(error, MLOCKD_ERROR_NO_SUCH_PROCESS,
+                                         r == -ESRCH ? "No process with PID %d." :
+                                                       "Process %d is a kernel thread, a zombie or a thread, "
+                                                       "never matched.", (int) pid);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to read process %d: %m", (int) pid);
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "s", e->first >= 0 ? e->policies[e->first].policy->name : "");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(ssbsa(sssb))");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < e->n_policies; i++) {
+                r = append_explained_policy(reply, &e->policies[i]);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static int property_get_version(sd_bus *bus, const char *path, const char *interface,
                                 const char *property, sd_bus_message *reply, void *userdata,
                                 sd_bus_error *error) {
         return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+/* Whether mlockd reads a memory cgroup controller: without one, ListCgroups' unevictable figures
+ * are not measured and budgets cannot be enforced. */
+static int property_get_memory_accounting(sd_bus *bus, const char *path, const char *interface,
+                                          const char *property, sd_bus_message *reply, void *userdata,
+                                          sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "b", m->have_cgroup_layout);
 }
 
 static int property_get_uint64(sd_bus *bus, const char *path, const char *interface,
@@ -267,6 +434,7 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("LockedBytes", "t", property_get_uint64, offsetof(Manager, locked_bytes),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("MemoryAccounting", "b", property_get_memory_accounting, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 
         SD_BUS_METHOD_WITH_ARGS("ListPolicies",
                                 SD_BUS_NO_ARGS,
@@ -288,6 +456,16 @@ const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_RESULT("u", pid, "s", comm, "s", policy, "s", cgroup,
                                               "t", locked_bytes, "s", state),
                                 method_get_target,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DescribeTarget",
+                                SD_BUS_ARGS("u", pid),
+                                SD_BUS_RESULT("a{sv}", properties),
+                                method_describe_target,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Explain",
+                                SD_BUS_ARGS("u", pid),
+                                SD_BUS_RESULT("s", policy, "a(ssbsa(sssb))", policies),
+                                method_explain,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         /* Not UNPRIVILEGED: sd-bus checks the caller first, then the handlers check euid 0. */
         SD_BUS_METHOD_WITH_ARGS("Apply",

@@ -19,6 +19,7 @@
 #define MLOCKD_ERROR_NO_SUCH_PROCESS "org.mlockd1.Error.NoSuchProcess"   /* -ESRCH */
 #define MLOCKD_ERROR_NOT_MATCHED "org.mlockd1.Error.NotMatched"          /* -ENOENT */
 #define MLOCKD_ERROR_REFUSED "org.mlockd1.Error.Refused"                 /* -EPERM */
+#define MLOCKD_ERROR_FAILED "org.mlockd1.Error.Failed"                   /* Apply ended failed:REASON */
 #define MLOCKD_ERROR_INVALID_CONFIG "org.mlockd1.Error.InvalidConfig"    /* -EBADMSG */
 
 /* PID_MAX_LIMIT on 64-bit kernels: no pid is ever larger. */

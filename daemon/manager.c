@@ -576,6 +576,7 @@ static void manager_write_metrics(Manager *m) {
                 .n_buckets = ELEMENTSOF(cumulative),
                 .injection_seconds_sum = m->injection_seconds_sum,
                 .injection_count = m->injections_total,
+                .no_memory_controller = !m->have_cgroup_layout,
         };
         r = metrics_write(path, &s);
         if (r < 0)
@@ -691,6 +692,7 @@ static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata
         (void) manager_recheck(m, false);
         if (m->n_targets > 0 || m->n_cgroups > 0)
                 manager_account(m);
+        m->metrics_dirty = true; /* the file's timestamp says we are alive: rewrite it every tick */
         manager_write_metrics(m);
         manager_notify_status(m);
         (void) sd_event_source_set_time_relative(s, m->policies->daemon.accounting_interval);
@@ -1484,6 +1486,7 @@ int manager_run(Manager *m, bool debug_seccomp) {
                 return log_error_errno(r, "Failed to install the seccomp filter: %m");
 
         manager_notify_status(m);
+        manager_metrics_start(m); /* a file from a previous run must not be taken for ours */
         (void) sd_notify(false, "READY=1");
         log_info("mlockd %s running: %zu policies, %zu targets.", PACKAGE_VERSION, m->policies->n_policies,
                  m->n_targets);
@@ -1501,5 +1504,63 @@ int manager_run(Manager *m, bool debug_seccomp) {
 
         (void) sd_notify(false, "STOPPING=1");
         log_info("Stopping; %zu targets keep their locks.", m->n_targets);
+        manager_metrics_stop(m);
         return 0;
+}
+
+/* ---- Explain (operator helper; additive) ------------------------------------------------------ */
+
+int manager_explain_process(Manager *m, pid_t pid, MatchExplanation **ret) {
+        _cleanup_free_ char *unit = NULL;
+        Target *t, *fresh = NULL;
+        MatchProcess p;
+        int r;
+
+        t = manager_get_target(m, pid);
+        if (!t) {
+                /* not a target: read it the way discovery does, into a Target of our own */
+                fresh = calloc(1, sizeof *fresh);
+                if (!fresh)
+                        return -ENOMEM;
+                fresh->manager = m;
+                fresh->pid = pid;
+                fresh->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                if (fresh->pidfd < 0) {
+                        target_free(fresh);
+                        return -ESRCH;
+                }
+                r = target_read(m, fresh);
+                if (r < 0) {
+                        target_free(fresh);
+                        return r == -ENOENT ? -ENOENT : -ESRCH;
+                }
+                t = fresh;
+        }
+        if (t->cgroup)
+                (void) unit_from_cgroup_path(t->cgroup, &unit);
+        p = (MatchProcess) {
+                .pid = t->pid, .exe = t->exe, .comm = t->comm,
+                .cgroup = t->cgroup, .unit = unit, .uid = t->uid,
+        };
+        r = match_explain(m->policies, &p, ret);
+        target_free(fresh);
+        return r;
+}
+
+/* ---- metrics file lifetime (operator helper; additive) ---------------------------------------- */
+
+void manager_metrics_start(Manager *m) {
+        m->metrics_dirty = true;
+        manager_write_metrics(m);
+}
+
+void manager_metrics_stop(Manager *m) {
+        const char *path = m->policies ? m->policies->daemon.metrics_file : NULL;
+        int r;
+
+        if (!path)
+                return;
+        r = metrics_remove(path);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove the metrics file %s, ignoring: %m", path);
 }

@@ -123,6 +123,15 @@ int manager_apply(Manager *m, pid_t pid, const char **ret_state);
 int manager_release(Manager *m, pid_t pid);
 int manager_reload(Manager *m, char ***ret_problems);
 
+/* Explain (read-only): why pid does or does not match each policy, read afresh for a process
+ * that is not a target. -ESRCH no such process, -ENOENT a kernel thread, zombie or thread. */
+typedef struct MatchExplanation MatchExplanation;
+int manager_explain_process(Manager *m, pid_t pid, MatchExplanation **ret);
+
+/* The metrics file (MetricsFile=): written before READY=1, removed at a clean stop. */
+void manager_metrics_start(Manager *m);
+void manager_metrics_stop(Manager *m);
+
 /* Implemented in manager-bus.c. */
 int manager_bus_connect(Manager *m);    /* connect, add the object, request org.mlockd1 */
 void bus_emit_target_changed(Manager *m, const Target *t);

@@ -255,9 +255,13 @@ int mlockctl_exit_status(int r, const sd_bus_error *e) {
                 return MLOCKCTL_EXIT_SUCCESS;
 
         if (e && sd_bus_error_is_set(e)) {
+                /* Activation failures count as unreachable: dbus-daemon's own (Spawn.*), and
+                 * systemd's when the unit is masked or missing (org.freedesktop.systemd1.UnitMasked,
+                 * NoSuchUnit, ...), which dbus-daemon passes on. */
                 if (sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER,
                                            SD_BUS_ERROR_NO_SERVER, SD_BUS_ERROR_DISCONNECTED) ||
-                    strncmp(e->name, "org.freedesktop.DBus.Error.Spawn.", 33) == 0)
+                    strncmp(e->name, "org.freedesktop.DBus.Error.Spawn.", 33) == 0 ||
+                    strncmp(e->name, "org.freedesktop.systemd1.", 25) == 0)
                         return MLOCKCTL_EXIT_NOT_RUNNING;
                 if (sd_bus_error_has_names(e, SD_BUS_ERROR_ACCESS_DENIED, SD_BUS_ERROR_AUTH_FAILED))
                         return MLOCKCTL_EXIT_ACCESS_DENIED;
@@ -280,4 +284,76 @@ int mlockctl_exit_status(int r, const sd_bus_error *e) {
         default:
                 return MLOCKCTL_EXIT_FAILURE;
         }
+}
+
+JsonMode json_mode_from_string(const char *s) {
+        if (!s || streq(s, "short"))
+                return JSON_SHORT;
+        if (streq(s, "pretty"))
+                return JSON_PRETTY;
+        if (streq(s, "off"))
+                return JSON_OFF;
+        return _JSON_MODE_INVALID;
+}
+
+static void indent(FILE *f, unsigned level) {
+        fputc('\n', f);
+        for (unsigned i = 0; i < level; i++)
+                fputs("  ", f);
+}
+
+/* Re-indent compact JSON as systemd's --json=pretty does (two blanks a level); strings are copied
+ * as they are. */
+int json_print_pretty(FILE *f, const char *json) {
+        unsigned level = 0;
+        bool in_string = false;
+
+        if (!f || !json)
+                return -EINVAL;
+        for (const char *p = json; *p; p++) {
+                char c = *p;
+
+                if (in_string) {
+                        fputc(c, f);
+                        if (c == '\\' && p[1])
+                                fputc(*++p, f);
+                        else if (c == '"')
+                                in_string = false;
+                        continue;
+                }
+                switch (c) {
+                case '"':
+                        in_string = true;
+                        fputc(c, f);
+                        break;
+                case '{':
+                case '[':
+                        fputc(c, f);
+                        if (p[1] == (c == '{' ? '}' : ']'))
+                                fputc(*++p, f); /* empty: stays "{}" */
+                        else
+                                indent(f, ++level);
+                        break;
+                case '}':
+                case ']':
+                        indent(f, level > 0 ? --level : 0);
+                        fputc(c, f);
+                        break;
+                case ',':
+                        fputc(c, f);
+                        indent(f, level);
+                        break;
+                case ':':
+                        fputs(": ", f);
+                        break;
+                case '\n':
+                        if (p[1])
+                                fputc('\n', f); /* between documents */
+                        break;
+                default:
+                        fputc(c, f);
+                }
+        }
+        fputc('\n', f);
+        return ferror(f) ? -EIO : 0;
 }

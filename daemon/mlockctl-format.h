@@ -56,6 +56,19 @@ int table_print(const Table *t, FILE *f, bool legend);
 /* A JSON array of objects, one per row, keys from json_key; no trailing newline. */
 int table_print_json(const Table *t, FILE *f);
 
+typedef enum JsonMode {
+        JSON_OFF,
+        JSON_SHORT,
+        JSON_PRETTY,
+        _JSON_MODE_MAX,
+        _JSON_MODE_INVALID = -EINVAL,
+} JsonMode;
+
+/* --json=MODE as systemd spells it; NULL (plain --json) is short. */
+JsonMode json_mode_from_string(const char *s);
+/* Compact JSON (one document, or several one a line) re-indented, with a final newline. */
+int json_print_pretty(FILE *f, const char *json);
+
 /* s as a JSON string literal, quotes included. */
 void json_print_string(FILE *f, const char *s);
 

@@ -16,8 +16,11 @@
 #include "mlockctl-format.h"
 #include "parse-util.h"
 
-static bool arg_json = false;
+static JsonMode arg_json = JSON_OFF;
 static bool arg_legend = true;
+/* Where the verbs print: stdout, or with --json a buffer that is printed short or pretty at the
+ * end (one document, nothing on failure). */
+static FILE *out;
 
 static void help(void) {
         printf("%s [OPTIONS...] COMMAND ...\n\n"
@@ -27,17 +30,21 @@ static void help(void) {
                "  targets                List the processes mlockd acts on\n"
                "  cgroups                List cgroups with unevictable memory and budgets\n"
                "  policies               List the loaded policies\n"
+               "  status PID             Show everything mlockd knows of one target\n"
+               "  explain PID            Show, policy by policy, why a process matches or not\n"
                "  apply PID              Match and lock one process now\n"
                "  release PID            Unlock one process and leave it alone\n"
                "  reload                 Re-read the configuration\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show package version\n"
-               "     --json              Print one JSON document instead of tables\n"
+               "     --json=MODE         Print one JSON document instead of tables:\n"
+               "                         pretty, short or off (--json alone: short)\n"
                "     --no-legend         Do not print column headers and footers\n"
                "     --no-pager          Accepted for compatibility; output is never paged\n"
-               "\nExit status: 0 success, 1 failure, 2 usage error, 3 mlockd not running,\n"
-               "4 access denied, 5 no such process or no policy matches.\n"
+               "\nExit status: 0 success (apply: locked or partial), 1 failure (apply: skipped or\n"
+               "failed), 2 usage error, 3 mlockd cannot be reached (not running, masked), 4 access\n"
+               "denied, 5 no such process or no policy matches.\n"
                "\nSee mlockctl(1) for details.\n",
                program_invocation_short_name);
 }
@@ -45,17 +52,21 @@ static void help(void) {
 /* Print why a call failed and return the exit status for it. */
 static int call_failed(int r, const sd_bus_error *error, const char *what) {
         int status = mlockctl_exit_status(r, error);
+        bool have = error && sd_bus_error_is_set(error);
 
-        if (status == MLOCKCTL_EXIT_NOT_RUNNING && error &&
-            sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+        if (status == MLOCKCTL_EXIT_ACCESS_DENIED)
+                /* not dbus-daemon's "Rejected send message, 2 matched rules; ..." */
+                log_error("Access denied: this needs root.");
+        else if (status == MLOCKCTL_EXIT_NOT_RUNNING && have &&
+                 sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
                 log_error("mlockd is not running (%s is not on the system bus).", MLOCKD_BUS_NAME);
-        else if (status == MLOCKCTL_EXIT_NOT_RUNNING && error && sd_bus_error_is_set(error))
+        else if (status == MLOCKCTL_EXIT_NOT_RUNNING && have)
                 log_error("mlockd is not running (%s is not on the system bus): %s",
                           MLOCKD_BUS_NAME, error->message ?: error->name);
         else if (status == MLOCKCTL_EXIT_NOT_RUNNING)
                 log_error_errno(r, "mlockd is not running (%s is not on the system bus): cannot %s: %m",
                                 MLOCKD_BUS_NAME, what);
-        else if (error && sd_bus_error_is_set(error))
+        else if (have)
                 log_error("Failed to %s: %s", what, error->message ?: error->name);
         else
                 log_error_errno(r, "Failed to %s: %m", what);
@@ -218,12 +229,12 @@ static int print_table(const Table *t, const char *singular, const char *plural)
         int r;
 
         if (arg_json) {
-                r = table_print_json(t, stdout);
-                fputc('\n', stdout);
+                r = table_print_json(t, out);
+                fputc('\n', out);
         } else {
-                r = table_print(t, stdout, arg_legend);
+                r = table_print(t, out, arg_legend);
                 if (r >= 0 && arg_legend)
-                        printf("\n%zu %s listed.\n", table_get_rows(t), table_get_rows(t) == 1 ? singular : plural);
+                        fprintf(out, "\n%zu %s listed.\n", table_get_rows(t), table_get_rows(t) == 1 ? singular : plural);
         }
         if (r < 0)
                 return bus_error_parse(r, "print");
@@ -248,13 +259,35 @@ static int verb_targets(sd_bus *bus) {
         return r != 0 ? r : print_table(t, "target", "targets");
 }
 
+/* MemoryAccounting: false when mlockd has no memory controller to read. An older daemon without
+ * the property: assume it has one. */
+static bool get_memory_accounting(sd_bus *bus) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int b = 1;
+
+        (void) sd_bus_get_property_trivial(bus, MLOCKD_BUS_NAME, MLOCKD_BUS_PATH, MLOCKD_BUS_INTERFACE,
+                                           "MemoryAccounting", &error, 'b', &b);
+        return b;
+}
+
 static int verb_cgroups(sd_bus *bus) {
         _cleanup_(table_freep) Table *t = NULL;
         int r;
 
         r = list_table(bus, "ListCgroups", "(sttt)", cgroup_columns, ELEMENTSOF(cgroup_columns),
                        read_cgroup, &t);
-        return r != 0 ? r : print_table(t, "cgroup", "cgroups");
+        if (r != 0)
+                return r;
+        if (!get_memory_accounting(bus)) {
+                if (arg_json) {
+                        fputs("[]\n", out); /* no figures where none exist */
+                        return 0;
+                }
+                fputs("mlockd reads no memory cgroup controller on this host: there are no unevictable\n"
+                      "figures to show, and budgets (CgroupMaxUnevictable=) are not enforced.\n", out);
+                return 0;
+        }
+        return print_table(t, "cgroup", "cgroups");
 }
 
 static int verb_status(sd_bus *bus) {
@@ -282,25 +315,25 @@ static int verb_status(sd_bus *bus) {
                 return r;
 
         if (arg_json) {
-                fputs("{\"version\":", stdout);
-                json_print_string(stdout, version);
-                printf(",\"locked_bytes\":%" PRIu64 ",\"targets\":%zu,\"policies\":", locked, n_targets);
-                r = table_print_json(policies, stdout);
-                fputs("}\n", stdout);
+                fputs("{\"version\":", out);
+                json_print_string(out, version);
+                fprintf(out, ",\"locked_bytes\":%" PRIu64 ",\"targets\":%zu,\"policies\":", locked, n_targets);
+                r = table_print_json(policies, out);
+                fputs("}\n", out);
                 if (r < 0)
                         return bus_error_parse(r, "print");
                 return 0;
         }
 
-        printf("Version: %s\n"
+        fprintf(out, "Version: %s\n"
                " Locked: %s in %zu %s\n"
                "Policies: %zu\n",
                version, format_bytes(buf, sizeof buf, locked), n_targets,
                n_targets == 1 ? "target" : "targets", table_get_rows(policies));
         if (table_get_rows(policies) == 0)
                 return 0;
-        fputc('\n', stdout);
-        r = table_print(policies, stdout, arg_legend);
+        fputc('\n', out);
+        r = table_print(policies, out, arg_legend);
         if (r < 0)
                 return bus_error_parse(r, "print");
         return 0;
@@ -317,26 +350,71 @@ static int parse_pid_arg(const char *s, uint32_t *ret) {
         return 0;
 }
 
+/* "skipped:..." or "failed:...": a state apply must not call success. */
+static bool state_is_failure(const char *state) {
+        return strncmp(state, "skipped", 7) == 0 || strncmp(state, "failed", 6) == 0;
+}
+
+static void print_apply(uint32_t pid, const char *state, const char *message) {
+        if (arg_json) {
+                fprintf(out, "{\"pid\":%" PRIu32 ",\"state\":", pid);
+                json_print_string(out, state);
+                if (message) {
+                        fputs(",\"message\":", out);
+                        json_print_string(out, message);
+                }
+                fputs("}\n", out);
+        } else if (!message)
+                fprintf(out, "%" PRIu32 ": %s\n", pid, state);
+}
+
+/* Apply's contract (org.mlockd1(5)): success with the final state when the target ends locked or
+ * partial; Refused (skipped) or Failed (failed) with "STATE: sentence" otherwise. */
 static int verb_apply(sd_bus *bus, uint32_t pid) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        char what[64];
-        const char *state;
+        _cleanup_free_ char *state = NULL;
+        const char *st, *msg;
         int r;
 
-        snprintf(what, sizeof what, "apply a policy to process %" PRIu32, pid);
-        r = call(bus, "Apply", what, &reply, "u", pid);
-        if (r != 0)
-                return r;
-        r = sd_bus_message_read(reply, "s", &state);
+        r = sd_bus_call_method(bus, MLOCKD_BUS_NAME, MLOCKD_BUS_PATH, MLOCKD_BUS_INTERFACE, "Apply", &error, &reply,
+                               "u", pid);
+        if (r < 0 && sd_bus_error_has_names(&error, MLOCKD_ERROR_REFUSED, MLOCKD_ERROR_FAILED)) {
+                const char *word;
+
+                msg = error.message ?: error.name;
+                /* "STATE: sentence"; an older daemon put the state at the end ("...: skipped:pid1") */
+                word = state_is_failure(msg) ? msg : strstr(msg, "skipped:") ?: strstr(msg, "failed:");
+                if (word)
+                        state = strndup(word, strstr(word, ": ") ? (size_t) (strstr(word, ": ") - word) : strlen(word));
+                else
+                        state = strdup(sd_bus_error_has_name(&error, MLOCKD_ERROR_FAILED) ? "failed" : "skipped");
+                if (!state)
+                        return bus_error_parse(-ENOMEM, "parse the reply of Apply");
+                if (word == msg)
+                        log_error("%" PRIu32 ": %s", pid, msg);
+                else
+                        log_error("%" PRIu32 ": %s: %s", pid, state, msg);
+                print_apply(pid, state, msg);
+                return MLOCKCTL_EXIT_FAILURE;
+        }
+        if (r < 0) {
+                char what[64];
+
+                snprintf(what, sizeof what, "apply a policy to process %" PRIu32, pid);
+                return call_failed(r, &error, what);
+        }
+        r = sd_bus_message_read(reply, "s", &st);
         if (r < 0)
                 return bus_error_parse(r, "parse the reply of Apply");
 
-        if (arg_json) {
-                printf("{\"pid\":%" PRIu32 ",\"state\":", pid);
-                json_print_string(stdout, state);
-                fputs("}\n", stdout);
-        } else
-                printf("%" PRIu32 ": %s\n", pid, state);
+        if (state_is_failure(st)) {
+                /* a daemon that replies success for a skipped target: still a failure here */
+                log_error("%" PRIu32 ": %s", pid, st);
+                print_apply(pid, st, st);
+                return MLOCKCTL_EXIT_FAILURE;
+        }
+        print_apply(pid, st, NULL);
         return 0;
 }
 
@@ -349,7 +427,7 @@ static int verb_release(sd_bus *bus, uint32_t pid) {
         if (r != 0)
                 return r;
         if (arg_json)
-                printf("{\"pid\":%" PRIu32 ",\"released\":true}\n", pid);
+                fprintf(out, "{\"pid\":%" PRIu32 ",\"released\":true}\n", pid);
         return 0;
 }
 
@@ -360,7 +438,279 @@ static int verb_reload(sd_bus *bus) {
         if (r != 0)
                 return r;
         if (arg_json)
-                puts("{\"reloaded\":true}");
+                fputs("{\"reloaded\":true}\n", out);
+        return 0;
+}
+
+/* ---- status PID ------------------------------------------------------------------------------ */
+
+typedef struct Property {
+        char *key;
+        char type; /* 's', 't', 'u', 'b' */
+        char *s;
+        uint64_t u;
+} Property;
+
+typedef struct Properties {
+        Property *items;
+        size_t n;
+} Properties;
+
+static void properties_done(Properties *p) {
+        for (size_t i = 0; i < p->n; i++) {
+                free(p->items[i].key);
+                free(p->items[i].s);
+        }
+        free(p->items);
+}
+
+static const Property *property_get(const Properties *p, const char *key) {
+        for (size_t i = 0; i < p->n; i++)
+                if (streq(p->items[i].key, key))
+                        return &p->items[i];
+        return NULL;
+}
+
+static const char *property_string(const Properties *p, const char *key) {
+        const Property *x = property_get(p, key);
+        return x && x->type == 's' ? x->s : "";
+}
+
+static uint64_t property_uint(const Properties *p, const char *key) {
+        const Property *x = property_get(p, key);
+        return x && x->type != 's' ? x->u : 0;
+}
+
+/* An a{sv} of strings, integers and booleans; other types are skipped (a newer daemon). */
+static int read_properties(sd_bus_message *m, Properties *ret) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key, *contents, *sv;
+                Property *items, *x;
+                uint32_t u32;
+                int b;
+                char type;
+
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                type = contents[0];
+                if (!strchr("stub", type) || contents[1]) {
+                        r = sd_bus_message_skip(m, "v");
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_exit_container(m);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                items = reallocarray(ret->items, ret->n + 1, sizeof(Property));
+                if (!items)
+                        return -ENOMEM;
+                ret->items = items;
+                x = &items[ret->n];
+                *x = (Property) { .type = type, .key = strdup(key) };
+                if (!x->key)
+                        return -ENOMEM;
+                ret->n++;
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r < 0)
+                        return r;
+                switch (type) {
+                case 's':
+                        r = sd_bus_message_read(m, "s", &sv);
+                        if (r >= 0 && !(x->s = strdup(sv)))
+                                r = -ENOMEM;
+                        break;
+                case 't':
+                        r = sd_bus_message_read(m, "t", &x->u);
+                        break;
+                case 'u':
+                        r = sd_bus_message_read(m, "u", &u32);
+                        x->u = u32;
+                        break;
+                default:
+                        r = sd_bus_message_read(m, "b", &b);
+                        x->u = b;
+                }
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static void print_properties_json(const Properties *p) {
+        fputc('{', out);
+        for (size_t i = 0; i < p->n; i++) {
+                const Property *x = &p->items[i];
+
+                if (i > 0)
+                        fputc(',', out);
+                json_print_string(out, x->key);
+                fputc(':', out);
+                if (x->type == 's')
+                        json_print_string(out, x->s);
+                else if (x->type == 'b')
+                        fputs(x->u ? "true" : "false", out);
+                else
+                        fprintf(out, "%" PRIu64, x->u);
+        }
+        fputs("}\n", out);
+}
+
+static int verb_status_pid(sd_bus *bus, uint32_t pid) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(properties_done) Properties p = {};
+        char what[64], b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX];
+        const char *reason;
+        int r;
+
+        snprintf(what, sizeof what, "describe process %" PRIu32, pid);
+        r = call(bus, "DescribeTarget", what, &reply, "u", pid);
+        if (r != 0)
+                return r;
+        r = read_properties(reply, &p);
+        if (r < 0)
+                return bus_error_parse(r, "parse the reply of DescribeTarget");
+
+        if (arg_json) {
+                print_properties_json(&p);
+                return 0;
+        }
+
+        reason = property_string(&p, "reason");
+        fprintf(out, "       PID: %" PRIu32 " (%s)\n", pid, property_string(&p, "comm"));
+        fprintf(out, "Executable: %s\n", *property_string(&p, "exe") ? property_string(&p, "exe") : "(unknown)");
+        fprintf(out, "    Policy: %s\n", property_string(&p, "policy"));
+        fprintf(out, "     State: %s%s%s%s\n", property_string(&p, "status"), *reason ? " (" : "", reason,
+                *reason ? ")" : "");
+        fprintf(out, "    Locked: %s (the kernel's count of mlocked pages)\n",
+                format_bytes(b1, sizeof b1, property_uint(&p, "locked_bytes")));
+        fprintf(out, "    Cgroup: %s\n", property_string(&p, "cgroup"));
+        if (!property_uint(&p, "cgroup_accounted"))
+                fprintf(out, "    Budget: - (memory cgroup %s not accounted)\n",
+                        *property_string(&p, "memory_cgroup") ? property_string(&p, "memory_cgroup") : "unknown");
+        else if (property_uint(&p, "budget_bytes") == 0)
+                fprintf(out, "    Budget: none (unevictable %s in %s)\n",
+                        format_bytes(b2, sizeof b2, property_uint(&p, "cgroup_unevictable_bytes")),
+                        property_string(&p, "memory_cgroup"));
+        else
+                fprintf(out, "    Budget: %s (unevictable %s in %s)\n",
+                        format_bytes(b1, sizeof b1, property_uint(&p, "budget_bytes")),
+                        format_bytes(b2, sizeof b2, property_uint(&p, "cgroup_unevictable_bytes")),
+                        property_string(&p, "memory_cgroup"));
+        if (property_get(&p, "max_hold_usec")) {
+                char t[FORMAT_TIMESPAN_MAX];
+
+                fprintf(out, " Last lock: held the process at most %s in one step",
+                        format_timespan(t, sizeof t, property_uint(&p, "max_hold_usec")));
+                if (property_uint(&p, "max_pause_usec") > 0)
+                        fprintf(out, " (MaxPause=%s)", format_timespan(t, sizeof t, property_uint(&p, "max_pause_usec")));
+                if (property_get(&p, "replans") && property_uint(&p, "replans") > 0)
+                        fprintf(out, ", replanned %" PRIu64 " times", property_uint(&p, "replans"));
+                fputc('\n', out);
+        }
+        if (property_uint(&p, "released"))
+                fputs("            released: left alone until it execs\n", out);
+        return 0;
+}
+
+/* ---- explain PID ----------------------------------------------------------------------------- */
+
+static int verb_explain(sd_bus *bus, uint32_t pid) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *first;
+        char what[64];
+        size_t n = 0;
+        int r;
+
+        snprintf(what, sizeof what, "explain process %" PRIu32, pid);
+        r = call(bus, "Explain", what, &reply, "u", pid);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &first);
+        if (r < 0)
+                return bus_error_parse(r, "parse the reply of Explain");
+
+        if (arg_json) {
+                fprintf(out, "{\"pid\":%" PRIu32 ",\"policy\":", pid);
+                if (isempty(first))
+                        fputs("null", out);
+                else
+                        json_print_string(out, first);
+                fputs(",\"policies\":[", out);
+        } else if (isempty(first))
+                fprintf(out, "Process %" PRIu32 " matches no policy.\n", pid);
+        else
+                fprintf(out, "Process %" PRIu32 " matches policy %s (the first that matches wins).\n", pid, first);
+
+        r = sd_bus_message_enter_container(reply, 'a', "(ssbsa(sssb))");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'r', "ssbsa(sssb)")) > 0) {
+                const char *name, *file, *note, *key, *value, *patterns;
+                int matched, held;
+                size_t k = 0;
+
+                r = sd_bus_message_read(reply, "ssbs", &name, &file, &matched, &note);
+                if (r < 0)
+                        break;
+                if (arg_json) {
+                        fputs(n > 0 ? ",{\"name\":" : "{\"name\":", out);
+                        json_print_string(out, name);
+                        fputs(",\"file\":", out);
+                        json_print_string(out, file);
+                        fprintf(out, ",\"matched\":%s,\"note\":", matched ? "true" : "false");
+                        if (isempty(note))
+                                fputs("null", out);
+                        else
+                                json_print_string(out, note);
+                        fputs(",\"keys\":[", out);
+                } else
+                        fprintf(out, "\n%s %s (%s)%s%s\n", matched ? "MATCH" : "no   ", name, file,
+                                isempty(note) ? "" : ": ", strempty(note));
+                r = sd_bus_message_enter_container(reply, 'a', "(sssb)");
+                while (r >= 0 && (r = sd_bus_message_read(reply, "(sssb)", &key, &value, &patterns, &held)) > 0) {
+                        if (arg_json) {
+                                fputs(k > 0 ? ",{\"key\":" : "{\"key\":", out);
+                                json_print_string(out, key);
+                                fputs(",\"value\":", out);
+                                json_print_string(out, value);
+                                fputs(",\"patterns\":", out);
+                                json_print_string(out, patterns);
+                                fprintf(out, ",\"held\":%s}", held ? "true" : "false");
+                        } else
+                                fprintf(out, "  %s %s=%s\n         the process: %s\n", held ? "held  " : "failed", key,
+                                        patterns, isempty(value) ? "(unknown)" : value);
+                        k++;
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+                if (arg_json)
+                        fputs("]}", out);
+                n++;
+        }
+        if (r < 0)
+                return bus_error_parse(r, "parse the reply of Explain");
+        if (arg_json)
+                fputs("]}\n", out);
+        else if (n == 0)
+                fputs("(no policies are loaded)\n", out);
         return 0;
 }
 
@@ -375,7 +725,7 @@ static int parse_argv(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
-                { "json", no_argument, NULL, ARG_JSON },
+                { "json", optional_argument, NULL, ARG_JSON },
                 { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
                 { "no-pager", no_argument, NULL, ARG_NO_PAGER },
                 {},
@@ -391,7 +741,11 @@ static int parse_argv(int argc, char *argv[]) {
                         printf("mlockctl %s\n", PACKAGE_VERSION);
                         return 0;
                 case ARG_JSON:
-                        arg_json = true;
+                        arg_json = json_mode_from_string(optarg);
+                        if (arg_json < 0) {
+                                log_error("Invalid --json= mode '%s': expected pretty, short or off.", optarg);
+                                return -EINVAL;
+                        }
                         break;
                 case ARG_NO_LEGEND:
                         arg_legend = false;
@@ -409,14 +763,15 @@ static int parse_argv(int argc, char *argv[]) {
 static int run(int argc, char *argv[]) {
         static const struct {
                 const char *name;
-                int n_args;
+                int min_args, max_args; /* a PID, or none */
         } verbs[] = {
-                { "status", 0 }, { "targets", 0 }, { "cgroups", 0 }, { "policies", 0 },
-                { "apply", 1 },  { "release", 1 }, { "reload", 0 },
+                { "status", 0, 1 }, { "targets", 0, 0 }, { "cgroups", 0, 0 }, { "policies", 0, 0 },
+                { "explain", 1, 1 }, { "apply", 1, 1 },  { "release", 1, 1 }, { "reload", 0, 0 },
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         const char *verb;
         uint32_t pid = 0;
+        int n_args;
         size_t i;
         int r;
 
@@ -434,15 +789,16 @@ static int run(int argc, char *argv[]) {
                 log_error("Unknown command '%s'; see --help.", verb);
                 return MLOCKCTL_EXIT_USAGE;
         }
-        if (argc - optind - 1 > verbs[i].n_args) {
+        n_args = optind < argc ? argc - optind - 1 : 0;
+        if (n_args > verbs[i].max_args) {
                 log_error("Too many arguments for '%s'.", verb);
                 return MLOCKCTL_EXIT_USAGE;
         }
-        if (verbs[i].n_args > 0) {
-                if (argc - optind - 1 < verbs[i].n_args) {
-                        log_error("'%s' needs a PID.", verb);
-                        return MLOCKCTL_EXIT_USAGE;
-                }
+        if (n_args < verbs[i].min_args) {
+                log_error("'%s' needs a PID.", verb);
+                return MLOCKCTL_EXIT_USAGE;
+        }
+        if (n_args > 0) {
                 r = parse_pid_arg(argv[optind + 1], &pid);
                 if (r != 0)
                         return r;
@@ -454,13 +810,15 @@ static int run(int argc, char *argv[]) {
                 return r;
 
         if (streq(verb, "status"))
-                return verb_status(bus);
+                return pid > 0 ? verb_status_pid(bus, pid) : verb_status(bus);
         if (streq(verb, "targets"))
                 return verb_targets(bus);
         if (streq(verb, "cgroups"))
                 return verb_cgroups(bus);
         if (streq(verb, "policies"))
                 return verb_policies(bus);
+        if (streq(verb, "explain"))
+                return verb_explain(bus, pid);
         if (streq(verb, "apply"))
                 return verb_apply(bus, pid);
         if (streq(verb, "release"))
@@ -469,10 +827,28 @@ static int run(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
+        _cleanup_free_ char *json = NULL;
+        size_t json_size = 0;
         int status;
 
         log_set_show_priority(false); /* a command for people: no journal level prefixes */
+        /* --json is known only after parsing: buffer everything, print it (reformatted) at the end */
+        out = open_memstream(&json, &json_size);
+        if (!out) {
+                log_oom();
+                return MLOCKCTL_EXIT_FAILURE;
+        }
         status = run(argc, argv);
+        if (fclose(out) != 0) {
+                log_oom();
+                return MLOCKCTL_EXIT_FAILURE;
+        }
+        out = NULL;
+
+        if (arg_json == JSON_PRETTY && json_size > 0)
+                (void) json_print_pretty(stdout, json);
+        else if (json_size > 0)
+                fwrite(json, 1, json_size, stdout);
 
         if (fflush(stdout) != 0 && status == MLOCKCTL_EXIT_SUCCESS) {
                 log_error_errno(errno, "Failed to write output: %m");

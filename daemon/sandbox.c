@@ -151,6 +151,8 @@ static const SyscallRule manager_allowlist[] = {
         ANY("fsync"), ANY("fdatasync"), ANY("fchmod"), ANY("ftruncate"),
         ANY("rename"), ANY("renameat"), ANY("renameat2"), ANY("unlink"), ANY("unlinkat"),
         ANY("fcntl"), ANY("dup"), ANY("dup3"), ANY("pipe2"), ANY("getcwd"),
+        /* sd_journal_send(): a datagram, or for a large entry a sealed memfd passed with SCM_RIGHTS */
+        ANY("memfd_create"),
 
         /* terminal and socket queries only: isatty(stderr), FIONREAD, FIONBIO, FIOCLEX */
         ARG("ioctl", 1, TCGETS), ARG("ioctl", 1, TIOCGWINSZ), ARG("ioctl", 1, FIONREAD),

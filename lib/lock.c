@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "fileio.h"
 #include "lock.h"
 
 #define PAGE 4096ULL
@@ -107,8 +110,13 @@ int lock_plan(const Maps *maps, const LockParams *p, LockPlan **ret) {
                                 continue;
                         }
                         if (len > allowance) {
-                                len = allowance & ~(PAGE - 1);
-                                end = start + len;
+                                uint64_t align = p->align > PAGE ? p->align : PAGE;
+
+                                /* end the trimmed range on a folio boundary when that leaves any */
+                                end = (start + allowance) & ~(align - 1);
+                                if (end <= start)
+                                        end = start + (allowance & ~(PAGE - 1));
+                                len = end - start;
                                 plan->trimmed = allowance_reason;
                                 if (len == 0)
                                         continue;
@@ -207,4 +215,153 @@ int lock_step(pid_t pid, int pidfd, InjectCall call, const uint64_t args[6], use
         if (ret_stats)
                 *ret_stats = stats;
         return 0;
+}
+
+/* "always [madvise] never" -> the bracketed word */
+static int read_thp_mode(const char *path, char *buf, size_t size) {
+        _cleanup_free_ char *text = NULL;
+        const char *a, *b;
+        int r;
+
+        r = read_full_file(path, 4096, &text, NULL);
+        if (r < 0)
+                return r;
+        a = strchr(text, '[');
+        b = a ? strchr(a, ']') : NULL;
+        if (!b)
+                return -EBADMSG;
+        snprintf(buf, size, "%.*s", (int) (b - a - 1), a + 1);
+        return 0;
+}
+
+static bool thp_mode_enabled(const char *mode) {
+        return streq(mode, "always") || streq(mode, "madvise");
+}
+
+int lock_folio_sizes(const char *sys_root, FolioSizes *ret) {
+        _cleanup_free_ char *pmd_text = NULL;
+        char dir[4096], path[4400], top[32];
+        FolioSizes f = {};
+        bool top_on, per_size = false;
+        DIR *d;
+        int r;
+
+        if (!sys_root || !ret)
+                return -EINVAL;
+        snprintf(dir, sizeof dir, "%s/kernel/mm/transparent_hugepage", sys_root);
+        snprintf(path, sizeof path, "%s/enabled", dir);
+        r = read_thp_mode(path, top, sizeof top);
+        if (r == -ENOENT) {
+                *ret = f; /* no THP in this kernel */
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        top_on = thp_mode_enabled(top);
+
+        snprintf(path, sizeof path, "%s/hpage_pmd_size", dir);
+        if (read_full_file(path, 64, &pmd_text, NULL) >= 0)
+                f.pmd = strtoull(pmd_text, NULL, 10);
+
+        d = opendir(dir);
+        if (d) {
+                struct dirent *de;
+
+                while ((de = readdir(d))) {
+                        unsigned long long kb;
+                        char mode[32], tail[8];
+
+                        if (sscanf(de->d_name, "hugepages-%llukB%7s", &kb, tail) != 1 || kb == 0)
+                                continue;
+                        snprintf(path, sizeof path, "%s/%s/enabled", dir, de->d_name);
+                        if (read_thp_mode(path, mode, sizeof mode) < 0)
+                                continue;
+                        per_size = true;
+                        if (!(thp_mode_enabled(mode) || (streq(mode, "inherit") && top_on)))
+                                continue;
+                        if (f.n < LOCK_FOLIO_SIZES_MAX)
+                                f.sizes[f.n++] = (uint64_t) kb * 1024;
+                }
+                closedir(d);
+        }
+        if (!per_size && top_on && f.pmd > 0)
+                f.sizes[f.n++] = f.pmd; /* before mTHP (6.8): the PMD size only */
+
+        /* largest first */
+        for (size_t i = 1; i < f.n; i++)
+                for (size_t j = i; j > 0 && f.sizes[j] > f.sizes[j - 1]; j--) {
+                        uint64_t t = f.sizes[j];
+                        f.sizes[j] = f.sizes[j - 1];
+                        f.sizes[j - 1] = t;
+                }
+        *ret = f;
+        return 0;
+}
+
+uint64_t lock_chunk_align(const FolioSizes *f, bool file_backed, uint64_t page_size) {
+        uint64_t a = page_size;
+
+        if (f && file_backed && f->pmd > a)
+                a = f->pmd;
+        if (f && !file_backed && f->n > 0 && f->sizes[0] > a)
+                a = f->sizes[0];
+        return a;
+}
+
+uint64_t lock_chunk_end(uint64_t start, uint64_t end, uint64_t want, uint64_t align) {
+        uint64_t e;
+
+        if (align == 0 || (align & (align - 1)))
+                align = PAGE;
+        if (want >= end - start)
+                return end;
+        e = (start + want) & ~(align - 1);
+        if (e <= start)
+                e = ((start & ~(align - 1)) + align); /* to the next boundary */
+        return MIN(e, end);
+}
+
+/* Could a folio span the boundary between a and b (adjacent)? Same anonymous memory or the same
+ * file at contiguous offsets. */
+static bool may_share_folio(const MapsRegion *a, const MapsRegion *b) {
+        if (a->end != b->start)
+                return false;
+        if (!a->path != !b->path)
+                return false;
+        if (!a->path)
+                return true;
+        if (a->path[0] == '[')
+                return streq(a->path, b->path);
+        return streq(a->path, b->path) && a->inode == b->inode &&
+               a->offset + (a->end - a->start) == b->offset;
+}
+
+static uint64_t planned_overlap(const LockPlan *plan, uint64_t s, uint64_t e) {
+        uint64_t n = 0;
+
+        for (size_t i = 0; i < plan->n_ranges; i++) {
+                uint64_t a = MAX(s, plan->ranges[i].start), b = MIN(e, plan->ranges[i].end);
+
+                /* adopted ranges are the target's own lock, not mlockd's to report */
+                if (a < b && !plan->ranges[i].locked)
+                        n += b - a;
+        }
+        return n;
+}
+
+uint64_t lock_folio_split_bytes(const Maps *maps, const LockPlan *plan, uint64_t align) {
+        uint64_t bytes = 0;
+
+        if (!maps || !plan || align <= PAGE || (align & (align - 1)))
+                return 0;
+        for (size_t i = 0; i + 1 < maps->n; i++) {
+                const MapsRegion *a = &maps->regions[i], *b = &maps->regions[i + 1];
+                uint64_t edge = a->end, lo = edge & ~(align - 1), hi = lo + align;
+
+                if (edge % align == 0 || !may_share_folio(a, b))
+                        continue;
+                /* the aligned block around the edge, clipped to the two VMAs */
+                bytes += planned_overlap(plan, MAX(lo, a->start), MIN(hi, b->end));
+        }
+        return bytes;
 }

@@ -28,6 +28,8 @@ typedef struct LockParams {
         uint64_t budget;                /* what the cgroup may still take, UINT64_MAX: unbounded */
         uint64_t memlock_limit;         /* target's RLIMIT_MEMLOCK soft, UINT64_MAX: unlimited/CAP_IPC_LOCK */
         uint64_t vm_locked;             /* target's VmLck now: counts against memlock_limit */
+        uint64_t align;                 /* a trimmed range ends on this boundary when it can
+                                           (lock_chunk_align()), 0: the page size */
 } LockParams;
 
 typedef struct LockRange {
@@ -52,6 +54,39 @@ DEFINE_CLEANUP(LockPlan *, lock_plan_free);
 /* The next chunk for a step, from the rate seen so far (bytes per usec, 0: unknown) so that a call
  * takes at most max_pause; page aligned, at least one page. */
 uint64_t lock_chunk_size(LockMode mode, double rate, usec_t max_pause);
+
+/* Folio-aware chunking. A chunk edge inside a large folio leaves that folio not mlocked
+ * (mm/mlock.c mlock_pte_range() needs folio_within_vma()) and splits its PMD mapping; on untouched
+ * memory it makes the populate fault 4K pages where a THP would have been (doc/kernel-facts.md 4).
+ * So chunk edges fall on the largest folio size that can be there. */
+#define LOCK_FOLIO_SIZES_MAX 16
+typedef struct FolioSizes {
+        uint64_t pmd;                   /* hpage_pmd_size; 0 when THP is not built in */
+        uint64_t sizes[LOCK_FOLIO_SIZES_MAX]; /* enabled anonymous folio sizes above a page,
+                                                 largest first (PMD and mTHP) */
+        size_t n;
+} FolioSizes;
+
+/* The enabled large-folio sizes under sys_root ("/sys"): kernel/mm/transparent_hugepage/enabled
+ * for the PMD size, hugepages-<N>kB/enabled for each mTHP size ("inherit" follows the top-level
+ * setting; always and madvise count: a VMA may have MADV_HUGEPAGE). No THP directory: n = 0. */
+int lock_folio_sizes(const char *sys_root, FolioSizes *ret);
+
+/* The boundary chunk edges fall on: the largest enabled folio size for anonymous memory; for a
+ * file-backed region the PMD size whenever THP is built in (the page cache makes large folios on
+ * its own, up to PMD size, whatever the anonymous settings); else the page size. */
+uint64_t lock_chunk_align(const FolioSizes *f, bool file_backed, uint64_t page_size);
+
+/* The end of the chunk that starts at start within a range ending at end, about want bytes long:
+ * an align boundary (or end). A chunk never ends inside an aligned block unless the range does:
+ * when want is below the distance to the next boundary the chunk runs to that boundary. */
+uint64_t lock_chunk_end(uint64_t start, uint64_t end, uint64_t want, uint64_t align);
+
+/* Bytes of the plan's ranges that share an align-sized block with a neighbouring VMA: the
+ * target's own VMA boundaries (mprotect, a partial munmap or mlock of its own) that cut through
+ * where a large folio can be. Such a folio cannot be mlocked by any chunking; the job reports it
+ * as partial:folio, and pageflags' large_not_mlocked says how much of it really is there. */
+uint64_t lock_folio_split_bytes(const Maps *maps, const LockPlan *plan, uint64_t align);
 
 typedef struct LockVerify {
         uint64_t locked;                /* smaps Locked: over the planned ranges */

@@ -23,5 +23,47 @@ typedef struct MatchProcess {
 bool match_policy_one(const Policy *policy, const MatchProcess *p);
 /* The first matching policy, NULL when none. */
 const Policy *match_policy(const PolicySet *set, const MatchProcess *p);
+/* Why a process did or did not match: for each policy in order, each [Match] key it gives, the
+ * process's value and whether the key held. A pure function of the set and the process, for
+ * mlockctl explain (the Explain bus method). */
+typedef struct MatchKeyResult {
+        const char *key; /* "Executable", "Name", "Cgroup", "Unit", "User" */
+        char *value;     /* the process's value ("" when unknown; User=: the uid) */
+        char *patterns;  /* the policy's values, blank-separated (Executable=: and what they resolve to) */
+        bool held;
+} MatchKeyResult;
+
+typedef struct MatchPolicyResult {
+        const Policy *policy; /* borrowed from the set */
+        bool matched;         /* every key held, and no rule against it */
+        const char *note;     /* static text: a rule beyond the keys that refused it, else NULL */
+        MatchKeyResult *keys;
+        size_t n_keys;
+} MatchPolicyResult;
+
+typedef struct MatchExplanation {
+        MatchPolicyResult *policies; /* one per policy of the set, in file order */
+        size_t n_policies;
+        int first; /* index of the policy that wins (the first that matched), -1 when none */
+} MatchExplanation;
+
+int match_explain(const PolicySet *set, const MatchProcess *p, MatchExplanation **ret);
+MatchExplanation *match_explanation_free(MatchExplanation *e);
+DEFINE_CLEANUP(MatchExplanation *, match_explanation_free);
+
+/* The kernel keeps this many characters of a process name (TASK_COMM_LEN - 1). */
+#define MATCH_COMM_MAX 15
+/* Could some process be named so (Name= globs comm)? True when a running process under proc_root
+ * has a comm the pattern matches, or a directory entry in one of dirs (NULL-terminated) has a name
+ * that, cut to 15 characters as the kernel cuts the name a program is started by, matches. Only a
+ * hint for --check-config: a program may rename itself (prctl PR_SET_NAME) to anything. */
+bool match_name_plausible(const char *pattern, const char *proc_root, const char *const *dirs);
+
+/* What --check-config looks at beyond loading, on this host: each Name= that
+ * match_name_plausible() doubts, and each CgroupMaxUnevictable= where cgroupfs_root has no memory
+ * controller (cgroup_layout_detect()) to enforce it. Appends "FILE:LINE: warning: ..." to
+ * set->warnings; -ENOMEM only. */
+int match_lint(PolicySet *set, const char *proc_root, const char *cgroupfs_root, const char *const *program_dirs);
+
 /* User= value: a numeric uid, or a name resolved with getpwnam_r. -ENOENT for an unknown name. */
 int match_resolve_user(const char *user, uid_t *ret);

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "macro.h"
@@ -122,7 +124,7 @@ static int snapshot_validate(const MetricsSnapshot *s) {
 static void put_cgroup_family(FILE *f, const MetricsSnapshot *s, const char *name, const char *help,
                               size_t offset) {
         put_family(f, name, "gauge", help);
-        for (size_t i = 0; i < s->n_cgroups; i++) {
+        for (size_t i = 0; !s->no_memory_controller && i < s->n_cgroups; i++) {
                 const MetricsCgroup *c = s->cgroups + i;
 
                 fprintf(f, "%s{cgroup=", name);
@@ -133,6 +135,7 @@ static void put_cgroup_family(FILE *f, const MetricsSnapshot *s, const char *nam
 
 int metrics_format(const MetricsSnapshot *s, char **ret_text) {
         _cleanup_free_ char *text = NULL;
+        double timestamp;
         size_t size = 0;
         FILE *f;
         int r;
@@ -142,10 +145,29 @@ int metrics_format(const MetricsSnapshot *s, char **ret_text) {
         r = snapshot_validate(s);
         if (r < 0)
                 return r;
+        timestamp = s->timestamp;
+        if (timestamp == 0) {
+                struct timespec ts;
+
+                if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+                        return -errno;
+                timestamp = (double) ts.tv_sec + (double) (ts.tv_nsec / 1000000) / 1e3; /* ms */
+        }
 
         f = open_memstream(&text, &size);
         if (!f)
                 return -ENOMEM;
+
+        put_family(f, "mlockd_build_info", "gauge", "Always 1; the version of mlockd in its label.");
+        fputs("mlockd_build_info{version=", f);
+        put_label_value(f, s->version ?: PACKAGE_VERSION);
+        fputs("} 1\n", f);
+
+        put_family(f, "mlockd_last_update_timestamp_seconds", "gauge",
+                   "When mlockd wrote this file (Unix time); rewritten every AccountingInterval.");
+        fputs("mlockd_last_update_timestamp_seconds ", f);
+        put_double(f, timestamp);
+        fputc('\n', f);
 
         put_cgroup_family(f, s, "mlockd_cgroup_unevictable_bytes",
                           "Unevictable memory of the cgroup as the kernel counts it (memory.stat).",
@@ -164,12 +186,21 @@ int metrics_format(const MetricsSnapshot *s, char **ret_text) {
                 fprintf(f, "} %" PRIu64 "\n", s->policies[i].locked);
         }
 
-        put_family(f, "mlockd_targets", "gauge", "Processes matched by the policy, by state.");
+        put_family(f, "mlockd_targets", "gauge", "Processes matched by the policy, by state and reason.");
         for (size_t i = 0; i < s->n_targets; i++) {
+                const char *state = s->targets[i].state, *colon = strchr(state, ':');
+                _cleanup_free_ char *word = strndup(state, colon ? (size_t) (colon - state) : strlen(state));
+
+                if (!word) {
+                        fclose(f);
+                        return -ENOMEM;
+                }
                 fputs("mlockd_targets{policy=", f);
                 put_label_value(f, s->targets[i].policy);
                 fputs(",state=", f);
-                put_label_value(f, s->targets[i].state);
+                put_label_value(f, word);
+                fputs(",reason=", f);
+                put_label_value(f, colon ? colon + 1 : "");
                 fprintf(f, "} %u\n", s->targets[i].count);
         }
 
@@ -208,4 +239,12 @@ int metrics_write(const char *path, const MetricsSnapshot *s) {
         if (r < 0)
                 return r;
         return write_file_atomic(path, text, strlen(text), 0644);
+}
+
+int metrics_remove(const char *path) {
+        if (isempty(path))
+                return -EINVAL;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
 }

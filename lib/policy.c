@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <glob.h>
 #include <ini.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "log.h"
@@ -83,6 +86,8 @@ struct ParseState {
         void *target;
         char ***problems;
         unsigned n_problems;
+        char ***warnings;        /* NULL: warnings are dropped */
+        unsigned item_lines[32]; /* line each single-valued key was last set on, 0: not yet */
         int error; /* -ENOMEM, remembered across inih's callbacks */
 };
 
@@ -111,6 +116,27 @@ _printf_(3, 4) static void problem_at(ParseState *s, unsigned line, const char *
                 s->error = -ENOMEM;
 }
 #define problem(s, ...) problem_at((s), (s)->line, __VA_ARGS__)
+
+/* A warning does not make the file invalid: "FILE:LINE: warning: message". */
+_printf_(3, 4) static void warning_at(ParseState *s, unsigned line, const char *format, ...) {
+        _cleanup_free_ char *msg = NULL;
+        char *p = NULL;
+        va_list ap;
+        int r;
+
+        if (!s->warnings || s->error < 0)
+                return;
+        va_start(ap, format);
+        r = vasprintf(&msg, format, ap);
+        va_end(ap);
+        if (r < 0 || asprintf(&p, "%s:%u: warning: %s", s->path, line, msg) < 0) {
+                s->error = -ENOMEM;
+                return;
+        }
+        log_debug("%s", p);
+        if (strv_consume(s->warnings, p) < 0)
+                s->error = -ENOMEM;
+}
 
 /* "Mode=full # comment": inih keeps the '#' part in the value; say why the value looks odd. */
 static const char *comment_hint(const char *value) {
@@ -288,6 +314,13 @@ static int parse_duration_at_least(ParseState *s, const char *key, const char *v
         usec_t v;
         int r;
 
+        /* "MaxPause=5" would be 5s, a thousand times the default: a bare number other than 0 is
+         * refused rather than guessed at. */
+        if (value[strspn(value, "0123456789.")] == '\0' && strspn(value, "0.") != strlen(value)) {
+                problem(s, "Invalid %s= value '%s': a duration needs a unit; write %sus, %sms or %ss", key,
+                        value, value, value, value);
+                return -EINVAL;
+        }
         r = value[0] == '-' ? -EINVAL : parse_duration(value, &v);
         if (r < 0)
                 return number_problem(s, key, value, r, "duration", "a duration like 250us, 5ms or 2s");
@@ -467,20 +500,45 @@ static int match_check(ParseState *s, MatchKind kind, const char *key, const cha
         return -EINVAL;
 }
 
-#define DEFINE_MATCH_PARSER(func, kind)                                                          \
-        static int func(ParseState *s, const char *key, const char *value, void *data) {           \
-                int r = match_check(s, kind, key, value);                                        \
-                if (r < 0)                                                                       \
-                        return r;                                                                \
-                if (strv_contains(*(char ***) data, value))                                      \
-                        return 0;                                                                \
-                return strv_extend((char ***) data, value);                                      \
+/* Add value to the list at data, once; lines (NULL: not kept) gets the line, index for index. */
+static int match_add(ParseState *s, MatchKind kind, const char *key, const char *value, void *data,
+                     unsigned **lines) {
+        char ***l = data;
+        size_t n = strv_length(*l);
+        int r = match_check(s, kind, key, value);
+
+        if (r < 0)
+                return r;
+        if (strv_contains(*l, value))
+                return 0;
+        if (lines) {
+                unsigned *a = reallocarray(*lines, n + 1, sizeof(unsigned));
+                if (!a)
+                        return -ENOMEM;
+                *lines = a;
+                a[n] = s->line;
         }
-DEFINE_MATCH_PARSER(config_parse_match_executable, MATCH_EXECUTABLE)
-DEFINE_MATCH_PARSER(config_parse_match_name, MATCH_NAME)
-DEFINE_MATCH_PARSER(config_parse_match_cgroup, MATCH_CGROUP)
-DEFINE_MATCH_PARSER(config_parse_match_unit, MATCH_UNIT)
-DEFINE_MATCH_PARSER(config_parse_match_user, MATCH_USER)
+        return strv_extend(l, value);
+}
+
+#define DEFINE_MATCH_PARSER(func, kind, lines)                                                   \
+        static int func(ParseState *s, const char *key, const char *value, void *data) {           \
+                Policy *_p_ _unused_ = s->target;                                                \
+                return match_add(s, kind, key, value, data, lines);                              \
+        }
+DEFINE_MATCH_PARSER(config_parse_match_executable, MATCH_EXECUTABLE, &_p_->match_executable_lines)
+DEFINE_MATCH_PARSER(config_parse_match_name, MATCH_NAME, &_p_->match_name_lines)
+DEFINE_MATCH_PARSER(config_parse_match_cgroup, MATCH_CGROUP, NULL)
+DEFINE_MATCH_PARSER(config_parse_match_unit, MATCH_UNIT, NULL)
+DEFINE_MATCH_PARSER(config_parse_match_user, MATCH_USER, NULL)
+
+static int config_parse_budget(ParseState *s, const char *key, const char *value, void *data) {
+        int r = config_parse_size(s, key, value, data);
+
+        if (r >= 0)
+                ((Policy *) s->target)->cgroup_max_unevictable_line = s->line;
+        return r;
+}
 
 static int replace_string(char **p, const char *value) {
         char *c = strdup(value);
@@ -528,7 +586,7 @@ static const ConfigItem policy_items[] = {
         { "Lock", "Prefetch", config_parse_bool, offsetof(Policy, prefetch) },
         { "Lock", "MaxPause", config_parse_max_pause, offsetof(Policy, max_pause) },
         { "Limits", "MaxLocked", config_parse_size, offsetof(Policy, max_locked) },
-        { "Limits", "CgroupMaxUnevictable", config_parse_size, offsetof(Policy, cgroup_max_unevictable) },
+        { "Limits", "CgroupMaxUnevictable", config_parse_budget, offsetof(Policy, cgroup_max_unevictable) },
         { "Limits", "RaiseMemlockLimit", config_parse_bool, offsetof(Policy, raise_memlock_limit) },
         {},
 };
@@ -548,6 +606,12 @@ static const ConfigItem daemon_items[] = {
 /* Keys whose empty value means "back to the default" (NULL). */
 static bool key_allows_empty(const ConfigItem *item) {
         return item->parse == config_parse_absolute_path || item->parse == config_parse_log_level;
+}
+
+/* Keys given twice replace their value (the last wins): worth a warning. [Match] keys mean "any of"
+ * and Regions= adds up, so repeating those is how they are used. */
+static bool key_single_valued(const ConfigItem *item) {
+        return !streq(item->section, "Match") && item->parse != config_parse_regions;
 }
 
 /* ---- the line reader under inih ------------------------------------------------------------------ */
@@ -688,6 +752,15 @@ static int handler(void *user, const char *section, const char *name, const char
         }
         if (streq(item->section, "Match"))
                 s->match_key_seen = true;
+        if (key_single_valued(item)) {
+                size_t i = (size_t) (item - s->items);
+
+                assert(i < ELEMENTSOF(s->item_lines));
+                if (s->item_lines[i] > 0 && !isempty(value))
+                        warning_at(s, s->line, "%s= is given again; it replaces the value from line %u", name,
+                                   s->item_lines[i]);
+                s->item_lines[i] = isempty(value) ? 0 : s->line; /* empty: an explicit reset */
+        }
         if (isempty(value)) {
                 if (key_allows_empty(item)) {
                         char **p = (char **) ((uint8_t *) s->target + item->offset);
@@ -793,12 +866,15 @@ Policy *policy_free(Policy *p) {
         strv_free(p->match_unit);
         strv_free(p->match_user);
         strv_free(p->region_files);
+        strv_free(p->executable_resolved);
+        free(p->match_executable_lines);
+        free(p->match_name_lines);
         free(p);
         return NULL;
 }
 
-int policy_parse_buffer(const char *name, const char *path, const char *data, size_t size,
-                        const DaemonConfig *d, Policy **ret, char ***problems) {
+int policy_parse_buffer_full(const char *name, const char *path, const char *data, size_t size,
+                             const DaemonConfig *d, Policy **ret, char ***problems, char ***warnings) {
         _cleanup_(policy_freep) Policy *p = NULL;
         PolicyTarget *t;
         ParseState s;
@@ -825,6 +901,7 @@ int policy_parse_buffer(const char *name, const char *path, const char *data, si
                 return -ENOMEM;
 
         s = parse_state_make(path, data, size, policy_items, policy_sections, t, problems);
+        s.warnings = warnings;
 
         if (!policy_name_valid(name))
                 problem_at(&s, 1, "Invalid policy name '%s': use letters, digits and _.@:+- only", name);
@@ -845,11 +922,116 @@ int policy_parse_buffer(const char *name, const char *path, const char *data, si
         return 0;
 }
 
+int policy_parse_buffer(const char *name, const char *path, const char *data, size_t size,
+                        const DaemonConfig *d, Policy **ret, char ***problems) {
+        return policy_parse_buffer_full(name, path, data, size, d, ret, problems, NULL);
+}
+
 int policy_parse_string(const char *name, const char *path, const char *text, const DaemonConfig *d,
                         Policy **ret, char ***problems) {
         if (!text)
                 return -EINVAL;
         return policy_parse_buffer(name, path, text, strlen(text), d, ret, problems);
+}
+
+/* ---- what Executable= names on this host ----------------------------------------------------------- */
+
+/* A glob as wide as /usr/bin/\* resolves to many files; past this, the rest are left out (noted). */
+#define POLICY_MAX_RESOLVED 4096U
+/* Notes per glob: the first few resolutions, then a count. */
+#define POLICY_MAX_RESOLVE_NOTES 5U
+
+_printf_(4, 5) static int message_add(char ***l, const Policy *p, unsigned line, const char *format, ...) {
+        _cleanup_free_ char *msg = NULL;
+        char *m;
+        va_list ap;
+        int r;
+
+        if (!l)
+                return 0;
+        va_start(ap, format);
+        r = vasprintf(&msg, format, ap);
+        va_end(ap);
+        if (r < 0 || asprintf(&m, "%s:%u: %s", p->path, line, msg) < 0)
+                return -ENOMEM;
+        return strv_consume(l, m);
+}
+
+static bool patterns_match(char *const *patterns, const char *path) {
+        STRV_FOREACH(g, patterns)
+                if (fnmatch(*g, path, 0) == 0)
+                        return true;
+        return false;
+}
+
+int policy_resolve_executables(Policy *p, const char *root, char ***notes, char ***warnings) {
+        const char *prefix;
+        size_t lp;
+        int r;
+
+        if (!p || !root)
+                return -EINVAL;
+        prefix = streq(root, "/") ? "" : root;
+        lp = strlen(prefix);
+        p->executable_resolved = strv_free(p->executable_resolved);
+
+        for (size_t i = 0; p->match_executable && p->match_executable[i]; i++) {
+                const char *pattern = p->match_executable[i];
+                unsigned line = p->match_executable_lines ? p->match_executable_lines[i] : 1;
+                bool wild = glob_has_wildcards(pattern);
+                _cleanup_free_ char *full = NULL;
+                size_t found = 0, noted = 0;
+                glob_t g = {};
+
+                if (asprintf(&full, "%s%s", prefix, pattern) < 0)
+                        return -ENOMEM;
+                r = glob(full, 0, NULL, &g); /* sorted: notes come in a stable order */
+                if (r == GLOB_NOSPACE)
+                        return -ENOMEM;
+                for (size_t j = 0; r == 0 && j < g.gl_pathc; j++) {
+                        _cleanup_free_ char *real = realpath(g.gl_pathv[j], NULL);
+                        const char *rel;
+                        struct stat st;
+
+                        if (!real || stat(real, &st) < 0 || !S_ISREG(st.st_mode))
+                                continue;
+                        found++;
+                        if (strncmp(real, prefix, lp) != 0 || real[lp] != '/')
+                                continue; /* resolves outside root: not on this tree */
+                        rel = real + lp;
+                        if (patterns_match(p->match_executable, rel) || strv_contains(p->executable_resolved, rel))
+                                continue;
+                        if (strv_length(p->executable_resolved) >= POLICY_MAX_RESOLVED) {
+                                r = message_add(warnings, p, line, "warning: Executable=%s resolves to more than "
+                                                "%u other files; the rest do not match", pattern,
+                                                POLICY_MAX_RESOLVED);
+                                break;
+                        }
+                        r = strv_extend(&p->executable_resolved, rel);
+                        if (r >= 0 && noted++ < POLICY_MAX_RESOLVE_NOTES) {
+                                if (wild)
+                                        r = message_add(notes, p, line, "note: Executable=%s: %s is %s; both match",
+                                                        pattern, g.gl_pathv[j] + lp, rel);
+                                else
+                                        r = message_add(notes, p, line, "note: Executable=%s is %s; both match",
+                                                        pattern, rel);
+                        }
+                        if (r < 0) {
+                                globfree(&g);
+                                return r;
+                        }
+                }
+                if (r == 0 && noted > POLICY_MAX_RESOLVE_NOTES)
+                        r = message_add(notes, p, line, "note: Executable=%s: and %zu more resolved paths", pattern,
+                                        noted - POLICY_MAX_RESOLVE_NOTES);
+                if (r == GLOB_NOMATCH || r == GLOB_ABORTED || (r == 0 && found == 0))
+                        r = message_add(warnings, p, line, "warning: Executable=%s matches no existing file%s",
+                                        pattern, wild ? " (as glob(7) expands it, where '*' stops at '/')" : "");
+                globfree(&g);
+                if (r == -ENOMEM)
+                        return r;
+        }
+        return 0;
 }
 
 /* ---- [Daemon] --------------------------------------------------------------------------------------- */
@@ -870,17 +1052,59 @@ void daemon_config_done(DaemonConfig *c) {
         c->log_level = mfree_str(c->log_level);
 }
 
-int daemon_config_parse_buffer(const char *path, const char *data, size_t size, DaemonConfig *c,
-                               char ***problems) {
+int daemon_config_parse_buffer_full(const char *path, const char *data, size_t size, DaemonConfig *c,
+                                    char ***problems, char ***warnings) {
         ParseState s;
 
         if (!path || (!data && size > 0) || !c || !problems)
                 return -EINVAL;
         s = parse_state_make(path, data, size, daemon_items, daemon_sections, c, problems);
+        s.warnings = warnings;
         return parse_buffer(&s);
 }
 
+int daemon_config_parse_buffer(const char *path, const char *data, size_t size, DaemonConfig *c,
+                               char ***problems) {
+        return daemon_config_parse_buffer_full(path, data, size, c, problems, NULL);
+}
+
 /* ---- loading a directory ------------------------------------------------------------------------- */
+
+/* sshd's StrictModes for a root daemon: a file or directory someone else could write would let them
+ * choose what root locks. Owned by root (or by whoever runs us, so that tests and a non-root
+ * --check-config work on their own files) and writable by its owner only. NULL when safe. */
+static char *unsafe_reason(const struct stat *st) {
+        char *p = NULL;
+        int r = 0;
+
+        if (st->st_uid != 0 && st->st_uid != geteuid())
+                r = asprintf(&p, "owned by uid %u, not by root (chown root: it)", (unsigned) st->st_uid);
+        else if (st->st_mode & S_IWOTH)
+                r = asprintf(&p, "writable by every user (mode %04o; chmod go-w it)",
+                             (unsigned) (st->st_mode & 07777));
+        else if (st->st_mode & S_IWGRP)
+                r = asprintf(&p, "writable by group %u (mode %04o; chmod go-w it)", (unsigned) st->st_gid,
+                             (unsigned) (st->st_mode & 07777));
+        else
+                return NULL;
+        return r < 0 ? NULL : p;
+}
+
+/* "PATH: Refusing to read it: REASON" for an unsafe file or directory: -EPERM (-ENOMEM). */
+static int check_safe(int fd, const char *path, const char *what, char ***problems) {
+        _cleanup_free_ char *reason = NULL;
+        struct stat st;
+        char *p;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        reason = unsafe_reason(&st);
+        if (!reason)
+                return 0;
+        if (asprintf(&p, "%s: Refusing to read %s: %s", path, what, reason) < 0 || strv_consume(problems, p) < 0)
+                return -ENOMEM;
+        return -EPERM;
+}
 
 typedef struct ConfFile {
         char *name; /* without .conf */
@@ -908,7 +1132,7 @@ static int conf_file_compare(const void *a, const void *b) {
 
 /* Add dir's *.conf entries to files; a name already there (from a higher-priority dir) wins.
  * A missing dir is no error. */
-static int conf_files_add_dir(const char *dir, ConfFiles *cf) {
+static int conf_files_add_dir(const char *dir, ConfFiles *cf, char ***problems) {
         ConfFile **files = &cf->files;
         size_t *n = &cf->n;
         _cleanup_close_ int fd = -EBADF;
@@ -919,6 +1143,9 @@ static int conf_files_add_dir(const char *dir, ConfFiles *cf) {
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
+        r = check_safe(fd, dir, "this directory", problems);
+        if (r < 0)
+                return r == -EPERM ? 0 : r; /* reported: none of its files is read */
         d = fdopendir(fd);
         if (!d)
                 return -errno;
@@ -979,6 +1206,8 @@ PolicySet *policy_set_free(PolicySet *s) {
                 policy_free(s->policies[i]);
         free(s->policies);
         strv_free(s->problems);
+        strv_free(s->warnings);
+        strv_free(s->notes);
         free(s);
         return NULL;
 }
@@ -986,14 +1215,25 @@ PolicySet *policy_set_free(PolicySet *s) {
 /* A file that cannot be read is a problem of that file, not a failure of the load. */
 static int read_conf_file(int dir_fd, const char *rel, const char *path, char **ret, size_t *ret_size,
                           char ***problems) {
+        _cleanup_close_ int fd = -EBADF;
         struct stat st;
         char *p;
         int r;
 
-        if (fstatat(dir_fd, rel, &st, 0) >= 0 && !S_ISREG(st.st_mode))
+        fd = openat(dir_fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                r = -errno;
+        else if (fstat(fd, &st) < 0)
+                r = -errno;
+        else if (!S_ISREG(st.st_mode))
                 r = -EISDIR;
-        else
-                r = read_full_file_at(dir_fd, rel, POLICY_MAX_FILE_SIZE, ret, ret_size);
+        else {
+                r = check_safe(fd, path, "this file", problems);
+                if (r == -EPERM)
+                        return -EIO; /* reported */
+                if (r >= 0)
+                        r = read_full_fd(fd, POLICY_MAX_FILE_SIZE, ret, ret_size);
+        }
         if (r >= 0 || r == -ENOENT || r == -ENOMEM)
                 return r;
         if (r == -EFBIG)
@@ -1032,6 +1272,14 @@ int policy_set_load(const char *config_dir, const char *vendor_dir, PolicySet **
         if (!set->problems)
                 return -ENOMEM;
 
+        r = check_safe(fd, config_dir, "this directory", &set->problems);
+        if (r == -EPERM) { /* reported; nothing in it is read */
+                *ret = TAKE_PTR(set);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+
         if (asprintf(&daemon_path, "%s/mlockd.conf", config_dir) < 0 ||
             asprintf(&policy_dir, "%s/policy.d", config_dir) < 0)
                 return -ENOMEM;
@@ -1040,7 +1288,8 @@ int policy_set_load(const char *config_dir, const char *vendor_dir, PolicySet **
         if (r == -ENOMEM)
                 return r;
         if (r >= 0) {
-                r = daemon_config_parse_buffer(daemon_path, buf, size, &set->daemon, &set->problems);
+                r = daemon_config_parse_buffer_full(daemon_path, buf, size, &set->daemon, &set->problems,
+                                                    &set->warnings);
                 if (r < 0)
                         return r;
         }
@@ -1054,7 +1303,7 @@ int policy_set_load(const char *config_dir, const char *vendor_dir, PolicySet **
 
                 if (!dir)
                         continue;
-                r = conf_files_add_dir(dir, &cf);
+                r = conf_files_add_dir(dir, &cf, &set->problems);
                 if (r == -ENOMEM)
                         return r;
                 if (r >= 0)
@@ -1079,12 +1328,17 @@ int policy_set_load(const char *config_dir, const char *vendor_dir, PolicySet **
                         return r;
                 if (r < 0)
                         continue;
-                r = policy_parse_buffer(file->name, file->path, buf, size, &set->daemon, &p, &set->problems);
+                r = policy_parse_buffer_full(file->name, file->path, buf, size, &set->daemon, &p, &set->problems,
+                                             &set->warnings);
                 buf = mfree_str(buf);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
                         continue;
+
+                r = policy_resolve_executables(p, "/", &set->notes, &set->warnings);
+                if (r == -ENOMEM)
+                        return r;
 
                 a = realloc(set->policies, sizeof(Policy *) * (set->n_policies + 1));
                 if (!a)

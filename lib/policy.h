@@ -59,6 +59,16 @@ typedef struct Policy {
         uint64_t cgroup_max_unevictable;
         bool raise_memlock_limit; /* [Limits] RaiseMemlockLimit=, default true: may mlockd raise the
                                      target's RLIMIT_MEMLOCK (up to MaxLocked when set) */
+
+        /* What Executable= resolves to (policy_resolve_executables()): the realpaths of a literal
+         * path, or of the files a glob expands to, that the patterns themselves do not match. A
+         * process whose /proc/PID/exe is one of them matches too (users write /usr/bin/python3,
+         * the kernel names /usr/bin/python3.11). Not dumped: derived, refreshed at every load. */
+        char **executable_resolved;
+        /* Lines for messages after the parse: of each match_executable[i] and match_name[i], of
+         * CgroupMaxUnevictable= (0: not given). */
+        unsigned *match_executable_lines, *match_name_lines;
+        unsigned cgroup_max_unevictable_line;
 } Policy;
 
 typedef struct DaemonConfig {
@@ -77,6 +87,8 @@ typedef struct PolicySet {
         Policy **policies; /* the valid policies, in file order */
         size_t n_policies;
         char **problems; /* every problem, "FILE:LINE: message", in file order */
+        char **warnings; /* what loads but is probably not meant: "FILE:LINE: warning: message" */
+        char **notes;    /* what --check-config tells for information: "FILE:LINE: note: message" */
 } PolicySet;
 
 /* Read config_dir/mlockd.conf (optional: defaults when absent) and config_dir/policy.d/ *.conf;
@@ -100,8 +112,16 @@ int policy_parse_string(const char *name, const char *path, const char *text, co
 /* The same on a buffer that may hold NUL bytes (reported as binary junk). */
 int policy_parse_buffer(const char *name, const char *path, const char *data, size_t size,
                         const DaemonConfig *d, Policy **ret, char ***problems);
+/* The same, also collecting warnings (a key given twice, ...) into *warnings (NULL: dropped). */
+int policy_parse_buffer_full(const char *name, const char *path, const char *data, size_t size,
+                             const DaemonConfig *d, Policy **ret, char ***problems, char ***warnings);
 Policy *policy_free(Policy *p);
 DEFINE_CLEANUP(Policy *, policy_free);
+/* Fill p->executable_resolved from the filesystem under root ("/" normally; a fixture tree in
+ * tests: the paths stored are then below it), appending "FILE:LINE: note: ... is ...; both match"
+ * for each resolution and "FILE:LINE: warning: ..." for a pattern that matches no existing file
+ * (notes and warnings may be NULL). policy_set_load() calls it for every policy. */
+int policy_resolve_executables(Policy *p, const char *root, char ***notes, char ***warnings);
 /* One policy's sections, defaults filled in. */
 int policy_dump(const Policy *p, FILE *f);
 
@@ -111,4 +131,6 @@ void daemon_config_init(DaemonConfig *c);
 void daemon_config_done(DaemonConfig *c);
 int daemon_config_parse_buffer(const char *path, const char *data, size_t size, DaemonConfig *c,
                                char ***problems);
+int daemon_config_parse_buffer_full(const char *path, const char *data, size_t size, DaemonConfig *c,
+                                    char ***problems, char ***warnings);
 int daemon_config_dump(const DaemonConfig *c, FILE *f);

@@ -42,8 +42,8 @@ tests/fuzz/fuzz-policy: $(addprefix $(srcdir)/,$(fuzz_policy_sources)) $(srcdir)
 	@if test -z "$(CLANG)"; then echo "make fuzz needs clang (libFuzzer); none was found" >&2; exit 1; fi
 	$(AM_V_CCLD)$(MKDIR_P) $(@D) && $(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -include $(top_builddir)/config.h -I$(top_srcdir)/lib \
-		-DSYSCONFDIR=\"$(sysconfdir)\" $(INIH_CFLAGS) \
-		-o $@ $(addprefix $(srcdir)/,$(fuzz_policy_sources)) $(INIH_LIBS)
+		-DSYSCONFDIR=\"$(sysconfdir)\" $(INIH_CFLAGS) $(LIBSYSTEMD_CFLAGS) \
+		-o $@ $(addprefix $(srcdir)/,$(fuzz_policy_sources)) $(INIH_LIBS) $(LIBSYSTEMD_LIBS)
 
 fuzz: tests/fuzz/fuzz-policy
 	rm -rf tests/fuzz/corpus-policy.run && $(MKDIR_P) tests/fuzz/corpus-policy.run

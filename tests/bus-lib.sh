@@ -22,6 +22,7 @@ make_config() {
 # owns org.mlockd1. Its log goes to $TEST_TMP/mlockd.log.
 start_mlockd() {
         local var=$1 dir=$2 pid
+        require_root
         "$MLOCKD" --config-dir "$dir" 2>>"$TEST_TMP/mlockd.log" &
         pid=$!
         track_pid "$pid"

@@ -2,6 +2,7 @@
 # and removed on exit; nothing else is ever signalled. Exit codes: 0 pass, 1 fail, 77 skip, 99 error.
 
 set -u
+umask 022 # files the tests write must pass the checks mlockd makes of its configuration files
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$PWD}"
@@ -13,6 +14,7 @@ TEST_NAME=$(basename "$0" .sh)
 TEST_TMP=$(mktemp -d "/tmp/mlockd-$TEST_NAME.XXXXXX")
 _test_pids=()
 _test_cgroups=()
+_test_swapfiles=()
 
 fail() {
         echo "FAIL: $TEST_NAME: $*" >&2
@@ -34,7 +36,7 @@ track_pid() {
 }
 
 _test_cleanup() {
-        local pid cg
+        local pid cg sw
         for pid in "${_test_pids[@]}"; do
                 kill -KILL "$pid" 2>/dev/null || true
         done
@@ -43,6 +45,9 @@ _test_cleanup() {
         done
         for cg in "${_test_cgroups[@]}"; do
                 rmdir "$cg" 2>/dev/null || true
+        done
+        for sw in "${_test_swapfiles[@]}"; do
+                remove_swapfile "$sw"
         done
         rm -rf "$TEST_TMP"
 }
@@ -199,10 +204,18 @@ write_daemon_conf() {
 MLOCKD_LOG=$TEST_TMP/mlockd.log
 MLOCKD_PID=
 
+# require_root: skip unless root. mlockd refuses to start without its capabilities (and the bus
+# refuses non-root callers of Apply), so a non-root build user, as dh_auto_test runs the suite,
+# skips these tests instead of failing them.
+require_root() {
+        (( EUID == 0 )) || skip "needs root (mlockd's capabilities, the bus methods for root), running as uid $EUID"
+}
+
 # start_mlockd [args...]: start the daemon on this test's config and the private bus, and wait
 # until it has scanned and taken its bus name.
 start_mlockd() {
         local i
+        require_root
         [[ -n ${DBUS_SYSTEM_BUS_ADDRESS:-} ]] || start_private_bus
         "$MLOCKD" --config-dir "$CONF_DIR" "$@" >>"$MLOCKD_LOG" 2>&1 &
         MLOCKD_PID=$!
@@ -273,4 +286,68 @@ assert_unharmed() {
         tracer=$(awk '/^TracerPid:/ { print $2 }' "/proc/$pid/status")
         [[ $state != T && $state != t ]] || fail "process $pid was left stopped ($state)"
         [[ $tracer == 0 ]] || fail "process $pid is still traced by $tracer"
+}
+
+# make_swapfile SIZE_MB: a swapfile of our own under /var/tmp, swapped on at a high priority so it
+# is used before any other; prints its path. Skips (77) when swapon is refused (no CAP_SYS_ADMIN,
+# a filesystem without swapfile support). Removed by remove_swapfile or at exit.
+make_swapfile() {
+        local size_mb=$1 f
+        command -v mkswap >/dev/null && command -v swapon >/dev/null || skip "mkswap/swapon not installed"
+        f=$(mktemp /var/tmp/mlockd-swap.XXXXXX) || skip "cannot create a file under /var/tmp"
+        if ! dd if=/dev/zero of="$f" bs=1M count="$size_mb" status=none 2>/dev/null; then
+                rm -f "$f"
+                skip "cannot write a ${size_mb} MiB swapfile under /var/tmp"
+        fi
+        chmod 600 "$f"
+        mkswap "$f" >/dev/null 2>&1 || { rm -f "$f"; skip "mkswap refused $f"; }
+        if ! swapon -p 32767 "$f" 2>"$TEST_TMP/swapon.err"; then
+                rm -f "$f"
+                skip "swapon refused: $(cat "$TEST_TMP/swapon.err")"
+        fi
+        _test_swapfiles+=("$f")
+        echo "$f"
+}
+
+# remove_swapfile PATH: swapoff (which reads its pages back in) and delete it.
+remove_swapfile() {
+        [[ -f $1 ]] || return 0
+        swapoff "$1" 2>/dev/null || true
+        rm -f "$1"
+}
+
+# require_page_flags: skip (77) with the reason unless this test can read per-page flags (pagemap
+# PFNs and /proc/kpageflags need CAP_SYS_ADMIN). Call it at the top level, not in $(...).
+require_page_flags() {
+        local rc=0
+        "$top_builddir/tests/helpers/pagecount" $$ >/dev/null 2>"$TEST_TMP/pagecount.err" || rc=$?
+        [[ $rc -eq 77 ]] && skip "per-page flags: $(cat "$TEST_TMP/pagecount.err")"
+        [[ $rc -eq 0 ]] || fail "pagecount: $(cat "$TEST_TMP/pagecount.err")"
+}
+
+# page_counts PID [START-END ...]: one line of per-page counts from pagemap + kpageflags
+# (tests/helpers/pagecount; see there for the fields). Call require_page_flags first: inside $(...)
+# a skip only ends the subshell.
+page_counts() {
+        local out rc=0
+        out=$("$top_builddir/tests/helpers/pagecount" "$@" 2>"$TEST_TMP/pagecount.err") || rc=$?
+        [[ $rc -eq 77 ]] && skip "per-page flags: $(cat "$TEST_TMP/pagecount.err")"
+        [[ $rc -eq 0 ]] || fail "pagecount $*: $(cat "$TEST_TMP/pagecount.err")"
+        echo "$out"
+}
+
+# page_count FIELD PID [START-END ...]: one field of page_counts, e.g. mlocked (in pages).
+page_count() {
+        local field=$1
+        shift
+        page_counts "$@" | tr ' ' '\n' | awk -F= -v k="$field" '$1 == k { print $2 }'
+}
+
+# mlocked_kb PID [START-END ...]: the truly mlocked memory of PID (pages with PG_mlocked), in kB.
+mlocked_kb() {
+        local line pages ps
+        line=$(page_counts "$@")
+        pages=$(tr ' ' '\n' <<<"$line" | awk -F= '$1 == "mlocked" { print $2 }')
+        ps=$(tr ' ' '\n' <<<"$line" | awk -F= '$1 == "page_size" { print $2 }')
+        echo $((pages * ps / 1024))
 }

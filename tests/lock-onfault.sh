@@ -42,7 +42,7 @@ for p in "$before" "$after"; do
         wait_until 10 grep -q "Process $p (.*), policy cache: locked" "$MLOCKD_LOG" || fail "$p not adopted after restart"
 done
 # a metrics file written after both were adopted (the accounting tick rewrites it)
-wait_until 5 grep -q '^mlockd_targets{policy="cache",state="locked"} 2$' "$TEST_TMP/metrics.prom" 2>/dev/null ||
+wait_until 5 grep -q '^mlockd_targets{policy="cache",state="locked",reason=""} 2$' "$TEST_TMP/metrics.prom" 2>/dev/null ||
         fail "no metrics with both targets locked"
 grep -q '^mlockd_injections_total 0$' "$TEST_TMP/metrics.prom" ||
         fail "the restarted daemon locked again what was locked: $(grep injections_total "$TEST_TMP/metrics.prom")"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # MetricsFile=: a Prometheus textfile with the per-policy and per-cgroup figures, replaced atomically,
 # agreeing with smaps; and BudgetExceeded on the bus when a target's own MCL_FUTURE growth takes its
-# cgroup past the budget.
+# cgroup past the budget. The file's lifetime: a stale one from an earlier run is replaced before
+# READY, the timestamp moves on every accounting tick, a clean stop removes it.
 . "${top_srcdir:-.}/tests/lib.sh"
 command -v busctl >/dev/null || skip "busctl not installed"
 
@@ -21,11 +22,21 @@ CgroupMaxUnevictable=40M"
 start_my_target pid --anon 24M --mode mmap
 out=$(target_output)
 echo "$pid" >"$cg/cgroup.procs"
+# a file left by an earlier run: its figures must be gone once mlockd is up
+printf 'mlockd_targets{policy="old",state="locked"} 99\nmlockd_last_update_timestamp_seconds 1\n' >"$metrics"
 start_private_bus
 busctl monitor --match "type='signal',interface='org.mlockd1.Manager',member='BudgetExceeded'" \
         >"$TEST_TMP/signals" 2>&1 &
 track_pid $!
 start_mlockd
+# "running:" is logged right after READY=1, and the file is written before it
+! grep -q 'policy="old"' "$metrics" || fail "the stale metrics file was still there at READY"
+grep -qx "mlockd_build_info{version=\"$("$MLOCKD" --version | awk '{ print $2 }')\"} 1" "$metrics" ||
+        fail "no build_info: $(cat "$metrics")"
+stamp() { awk '$1 == "mlockd_last_update_timestamp_seconds" { print $2 }' "$metrics" 2>/dev/null; }
+first=$(stamp)
+now=$(date +%s)
+[[ -n $first ]] && (( ${first%.*} > now - 60 && ${first%.*} <= now )) || fail "timestamp $first is not now ($now)"
 
 wait_until 20 grep -q "Process $pid (.*), policy grow: locked" "$MLOCKD_LOG" ||
         fail "not locked: $(grep "Process $pid" "$MLOCKD_LOG")"
@@ -36,7 +47,10 @@ kb=$(locked_kb "$pid")
 bytes=$(metrics_locked)
 (( bytes / 1024 <= kb + 1024 && bytes / 1024 + 1024 >= kb )) ||
         fail "metrics say $bytes bytes locked, smaps says $kb kB"
-grep -q '^mlockd_targets{policy="grow",state="locked"} 1' "$metrics" || fail "no target count: $(cat "$metrics")"
+grep -q '^mlockd_targets{policy="grow",state="locked",reason=""} 1' "$metrics" || fail "no target count: $(cat "$metrics")"
+# the timestamp moves on with the accounting ticks (200ms), even when nothing else changes
+wait_until 5 eval '[[ $(stamp) != "$first" ]]' || fail "the timestamp did not move: $(stamp)"
+grep -q '^mlockd_cgroup_unevictable_bytes{cgroup=' "$metrics" || fail "no cgroup series with a memory controller"
 grep -q '^mlockd_injections_total [1-9]' "$metrics" || fail "no injection count"
 grep -q '^mlockd_injection_seconds_bucket' "$metrics" || fail "no injection histogram"
 if command -v promtool >/dev/null; then
@@ -53,3 +67,4 @@ grep -q "over its budget" "$MLOCKD_LOG" || fail "budget overrun not logged"
 assert_unharmed "$pid"
 assert_mlockd_alive
 stop_mlockd
+[[ ! -e $metrics ]] || fail "a clean stop left the metrics file: $(head -n 5 "$metrics")"

@@ -10,6 +10,7 @@ SERVER=$top_builddir/tests/test-manager-bus
 [[ -x $SERVER ]] || skip "$SERVER not built"
 command -v busctl >/dev/null || skip "busctl not installed"
 command -v python3 >/dev/null || skip "python3 not installed"
+require_root
 
 start_private_bus permissive
 open_bus_to_nobody
@@ -60,7 +61,7 @@ expect_status 0 "$MLOCKCTL" --json status
 expect_status 0 "$MLOCKCTL" apply 4242
 grep -qx "4242: locked" "$TEST_TMP/out" || fail "apply: $(cat "$TEST_TMP/out")"
 expect_status 1 "$MLOCKCTL" apply 1
-grep -q "skipped:pid1" "$TEST_TMP/err" || fail "apply 1: $(cat "$TEST_TMP/err")"
+grep -q "^1: skipped:pid1: " "$TEST_TMP/err" || fail "apply 1: $(cat "$TEST_TMP/err")"
 expect_status 5 "$MLOCKCTL" apply 4243
 expect_status 5 "$MLOCKCTL" apply 5555
 expect_status 5 "$MLOCKCTL" release 5555
@@ -90,4 +91,17 @@ kill -TERM "$S"
 wait "$S" || fail "the server exited with $?: $(cat "$TEST_TMP/server.log")"
 expect_status 3 "$MLOCKCTL" status
 grep -qF "mlockd is not running (org.mlockd1 is not on the system bus)." "$TEST_TMP/err" || fail "$(cat "$TEST_TMP/err")"
+
+# A host without a memory controller: no figures where none were measured
+STUB_NO_MEMORY_CONTROLLER=1 "$SERVER" --serve 2>>"$TEST_TMP/server.log" &
+S=$!
+track_pid "$S"
+wait_until 60 busctl --system status org.mlockd1 >/dev/null 2>&1 || fail "stub server never took org.mlockd1"
+expect_status 0 "$MLOCKCTL" cgroups
+grep -q "no memory cgroup controller" "$TEST_TMP/out" || fail "cgroups without a controller: $(cat "$TEST_TMP/out")"
+! grep -q "/user.slice" "$TEST_TMP/out" || fail "cgroups without a controller showed figures"
+expect_status 0 "$MLOCKCTL" --json cgroups
+[[ $(cat "$TEST_TMP/out") == "[]" ]] || fail "--json cgroups without a controller: $(cat "$TEST_TMP/out")"
+kill -TERM "$S"
+wait "$S" || fail "the server exited with $?"
 exit 0

@@ -25,6 +25,38 @@ expect_status 2 "$MLOCKCTL" reload now
 DBUS_SYSTEM_BUS_ADDRESS=unix:path=$TEST_TMP/nothing-here expect_status 3 "$MLOCKCTL" status
 grep -q 'mlockd is not running' "$TEST_TMP/err" || fail "no bus: $(cat "$TEST_TMP/err")"
 
+# --json=MODE as systemd has it; a bad mode is a usage error
+expect_status 2 "$MLOCKCTL" --json=bogus targets
+grep -q "Invalid --json= mode 'bogus'" "$TEST_TMP/err" || fail "--json=bogus: $(cat "$TEST_TMP/err")"
+expect_status 2 "$MLOCKCTL" explain
+expect_status 2 "$MLOCKCTL" status 1 2
+
+# A bus where activating org.mlockd1 fails (as with a masked unit, where systemd refuses to start
+# it and dbus-daemon passes the error on): unreachable, 3, with the reason
+mkdir -p "$TEST_TMP/services"
+printf '[D-BUS Service]\nName=org.mlockd1\nExec=/bin/false\nUser=root\n' >"$TEST_TMP/services/org.mlockd1.service"
+cat >"$TEST_TMP/activation.conf" <<END
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$TEST_TMP/activation.socket</listen>
+  <auth>EXTERNAL</auth>
+  <servicedir>$TEST_TMP/services</servicedir>
+  <policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/>
+    <allow receive_type="method_call"/><allow receive_type="method_return"/><allow receive_type="error"/>
+    <allow receive_type="signal"/></policy>
+</busconfig>
+END
+if command -v dbus-daemon >/dev/null; then
+        dbus-daemon --config-file="$TEST_TMP/activation.conf" --fork --print-pid=4 4>"$TEST_TMP/activation.pid" ||
+                fail "no activation bus"
+        track_pid "$(cat "$TEST_TMP/activation.pid")"
+        DBUS_SYSTEM_BUS_ADDRESS=unix:path=$TEST_TMP/activation.socket expect_status 3 "$MLOCKCTL" targets
+        grep -q "mlockd is not running (org.mlockd1 is not on the system bus): " "$TEST_TMP/err" ||
+                fail "failed activation: $(cat "$TEST_TMP/err")"
+fi
+
 # A bus without mlockd
 start_private_bus permissive
 open_bus_to_nobody
@@ -87,12 +119,97 @@ python3 -m json.tool "$TEST_TMP/out" >/dev/null || fail "apply --json: $(cat "$T
 wait_until 60 locked_at_least "$T" 16384 || fail "apply did not lock $T again"
 has_lo "$T" "$ADDR" || fail "apply: no lo on $ADDR"
 
+# --json=pretty and --json=short: the same document, indented or on one line; --json=off: tables
+expect_status 0 "$MLOCKCTL" --json=short targets
+[[ $(wc -l <"$TEST_TMP/out") -eq 1 ]] || fail "--json=short is not one line: $(cat "$TEST_TMP/out")"
+cp "$TEST_TMP/out" "$TEST_TMP/short"
+expect_status 0 "$MLOCKCTL" --json=pretty targets
+(( $(wc -l <"$TEST_TMP/out") > 3 )) || fail "--json=pretty is not indented: $(cat "$TEST_TMP/out")"
+grep -q '^  {$' "$TEST_TMP/out" || fail "--json=pretty: $(cat "$TEST_TMP/out")"
+[[ $(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])) == json.load(open(sys.argv[2])))' \
+        "$TEST_TMP/out" "$TEST_TMP/short") == True ]] || fail "--json=pretty and short differ"
+expect_status 0 "$MLOCKCTL" --json=off targets
+grep -qE "^ *PID +COMM" "$TEST_TMP/out" || fail "--json=off did not print a table"
+
+# status PID: the target in full, the kernel's figure
+expect_status 0 "$MLOCKCTL" status "$T"
+cat "$TEST_TMP/out"
+grep -qE "^ +PID: $T \(target" "$TEST_TMP/out" || fail "status PID: $(cat "$TEST_TMP/out")"
+grep -qx "Executable: $TARGET" "$TEST_TMP/out" || fail "status PID lacks the executable: $(cat "$TEST_TMP/out")"
+grep -qx "    Policy: test" "$TEST_TMP/out" || fail "status PID lacks the policy"
+grep -qE "^     State: (locked|partial \([a-z:-]+\))$" "$TEST_TMP/out" || fail "status PID state: $(cat "$TEST_TMP/out")"
+grep -qE "^    Locked: [0-9.]+M " "$TEST_TMP/out" || fail "status PID locked"
+grep -qE "^    Cgroup: /" "$TEST_TMP/out" || fail "status PID cgroup"
+grep -qE "^    Budget: " "$TEST_TMP/out" || fail "status PID budget"
+grep -qE "^ Last lock: held the process at most [0-9.]+(us|ms|s) in one step \(MaxPause=5ms\)" "$TEST_TMP/out" ||
+        fail "status PID hold: $(cat "$TEST_TMP/out")"
+for mode in short pretty; do
+        expect_status 0 "$MLOCKCTL" --json=$mode status "$T"
+        python3 - "$TEST_TMP/out" "$T" "$(( $(locked_kb "$T") * 1024 ))" <<'PY' || fail "status PID --json=$mode: $(cat "$TEST_TMP/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["pid"] == int(sys.argv[2]), d
+assert d["policy"] == "test", d
+assert d["status"] in ("locked", "partial"), d
+assert d["state"].startswith(d["status"]), d
+assert abs(d["locked_bytes"] - int(sys.argv[3])) <= 1 << 20, d
+assert d["cgroup"].startswith("/"), d
+assert d["max_pause_usec"] == 5000, d
+for k in ("budget_bytes", "max_hold_usec", "reason", "exe", "cgroup_accounted"):
+        assert k in d, k
+PY
+done
+expect_status 5 "$MLOCKCTL" status $$
+grep -q "is not a target" "$TEST_TMP/err" || fail "status of a non-target: $(cat "$TEST_TMP/err")"
+
+# explain PID: every policy, every key, the process's value and whether it held
+expect_status 0 "$MLOCKCTL" explain "$T"
+cat "$TEST_TMP/out"
+grep -qx "Process $T matches policy test (the first that matches wins)." "$TEST_TMP/out" || fail "explain: $(cat "$TEST_TMP/out")"
+grep -qx "MATCH test ($CONF/policy.d/test.conf)" "$TEST_TMP/out" || fail "explain lacks the policy line"
+grep -qx "  held   Executable=$TARGET" "$TEST_TMP/out" || fail "explain lacks the key"
+grep -qx "         the process: $TARGET" "$TEST_TMP/out" || fail "explain lacks the value"
+expect_status 0 "$MLOCKCTL" explain $$
+grep -qx "Process $$ matches no policy." "$TEST_TMP/out" || fail "explain of a shell: $(cat "$TEST_TMP/out")"
+grep -qx "no    test ($CONF/policy.d/test.conf)" "$TEST_TMP/out" || fail "explain: $(cat "$TEST_TMP/out")"
+grep -qx "  failed Executable=$TARGET" "$TEST_TMP/out" || fail "explain lacks the failed key"
+grep -qx "         the process: $(readlink /proc/$$/exe)" "$TEST_TMP/out" || fail "explain lacks the shell's exe"
+for mode in short pretty; do
+        expect_status 0 "$MLOCKCTL" --json=$mode explain $$
+        python3 - "$TEST_TMP/out" "$$" "$(readlink /proc/$$/exe)" <<'PY' || fail "explain --json=$mode: $(cat "$TEST_TMP/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["pid"] == int(sys.argv[2]) and d["policy"] is None, d
+p = [x for x in d["policies"] if x["name"] == "test"][0]
+assert p["matched"] is False, p
+k = p["keys"][0]
+assert k["key"] == "Executable" and k["held"] is False and k["value"] == sys.argv[3], k
+PY
+done
+expect_status 0 "$MLOCKCTL" --json explain "$T"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["policy"] == "test" and d["policies"][0]["keys"][0]["held"]' \
+        "$TEST_TMP/out" || fail "explain --json of the target: $(cat "$TEST_TMP/out")"
+expect_status 5 "$MLOCKCTL" explain "$(dead_pid)"
+expect_status 0 setpriv --reuid=65534 --regid=65534 --clear-groups "$MLOCKCTL" explain "$T"
+expect_status 0 setpriv --reuid=65534 --regid=65534 --clear-groups "$MLOCKCTL" status "$T"
+
+# apply refused (mlockd never touches itself): exit 1, "PID: STATE: message"
+expect_status 1 "$MLOCKCTL" apply "$D"
+grep -q "^$D: skipped:self: " "$TEST_TMP/err" || fail "apply of a refused target: $(cat "$TEST_TMP/err")"
+expect_status 1 "$MLOCKCTL" --json apply "$D"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["state"] == "skipped:self" and d["message"], d' \
+        "$TEST_TMP/out" || fail "apply --json of a refused target: $(cat "$TEST_TMP/out")"
+
 # exit codes scripts rely on
 expect_status 5 "$MLOCKCTL" apply "$(dead_pid)"
 expect_status 5 "$MLOCKCTL" release "$(dead_pid)"
 expect_status 5 "$MLOCKCTL" apply $$            # matches no policy
 expect_status 4 setpriv --reuid=65534 --regid=65534 --clear-groups "$MLOCKCTL" release "$T"
+grep -qx "Access denied: this needs root." "$TEST_TMP/err" || fail "access denied: $(cat "$TEST_TMP/err")"
 expect_status 4 setpriv --reuid=65534 --regid=65534 --clear-groups "$MLOCKCTL" reload
+grep -qx "Access denied: this needs root." "$TEST_TMP/err" || fail "access denied: $(cat "$TEST_TMP/err")"
+expect_status 4 setpriv --reuid=65534 --regid=65534 --clear-groups "$MLOCKCTL" apply "$T"
+! grep -q "Rejected send message" "$TEST_TMP/err" || fail "dbus-daemon's text shown: $(cat "$TEST_TMP/err")"
 expect_status 0 setpriv --reuid=65534 --regid=65534 --clear-groups "$MLOCKCTL" targets
 has_lo "$T" "$ADDR" || fail "a refused release unlocked $T"
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +34,30 @@ typedef struct Child {
         uint64_t anon, size;
         bool reaped;
 } Child;
+
+/* The injected mlock runs with the victim's credentials, which are ours: without CAP_IPC_LOCK
+ * (a non-root build user, as dh_auto_test runs the suite) RLIMIT_MEMLOCK caps it, 8 MiB by
+ * default. False, with the reason printed, when locking size bytes cannot succeed here. */
+static inline bool memlock_allows(uint64_t size) {
+        char line[256];
+        uint64_t eff = 0;
+        struct rlimit rl;
+        FILE *f = fopen("/proc/self/status", "re");
+
+        while (f && fgets(line, sizeof line, f))
+                if (sscanf(line, "CapEff: %" SCNx64, &eff) == 1)
+                        break;
+        if (f)
+                fclose(f);
+        if (eff & (UINT64_C(1) << 14))  /* CAP_IPC_LOCK */
+                return true;
+        if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= size))
+                return true;
+        fprintf(stderr, "locking %" PRIu64 " MiB needs CAP_IPC_LOCK or RLIMIT_MEMLOCK of that size "
+                "(it is %" PRIu64 " KiB, uid %u): skipping\n",
+                size >> 20, (uint64_t) rl.rlim_cur >> 10, (unsigned) geteuid());
+        return false;
+}
 
 static inline const char *victim_path(void) {
         static char path[PATH_MAX + 32];

@@ -491,6 +491,8 @@ int main(int argc, char *argv[]) {
         }
         if (access("/proc/self/status", R_OK) < 0)
                 return EXIT_TEST_SKIP;
+        if (!memlock_allows(64 << 20))   /* tests/helpers/victim's ANON_SIZE */
+                return EXIT_TEST_SKIP;
 
         /* a victim that vanishes must not take us down with SIGPIPE */
         signal(SIGPIPE, SIG_IGN);

@@ -149,8 +149,136 @@ static void test_chunks(void) {
         ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 333.3, 5000) % 4096, 0);
 }
 
+static FolioSizes folio_sizes(const char *name) {
+        char path[4200];
+        FolioSizes f;
+
+        snprintf(path, sizeof path, "%s/lock/%s", test_data_dir(), name);
+        ASSERT_OK(lock_folio_sizes(path, &f));
+        return f;
+}
+
+static void test_folio_sizes(void) {
+        FolioSizes f;
+
+        /* PMD by inherit from madvise, 64K always, 32K madvise, 16K never */
+        f = folio_sizes("sys-mthp");
+        ASSERT_EQ_U64(f.pmd, 2 * MiB);
+        ASSERT_EQ(f.n, 3);
+        ASSERT_EQ_U64(f.sizes[0], 2 * MiB);
+        ASSERT_EQ_U64(f.sizes[1], 64 * 1024);
+        ASSERT_EQ_U64(f.sizes[2], 32 * 1024);
+        ASSERT_EQ_U64(lock_chunk_align(&f, false, 4096), 2 * MiB);
+        ASSERT_EQ_U64(lock_chunk_align(&f, true, 4096), 2 * MiB);
+
+        /* top-level never: inherit is off too */
+        f = folio_sizes("sys-never");
+        ASSERT_EQ(f.n, 0);
+        ASSERT_EQ_U64(lock_chunk_align(&f, false, 4096), 4096);
+        /* the page cache still makes large folios */
+        ASSERT_EQ_U64(lock_chunk_align(&f, true, 4096), 2 * MiB);
+
+        /* only an mTHP size on */
+        f = folio_sizes("sys-mthp-only");
+        ASSERT_EQ(f.n, 1);
+        ASSERT_EQ_U64(f.sizes[0], 64 * 1024);
+        ASSERT_EQ_U64(lock_chunk_align(&f, false, 4096), 64 * 1024);
+
+        /* before mTHP: the PMD size when enabled */
+        f = folio_sizes("sys-old");
+        ASSERT_EQ(f.n, 1);
+        ASSERT_EQ_U64(f.sizes[0], 2 * MiB);
+
+        /* no THP at all */
+        f = folio_sizes("sys-none");
+        ASSERT_EQ(f.n, 0);
+        ASSERT_EQ_U64(f.pmd, 0);
+        ASSERT_EQ_U64(lock_chunk_align(&f, true, 4096), 4096);
+        ASSERT_ERROR(lock_folio_sizes(NULL, &f), EINVAL);
+}
+
+static void test_chunk_end(void) {
+        uint64_t base = 0x40000000, end = base + 64 * MiB, s, n = 0;
+
+        /* edges on 2 MiB boundaries, rounded down from the wanted size */
+        ASSERT_EQ_U64(lock_chunk_end(base, end, 3 * MiB, 2 * MiB), base + 2 * MiB);
+        ASSERT_EQ_U64(lock_chunk_end(base, end, 5 * MiB + 4096, 2 * MiB), base + 4 * MiB);
+        /* less than one block wanted: up to the next boundary, never inside a huge page */
+        ASSERT_EQ_U64(lock_chunk_end(base, end, 256 * 1024, 2 * MiB), base + 2 * MiB);
+        ASSERT_EQ_U64(lock_chunk_end(base + 4096, end, 256 * 1024, 2 * MiB), base + 2 * MiB);
+        /* the range's own end is an edge the chunk may stop at */
+        ASSERT_EQ_U64(lock_chunk_end(base, base + 3 * MiB, 100 * MiB, 2 * MiB), base + 3 * MiB);
+        ASSERT_EQ_U64(lock_chunk_end(base + 2 * MiB, base + 3 * MiB, 4096, 2 * MiB), base + 3 * MiB);
+        /* page alignment when there are no folios to care for; a bad align is the page size */
+        ASSERT_EQ_U64(lock_chunk_end(base, end, 3 * MiB + 100, 4096), base + 3 * MiB);
+        ASSERT_EQ_U64(lock_chunk_end(base, end, 3 * MiB + 100, 3000), base + 3 * MiB);
+
+        /* walking a range with an unaligned start: every inner edge is on a boundary */
+        for (s = base + 12288; s < end; n++) {
+                uint64_t e = lock_chunk_end(s, end, 3 * MiB, 2 * MiB);
+
+                ASSERT_TRUE(e > s);
+                ASSERT_TRUE(e == end || e % (2 * MiB) == 0);
+                s = e;
+        }
+        ASSERT_EQ_U64(n, 32);
+}
+
+static void test_folio_split(void) {
+        _cleanup_(maps_freep) Maps *m = NULL;
+        /* the target mprotect()ed 1 MiB in the middle of its anonymous memory; a file follows */
+        const char *text =
+                "40000000-40300000 rw-p 00000000 00:00 0 \n"
+                "40300000-40400000 r--p 00000000 00:00 0 \n"
+                "40400000-40800000 rw-p 00000000 00:00 0 \n"
+                "40800000-40900000 r--p 00000000 fe:00 42                         /usr/lib/x.so\n";
+        LockRange r[] = { { .start = 0x40000000, .end = 0x40900000 } };
+        LockRange adopted[] = { { .start = 0x40000000, .end = 0x40900000, .locked = true } };
+        LockPlan plan = { .ranges = r, .n_ranges = 1 }, own = { .ranges = adopted, .n_ranges = 1 };
+
+        ASSERT_OK(maps_parse(text, &m));
+        /* only the 2 MiB block around 0x40300000 is cut; 0x40400000 is aligned; anon | file shares
+         * nothing */
+        ASSERT_EQ_U64(lock_folio_split_bytes(m, &plan, 2 * MiB), 2 * MiB);
+        /* with 64K folios the edge is aligned */
+        ASSERT_EQ_U64(lock_folio_split_bytes(m, &plan, 64 * 1024), 0);
+        ASSERT_EQ_U64(lock_folio_split_bytes(m, &plan, 4096), 0);
+        /* only mlockd's ranges count */
+        ASSERT_EQ_U64(lock_folio_split_bytes(m, &own, 2 * MiB), 0);
+        r[0].start = 0x40380000;
+        ASSERT_EQ_U64(lock_folio_split_bytes(m, &plan, 2 * MiB), 512 * 1024);
+}
+
+static void test_trim_aligned(Maps *m) {
+        _cleanup_(lock_plan_freep) LockPlan *a = NULL, *b = NULL;
+        LockParams p = params(LOCK_MODE_FULL, REGION_ANON);
+
+        /* a trimmed range ends on a folio boundary when one is within the allowance */
+        p.max_locked = 5 * MiB;
+        p.align = 2 * MiB;
+        ASSERT_OK(lock_plan(m, &p, &a));
+        ASSERT_EQ_U64(a->ranges[0].start, 0x7ffff0000000ULL);
+        ASSERT_EQ_U64(a->ranges[0].end, 0x7ffff0400000ULL);
+        /* the 1 MiB left does not reach a boundary of the next region (it starts 4K past one):
+         * page granularity there */
+        ASSERT_EQ_U64(a->ranges[1].start, 0x7ffff4001000ULL);
+        ASSERT_EQ_U64(a->ranges[1].end, 0x7ffff4101000ULL);
+        ASSERT_EQ_U64(a->bytes, 5 * MiB);
+        ASSERT_STREQ(a->trimmed, "limit");
+        /* else at the page */
+        p.max_locked = 1 * MiB + 4096;
+        ASSERT_OK(lock_plan(m, &p, &b));
+        ASSERT_EQ_U64(b->bytes, 1 * MiB + 4096);
+        ASSERT_EQ_U64(b->ranges[0].end, 0x7ffff0101000ULL);
+}
+
 int main(void) {
         _cleanup_(maps_freep) Maps *m = load();
+
+        test_folio_sizes();
+        test_chunk_end();
+        test_folio_split();
+        test_trim_aligned(m);
 
         test_select_anon(m);
         test_select_all_future(m);

@@ -2,7 +2,12 @@
 /* Matching: every [Match] key must hold, any value of a repeated key may; first policy wins; no
  * Match key never matches; pid 1 only when named literally. */
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "match.h"
 #include "strv.h"
@@ -20,7 +25,207 @@ static Policy *parse(const char *name, const char *text) {
         return p;
 }
 
+static void touch(const char *path, const char *content) {
+        FILE *f = fopen(path, "we");
+
+        ASSERT_NOT_NULL(f);
+        fputs(content, f);
+        ASSERT_EQ(fclose(f), 0);
+}
+
+/* Executable= naming a symlink (literal or glob) also matches the file it resolves to; a pattern
+ * that matches no file is a warning; what the patterns match already is not listed again. */
+static void test_resolve_executables(void) {
+        _cleanup_(policy_freep) Policy *lit = NULL, *glob = NULL, *none = NULL;
+        _cleanup_strv_free_ char **notes = NULL, **warnings = NULL;
+        char tmp[] = "/tmp/test-match-XXXXXX", real[256], link[256], text[1024], cmd[300];
+        MatchProcess p = { .pid = 42, .comm = "real" };
+
+        ASSERT_NOT_NULL(mkdtemp(tmp));
+        snprintf(real, sizeof real, "%s/real", tmp);
+        snprintf(link, sizeof link, "%s/link", tmp);
+        touch(real, "#!/bin/sh\n");
+        ASSERT_EQ(symlink(real, link), 0);
+
+        snprintf(text, sizeof text, "[Match]\nName=real\nExecutable=%s\n", link);
+        lit = parse("lit", text);
+        p.exe = real;
+        ASSERT_FALSE(match_policy_one(lit, &p)); /* not resolved yet */
+        ASSERT_OK(policy_resolve_executables(lit, "/", &notes, &warnings));
+        ASSERT_EQ(strv_length(lit->executable_resolved), 1);
+        ASSERT_STREQ(lit->executable_resolved[0], real);
+        ASSERT_TRUE(match_policy_one(lit, &p));
+        ASSERT_EQ(strv_length(notes), 1);
+        snprintf(text, sizeof text, "lit:3: note: Executable=%s is %s; both match", link, real);
+        ASSERT_STREQ(notes[0], text);
+        ASSERT_EQ(strv_length(warnings), 0);
+        notes = strv_free(notes);
+
+        /* a glob matching both the link and the real file: the real file needs no resolution */
+        snprintf(text, sizeof text, "[Match]\nExecutable=%s/l*\nExecutable=%s/r*\n", tmp, tmp);
+        glob = parse("glob", text);
+        ASSERT_OK(policy_resolve_executables(glob, "/", &notes, &warnings));
+        ASSERT_NULL(glob->executable_resolved); /* r* matches the real path already */
+        ASSERT_EQ(strv_length(notes), 0);
+        glob = policy_free(glob);
+        snprintf(text, sizeof text, "[Match]\nExecutable=%s/l*\n", tmp);
+        glob = parse("glob", text);
+        ASSERT_OK(policy_resolve_executables(glob, "/", &notes, &warnings));
+        ASSERT_EQ(strv_length(glob->executable_resolved), 1);
+        ASSERT_STREQ(glob->executable_resolved[0], real);
+        ASSERT_TRUE(strstr(notes[0], "glob:2: note: Executable="));
+        ASSERT_TRUE(strstr(notes[0], "/l*: "));
+        ASSERT_TRUE(match_policy_one(glob, &p));
+        p.exe = "/usr/bin/other";
+        ASSERT_FALSE(match_policy_one(glob, &p));
+
+        /* nothing there: a warning, nothing resolved */
+        snprintf(text, sizeof text, "[Match]\nExecutable=%s/missing\nExecutable=%s/x*\n", tmp, tmp);
+        none = parse("none", text);
+        ASSERT_OK(policy_resolve_executables(none, "/", NULL, &warnings));
+        ASSERT_NULL(none->executable_resolved);
+        ASSERT_EQ(strv_length(warnings), 2);
+        ASSERT_TRUE(strstr(warnings[0], "none:2: warning: Executable="));
+        ASSERT_TRUE(strstr(warnings[0], "/missing matches no existing file"));
+        ASSERT_TRUE(strstr(warnings[1], "none:3: warning: Executable="));
+        ASSERT_TRUE(strstr(warnings[1], "/x* matches no existing file (as glob(7) expands it"));
+
+        /* the link removed: a reload (a new resolution) forgets it */
+        ASSERT_EQ(unlink(link), 0);
+        ASSERT_OK(policy_resolve_executables(lit, "/", NULL, NULL));
+        ASSERT_NULL(lit->executable_resolved);
+        p.exe = real;
+        ASSERT_FALSE(match_policy_one(lit, &p));
+
+        snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", tmp);
+        ASSERT_EQ(system(cmd), 0);
+}
+
+/* Name= plausibility: a running process's comm, or a program's file name cut to 15 characters. */
+static void test_name_plausible(void) {
+        char tmp[] = "/tmp/test-match-XXXXXX", path[300];
+        const char *dirs[] = { path, NULL };
+
+        ASSERT_NOT_NULL(mkdtemp(tmp));
+        snprintf(path, sizeof path, "%s/proc", tmp);
+        ASSERT_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/proc/123", tmp);
+        ASSERT_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/proc/123/comm", tmp);
+        touch(path, "renamed-worker\n");
+        snprintf(path, sizeof path, "%s/bin", tmp);
+        ASSERT_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/bin/a-very-long-program-name", tmp);
+        touch(path, "");
+        snprintf(path, sizeof path, "%s/bin", tmp);
+
+        snprintf(path, sizeof path, "%s/proc", tmp);
+        ASSERT_TRUE(match_name_plausible("renamed-worker", path, NULL));
+        ASSERT_TRUE(match_name_plausible("renamed-*", path, NULL));
+        ASSERT_FALSE(match_name_plausible("worker", path, NULL));
+        snprintf(path, sizeof path, "%s/bin", tmp);
+        ASSERT_TRUE(match_name_plausible("a-very-long-pro", NULL, dirs));   /* what the kernel keeps */
+        ASSERT_TRUE(match_name_plausible("a-very-*", NULL, dirs));
+        ASSERT_FALSE(match_name_plausible("*-name", NULL, dirs));           /* cut away */
+        ASSERT_FALSE(match_name_plausible("b*", NULL, dirs));
+
+        snprintf(path, sizeof path, "rm -rf -- '%s'", tmp);
+        ASSERT_EQ(system(path), 0);
+}
+
+/* Explain: every policy in order, each key with the process's value and whether it held. */
+static void test_explain(void) {
+        _cleanup_(match_explanation_freep) MatchExplanation *e = NULL;
+        Policy *ps[3];
+        PolicySet set = { .policies = ps, .n_policies = 3 };
+        MatchProcess p = {
+                .pid = 77, .exe = "/usr/bin/redis-check-rdb", .comm = "redis-server",
+                .cgroup = "/system.slice/redis.service", .unit = "redis.service", .uid = 0,
+        };
+
+        ps[0] = parse("db", "[Match]\nName=postgres\nUser=0\n");
+        ps[1] = parse("redis", "[Match]\nExecutable=/usr/bin/redis-*\nUnit=redis.service\n");
+        ps[2] = parse("any-redis", "[Match]\nName=redis-*\nName=valkey\n");
+
+        ASSERT_OK(match_explain(&set, &p, &e));
+        ASSERT_EQ(e->n_policies, 3);
+        ASSERT_EQ(e->first, 1);
+        ASSERT_FALSE(e->policies[0].matched);
+        ASSERT_EQ(e->policies[0].n_keys, 2);
+        ASSERT_STREQ(e->policies[0].keys[0].key, "Name");
+        ASSERT_STREQ(e->policies[0].keys[0].value, "redis-server");
+        ASSERT_STREQ(e->policies[0].keys[0].patterns, "postgres");
+        ASSERT_FALSE(e->policies[0].keys[0].held);
+        ASSERT_STREQ(e->policies[0].keys[1].key, "User");
+        ASSERT_STREQ(e->policies[0].keys[1].value, "0");
+        ASSERT_TRUE(e->policies[0].keys[1].held);
+        ASSERT_TRUE(e->policies[1].matched);
+        ASSERT_STREQ(e->policies[1].keys[0].key, "Executable");
+        ASSERT_STREQ(e->policies[1].keys[0].value, "/usr/bin/redis-check-rdb");
+        ASSERT_TRUE(e->policies[1].keys[0].held);
+        ASSERT_STREQ(e->policies[1].keys[1].key, "Unit");
+        ASSERT_TRUE(e->policies[1].keys[1].held);
+        ASSERT_TRUE(e->policies[2].matched); /* matches too, but the first one wins */
+        ASSERT_STREQ(e->policies[2].keys[0].patterns, "redis-* valkey");
+        ASSERT_NULL(e->policies[2].note);
+        e = match_explanation_free(e);
+
+        /* pid 1: keys hold, the literal rule refuses, and says so */
+        p.pid = 1;
+        ASSERT_OK(match_explain(&set, &p, &e));
+        ASSERT_EQ(e->first, -1);
+        ASSERT_TRUE(e->policies[1].keys[0].held);
+        ASSERT_FALSE(e->policies[1].matched);
+        ASSERT_NOT_NULL(e->policies[1].note);
+        ASSERT_TRUE(strstr(e->policies[1].note, "pid 1"));
+
+        for (size_t i = 0; i < 3; i++)
+                policy_free(ps[i]);
+}
+
+/* --check-config's host checks: an unlikely Name=, a budget without a memory controller (the
+ * cgroupfs fixtures of test-cgroup: none, v2 without memory, v1 with it). */
+static void test_lint(void) {
+        Policy *ps[2];
+        PolicySet set = { .policies = ps, .n_policies = 2 };
+        char none[4096], v2[4096], v1[4096], bin[4096];
+        const char *dirs[] = { bin, NULL };
+
+        snprintf(none, sizeof none, "%s/cgroup/none", test_data_dir());
+        snprintf(v2, sizeof v2, "%s/cgroup/v2-nomemory", test_data_dir());
+        snprintf(v1, sizeof v1, "%s/cgroup/v1", test_data_dir());
+        snprintf(bin, sizeof bin, "%s/cgroup", test_data_dir()); /* entries: none, v1, v2, ... */
+
+        ps[0] = parse("budget", "[Match]\nName=v1\n[Limits]\nMaxLocked=1G\nCgroupMaxUnevictable=8G\n");
+        ps[1] = parse("names", "[Match]\nName=no-such-prog\nName=v2-no*\n");
+
+        ASSERT_OK(match_lint(&set, NULL, none, dirs));
+        ASSERT_EQ(strv_length(set.warnings), 2);
+        ASSERT_TRUE(strstr(set.warnings[0], "budget:5: warning: CgroupMaxUnevictable= cannot be enforced: this host "
+                                            "has no memory cgroup controller"));
+        ASSERT_TRUE(strstr(set.warnings[1], "names:2: warning: Name=no-such-prog matches no running process"));
+        set.warnings = strv_free(set.warnings);
+
+        ASSERT_OK(match_lint(&set, NULL, v2, dirs));
+        ASSERT_EQ(strv_length(set.warnings), 2);
+        ASSERT_TRUE(strstr(set.warnings[0], "CgroupMaxUnevictable= cannot be enforced"));
+        set.warnings = strv_free(set.warnings);
+
+        ASSERT_OK(match_lint(&set, NULL, v1, dirs));
+        ASSERT_EQ(strv_length(set.warnings), 1); /* the memory controller is there */
+        ASSERT_TRUE(strstr(set.warnings[0], "Name=no-such-prog"));
+        set.warnings = strv_free(set.warnings);
+
+        for (size_t i = 0; i < 2; i++)
+                policy_free(ps[i]);
+}
+
 int main(void) {
+        test_lint();
+        test_explain();
+        test_resolve_executables();
+        test_name_plausible();
+
         _cleanup_(policy_freep) Policy *redis = NULL, *any_name = NULL, *by_user = NULL, *by_unit = NULL,
                                        *init = NULL;
         MatchProcess p = {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -11,6 +12,12 @@
 #include "tests.h"
 
 static const char expected[] =
+        "# HELP mlockd_build_info Always 1; the version of mlockd in its label.\n"
+        "# TYPE mlockd_build_info gauge\n"
+        "mlockd_build_info{version=\"1.2.3\"} 1\n"
+        "# HELP mlockd_last_update_timestamp_seconds When mlockd wrote this file (Unix time); rewritten every AccountingInterval.\n"
+        "# TYPE mlockd_last_update_timestamp_seconds gauge\n"
+        "mlockd_last_update_timestamp_seconds 1700000000.25\n"
         "# HELP mlockd_cgroup_unevictable_bytes Unevictable memory of the cgroup as the kernel counts it (memory.stat).\n"
         "# TYPE mlockd_cgroup_unevictable_bytes gauge\n"
         "mlockd_cgroup_unevictable_bytes{cgroup=\"/system.slice/redis.service\"} 8388608\n"
@@ -27,10 +34,10 @@ static const char expected[] =
         "# TYPE mlockd_locked_bytes gauge\n"
         "mlockd_locked_bytes{policy=\"redis\"} 4194304\n"
         "mlockd_locked_bytes{policy=\"caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd\"} 0\n"
-        "# HELP mlockd_targets Processes matched by the policy, by state.\n"
+        "# HELP mlockd_targets Processes matched by the policy, by state and reason.\n"
         "# TYPE mlockd_targets gauge\n"
-        "mlockd_targets{policy=\"redis\",state=\"locked\"} 3\n"
-        "mlockd_targets{policy=\"redis\",state=\"skipped:seccomp\"} 1\n"
+        "mlockd_targets{policy=\"redis\",state=\"locked\",reason=\"\"} 3\n"
+        "mlockd_targets{policy=\"redis\",state=\"skipped\",reason=\"seccomp:unreadable\"} 1\n"
         "# HELP mlockd_injections_total Syscalls injected into targets.\n"
         "# TYPE mlockd_injections_total counter\n"
         "mlockd_injections_total 42\n"
@@ -54,7 +61,7 @@ static const MetricsPolicy policies[] = {
 };
 static const MetricsTargets targets[] = {
         { .policy = "redis", .state = "locked", .count = 3 },
-        { .policy = "redis", .state = "skipped:seccomp", .count = 1 },
+        { .policy = "redis", .state = "skipped:seccomp:unreadable", .count = 1 },
 };
 static const double bounds[] = { 0.00005, 0.0001, 0.001, 0.1 };
 static const uint64_t buckets[] = { 10, 30, 40, 41 };
@@ -67,6 +74,7 @@ static MetricsSnapshot snapshot(void) {
                 .injections_total = 42,
                 .injection_buckets = buckets, .injection_bucket_bounds = bounds, .n_buckets = ELEMENTSOF(bounds),
                 .injection_seconds_sum = 0.3, .injection_count = 42,
+                .version = "1.2.3", .timestamp = 1700000000.25,
         };
 }
 
@@ -110,6 +118,31 @@ int main(void) {
         ASSERT_OK(metrics_format(&empty, &text));
         ASSERT_NOT_NULL(strstr(text, "# TYPE mlockd_cgroup_unevictable_bytes gauge\n# HELP mlockd_cgroup_locked_bytes"));
         ASSERT_NOT_NULL(strstr(text, "\nmlockd_injection_seconds_bucket{le=\"+Inf\"} 0\nmlockd_injection_seconds_sum 0\n"));
+        text = (free(text), NULL);
+
+        /* defaults: this build's version, the time now */
+        {
+                struct timespec ts;
+                double stamp;
+                const char *p;
+
+                ASSERT_OK(clock_gettime(CLOCK_REALTIME, &ts));
+                ASSERT_OK(metrics_format(&empty, &text));
+                ASSERT_NOT_NULL(strstr(text, "\nmlockd_build_info{version=\"" PACKAGE_VERSION "\"} 1\n"));
+                p = strstr(text, "\nmlockd_last_update_timestamp_seconds ");
+                ASSERT_NOT_NULL(p);
+                stamp = strtod(p + strlen("\nmlockd_last_update_timestamp_seconds "), NULL);
+                ASSERT_TRUE(stamp >= (double) ts.tv_sec && stamp < (double) ts.tv_sec + 60);
+                text = (free(text), NULL);
+        }
+
+        /* no memory controller: the cgroup families are announced, with no series */
+        s = snapshot();
+        s.no_memory_controller = true;
+        ASSERT_OK(metrics_format(&s, &text));
+        ASSERT_NULL(strstr(text, "{cgroup="));
+        ASSERT_NOT_NULL(strstr(text, "# TYPE mlockd_cgroup_budget_bytes gauge\n# HELP mlockd_locked_bytes"));
+        ASSERT_NOT_NULL(strstr(text, "mlockd_locked_bytes{policy=\"redis\"} 4194304\n"));
         text = (free(text), NULL);
 
         /* bad snapshots, ret untouched */
@@ -188,7 +221,11 @@ int main(void) {
                 ASSERT_OK(unlink(raw_path));
         }
 
-        ASSERT_OK(unlink(path));
+        /* a clean stop removes the file; removing it again is no error */
+        ASSERT_OK(metrics_remove(path));
+        ASSERT_TRUE(access(path, F_OK) < 0 && errno == ENOENT);
+        ASSERT_OK(metrics_remove(path));
+        ASSERT_ERROR(metrics_remove(""), EINVAL);
         ASSERT_OK(rmdir(dir));
         if (r == EXIT_TEST_SKIP)
                 fprintf(stderr, "promtool not found: the format was not checked by Prometheus' parser\n");

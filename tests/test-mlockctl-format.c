@@ -163,6 +163,10 @@ static void test_exit_status(void) {
                 { SD_BUS_ERROR_SERVICE_UNKNOWN, MLOCKCTL_EXIT_NOT_RUNNING },
                 { SD_BUS_ERROR_NAME_HAS_NO_OWNER, MLOCKCTL_EXIT_NOT_RUNNING },
                 { "org.freedesktop.DBus.Error.Spawn.ChildExited", MLOCKCTL_EXIT_NOT_RUNNING },
+                { "org.freedesktop.systemd1.UnitMasked", MLOCKCTL_EXIT_NOT_RUNNING },   /* a masked unit */
+                { "org.freedesktop.systemd1.NoSuchUnit", MLOCKCTL_EXIT_NOT_RUNNING },
+                { SD_BUS_ERROR_AUTH_FAILED, MLOCKCTL_EXIT_ACCESS_DENIED },
+                { MLOCKD_ERROR_FAILED, MLOCKCTL_EXIT_FAILURE },
                 { SD_BUS_ERROR_ACCESS_DENIED, MLOCKCTL_EXIT_ACCESS_DENIED },
                 { MLOCKD_ERROR_NO_SUCH_PROCESS, MLOCKCTL_EXIT_NO_SUCH_PROCESS },
                 { MLOCKD_ERROR_NOT_MATCHED, MLOCKCTL_EXIT_NO_SUCH_PROCESS },
@@ -188,6 +192,33 @@ static void test_exit_status(void) {
         ASSERT_EQ(mlockctl_exit_status(-ENOENT, &SD_BUS_ERROR_NULL), MLOCKCTL_EXIT_NOT_RUNNING);
 }
 
+static void test_json_modes(void) {
+        _cleanup_free_ char *text = NULL, *empty = NULL;
+
+        ASSERT_EQ(json_mode_from_string(NULL), JSON_SHORT); /* plain --json */
+        ASSERT_EQ(json_mode_from_string("short"), JSON_SHORT);
+        ASSERT_EQ(json_mode_from_string("pretty"), JSON_PRETTY);
+        ASSERT_EQ(json_mode_from_string("off"), JSON_OFF);
+        ASSERT_EQ(json_mode_from_string("Pretty"), _JSON_MODE_INVALID);
+        ASSERT_EQ(json_mode_from_string(""), _JSON_MODE_INVALID);
+
+#define PRETTY(f) json_print_pretty(f, "{\"a\":[1,{\"b\":\"x,{\\\"y:[\"}],\"c\":{},\"d\":[]}\n")
+        text = CAPTURE(PRETTY);
+        ASSERT_STREQ(text, "{\n"
+                           "  \"a\": [\n"
+                           "    1,\n"
+                           "    {\n"
+                           "      \"b\": \"x,{\\\"y:[\"\n"
+                           "    }\n"
+                           "  ],\n"
+                           "  \"c\": {},\n"
+                           "  \"d\": []\n"
+                           "}\n");
+#define PRETTY_EMPTY(f) json_print_pretty(f, "[]")
+        empty = CAPTURE(PRETTY_EMPTY);
+        ASSERT_STREQ(empty, "[]\n");
+}
+
 static void test_error_map(void) {
         /* The client maps the daemon's names back to errnos. */
         sd_bus_error e = SD_BUS_ERROR_MAKE_CONST(MLOCKD_ERROR_NOT_MATCHED, "x");
@@ -206,6 +237,7 @@ int main(void) {
         test_table_empty_cells();
         test_json();
         test_json_string();
+        test_json_modes();
         test_table_new_invalid();
         test_exit_status();
         test_error_map();

@@ -125,7 +125,9 @@ static void test_bad_fixtures(void) {
                  { 7, "Invalid MaxPause= value '18446744073710s': out of range" },
                  { 8, "Invalid MaxPause= value '5 ms': expected a duration" },
                  { 9, "Invalid MaxPause= value '5ks': expected a duration" },
-                 { 10, "Invalid MaxPause= value '0': below the minimum of 100us" });
+                 { 10, "Invalid MaxPause= value '0': below the minimum of 100us" },
+                 { 12, "Invalid MaxPause= value '5': a duration needs a unit; write 5us, 5ms or 5s" },
+                 { 13, "Invalid MaxPause= value '2.5': a duration needs a unit; write 2.5us, 2.5ms or 2.5s" });
         TEST_BAD("bad/limits.conf",
                  { 4, "Invalid MaxLocked= value '-1G': a size cannot be negative" },
                  { 5, "Invalid MaxLocked= value '17179869184G': out of range" },
@@ -502,7 +504,143 @@ static void test_line_limit(void) {
         }
 }
 
+/* A single-valued key given twice: the last wins, with a warning naming both lines; [Match] keys
+ * and Regions= add up and are no duplicates; an empty value resets without a warning. */
+static void test_duplicate_keys(void) {
+        _cleanup_strv_free_ char **problems = NULL, **warnings = NULL;
+        _cleanup_(policy_freep) Policy *p = NULL;
+        const char *text = "[Match]\nName=a\nName=b\n[Lock]\nMode=full\nRegions=anon\nRegions=heap\n"
+                           "Mode=onfault\nMaxPause=1ms\n[Limits]\nMaxLocked=1G\n[Lock]\nMaxPause=2ms\n";
+        DaemonConfig c;
+
+        ASSERT_OK(policy_parse_buffer_full("dup", "dup.conf", text, strlen(text), NULL, &p, &problems, &warnings));
+        ASSERT_EQ(strv_length(problems), 0);
+        ASSERT_EQ(p->mode, LOCK_MODE_ONFAULT);
+        ASSERT_EQ_U64(p->max_pause, 2 * USEC_PER_MSEC);
+        ASSERT_STRV(p->match_name, "a", "b");
+        ASSERT_EQ(strv_length(warnings), 2);
+        ASSERT_STREQ(warnings[0], "dup.conf:8: warning: Mode= is given again; it replaces the value from line 5");
+        ASSERT_STREQ(warnings[1], "dup.conf:13: warning: MaxPause= is given again; it replaces the value from line 9");
+        warnings = strv_free(warnings);
+
+        /* without a warnings list they are dropped, and the result is the same */
+        p = policy_free(p);
+        ASSERT_OK(policy_parse_string("dup", "dup.conf", text, NULL, &p, &problems));
+        ASSERT_EQ(p->mode, LOCK_MODE_ONFAULT);
+
+        text = "[Daemon]\nMetricsFile=/a\nMetricsFile=\nMetricsFile=/b\nScanInterval=1s\nScanInterval=2s\n";
+        daemon_config_init(&c);
+        ASSERT_OK(daemon_config_parse_buffer_full("d.conf", text, strlen(text), &c, &problems, &warnings));
+        ASSERT_EQ(strv_length(problems), 0);
+        ASSERT_STREQ(c.metrics_file, "/b");
+        ASSERT_EQ_U64(c.scan_interval, 2 * USEC_PER_SEC);
+        ASSERT_EQ(strv_length(warnings), 1);
+        ASSERT_STREQ(warnings[0], "d.conf:6: warning: ScanInterval= is given again; it replaces the value from line 5");
+        daemon_config_done(&c);
+}
+
+/* Durations: a bare 0 is fine everywhere (ScanInterval=0 disables), any other bare number is refused. */
+static void test_unitless_durations(void) {
+        _cleanup_strv_free_ char **problems = NULL;
+        const char *text = "[Daemon]\nScanInterval=0\nAccountingInterval=5\nDefaultMaxPause=300\n";
+        DaemonConfig c;
+
+        daemon_config_init(&c);
+        ASSERT_OK(daemon_config_parse_buffer("d.conf", text, strlen(text), &c, &problems));
+        ASSERT_EQ_U64(c.scan_interval, 0);
+        ASSERT_EQ_U64(c.accounting_interval, 5 * USEC_PER_SEC); /* kept its default */
+        ASSERT_EQ(strv_length(problems), 2);
+        ASSERT_STREQ(problems[0], "d.conf:3: Invalid AccountingInterval= value '5': a duration needs a unit; "
+                                  "write 5us, 5ms or 5s");
+        ASSERT_TRUE(strstr(problems[1], "d.conf:4: Invalid DefaultMaxPause= value '300': a duration needs a unit"));
+        daemon_config_done(&c);
+}
+
+/* sshd's StrictModes: group- or world-writable files and directories, and files owned by someone
+ * other than root or us, are refused with "PATH: reason"; the other files still load. */
+static void test_unsafe_files(void) {
+        _cleanup_(policy_set_freep) PolicySet *s = NULL;
+        char tmp[] = "/tmp/test-policy-XXXXXX", etc[4200], pd[4300], path[4400];
+
+        ASSERT_NOT_NULL(mkdtemp(tmp));
+        ASSERT_EQ(chmod(tmp, 0755), 0);
+        snprintf(etc, sizeof etc, "%s/etc", tmp);
+        snprintf(pd, sizeof pd, "%s/policy.d", etc);
+        ASSERT_EQ(mkdir(etc, 0755), 0);
+        ASSERT_EQ(mkdir(pd, 0755), 0);
+        write_file(pd, "10-ok.conf", "[Match]\nName=ok\n");
+        write_file(pd, "20-world.conf", "[Match]\nName=world\n");
+        write_file(pd, "30-group.conf", "[Match]\nName=group\n");
+        write_file(etc, "mlockd.conf", "[Daemon]\nScanInterval=7s\n");
+        snprintf(path, sizeof path, "%s/20-world.conf", pd);
+        ASSERT_EQ(chmod(path, 0666), 0);
+        snprintf(path, sizeof path, "%s/30-group.conf", pd);
+        ASSERT_EQ(chmod(path, 0620), 0);
+
+        ASSERT_OK(policy_set_load(etc, NULL, &s));
+        ASSERT_EQ(s->n_policies, 1);
+        ASSERT_STREQ(s->policies[0]->name, "10-ok");
+        ASSERT_EQ_U64(s->daemon.scan_interval, 7 * USEC_PER_SEC);
+        ASSERT_EQ(strv_length(s->problems), 2);
+        snprintf(path, sizeof path, "%s/20-world.conf: Refusing to read this file: writable by every user "
+                 "(mode 0666; chmod go-w it)", pd);
+        ASSERT_STREQ(s->problems[0], path);
+        ASSERT_TRUE(strstr(s->problems[1], "/30-group.conf: Refusing to read this file: writable by group "));
+        ASSERT_TRUE(strstr(s->problems[1], "(mode 0620; chmod go-w it)"));
+        s = policy_set_free(s);
+
+        /* an unsafe mlockd.conf: defaults */
+        snprintf(path, sizeof path, "%s/mlockd.conf", etc);
+        ASSERT_EQ(chmod(path, 0646), 0);
+        ASSERT_OK(policy_set_load(etc, NULL, &s));
+        ASSERT_EQ_U64(s->daemon.scan_interval, 30 * USEC_PER_SEC);
+        ASSERT_EQ(strv_length(s->problems), 3);
+        ASSERT_TRUE(strstr(s->problems[0], "/mlockd.conf: Refusing to read this file: writable by every user"));
+        ASSERT_EQ(chmod(path, 0644), 0);
+        s = policy_set_free(s);
+
+        /* a writable policy.d: none of its files */
+        ASSERT_EQ(chmod(pd, 0777), 0);
+        ASSERT_OK(policy_set_load(etc, NULL, &s));
+        ASSERT_EQ(s->n_policies, 0);
+        ASSERT_EQ(strv_length(s->problems), 1);
+        snprintf(path, sizeof path, "%s: Refusing to read this directory: writable by every user (mode 0777; "
+                 "chmod go-w it)", pd);
+        ASSERT_STREQ(s->problems[0], path);
+        ASSERT_EQ(chmod(pd, 0755), 0);
+        s = policy_set_free(s);
+
+        /* a writable config directory: nothing at all */
+        ASSERT_EQ(chmod(etc, 0775), 0);
+        ASSERT_OK(policy_set_load(etc, NULL, &s));
+        ASSERT_EQ(s->n_policies, 0);
+        ASSERT_EQ(strv_length(s->problems), 1);
+        ASSERT_TRUE(strstr(s->problems[0], "/etc: Refusing to read this directory: writable by group"));
+        ASSERT_EQ(chmod(etc, 0755), 0);
+        s = policy_set_free(s);
+
+        /* owned by another user: only root can make such a file */
+        snprintf(path, sizeof path, "%s/10-ok.conf", pd);
+        if (geteuid() != 0)
+                fprintf(stderr, "skipping the ownership case: not root, cannot give a file away\n");
+        else {
+                ASSERT_EQ(chown(path, 65534, 65534), 0);
+                ASSERT_OK(policy_set_load(etc, NULL, &s));
+                ASSERT_EQ(s->n_policies, 0);
+                ASSERT_TRUE(strstr(s->problems[0], "/10-ok.conf: Refusing to read this file: owned by uid 65534, "
+                                   "not by root (chown root: it)"));
+                s = policy_set_free(s);
+        }
+
+        snprintf(path, sizeof path, "rm -rf -- '%s'", tmp);
+        ASSERT_EQ(system(path), 0);
+}
+
 int main(void) {
+        umask(022); /* the fixtures made here must be safe by default */
+        test_duplicate_keys();
+        test_unitless_durations();
+        test_unsafe_files();
         test_lock_mode();
         test_bad_fixtures();
         test_bad_name();
