@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 /* memory.stat is a few KiB; limit and usage files one short line; /proc/PID/cgroup one line per
  * hierarchy, each path at most PATH_MAX-ish. */
 #define CGROUP_STAT_MAX (64U * 1024U)
+#define CGROUP_STAT_BUF (8U * 1024U) /* read on the stack; v1 with total_* is about 1.5 KiB */
 #define CGROUP_VALUE_MAX 256U
 #define PROC_CGROUP_MAX (256U * 1024U)
 
@@ -284,54 +286,58 @@ static bool cgroup_path_is_safe(const char *path) {
         return true;
 }
 
-static int parse_value(const char *s, uint64_t *ret) {
-        _cleanup_free_ char *copy = NULL;
-        size_t n = strcspn(s, "\n");
+/* "NUMBER" or "max", then an optional '\n' and nothing else, in [s, s+n). No allocation. */
+static int parse_value(const char *s, size_t n, uint64_t *ret) {
+        uint64_t v = 0;
 
-        if (s[n] == '\n' && s[n + 1] != '\0')
-                return -EBADMSG;
-        copy = strndup(s, n);
-        if (!copy)
-                return -ENOMEM;
-        if (streq(copy, "max")) {
+        if (n > 0 && s[n - 1] == '\n')
+                n--;
+        if (n == 3 && memcmp(s, "max", 3) == 0) {
                 *ret = UINT64_MAX;
                 return 0;
         }
-        return parse_uint64(copy, ret) < 0 ? -EBADMSG : 0;
+        if (n == 0)
+                return -EBADMSG;
+        for (size_t i = 0; i < n; i++) {
+                unsigned d = (unsigned) (s[i] - '0');
+
+                if (d > 9 || v > (UINT64_MAX - d) / 10)
+                        return -EBADMSG;
+                v = v * 10 + d;
+        }
+        *ret = v;
+        return 0;
+}
+
+/* The value of a memory.stat line "KEY NUMBER": [p, line_end) after the key and its space. */
+static int stat_value(const char *p, const char *line_end, uint64_t *ret) {
+        return p < line_end ? parse_value(p, (size_t) (line_end - p), ret) : -EBADMSG;
 }
 
 int cgroup_memory_stat_parse(CgroupVersion v, const char *text, CgroupMemory *m) {
-        _cleanup_free_ char *buf = NULL;
+        static const char k_local[] = "unevictable ", k_total[] = "total_unevictable ";
         uint64_t local = 0, total = 0;
         bool have_local = false, have_total = false;
-        char *cursor, *line;
 
         if (!text || !m || (v != CGROUP_V1 && v != CGROUP_V2))
                 return -EINVAL;
 
-        buf = strdup(text);
-        if (!buf)
-                return -ENOMEM;
+        /* one pass, in place: each line is looked at once, by its first bytes */
+        for (const char *line = text; *line;) {
+                const char *nl = strchrnul(line, '\n');
+                size_t n = (size_t) (nl - line);
 
-        cursor = buf;
-        while ((line = next_line(&cursor))) {
-                char *sp = strchr(line, ' ');
-                uint64_t x;
-
-                if (!sp)
-                        continue;
-                *sp = '\0';
-                if (streq(line, "unevictable")) {
-                        if (parse_uint64(sp + 1, &x) < 0)
+                if (n > strlen(k_local) && memcmp(line, k_local, strlen(k_local)) == 0) {
+                        if (stat_value(line + strlen(k_local), nl, &local) < 0)
                                 return -EBADMSG;
-                        local = x;
                         have_local = true;
-                } else if (v == CGROUP_V1 && streq(line, "total_unevictable")) {
-                        if (parse_uint64(sp + 1, &x) < 0)
+                } else if (v == CGROUP_V1 && n > strlen(k_total) && memcmp(line, k_total, strlen(k_total)) == 0) {
+                        if (stat_value(line + strlen(k_total), nl, &total) < 0)
                                 return -EBADMSG;
-                        total = x;
                         have_total = true;
-                }
+                } else if (n == strlen("unevictable") && memcmp(line, k_local, n) == 0)
+                        return -EBADMSG; /* the key without a value */
+                line = *nl ? nl + 1 : nl;
         }
 
         if (!have_local || (v == CGROUP_V1 && !have_total))
@@ -342,92 +348,159 @@ int cgroup_memory_stat_parse(CgroupVersion v, const char *text, CgroupMemory *m)
         return 0;
 }
 
-/* Read one "NUMBER\n" or "max\n" file below dir_fd. */
-static int read_value_at(int dir_fd, const char *name, uint64_t *ret) {
-        _cleanup_free_ char *text = NULL;
-        int r;
+/* Read all of dir_fd/name into buf (NUL-terminated) with one open and as few read()s as it
+ * takes; -EFBIG when it does not fit. */
+static int read_small_file_at(int dir_fd, const char *name, char *buf, size_t size, size_t *ret_len) {
+        _cleanup_close_ int fd = -EBADF;
+        size_t len = 0;
 
-        r = read_full_file_at(dir_fd, name, CGROUP_VALUE_MAX, &text, NULL);
-        if (r < 0)
-                return r;
-        return parse_value(text, ret);
+        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                ssize_t k;
+
+                if (len >= size - 1)
+                        return -EFBIG;
+                k = read(fd, buf + len, size - 1 - len);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                len += (size_t) k;
+        }
+        buf[len] = '\0';
+        if (ret_len)
+                *ret_len = len;
+        return 0;
 }
 
-int cgroup_read_memory_at(const CgroupLayout *l, int dir_fd, bool is_root, CgroupMemory *ret) {
-        _cleanup_free_ char *stat = NULL;
-        CgroupMemory m = {};
+/* prefix + name into buf: prefix is "" (name relative to dir_fd) or "/root/path/" */
+static const char *join(char *buf, size_t size, const char *prefix, const char *name) {
+        int k = snprintf(buf, size, "%s%s", prefix, name);
+
+        return k >= 0 && (size_t) k < size ? buf : NULL;
+}
+
+static int read_stat(CgroupVersion v, int dir_fd, const char *prefix, CgroupMemory *m) {
+        char name[PATH_MAX], small[CGROUP_STAT_BUF];
+        _cleanup_free_ char *large = NULL;
+        const char *text = small;
         int r;
 
-        if (!l || dir_fd < 0 || !ret)
-                return -EINVAL;
-        if (l->memory_version != CGROUP_V1 && l->memory_version != CGROUP_V2)
-                return -EINVAL;
-
-        r = read_full_file_at(dir_fd, "memory.stat", CGROUP_STAT_MAX, &stat, NULL);
+        if (!join(name, sizeof name, prefix, "memory.stat"))
+                return -ENAMETOOLONG;
+        r = read_small_file_at(dir_fd, name, small, sizeof small, NULL);
+        if (r == -EFBIG) {
+                /* an unusually long memory.stat: take the slow road once */
+                r = read_full_file_at(dir_fd, name, CGROUP_STAT_MAX, &large, NULL);
+                text = large;
+        }
         if (r == -ENOENT) {
                 /* a removed cgroup's directory fd still works but lists nothing: tell vanished from
                  * "no memory controller here" by looking at cgroup.procs, present in every cgroup */
-                if (faccessat(dir_fd, "cgroup.procs", F_OK, 0) < 0)
+                if (!join(name, sizeof name, prefix, "cgroup.procs") || faccessat(dir_fd, name, F_OK, 0) < 0)
                         return -ENOENT;
                 return -ENOMEDIUM;
         }
         if (r < 0)
                 return r;
-        r = cgroup_memory_stat_parse(l->memory_version, stat, &m);
+        r = cgroup_memory_stat_parse(v, text, m);
         if (r < 0)
                 return log_debug_errno(r, "Failed to parse memory.stat: %m");
+        return 0;
+}
 
-        if (l->memory_version == CGROUP_V2) {
-                r = read_value_at(dir_fd, "memory.max", &m.limit);
-                if (r == -ENOENT && is_root)
-                        m.limit = UINT64_MAX;
-                else if (r < 0)
-                        return r;
-                r = read_value_at(dir_fd, "memory.current", &m.usage);
-                if (r == -ENOENT && is_root)
-                        m.usage = 0;
-                else if (r < 0)
-                        return r;
-        } else {
-                r = read_value_at(dir_fd, "memory.limit_in_bytes", &m.limit);
-                if (r < 0)
-                        return r;
-                if (m.limit >= CGROUP_V1_UNLIMITED_MIN)
-                        m.limit = UINT64_MAX;
-                r = read_value_at(dir_fd, "memory.usage_in_bytes", &m.usage);
+/* Read one "NUMBER\n" or "max\n" file; *ret is left alone on error. A missing file of the v2 root
+ * (which has no memory.max nor memory.current) is root_value. */
+static int read_value(int dir_fd, const char *prefix, const char *file, bool is_root, uint64_t root_value,
+                      uint64_t *ret) {
+        char name[PATH_MAX], text[CGROUP_VALUE_MAX];
+        size_t len;
+        int r;
+
+        if (!join(name, sizeof name, prefix, file))
+                return -ENAMETOOLONG;
+        r = read_small_file_at(dir_fd, name, text, sizeof text, &len);
+        if (r == -ENOENT && is_root) {
+                *ret = root_value;
+                return 0;
+        }
+        if (r == -EFBIG)
+                return -EBADMSG;
+        if (r < 0)
+                return r;
+        return parse_value(text, len, ret);
+}
+
+static int read_fields(const CgroupLayout *l, int dir_fd, const char *prefix, bool is_root,
+                       CgroupReadFlags what, CgroupMemory *ret) {
+        CgroupMemory m = *ret;
+        bool v2 = l->memory_version == CGROUP_V2;
+        int r;
+
+        if (what & CGROUP_READ_STAT) {
+                r = read_stat(l->memory_version, dir_fd, prefix, &m);
                 if (r < 0)
                         return r;
         }
-        if (m.usage == UINT64_MAX)
-                return -EBADMSG; /* "max" is no usage */
+        if (what & CGROUP_READ_LIMIT) {
+                r = read_value(dir_fd, prefix, v2 ? "memory.max" : "memory.limit_in_bytes", v2 && is_root,
+                               UINT64_MAX, &m.limit);
+                if (r < 0)
+                        return r;
+                if (!v2 && m.limit >= CGROUP_V1_UNLIMITED_MIN)
+                        m.limit = UINT64_MAX;
+        }
+        if (what & CGROUP_READ_USAGE) {
+                r = read_value(dir_fd, prefix, v2 ? "memory.current" : "memory.usage_in_bytes", v2 && is_root, 0,
+                               &m.usage);
+                if (r < 0)
+                        return r;
+                if (m.usage == UINT64_MAX)
+                        return -EBADMSG; /* "max" is no usage */
+        }
 
         *ret = m;
         return 0;
 }
 
-int cgroup_read_memory(const CgroupLayout *l, const char *path, CgroupMemory *ret) {
-        _cleanup_free_ char *dir = NULL;
-        _cleanup_close_ int fd = -EBADF;
+static bool layout_ok(const CgroupLayout *l) {
+        return l && (l->memory_version == CGROUP_V1 || l->memory_version == CGROUP_V2);
+}
+
+int cgroup_read_memory_at(const CgroupLayout *l, int dir_fd, bool is_root, CgroupMemory *ret) {
+        if (!layout_ok(l) || dir_fd < 0 || !ret)
+                return -EINVAL;
+        return read_fields(l, dir_fd, "", is_root, CGROUP_READ_ALL, ret);
+}
+
+int cgroup_read_memory_fields(const CgroupLayout *l, const char *path, CgroupReadFlags what, CgroupMemory *ret) {
+        char prefix[PATH_MAX];
         bool is_root;
-        int r;
+        int k, r;
 
-        if (!l || !l->memory_root || !ret || !cgroup_path_is_safe(path))
-                return -EINVAL;
-        if (l->memory_version != CGROUP_V1 && l->memory_version != CGROUP_V2)
+        if (!layout_ok(l) || !l->memory_root || !ret || !cgroup_path_is_safe(path) ||
+            (what & ~CGROUP_READ_ALL) != 0)
                 return -EINVAL;
 
+        /* absolute names, one open per file read: no directory fd, no allocation */
         is_root = path[strspn(path, "/")] == '\0';
-        if (asprintf(&dir, "%s%s", l->memory_root, is_root ? "" : path) < 0)
-                return -ENOMEM;
+        k = snprintf(prefix, sizeof prefix, "%s%s/", l->memory_root, is_root ? "" : path);
+        if (k < 0 || (size_t) k >= sizeof prefix)
+                return -ENAMETOOLONG;
 
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-
-        r = cgroup_read_memory_at(l, fd, is_root, ret);
+        r = read_fields(l, AT_FDCWD, prefix, is_root, what, ret);
         if (r < 0)
-                return log_debug_errno(r, "Failed to read memory of cgroup %s: %m", dir);
+                return log_debug_errno(r, "Failed to read memory of cgroup %s: %m", prefix);
         return 0;
+}
+
+int cgroup_read_memory(const CgroupLayout *l, const char *path, CgroupMemory *ret) {
+        return cgroup_read_memory_fields(l, path, CGROUP_READ_ALL, ret);
 }
 
 uint64_t cgroup_lockable_bytes(const CgroupMemory *m, uint64_t budget, uint64_t margin) {

@@ -73,6 +73,14 @@ typedef struct CgroupMemory {
         uint64_t usage;
 } CgroupMemory;
 
+/* What to read of a cgroup: memory.stat (unevictable, unevictable_local), the limit, the usage. */
+typedef enum CgroupReadFlags {
+        CGROUP_READ_STAT = 1 << 0,
+        CGROUP_READ_LIMIT = 1 << 1,
+        CGROUP_READ_USAGE = 1 << 2,
+        CGROUP_READ_ALL = CGROUP_READ_STAT | CGROUP_READ_LIMIT | CGROUP_READ_USAGE,
+} CgroupReadFlags;
+
 /* Read memory.stat and friends of path (e.g. "/system.slice/x.service", "/" for the root) in the
  * layout: memory.stat, then memory.max + memory.current (v2) or memory.limit_in_bytes +
  * memory.usage_in_bytes (v1). The v2 root cgroup has no limit or usage files: limit UINT64_MAX,
@@ -83,6 +91,11 @@ typedef struct CgroupMemory {
  * -EINVAL for a relative path or one with "." or ".." components, -EBADMSG for unparsable
  * content. */
 int cgroup_read_memory(const CgroupLayout *l, const char *path, CgroupMemory *ret);
+/* The same for the files in what only, one open each and no allocation: the fields not asked for
+ * keep the value they had in *ret, so a caller can keep a limit read on reload and refresh
+ * unevictable alone on a tick (CGROUP_READ_STAT), or stat and usage before planning. *ret is
+ * untouched on error. */
+int cgroup_read_memory_fields(const CgroupLayout *l, const char *path, CgroupReadFlags what, CgroupMemory *ret);
 /* The same on an open directory of the cgroup (O_DIRECTORY; e.g. kept open across refreshes);
  * is_root says whether it is the root cgroup (the v2 root lacks memory.max/memory.current).
  * -ENOENT once the cgroup was removed. */

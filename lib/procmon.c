@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/connector.h>
 #include <linux/netlink.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -77,25 +78,28 @@ ProcEventType proc_event_type_from_string(const char *s) {
         return _PROC_EVENT_TYPE_INVALID;
 }
 
-static int procmon_subscribe(int fd, uint32_t op) {
+/* One subscription message: the op alone (every kernel), or the 6.6+ struct proc_input
+ * {mcast_op, event_type}, a filter the kernel applies to this socket before queueing. */
+static int procmon_send(int fd, uint32_t op, bool filtered, uint32_t events) {
         struct {
                 struct nlmsghdr nlh;
                 struct cn_msg cn;
                 uint32_t op;
+                uint32_t events;
         } req;
+        size_t payload = filtered ? 2 * sizeof(uint32_t) : sizeof(uint32_t);
         struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
         ssize_t n;
 
-        /* Only the op, not the 6.6+ proc_input filter: older kernels silently ignore a message
-         * whose length is not exactly that of the op. */
         memset(&req, 0, sizeof req);
-        req.nlh.nlmsg_len = NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(uint32_t));
+        req.nlh.nlmsg_len = NLMSG_LENGTH(sizeof(struct cn_msg) + payload);
         req.nlh.nlmsg_type = NLMSG_DONE;
         req.nlh.nlmsg_pid = 0;
         req.cn.id.idx = CN_IDX_PROC;
         req.cn.id.val = CN_VAL_PROC;
-        req.cn.len = sizeof(uint32_t);
+        req.cn.len = (uint16_t) payload;
         req.op = op;
+        req.events = events;
 
         n = sendto(fd, &req, req.nlh.nlmsg_len, 0, (struct sockaddr *) &kernel,
                    sizeof kernel);
@@ -106,7 +110,24 @@ static int procmon_subscribe(int fd, uint32_t op) {
         return 0;
 }
 
-int procmon_open(int *ret_fd) {
+/* Listen, then narrow to events. Kernels before 6.6 silently ignore a message whose length is not
+ * exactly that of the op (no error to fall back on), so the plain op goes first and makes the
+ * subscription everywhere; 6.6+ then replaces this socket's filter (ALL) with events, without
+ * counting a second listener (cn_proc_mcast_ctl). An error on the second message keeps the
+ * unfiltered subscription. */
+static int procmon_subscribe(int fd, uint32_t events) {
+        int r;
+
+        r = procmon_send(fd, CN_PROC_MCAST_LISTEN, false, 0);
+        if (r < 0)
+                return r;
+        r = procmon_send(fd, CN_PROC_MCAST_LISTEN, true, events);
+        if (r < 0)
+                log_debug_errno(r, "procmon: cannot filter the proc connector, receiving every event: %m");
+        return 0;
+}
+
+int procmon_open_events(int *ret_fd, bool comm) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_nl addr = {
                 .nl_family = AF_NETLINK,
@@ -132,12 +153,16 @@ int procmon_open(int *ret_fd) {
         if (bind(fd, (struct sockaddr *) &addr, sizeof addr) < 0)
                 return -errno;
 
-        r = procmon_subscribe(fd, CN_PROC_MCAST_LISTEN);
+        r = procmon_subscribe(fd, CN_PROC_FORK | CN_PROC_EXEC | CN_PROC_EXIT | (comm ? CN_PROC_COMM : 0));
         if (r < 0)
                 return r;
 
         *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+int procmon_open(int *ret_fd) {
+        return procmon_open_events(ret_fd, true);
 }
 
 static void proc_event_from_wire(const struct cn_proc_event *w, ProcEvent *e) {

@@ -51,6 +51,11 @@ typedef struct ProcEvent {
  * Errors: those of socket/bind/send, e.g. -EPROTONOSUPPORT without CONFIG_PROC_EVENTS,
  * -EPERM on kernels before 6.6 without CAP_NET_ADMIN. */
 int procmon_open(int *ret_fd);
+/* The same, subscribed to fork, exec and exit only, plus comm when asked: on 6.6+ the kernel
+ * filters (struct proc_input), so UID/GID/SID/PTRACE/COREDUMP (and comm, unless asked) events
+ * are never queued nor wake the reader; older kernels deliver everything and procmon_receive()
+ * skips what is not asked for as before. procmon_open() is procmon_open_events(ret_fd, true). */
+int procmon_open_events(int *ret_fd, bool comm);
 
 /* Receive what is queued, up to max events; -EAGAIN when nothing is queued. A lost-events
  * condition yields one PROC_EVENT_LOST event. Unknown/ignored events are skipped, and so are

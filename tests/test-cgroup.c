@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -286,6 +287,85 @@ static void test_read_memory_at(void) {
         ASSERT_EQ_U64(m.limit, UINT64_MAX);
 }
 
+/* Only the files asked for are read; the other fields keep the caller's (cached) values. */
+static void test_read_memory_fields(void) {
+        CgroupLayout l = {};
+        CgroupMemory m = { .limit = 11, .usage = 12 };
+
+        ASSERT_OK(cgroup_layout_detect(fixture("v1"), &l));
+
+        /* a tick: memory.stat alone */
+        ASSERT_OK(cgroup_read_memory_fields(&l, "/limited.slice", CGROUP_READ_STAT, &m));
+        ASSERT_EQ_U64(m.unevictable, 2097152);
+        ASSERT_EQ_U64(m.unevictable_local, 1048576);
+        ASSERT_EQ_U64(m.limit, 11);
+        ASSERT_EQ_U64(m.usage, 12);
+
+        /* a reload: the limit alone */
+        m = (CgroupMemory) { .unevictable = 1, .unevictable_local = 2, .usage = 3 };
+        ASSERT_OK(cgroup_read_memory_fields(&l, "/limited.slice", CGROUP_READ_LIMIT, &m));
+        ASSERT_EQ_U64(m.limit, 1073741824);
+        ASSERT_EQ_U64(m.unevictable, 1);
+        ASSERT_EQ_U64(m.unevictable_local, 2);
+        ASSERT_EQ_U64(m.usage, 3);
+        ASSERT_OK(cgroup_read_memory_fields(&l, "/", CGROUP_READ_LIMIT, &m));
+        ASSERT_EQ_U64(m.limit, UINT64_MAX); /* v1's "unlimited" */
+
+        /* before planning: stat and usage, with the cached limit */
+        m = (CgroupMemory) { .limit = 99 };
+        ASSERT_OK(cgroup_read_memory_fields(&l, "/limited.slice", CGROUP_READ_STAT | CGROUP_READ_USAGE, &m));
+        ASSERT_EQ_U64(m.unevictable, 2097152);
+        ASSERT_EQ_U64(m.usage, 805306368);
+        ASSERT_EQ_U64(m.limit, 99);
+
+        /* nothing asked: nothing read, nothing changed, but the path still checked */
+        ASSERT_OK(cgroup_read_memory_fields(&l, "/limited.slice", 0, &m));
+        ASSERT_EQ_U64(m.limit, 99);
+        ASSERT_ERROR(cgroup_read_memory_fields(&l, "/..", CGROUP_READ_STAT, &m), EINVAL);
+        ASSERT_ERROR(cgroup_read_memory_fields(&l, "/limited.slice", 1 << 5, &m), EINVAL);
+
+        /* errors leave *ret alone, whichever file failed */
+        ASSERT_ERROR(cgroup_read_memory_fields(&l, "/system.slice/gone.service", CGROUP_READ_STAT, &m), ENOENT);
+        ASSERT_ERROR(cgroup_read_memory_fields(&l, "/system.slice/gone.service", CGROUP_READ_LIMIT, &m), ENOENT);
+        ASSERT_ERROR(cgroup_read_memory_fields(&l, "/broken.slice", CGROUP_READ_STAT, &m), EBADMSG);
+        ASSERT_EQ_U64(m.unevictable, 2097152);
+        ASSERT_EQ_U64(m.limit, 99);
+        cgroup_layout_done(&l);
+
+        /* v2: the root's missing memory.max and memory.current, the controller not enabled */
+        ASSERT_OK(cgroup_layout_detect(fixture("v2"), &l));
+        m = (CgroupMemory) { .limit = 5, .usage = 6 };
+        ASSERT_OK(cgroup_read_memory_fields(&l, "/", CGROUP_READ_LIMIT | CGROUP_READ_USAGE, &m));
+        ASSERT_EQ_U64(m.limit, UINT64_MAX);
+        ASSERT_EQ_U64(m.usage, 0);
+        ASSERT_OK(cgroup_read_memory_fields(&l, "/system.slice/capped.service", CGROUP_READ_STAT, &m));
+        ASSERT_EQ_U64(m.unevictable, 16777216);
+        ASSERT_ERROR(cgroup_read_memory_fields(&l, "/system.slice/nomem.service", CGROUP_READ_STAT, &m), ENOMEDIUM);
+        cgroup_layout_done(&l);
+}
+
+/* A memory.stat larger than the stack buffer (many keys) still parses, through the slow road. */
+static void test_read_memory_large_stat(void) {
+        char dir[] = "/tmp/test-cgroup.XXXXXX", path[128];
+        CgroupLayout l = { .memory_version = CGROUP_V2, .memory_root = dir };
+        CgroupMemory m = {};
+        _cleanup_free_ char *text = NULL;
+        size_t n = 0, size = 64 * 1024;
+
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        text = malloc(size);
+        ASSERT_NOT_NULL(text);
+        for (unsigned i = 0; n < 20000; i++)
+                n += (size_t) snprintf(text + n, size - n, "some_counter_%u %u\n", i, i);
+        n += (size_t) snprintf(text + n, size - n, "unevictable 12345\n");
+        snprintf(path, sizeof path, "%s/memory.stat", dir);
+        ASSERT_OK(write_file_atomic(path, text, n, 0644));
+        ASSERT_OK(cgroup_read_memory_fields(&l, "/", CGROUP_READ_STAT, &m));
+        ASSERT_EQ_U64(m.unevictable, 12345);
+        ASSERT_OK(unlink(path));
+        ASSERT_OK(rmdir(dir));
+}
+
 static void test_memory_stat_parse(void) {
         CgroupMemory m = { .limit = 7, .usage = 8 };
 
@@ -305,8 +385,21 @@ static void test_memory_stat_parse(void) {
         ASSERT_ERROR(cgroup_memory_stat_parse(CGROUP_V2, "unevictable -1\n", &m), EBADMSG);
         ASSERT_ERROR(cgroup_memory_stat_parse(CGROUP_V2, "unevictable 99999999999999999999\n", &m), EBADMSG);
         ASSERT_ERROR(cgroup_memory_stat_parse(CGROUP_V2, "unevictable\n", &m), EBADMSG);
+        ASSERT_ERROR(cgroup_memory_stat_parse(CGROUP_V2, "unevictable", &m), EBADMSG);
+        ASSERT_ERROR(cgroup_memory_stat_parse(CGROUP_V2, "unevictable \n", &m), EBADMSG);
+        ASSERT_ERROR(cgroup_memory_stat_parse(CGROUP_V2, "unevictable 12 34\n", &m), EBADMSG);
+        ASSERT_ERROR(cgroup_memory_stat_parse(CGROUP_V2, "unevictable 12x\n", &m), EBADMSG);
+        ASSERT_ERROR(cgroup_memory_stat_parse(CGROUP_V2, "", &m), EBADMSG);
         ASSERT_ERROR(cgroup_memory_stat_parse(_CGROUP_VERSION_INVALID, "unevictable 1\n", &m), EINVAL);
         ASSERT_EQ_U64(m.unevictable, 8192);
+
+        /* the last line need not end in '\n'; the largest value fits; a later line wins */
+        ASSERT_OK(cgroup_memory_stat_parse(CGROUP_V2, "anon 1\nunevictable 18446744073709551615", &m));
+        ASSERT_EQ_U64(m.unevictable, UINT64_MAX);
+        ASSERT_ERROR(cgroup_memory_stat_parse(CGROUP_V2, "unevictable 18446744073709551616\n", &m), EBADMSG);
+        ASSERT_OK(cgroup_memory_stat_parse(CGROUP_V1, "unevictable 1\ntotal_unevictable 2\nfoo\n\nbar 3\n", &m));
+        ASSERT_EQ_U64(m.unevictable, 2);
+        ASSERT_EQ_U64(m.unevictable_local, 1);
 }
 
 static void test_lockable(void) {
@@ -513,6 +606,8 @@ int main(void) {
         test_read_memory_v1();
         test_read_memory_v2();
         test_read_memory_at();
+        test_read_memory_fields();
+        test_read_memory_large_stat();
         test_memory_stat_parse();
         test_lockable();
         return test_live();

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -426,6 +427,32 @@ static bool have_cap(unsigned cap) {
         return (eff >> cap) & 1;
 }
 
+/* Filtered without comm: fork, exec and exit still arrive; on 6.6+ the comm event never does. */
+static void test_connector_no_comm(void) {
+        struct utsname u;
+        unsigned major = 0, minor = 0;
+        ChildWatch w;
+        int fd = -EBADF;
+
+        ASSERT_OK(procmon_open_events(&fd, false));
+        for (int attempt = 0;; attempt++) {
+                w = run_shell_child(fd);
+                if (w.lost == 0 || attempt == 3)
+                        break;
+        }
+        ASSERT_EQ(w.lost, 0);
+        ASSERT_EQ(w.seen_fork, 1);
+        ASSERT_EQ(w.seen_exec, 1);
+        ASSERT_EQ(w.seen_exit, 1);
+        ASSERT_TRUE(w.order_ok);
+        ASSERT_OK(uname(&u));
+        if (sscanf(u.release, "%u.%u", &major, &minor) == 2 && (major > 6 || (major == 6 && minor >= 6)))
+                ASSERT_EQ(w.seen_comm, 0);
+        else
+                printf("kernel %s predates proc_input filtering: comm events not filtered\n", u.release);
+        safe_close(fd);
+}
+
 static void test_connector(void) {
         ChildWatch w;
         int fd = -EBADF, r;
@@ -460,6 +487,7 @@ static void test_connector(void) {
         ASSERT_EQ(w.seen_comm, 1);
         ASSERT_TRUE(w.order_ok);
         ASSERT_EQ(w.seen_thread, 0);
+        test_connector_no_comm();
 
         for (int attempt = 0;; attempt++) {
                 w = run_thread_child(fd);

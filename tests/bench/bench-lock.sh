@@ -1,33 +1,143 @@
 #!/bin/bash
-# Locking benchmarks (make bench): exec->locked latency, time to lock 2,000 processes on fault,
-# the longest hold under MaxPause against one plain mlock2 of the same size, and the daemon's RSS
-# and wakeups per second when idle. Prints figures; asserts nothing about time.
+# Locking benchmarks (make bench). Each figure is printed beside its floor, measured in the same run
+# and interleaved with it, over BENCH_ROUNDS (default 5) rounds:
+#   - exec->locked, one process at a time (p50/p90/p99), against the process's own mlock2 of the
+#     same mapping timed the same way from exec (a copy of the target the policy does not match,
+#     run with --self-lock);
+#   - the same with 50 processes started at once;
+#   - 2,000 processes started at once until all are locked (none missed) against 2,000 that lock
+#     themselves, with the daemon's CPU per process;
+#   - the daemon's CPU per accounting tick with 2,000 idle targets, and its wakeups per second with
+#     no target (context switches of every thread of the manager and the injector);
+#   - the longest hold under MaxPause against one plain mlock2 of the same size.
+# The daemon's CPU is the sum of /proc/PID/task/*/schedstat (ns on CPU) of the manager and its
+# children. Prints figures; asserts nothing about time.
 . "${top_srcdir:-.}/tests/lib.sh"
 bench=$top_builddir/tests/bench
+rounds=${BENCH_ROUNDS:-5}
+FLOOR=$TEST_TMP/target-floor
+cp "$MY_TARGET" "$FLOOR"
+target_args=(--anon 1M --touch 256K)
+
+# the manager and the processes it forked (the injector)
+daemon_pids() {
+        echo "$MLOCKD_PID"
+        cat /proc/"$MLOCKD_PID"/task/*/children 2>/dev/null
+}
+# ns on CPU of the given pids' threads
+cpu_ns() {
+        local p
+        for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{ s += $1 } END { printf "%.0f\n", s }'
+}
+ctxt_switches() {
+        local p
+        for p in "$@"; do cat /proc/"$p"/task/*/status 2>/dev/null; done |
+                awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { printf "%.0f\n", s }'
+}
+# stdin: one number a line; prints "p50 X, p90 Y, p99 Z" (unit $1)
+percentiles() {
+        sort -g | awk -v u="$1" '{ v[NR] = $1 } END {
+                if (NR == 0) { print "no samples"; exit }
+                i50 = int(NR * 0.5) + 1; i90 = int(NR * 0.9) + 1; i99 = int(NR * 0.99) + 1
+                if (i90 > NR) i90 = NR; if (i99 > NR) i99 = NR
+                printf "p50 %.2f%s, p90 %.2f%s, p99 %.2f%s (%d samples)\n", v[i50], u, v[i90], u, v[i99], u, NR }'
+}
+median() {
+        sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'
+}
 
 write_policy bench "[Match]
 Executable=$MY_TARGET
 [Lock]
 Mode=onfault
 Regions=anon"
+
+echo "== daemon with no target: wakeups per second (default AccountingInterval), $rounds windows of 4 s"
 start_mlockd
-
-echo "== exec->locked latency (100 processes, one after another)"
-for i in $(seq 1 100); do
-        "$bench/bench-spawn" 1 10 1024 "$MY_TARGET" --anon 1M --touch 256K | grep -o 'median [0-9.]* ms' | awk '{ print $2 }'
-done | sort -n | awk '{ v[NR] = $1 } END { printf "median %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", v[int(NR/2)+1], v[int(NR*0.9)], v[int(NR*0.99)], v[NR] }'
-
-echo "== 2,000 processes started at once, locked on fault"
-"$bench/bench-spawn" 2000 120 1024 "$MY_TARGET" --anon 1M --touch 256K || true
-
-echo "== daemon when idle (10 s)"
-rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$MLOCKD_PID/status")
-sw0=$(awk '/ctxt_switches/ { s += $2 } END { print s }' "/proc/$MLOCKD_PID/status")
-sleep 10
-sw1=$(awk '/ctxt_switches/ { s += $2 } END { print s }' "/proc/$MLOCKD_PID/status")
-echo "RSS ${rss} kB, wakeups $(( (sw1 - sw0) / 10 ))/s"
+sleep 1
+for r in $(seq 1 "$rounds"); do
+        mapfile -t pids < <(daemon_pids)
+        s0=$(ctxt_switches "${pids[@]}")
+        c0=$(cpu_ns "${pids[@]}")
+        sleep 4
+        s1=$(ctxt_switches "${pids[@]}")
+        c1=$(cpu_ns "${pids[@]}")
+        echo "$(( s1 - s0 )) $(( c1 - c0 ))"
+done >"$TEST_TMP/idle"
+echo "wakeups: median $(awk '{ print $1 / 4 }' "$TEST_TMP/idle" | median)/s;" \
+     "CPU: median $(awk '{ print $2 / 4e3 }' "$TEST_TMP/idle" | median) us/s;" \
+     "RSS $(awk '/^VmRSS:/ { print $2 }' "/proc/$MLOCKD_PID/status") kB; floor 0/s"
 stop_mlockd
 
+write_daemon_conf "AccountingInterval=1s"
+start_mlockd
+
+echo "== exec->locked, one at a time: $rounds rounds of 20 (mlockd) + 20 (own mlock2), interleaved"
+: >"$TEST_TMP/one.d"
+: >"$TEST_TMP/one.f"
+for r in $(seq 1 "$rounds"); do
+        for i in $(seq 1 20); do
+                "$bench/bench-spawn" -r 1 10 1024 "$MY_TARGET" "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/one.d"
+                "$bench/bench-spawn" -r 1 10 1024 "$FLOOR" --self-lock "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/one.f"
+        done
+done
+echo "mlockd:       $(percentiles ' ms' <"$TEST_TMP/one.d")"
+echo "own mlock2:   $(percentiles ' ms' <"$TEST_TMP/one.f")"
+
+echo "== exec->locked, 50 started at once: $rounds rounds, interleaved"
+: >"$TEST_TMP/fifty.d"
+: >"$TEST_TMP/fifty.f"
+for r in $(seq 1 "$rounds"); do
+        "$bench/bench-spawn" -r 50 30 1024 "$MY_TARGET" "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/fifty.d"
+        "$bench/bench-spawn" -r 50 30 1024 "$FLOOR" --self-lock "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/fifty.f"
+done
+echo "mlockd:       $(percentiles ' ms' <"$TEST_TMP/fifty.d")"
+echo "own mlock2:   $(percentiles ' ms' <"$TEST_TMP/fifty.f")"
+
+echo "== 2,000 started at once, until all locked: $rounds rounds, interleaved"
+for r in $(seq 1 "$rounds"); do
+        mapfile -t pids < <(daemon_pids)
+        c0=$(cpu_ns "${pids[@]}")
+        out=$("$bench/bench-spawn" 2000 120 1024 "$MY_TARGET" "${target_args[@]}")
+        c1=$(cpu_ns "${pids[@]}")
+        echo "d $(awk '/^time until all/ { print $5 }' <<<"$out") $(awk '/^processes:/ { print $6 }' <<<"$out") $(( c1 - c0 ))"
+        out=$("$bench/bench-spawn" 2000 120 1024 "$FLOOR" --self-lock "${target_args[@]}")
+        echo "f $(awk '/^time until all/ { print $5 }' <<<"$out") $(awk '/^processes:/ { print $6 }' <<<"$out")"
+        sleep 2 # the exits are seen and the targets forgotten
+done >"$TEST_TMP/many"
+echo "mlockd:       all locked in median $(awk '$1 == "d" { print $2 }' "$TEST_TMP/many" | median) s," \
+     "missed $(awk '$1 == "d" { s += $3 } END { print s }' "$TEST_TMP/many") in all rounds," \
+     "daemon CPU median $(awk '$1 == "d" { print $4 / 2000 / 1e6 }' "$TEST_TMP/many" | median) ms per process"
+echo "own mlock2:   all locked in median $(awk '$1 == "f" { print $2 }' "$TEST_TMP/many" | median) s," \
+     "missed $(awk '$1 == "f" { s += $3 } END { print s }' "$TEST_TMP/many") in all rounds"
+
+echo "== accounting tick with 2,000 idle locked targets (AccountingInterval=1s): $rounds windows of 3 s"
+coproc SPAWN { "$bench/bench-spawn" -w 2000 120 1024 "$MY_TARGET" "${target_args[@]}"; }
+while read -r -u "${SPAWN[0]}" line; do
+        [[ $line == holding* ]] && break
+done
+echo "$line"
+sleep 12 # past the young targets' rechecks
+mapfile -t pids < <(daemon_pids)
+for r in $(seq 1 "$rounds"); do
+        m0=$(cpu_ns "$MLOCKD_PID")
+        c0=$(cpu_ns "${pids[@]}")
+        s0=$(ctxt_switches "${pids[@]}")
+        sleep 3
+        m1=$(cpu_ns "$MLOCKD_PID")
+        c1=$(cpu_ns "${pids[@]}")
+        s1=$(ctxt_switches "${pids[@]}")
+        echo "$(( c1 - c0 )) $(( m1 - m0 )) $(( s1 - s0 ))"
+done >"$TEST_TMP/tick"
+echo "daemon CPU per tick: median $(awk '{ print $1 / 3e6 }' "$TEST_TMP/tick" | median) ms" \
+     "(manager alone $(awk '{ print $2 / 3e6 }' "$TEST_TMP/tick" | median) ms)," \
+     "wakeups $(awk '{ print $3 / 3 }' "$TEST_TMP/tick" | median)/s; floor 0"
+echo >&"${SPAWN[1]}"
+wait "$SPAWN_PID" 2>/dev/null || true
+stop_mlockd
+rm -f "$CONF_DIR/mlockd.conf"
+
+[[ -n ${BENCH_SKIP_HOLD:-} ]] && exit 0
 echo "== hold under MaxPause=5ms vs one plain mlock2 (384 MiB, populating)"
 write_policy bench "[Match]
 Executable=$MY_TARGET

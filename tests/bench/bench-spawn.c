@@ -2,13 +2,17 @@
 /* Spawn N copies of a target program at once and measure, for each, the time from just before its
  * exec to the moment the kernel reports locked memory for it (/proc/PID/status VmLck > 0).
  *
- *   bench-spawn N TIMEOUT_SEC MIN_KB PROGRAM [ARGS...]
+ *   bench-spawn [-r] [-w] N TIMEOUT_SEC MIN_KB PROGRAM [ARGS...]
  *
  * A process counts as locked once its VmLck reaches MIN_KB (its own mapping, not just what the loader
  * had mapped at exec). Prints median, p90, p99 and max latency, the time until all were locked, and how many were not
- * locked within the timeout. Kills every process it started. */
+ * locked within the timeout. Kills every process it started.
+ *
+ * -r  also print every latency ("latency_ms X", one a line, in start order) for the caller to pool
+ * -w  once measured, print "holding" and keep the processes alive until a line (or EOF) on stdin */
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,13 +50,22 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(int argc, char *argv[]) {
-        int n, timeout, pending, missed = 0;
+        int n, timeout, pending, missed = 0, c;
+        bool raw = false, hold = false;
         long min_kb;
         pid_t *pids;
         double *start, *lat, t0, deadline, all_done = 0;
 
+        while ((c = getopt(argc, argv, "+rw")) >= 0)
+                switch (c) {
+                case 'r': raw = true; break;
+                case 'w': hold = true; break;
+                default: return 2;
+                }
+        argc -= optind - 1;
+        argv += optind - 1;
         if (argc < 5) {
-                fprintf(stderr, "usage: %s N TIMEOUT_SEC MIN_KB PROGRAM [ARGS...]\n", argv[0]);
+                fprintf(stderr, "usage: %s [-r] [-w] N TIMEOUT_SEC MIN_KB PROGRAM [ARGS...]\n", argv[0]);
                 return 2;
         }
         n = atoi(argv[1]);
@@ -95,13 +108,21 @@ int main(int argc, char *argv[]) {
                 usleep(200);
         }
         all_done = now() - t0;
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n; i++)
                 if (lat[i] <= 0) {
                         missed++;
                         lat[i] = 1e9;
-                }
-                kill(pids[i], SIGKILL);
+                } else if (raw)
+                        printf("latency_ms %.3f\n", lat[i] * 1e3);
+        if (hold) {
+                char line[16];
+
+                printf("holding %d locked of %d\n", n - missed, n);
+                fflush(stdout);
+                (void) !fgets(line, sizeof line, stdin);
         }
+        for (int i = 0; i < n; i++)
+                kill(pids[i], SIGKILL);
         for (int i = 0; i < n; i++)
                 waitpid(pids[i], NULL, 0);
 
