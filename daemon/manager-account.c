@@ -173,8 +173,10 @@ void manager_write_metrics(Manager *m) {
 void manager_notify_status(Manager *m) {
         char b[FORMAT_BYTES_MAX];
 
-        (void) sd_notifyf(false, "STATUS=%zu policies, %zu targets, %s locked", m->policies->n_policies,
-                          m->n_targets, format_bytes(b, sizeof b, m->locked_bytes));
+        (void) sd_notifyf(false, "STATUS=%zu %s, %zu %s, %s locked", m->policies->n_policies,
+                          PLURAL(m->policies->n_policies, "policy", "policies"),
+                          m->n_targets, PLURAL(m->n_targets, "target", "targets"),
+                          format_bytes(b, sizeof b, m->locked_bytes));
 }
 
 /* ---- metrics file lifetime (operator helper; additive) ---------------------------------------- */

@@ -22,6 +22,7 @@
 #include "manager.h"
 #include "manager-internal.h"
 #include "maps.h"
+#include "parse-util.h"
 #include "match.h"
 #include "metrics.h"
 #include "procfs.h"
@@ -458,7 +459,8 @@ static int manager_scan(Manager *m) {
 
         for (size_t i = 0; i < n; i++)
                 (void) manager_discover(m, pids[i], false, NULL);
-        log_debug("Scanned %zu processes, %zu targets.", n, m->n_targets);
+        log_debug("Scanned %zu %s, %zu %s.", n, PLURAL(n, "process", "processes"), m->n_targets,
+                  PLURAL(m->n_targets, "target", "targets"));
         return 0;
 }
 
@@ -636,6 +638,18 @@ int manager_release(Manager *m, pid_t pid, sd_bus_message *message) {
         return 0;
 }
 
+/* A reload that takes a running target's locks away says so at notice, naming the policy that
+ * had it: an operator who edited a Match line by mistake sees it in journalctl -p notice. */
+static void reload_notice(const Target *t, const char *why) {
+        char b[FORMAT_BYTES_MAX];
+
+        if (ledger_bytes(&t->ledger) == 0 && t->locked_bytes == 0)
+                return;
+        log_notice("Reload: %d (%s) %s, was policy %s: unlocking the %s mlockd locked there.", (int) t->pid,
+                   strempty(t->comm), why, t->policy ? t->policy : "(none)",
+                   format_bytes(b, sizeof b, MAX(ledger_bytes(&t->ledger), t->locked_bytes)));
+}
+
 int manager_reload(Manager *m, char ***ret_problems) {
         _cleanup_(policy_set_freep) PolicySet *fresh = NULL;
         char buf[64];
@@ -668,7 +682,8 @@ int manager_reload(Manager *m, char ***ret_problems) {
 
         policy_set_free(m->policies);
         m->policies = TAKE_PTR(fresh);
-        log_info("Reloaded %zu policies from %s.", m->policies->n_policies, m->config_dir);
+        log_info("Reloaded %zu %s from %s.", m->policies->n_policies,
+                 PLURAL(m->policies->n_policies, "policy", "policies"), m->config_dir);
 
         /* Re-evaluate every target. A policy gone, Mode=none or another policy undo mlockd's own
          * locks (never the target's); the same policy plans again, and gives back what a lowered
@@ -679,9 +694,11 @@ int manager_reload(Manager *m, char ***ret_problems) {
 
                 if (t->released)
                         continue;
-                if (!p)
+                if (!p) {
+                        reload_notice(t, "no longer matches any policy");
                         manager_unlock(m, t, THEN_FORGET);
-                else if (p->mode == LOCK_MODE_NONE) {
+                } else if (p->mode == LOCK_MODE_NONE) {
+                        reload_notice(t, "now matches a policy with Mode=none");
                         free(t->policy);
                         t->policy = strdup(p->name);
                         manager_unlock(m, t, THEN_MODE_NONE);
@@ -938,8 +955,9 @@ int manager_run(Manager *m, bool debug_seccomp) {
         manager_notify_status(m);
         manager_metrics_start(m); /* a file from a previous run must not be taken for ours */
         (void) sd_notify(false, "READY=1");
-        log_info("mlockd %s running: %zu policies, %zu targets.", PACKAGE_VERSION, m->policies->n_policies,
-                 m->n_targets);
+        log_info("mlockd %s running: %zu %s, %zu %s.", PACKAGE_VERSION, m->policies->n_policies,
+                 PLURAL(m->policies->n_policies, "policy", "policies"), m->n_targets,
+                 PLURAL(m->n_targets, "target", "targets"));
 
         for (;;) {
                 r = sd_event_get_state(m->event);
@@ -955,7 +973,8 @@ int manager_run(Manager *m, bool debug_seccomp) {
         (void) sd_notify(false, "STOPPING=1");
         if (m->injector_lost)
                 return -ENOTCONN;
-        log_info("Stopping; %zu targets keep their locks.", m->n_targets);
+        log_info("Stopping; %zu %s %s their locks.", m->n_targets, PLURAL(m->n_targets, "target", "targets"),
+                 PLURAL(m->n_targets, "keeps", "keep"));
         manager_metrics_stop(m);
         return 0;
 }
