@@ -79,7 +79,9 @@ void manager_account(Manager *m) {
                                 log_oom();
                                 break;
                         }
-                        if (m->have_cgroup_layout && cgroup_read_memory(&m->cgroup_layout, c->path, &mem) >= 0)
+                        /* a tick wants unevictable alone: memory.stat, one open, one pass */
+                        if (m->have_cgroup_layout &&
+                            cgroup_read_memory_fields(&m->cgroup_layout, c->path, CGROUP_READ_STAT, &mem) >= 0)
                                 c->unevictable = mem.unevictable;
                         old = manager_find_cgroup(m, c->path);
                         c->over_budget = old && old->over_budget;

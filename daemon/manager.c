@@ -503,6 +503,20 @@ static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *us
         }
 }
 
+/* Whether the target's mapped size moved since the last recheck: a new mapping, a grown or a gone
+ * one. statm is one read that needs no ptrace access, against an smaps read through the injector:
+ * an idle target costs the tick almost nothing. Unreadable: look (the recheck finds out why). */
+static bool target_mapped_size_moved(Target *t) {
+        uint64_t size;
+
+        if (procfs_read_statm("/proc", t->pid, &size, NULL) < 0)
+                return true;
+        if (size == t->checked_size)
+                return false;
+        t->checked_size = size;
+        return true;
+}
+
 static unsigned manager_recheck(Manager *m, bool young_only) {
         usec_t now = now_usec(CLOCK_MONOTONIC);
         unsigned young = 0;
@@ -522,6 +536,8 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                 }
                 if (!p || t->released || t->job || t->call || t->ledger.future || p->mode == LOCK_MODE_NONE ||
                     t->trimmed || !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL))
+                        continue;
+                if (!target_mapped_size_moved(t))
                         continue;
                 req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_OPEN, .pid = t->pid,
                                           .starttime = t->starttime, .value = INJECTOR_FILE_SMAPS,

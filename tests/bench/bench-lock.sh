@@ -3,7 +3,7 @@
 # and interleaved with it, over BENCH_ROUNDS (default 5) rounds:
 #   - exec->locked, one process at a time (p50/p90/p99), against the process's own mlock2 of the
 #     same mapping timed the same way from exec (a copy of the target the policy does not match,
-#     run with --self-lock);
+#     run with --lock-anon onfault);
 #   - the same with 50 processes started at once;
 #   - 2,000 processes started at once until all are locked (none missed) against 2,000 that lock
 #     themselves, with the daemon's CPU per process;
@@ -78,7 +78,7 @@ echo "== exec->locked, one at a time: $rounds rounds of 20 (mlockd) + 20 (own ml
 for r in $(seq 1 "$rounds"); do
         for i in $(seq 1 20); do
                 "$bench/bench-spawn" -r 1 10 1024 "$MY_TARGET" "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/one.d"
-                "$bench/bench-spawn" -r 1 10 1024 "$FLOOR" --self-lock "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/one.f"
+                "$bench/bench-spawn" -r 1 10 1024 "$FLOOR" --lock-anon onfault "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/one.f"
         done
 done
 echo "mlockd:       $(percentiles ' ms' <"$TEST_TMP/one.d")"
@@ -89,7 +89,7 @@ echo "== exec->locked, 50 started at once: $rounds rounds, interleaved"
 : >"$TEST_TMP/fifty.f"
 for r in $(seq 1 "$rounds"); do
         "$bench/bench-spawn" -r 50 30 1024 "$MY_TARGET" "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/fifty.d"
-        "$bench/bench-spawn" -r 50 30 1024 "$FLOOR" --self-lock "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/fifty.f"
+        "$bench/bench-spawn" -r 50 30 1024 "$FLOOR" --lock-anon onfault "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/fifty.f"
 done
 echo "mlockd:       $(percentiles ' ms' <"$TEST_TMP/fifty.d")"
 echo "own mlock2:   $(percentiles ' ms' <"$TEST_TMP/fifty.f")"
@@ -101,7 +101,7 @@ for r in $(seq 1 "$rounds"); do
         out=$("$bench/bench-spawn" 2000 120 1024 "$MY_TARGET" "${target_args[@]}")
         c1=$(cpu_ns "${pids[@]}")
         echo "d $(awk '/^time until all/ { print $5 }' <<<"$out") $(awk '/^processes:/ { print $6 }' <<<"$out") $(( c1 - c0 ))"
-        out=$("$bench/bench-spawn" 2000 120 1024 "$FLOOR" --self-lock "${target_args[@]}")
+        out=$("$bench/bench-spawn" 2000 120 1024 "$FLOOR" --lock-anon onfault "${target_args[@]}")
         echo "f $(awk '/^time until all/ { print $5 }' <<<"$out") $(awk '/^processes:/ { print $6 }' <<<"$out")"
         sleep 2 # the exits are seen and the targets forgotten
 done >"$TEST_TMP/many"

@@ -2,13 +2,15 @@
 /* A workload for the tests: maps memory as asked, prints one "ready" line, then waits in the
  * requested way until killed.
  *
- *   target [--anon SIZE] [--touch SIZE] [--file PATH] [--self-lock SIZE] [--mode MODE]
+ *   target [--anon SIZE] [--touch SIZE] [--file PATH] [--self-lock SIZE] [--lock-anon HOW] [--mode MODE]
  *
  * --anon SIZE     an anonymous private mapping of SIZE bytes (K/M/G suffixes)
  * --touch SIZE    write to the first SIZE bytes of it
  * --file PATH     map PATH read-only and read every page
  * --self-lock SIZE  a second anonymous mapping of SIZE bytes that the program mlock()s itself
  *                 (full); its address is "own=ADDR" in the ready line
+ * --lock-anon HOW the program mlock2()s the --anon mapping itself, HOW = onfault or full, before
+ *                 touching it: the floor the benchmarks compare mlockd with
  * --mode pause    (default) sleep in pause()
  *        spin     burn CPU
  *        clock    read CLOCK_MONOTONIC in a loop and remember the longest gap between two reads
@@ -79,10 +81,11 @@ int main(int argc, char *argv[]) {
                 { "file", required_argument, NULL, 'f' },
                 { "mode", required_argument, NULL, 'm' },
                 { "self-lock", required_argument, NULL, 'l' },
+                { "lock-anon", required_argument, NULL, 'L' },
                 {},
         };
         uint64_t anon_size = 0, touch = 0, own_size = 0;
-        const char *file = NULL, *mode = "pause";
+        const char *file = NULL, *mode = "pause", *lock_anon = NULL;
         void *anon = NULL, *fmap = NULL, *own = NULL;
         struct sigaction sa = { .sa_handler = on_signal };
         int c;
@@ -94,6 +97,7 @@ int main(int argc, char *argv[]) {
                 case 'f': file = optarg; break;
                 case 'm': mode = optarg; break;
                 case 'l': own_size = parse_size_arg(optarg); break;
+                case 'L': lock_anon = optarg; break;
                 default: return 2;
                 }
 
@@ -104,6 +108,10 @@ int main(int argc, char *argv[]) {
                 anon = mmap(NULL, anon_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                 if (anon == MAP_FAILED) {
                         perror("mmap anon");
+                        return 1;
+                }
+                if (lock_anon && mlock2(anon, anon_size, strcmp(lock_anon, "full") == 0 ? 0 : MLOCK_ONFAULT) < 0) {
+                        perror("mlock2 anon");
                         return 1;
                 }
                 if (touch > anon_size)
