@@ -44,6 +44,7 @@ daemon_integration_tests = \
 	tests/lock-rlimit.sh \
 	tests/lock-reload.sh \
 	tests/lock-recheck.sh \
+	tests/lock-rename.sh \
 	tests/lock-sigterm.sh \
 	tests/lock-many.sh \
 	tests/cgroup-budget.sh \

@@ -666,6 +666,36 @@ static void reload_notice(const Target *t, const char *why) {
                    format_bytes(b, sizeof b, MAX(ledger_bytes(&t->ledger), t->locked_bytes)));
 }
 
+/* Comm events (a process renaming itself) matter only to a policy that matches on Name=; threads
+ * rename themselves all the time, so without one they are not asked of the kernel. */
+static bool policies_match_names(const PolicySet *s) {
+        for (size_t i = 0; i < s->n_policies; i++)
+                if (!strv_isempty(s->policies[i]->match_name))
+                        return true;
+        return false;
+}
+
+static int manager_add_procmon(Manager *m);
+
+/* The set of events wanted changed (comm events for Name=): a new socket first, then the old one
+ * closed, so that no exec falls between; a failure keeps the old one. */
+static void manager_resubscribe_procmon(Manager *m) {
+        sd_event_source *old_source = TAKE_PTR(m->procmon_source);
+        int old_fd = TAKE_FD(m->procmon_fd);
+
+        if (manager_add_procmon(m) < 0 || m->procmon_fd < 0) {
+                m->procmon_source = sd_event_source_disable_unref(m->procmon_source);
+                m->procmon_fd = safe_close(m->procmon_fd);
+                m->procmon_source = old_source;
+                m->procmon_fd = old_fd;
+                m->procmon_comm = !m->procmon_comm;
+                return;
+        }
+        sd_event_source_disable_unref(old_source);
+        safe_close(old_fd);
+        log_debug("Process events resubscribed, comm changes %s.", m->procmon_comm ? "included" : "left out");
+}
+
 int manager_reload(Manager *m, char ***ret_problems) {
         _cleanup_(policy_set_freep) PolicySet *fresh = NULL;
         char buf[64];
@@ -698,6 +728,8 @@ int manager_reload(Manager *m, char ***ret_problems) {
 
         policy_set_free(m->policies);
         m->policies = TAKE_PTR(fresh);
+        if (m->procmon_fd >= 0 && policies_match_names(m->policies) != m->procmon_comm)
+                manager_resubscribe_procmon(m);
         log_info("Reloaded %zu %s from %s.", m->policies->n_policies,
                  PLURAL(m->policies->n_policies, "policy", "policies"), m->config_dir);
 
@@ -799,7 +831,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 static int manager_add_procmon(Manager *m) {
         int r;
 
-        r = procmon_open(&m->procmon_fd);
+        m->procmon_comm = policies_match_names(m->policies);
+        r = procmon_open_events(&m->procmon_fd, m->procmon_comm);
         if (r < 0) {
                 m->procmon_fd = -EBADF;
                 log_warning_errno(r, "Failed to subscribe to the proc connector, scanning /proc every %s instead: %m",

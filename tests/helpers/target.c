@@ -18,6 +18,8 @@
  *        mmap     like pause, but every SIGUSR1 maps and touches 1 MiB more and prints
  *                 "mmap=ADDR" (or "mmap_failed errno=N"): checks MCL_FUTURE and RLIMIT_MEMLOCK
  *        thread   a second thread pauses; SIGUSR1 makes the main thread (the leader) exit alone
+ *        rename   like pause, but SIGUSR1 renames the process (prctl PR_SET_NAME) to the --comm
+ *                 NAME and prints "renamed"
  * In pause mode, SIGUSR1 re-executes the program with the same arguments (a new image), and SIGUSR2
  * forks a child that prints "child pid=PID anon=ADDR" and carries on like its parent.
  * The ready line: "ready pid=PID anon=ADDR file=ADDR own=ADDR" on stdout, flushed. */
@@ -32,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,10 +85,11 @@ int main(int argc, char *argv[]) {
                 { "mode", required_argument, NULL, 'm' },
                 { "self-lock", required_argument, NULL, 'l' },
                 { "lock-anon", required_argument, NULL, 'L' },
+                { "comm", required_argument, NULL, 'c' },
                 {},
         };
         uint64_t anon_size = 0, touch = 0, own_size = 0;
-        const char *file = NULL, *mode = "pause", *lock_anon = NULL;
+        const char *file = NULL, *mode = "pause", *lock_anon = NULL, *comm = NULL;
         void *anon = NULL, *fmap = NULL, *own = NULL;
         struct sigaction sa = { .sa_handler = on_signal };
         int c;
@@ -98,6 +102,7 @@ int main(int argc, char *argv[]) {
                 case 'm': mode = optarg; break;
                 case 'l': own_size = parse_size_arg(optarg); break;
                 case 'L': lock_anon = optarg; break;
+                case 'c': comm = optarg; break;
                 default: return 2;
                 }
 
@@ -233,6 +238,18 @@ int main(int argc, char *argv[]) {
                         pause();
                 pthread_exit(NULL);
         }
+
+        if (strcmp(mode, "rename") == 0 && comm)
+                for (;;) {
+                        pause();
+                        if (got_usr1) {
+                                got_usr1 = 0;
+                                if (prctl(PR_SET_NAME, comm, 0, 0, 0) < 0)
+                                        perror("prctl");
+                                printf("renamed\n");
+                                fflush(stdout);
+                        }
+                }
 
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;
