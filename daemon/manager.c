@@ -33,7 +33,7 @@
 
 #define SMAPS_MAX (64U * 1024U * 1024U)
 #define SETTLE_USEC (2 * USEC_PER_SEC)
-#define SETTLE_FIRST_USEC (10 * USEC_PER_MSEC)
+#define SETTLE_FIRST_USEC (1 * USEC_PER_MSEC)
 #define SETTLE_MAX_INTERVAL_USEC (500 * USEC_PER_MSEC)
 
 /* ---- the target list ----------------------------------------------------------------------- */
@@ -368,12 +368,13 @@ static void manager_match_candidate(Manager *m, Target *t, bool defer) {
 
         if (p->mode == LOCK_MODE_NONE && t->n_apply_waiters == 0)
                 manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_MODE_NONE, NULL);
-        else if (defer && t->n_apply_waiters == 0) {
-                /* just forked or exec'd: let it lay itself out before the first plan */
-                t->deferred = true;
-                manager_arm_settle(m, true);
-        } else
+        else {
+                /* planned at once; one just forked or exec'd is still laying itself out, and what
+                 * it maps next is caught by the young rechecks (statm says when it moved) */
                 manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
+                if (defer)
+                        manager_arm_settle(m, true);
+        }
 }
 
 static void on_exe_reply(int r, const InjectorReply *reply, int fd, void *userdata) {
@@ -519,23 +520,25 @@ static bool target_mapped_size_moved(Target *t) {
 
 static unsigned manager_recheck(Manager *m, bool young_only) {
         usec_t now = now_usec(CLOCK_MONOTONIC);
-        unsigned young = 0;
+        unsigned n_young = 0;
 
         for (size_t i = 0; i < m->n_targets; i++) {
                 Target *t = m->targets[i];
                 const Policy *p = target_policy(m, t);
                 InjectorRequest req;
 
-                if (target_young(t, now))
-                        young++;
+                bool young = target_young(t, now);
+
+                if (young)
+                        n_young++;
                 else if (young_only)
                         continue;
-                if (t->deferred) {
-                        manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
-                        continue;
-                }
+                /* planned at exec, a young target may have failed on a layout still being made:
+                 * it is tried again once its maps moved */
                 if (!p || t->released || t->job || t->call || t->ledger.future || p->mode == LOCK_MODE_NONE ||
-                    t->trimmed || !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL))
+                    t->trimmed ||
+                    !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL ||
+                      (young && t->state_id == TARGET_FAILED)))
                         continue;
                 if (!target_mapped_size_moved(t))
                         continue;
@@ -545,13 +548,13 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                 (void) injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_recheck_reply,
                                               t, &t->call);
         }
-        return young;
+        return n_young;
 }
 
 /* A program maps most of its memory in its first moments after exec. A process found by a fork or
- * exec event is planned a few ms later rather than at once, and while a target is young its maps
- * are looked at again with a backoff (10 ms doubling to 500 ms) rather than only on the
- * accounting tick. */
+ * exec event is planned at once, and while it is young (SETTLE_USEC) its mapped size is looked at
+ * again with a backoff (1 ms doubling to 500 ms) rather than only on the accounting tick; only a
+ * size that moved costs an smaps read and a plan. */
 static int on_settle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
