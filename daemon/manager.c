@@ -975,6 +975,11 @@ int manager_prepare(Manager *m) {
         r = injector_client_new(m->event, active, spare, on_injector_lost, m, &m->injector);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the injector: %m");
+        if (spare)
+                log_info("Injector started (pid %d), and a spare (pid %d).", (int) injector_pid(active),
+                         (int) injector_pid(spare));
+        else
+                log_info("Injector started (pid %d), no spare.", (int) injector_pid(active));
         TAKE_PTR(active);
         TAKE_PTR(spare);
         r = manager_add_signals(m);
