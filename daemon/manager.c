@@ -392,6 +392,20 @@ static void on_exe_reply(int r, const InjectorReply *reply, int fd, void *userda
         manager_match_candidate(m, t, t->deferred);
 }
 
+static bool target_read_exe_ourselves(Target *t) {
+        char *exe = NULL;
+
+        if (procfs_read_exe("/proc", t->pid, &exe) < 0)
+                return false;
+        if (syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) < 0) {
+                free(exe);
+                return false; /* gone: the injector's way finds that out as well */
+        }
+        free(t->exe);
+        t->exe = exe;
+        return true;
+}
+
 /* A process appeared (scan, fork, exec, comm change, Apply): read it and ask the injector for its
  * exe (/proc/PID/exe needs ptrace access, which only the injector has). Returns the candidate, 0
  * when it is nothing to us, negative when gone. */
@@ -422,6 +436,22 @@ static int manager_discover(Manager *m, pid_t pid, bool defer, Target **ret) {
                 return r == -ENOENT ? 0 : r;
 
         t->deferred = defer; /* until matched: whether to plan at once */
+
+        /* A process of our own uid that is dumpable lets us read its exe without ptrace rights:
+         * matched now, without an injector round trip. The pidfd, opened before, says the pid was
+         * not reused meanwhile. An Apply waits on the candidate, so it takes the injector's way. */
+        if (!ret && target_read_exe_ourselves(t)) {
+                Target *c = t;
+
+                r = list_add(&m->candidates, &m->n_candidates, t);
+                if (r < 0)
+                        return log_oom();
+                TAKE_PTR(t);
+                target_watch_exit(m, c);
+                manager_match_candidate(m, c, defer); /* c may be gone after this */
+                return 1;
+        }
+
         req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_EXE, .pid = pid,
                                   .starttime = t->starttime, .flags = pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
         r = list_add(&m->candidates, &m->n_candidates, t);

@@ -9,6 +9,7 @@
  * --file PATH     map PATH read-only and read every page
  * --self-lock SIZE  a second anonymous mapping of SIZE bytes that the program mlock()s itself
  *                 (full); its address is "own=ADDR" in the ready line
+ * --undumpable    prctl(PR_SET_DUMPABLE, 0) first: /proc/PID/exe is then for ptrace-capable readers only
  * --lock-anon HOW the program mlock2()s the --anon mapping itself, HOW = onfault or full, before
  *                 touching it: the floor the benchmarks compare mlockd with
  * --mode pause    (default) sleep in pause()
@@ -86,6 +87,7 @@ int main(int argc, char *argv[]) {
                 { "self-lock", required_argument, NULL, 'l' },
                 { "lock-anon", required_argument, NULL, 'L' },
                 { "comm", required_argument, NULL, 'c' },
+                { "undumpable", no_argument, NULL, 'u' },
                 {},
         };
         uint64_t anon_size = 0, touch = 0, own_size = 0;
@@ -103,6 +105,12 @@ int main(int argc, char *argv[]) {
                 case 'l': own_size = parse_size_arg(optarg); break;
                 case 'L': lock_anon = optarg; break;
                 case 'c': comm = optarg; break;
+                case 'u':
+                        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+                                perror("prctl PR_SET_DUMPABLE");
+                                return 1;
+                        }
+                        break;
                 default: return 2;
                 }
 
