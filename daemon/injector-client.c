@@ -244,6 +244,8 @@ static void client_send_next(InjectorClient *c) {
                 }
                 r = injector_send(c->active, &call->req, call->pidfd);
                 if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
+                        /* it exited before its pidfd or end of file was seen */
+                        log_error("The injector (pid %d) died.", (int) injector_pid(c->active));
                         c->sent = false;
                         client_lose(c, "went away");
                         return;

@@ -43,6 +43,9 @@ daemon_integration_tests = \
 	tests/lock-regions.sh \
 	tests/lock-rlimit.sh \
 	tests/lock-reload.sh \
+	tests/lock-recheck.sh \
+	tests/lock-rename.sh \
+	tests/lock-exe-access.sh \
 	tests/lock-sigterm.sh \
 	tests/lock-many.sh \
 	tests/cgroup-budget.sh \

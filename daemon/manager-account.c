@@ -79,7 +79,9 @@ void manager_account(Manager *m) {
                                 log_oom();
                                 break;
                         }
-                        if (m->have_cgroup_layout && cgroup_read_memory(&m->cgroup_layout, c->path, &mem) >= 0)
+                        /* a tick wants unevictable alone: memory.stat, one open, one pass */
+                        if (m->have_cgroup_layout &&
+                            cgroup_read_memory_fields(&m->cgroup_layout, c->path, CGROUP_READ_STAT, &mem) >= 0)
                                 c->unevictable = mem.unevictable;
                         old = manager_find_cgroup(m, c->path);
                         c->over_budget = old && old->over_budget;
@@ -173,8 +175,10 @@ void manager_write_metrics(Manager *m) {
 void manager_notify_status(Manager *m) {
         char b[FORMAT_BYTES_MAX];
 
-        (void) sd_notifyf(false, "STATUS=%zu policies, %zu targets, %s locked", m->policies->n_policies,
-                          m->n_targets, format_bytes(b, sizeof b, m->locked_bytes));
+        (void) sd_notifyf(false, "STATUS=%zu %s, %zu %s, %s locked", m->policies->n_policies,
+                          PLURAL(m->policies->n_policies, "policy", "policies"),
+                          m->n_targets, PLURAL(m->n_targets, "target", "targets"),
+                          format_bytes(b, sizeof b, m->locked_bytes));
 }
 
 /* ---- metrics file lifetime (operator helper; additive) ---------------------------------------- */

@@ -190,7 +190,6 @@ void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then) {
                         t->unlock_then = then;
                 return;
         }
-        t->deferred = false;
         if (kind == JOB_LOCK) {
                 p = target_policy(m, t);
                 if (!p) {

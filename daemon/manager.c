@@ -22,6 +22,7 @@
 #include "manager.h"
 #include "manager-internal.h"
 #include "maps.h"
+#include "parse-util.h"
 #include "match.h"
 #include "metrics.h"
 #include "procfs.h"
@@ -32,7 +33,7 @@
 
 #define SMAPS_MAX (64U * 1024U * 1024U)
 #define SETTLE_USEC (2 * USEC_PER_SEC)
-#define SETTLE_FIRST_USEC (10 * USEC_PER_MSEC)
+#define SETTLE_FIRST_USEC (1 * USEC_PER_MSEC)
 #define SETTLE_MAX_INTERVAL_USEC (500 * USEC_PER_MSEC)
 
 /* ---- the target list ----------------------------------------------------------------------- */
@@ -367,12 +368,13 @@ static void manager_match_candidate(Manager *m, Target *t, bool defer) {
 
         if (p->mode == LOCK_MODE_NONE && t->n_apply_waiters == 0)
                 manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_MODE_NONE, NULL);
-        else if (defer && t->n_apply_waiters == 0) {
-                /* just forked or exec'd: let it lay itself out before the first plan */
-                t->deferred = true;
-                manager_arm_settle(m, true);
-        } else
+        else {
+                /* planned at once; one just forked or exec'd is still laying itself out, and what
+                 * it maps next is caught by the young rechecks (statm says when it moved) */
                 manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
+                if (defer)
+                        manager_arm_settle(m, true);
+        }
 }
 
 static void on_exe_reply(int r, const InjectorReply *reply, int fd, void *userdata) {
@@ -388,6 +390,20 @@ static void on_exe_reply(int r, const InjectorReply *reply, int fd, void *userda
         free(t->exe);
         t->exe = r >= 0 && reply ? strdup(reply->path) : NULL;
         manager_match_candidate(m, t, t->deferred);
+}
+
+static bool target_read_exe_ourselves(Target *t) {
+        char *exe = NULL;
+
+        if (procfs_read_exe("/proc", t->pid, &exe) < 0)
+                return false;
+        if (syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) < 0) {
+                free(exe);
+                return false; /* gone: the injector's way finds that out as well */
+        }
+        free(t->exe);
+        t->exe = exe;
+        return true;
 }
 
 /* A process appeared (scan, fork, exec, comm change, Apply): read it and ask the injector for its
@@ -420,6 +436,22 @@ static int manager_discover(Manager *m, pid_t pid, bool defer, Target **ret) {
                 return r == -ENOENT ? 0 : r;
 
         t->deferred = defer; /* until matched: whether to plan at once */
+
+        /* A process of our own uid that is dumpable lets us read its exe without ptrace rights:
+         * matched now, without an injector round trip. The pidfd, opened before, says the pid was
+         * not reused meanwhile. An Apply waits on the candidate, so it takes the injector's way. */
+        if (!ret && target_read_exe_ourselves(t)) {
+                Target *c = t;
+
+                r = list_add(&m->candidates, &m->n_candidates, t);
+                if (r < 0)
+                        return log_oom();
+                TAKE_PTR(t);
+                target_watch_exit(m, c);
+                manager_match_candidate(m, c, defer); /* c may be gone after this */
+                return 1;
+        }
+
         req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_EXE, .pid = pid,
                                   .starttime = t->starttime, .flags = pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
         r = list_add(&m->candidates, &m->n_candidates, t);
@@ -458,7 +490,8 @@ static int manager_scan(Manager *m) {
 
         for (size_t i = 0; i < n; i++)
                 (void) manager_discover(m, pids[i], false, NULL);
-        log_debug("Scanned %zu processes, %zu targets.", n, m->n_targets);
+        log_debug("Scanned %zu %s, %zu %s.", n, PLURAL(n, "process", "processes"), m->n_targets,
+                  PLURAL(m->n_targets, "target", "targets"));
         return 0;
 }
 
@@ -501,25 +534,43 @@ static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *us
         }
 }
 
+/* Whether the target's mapped size moved since the last recheck: a new mapping, a grown or a gone
+ * one. statm is one read that needs no ptrace access, against an smaps read through the injector:
+ * an idle target costs the tick almost nothing. Unreadable: look (the recheck finds out why). */
+static bool target_mapped_size_moved(Target *t) {
+        uint64_t size;
+
+        if (procfs_read_statm("/proc", t->pid, &size, NULL) < 0)
+                return true;
+        if (size == t->checked_size)
+                return false;
+        t->checked_size = size;
+        return true;
+}
+
 static unsigned manager_recheck(Manager *m, bool young_only) {
         usec_t now = now_usec(CLOCK_MONOTONIC);
-        unsigned young = 0;
+        unsigned n_young = 0;
 
         for (size_t i = 0; i < m->n_targets; i++) {
                 Target *t = m->targets[i];
                 const Policy *p = target_policy(m, t);
                 InjectorRequest req;
 
-                if (target_young(t, now))
-                        young++;
+                bool young = target_young(t, now);
+
+                if (young)
+                        n_young++;
                 else if (young_only)
                         continue;
-                if (t->deferred) {
-                        manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
-                        continue;
-                }
+                /* planned at exec, a young target may have failed on a layout still being made:
+                 * it is tried again once its maps moved */
                 if (!p || t->released || t->job || t->call || t->ledger.future || p->mode == LOCK_MODE_NONE ||
-                    t->trimmed || !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL))
+                    t->trimmed ||
+                    !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL ||
+                      (young && t->state_id == TARGET_FAILED)))
+                        continue;
+                if (!target_mapped_size_moved(t))
                         continue;
                 req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_OPEN, .pid = t->pid,
                                           .starttime = t->starttime, .value = INJECTOR_FILE_SMAPS,
@@ -527,13 +578,13 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                 (void) injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_recheck_reply,
                                               t, &t->call);
         }
-        return young;
+        return n_young;
 }
 
 /* A program maps most of its memory in its first moments after exec. A process found by a fork or
- * exec event is planned a few ms later rather than at once, and while a target is young its maps
- * are looked at again with a backoff (10 ms doubling to 500 ms) rather than only on the
- * accounting tick. */
+ * exec event is planned at once, and while it is young (SETTLE_USEC) its mapped size is looked at
+ * again with a backoff (1 ms doubling to 500 ms) rather than only on the accounting tick; only a
+ * size that moved costs an smaps read and a plan. */
 static int on_settle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
@@ -636,6 +687,48 @@ int manager_release(Manager *m, pid_t pid, sd_bus_message *message) {
         return 0;
 }
 
+/* A reload that takes a running target's locks away says so at notice, naming the policy that
+ * had it: an operator who edited a Match line by mistake sees it in journalctl -p notice. */
+static void reload_notice(const Target *t, const char *why) {
+        char b[FORMAT_BYTES_MAX];
+
+        if (ledger_bytes(&t->ledger) == 0 && t->locked_bytes == 0)
+                return;
+        log_notice("Reload: %d (%s) %s, was policy %s: unlocking the %s mlockd locked there.", (int) t->pid,
+                   strempty(t->comm), why, t->policy ? t->policy : "(none)",
+                   format_bytes(b, sizeof b, MAX(ledger_bytes(&t->ledger), t->locked_bytes)));
+}
+
+/* Comm events (a process renaming itself) matter only to a policy that matches on Name=; threads
+ * rename themselves all the time, so without one they are not asked of the kernel. */
+static bool policies_match_names(const PolicySet *s) {
+        for (size_t i = 0; i < s->n_policies; i++)
+                if (!strv_isempty(s->policies[i]->match_name))
+                        return true;
+        return false;
+}
+
+static int manager_add_procmon(Manager *m);
+
+/* The set of events wanted changed (comm events for Name=): a new socket first, then the old one
+ * closed, so that no exec falls between; a failure keeps the old one. */
+static void manager_resubscribe_procmon(Manager *m) {
+        sd_event_source *old_source = TAKE_PTR(m->procmon_source);
+        int old_fd = TAKE_FD(m->procmon_fd);
+
+        if (manager_add_procmon(m) < 0 || m->procmon_fd < 0) {
+                m->procmon_source = sd_event_source_disable_unref(m->procmon_source);
+                m->procmon_fd = safe_close(m->procmon_fd);
+                m->procmon_source = old_source;
+                m->procmon_fd = old_fd;
+                m->procmon_comm = !m->procmon_comm;
+                return;
+        }
+        sd_event_source_disable_unref(old_source);
+        safe_close(old_fd);
+        log_debug("Process events resubscribed, comm changes %s.", m->procmon_comm ? "included" : "left out");
+}
+
 int manager_reload(Manager *m, char ***ret_problems) {
         _cleanup_(policy_set_freep) PolicySet *fresh = NULL;
         char buf[64];
@@ -668,7 +761,10 @@ int manager_reload(Manager *m, char ***ret_problems) {
 
         policy_set_free(m->policies);
         m->policies = TAKE_PTR(fresh);
-        log_info("Reloaded %zu policies from %s.", m->policies->n_policies, m->config_dir);
+        if (m->procmon_fd >= 0 && policies_match_names(m->policies) != m->procmon_comm)
+                manager_resubscribe_procmon(m);
+        log_info("Reloaded %zu %s from %s.", m->policies->n_policies,
+                 PLURAL(m->policies->n_policies, "policy", "policies"), m->config_dir);
 
         /* Re-evaluate every target. A policy gone, Mode=none or another policy undo mlockd's own
          * locks (never the target's); the same policy plans again, and gives back what a lowered
@@ -679,9 +775,11 @@ int manager_reload(Manager *m, char ***ret_problems) {
 
                 if (t->released)
                         continue;
-                if (!p)
+                if (!p) {
+                        reload_notice(t, "no longer matches any policy");
                         manager_unlock(m, t, THEN_FORGET);
-                else if (p->mode == LOCK_MODE_NONE) {
+                } else if (p->mode == LOCK_MODE_NONE) {
+                        reload_notice(t, "now matches a policy with Mode=none");
                         free(t->policy);
                         t->policy = strdup(p->name);
                         manager_unlock(m, t, THEN_MODE_NONE);
@@ -766,7 +864,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 static int manager_add_procmon(Manager *m) {
         int r;
 
-        r = procmon_open(&m->procmon_fd);
+        m->procmon_comm = policies_match_names(m->policies);
+        r = procmon_open_events(&m->procmon_fd, m->procmon_comm);
         if (r < 0) {
                 m->procmon_fd = -EBADF;
                 log_warning_errno(r, "Failed to subscribe to the proc connector, scanning /proc every %s instead: %m",
@@ -906,6 +1005,11 @@ int manager_prepare(Manager *m) {
         r = injector_client_new(m->event, active, spare, on_injector_lost, m, &m->injector);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the injector: %m");
+        if (spare)
+                log_info("Injector started (pid %d), and a spare (pid %d).", (int) injector_pid(active),
+                         (int) injector_pid(spare));
+        else
+                log_info("Injector started (pid %d), no spare.", (int) injector_pid(active));
         TAKE_PTR(active);
         TAKE_PTR(spare);
         r = manager_add_signals(m);
@@ -938,8 +1042,9 @@ int manager_run(Manager *m, bool debug_seccomp) {
         manager_notify_status(m);
         manager_metrics_start(m); /* a file from a previous run must not be taken for ours */
         (void) sd_notify(false, "READY=1");
-        log_info("mlockd %s running: %zu policies, %zu targets.", PACKAGE_VERSION, m->policies->n_policies,
-                 m->n_targets);
+        log_info("mlockd %s running: %zu %s, %zu %s.", PACKAGE_VERSION, m->policies->n_policies,
+                 PLURAL(m->policies->n_policies, "policy", "policies"), m->n_targets,
+                 PLURAL(m->n_targets, "target", "targets"));
 
         for (;;) {
                 r = sd_event_get_state(m->event);
@@ -955,7 +1060,8 @@ int manager_run(Manager *m, bool debug_seccomp) {
         (void) sd_notify(false, "STOPPING=1");
         if (m->injector_lost)
                 return -ENOTCONN;
-        log_info("Stopping; %zu targets keep their locks.", m->n_targets);
+        log_info("Stopping; %zu %s %s their locks.", m->n_targets, PLURAL(m->n_targets, "target", "targets"),
+                 PLURAL(m->n_targets, "keeps", "keep"));
         manager_metrics_stop(m);
         return 0;
 }

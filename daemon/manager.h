@@ -57,6 +57,7 @@ struct Manager {
         bool have_cgroup_layout;
         int procmon_fd;
         sd_event_source *procmon_source;
+        bool procmon_comm;      /* subscribed to comm events (a policy matches on Name=) */
         sd_event_source *scan_timer;
         sd_event_source *accounting_timer;
         sd_event_source *settle_timer;

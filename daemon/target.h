@@ -147,8 +147,9 @@ typedef struct Target {
         usec_t max_hold;        /* the last lock job's longest step (DescribeTarget) */
         unsigned replans;       /* the last lock job's plans redone (ENOMEM, trims) */
         usec_t discovered;      /* CLOCK_MONOTONIC when mlockd found it (a young target is rechecked often) */
-        bool deferred;          /* found by a fork/exec event: first plan on the settle timer */
+        bool deferred;          /* a candidate found by a fork/exec event: young, rechecked on the settle timer */
         bool trimmed;           /* the last plan was cut by MaxLocked= or a budget: no recheck */
+        uint64_t checked_size;  /* statm's mapped size (pages) at the last recheck, 0: none yet */
         struct InjectorCall *call;      /* a request of its own in flight (exe, recheck) */
         struct InjectorCall *job_call;  /* the job's request in flight */
         int next_job;           /* TargetNext: what runs when the job ends */

@@ -23,6 +23,9 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* "1 target", "2 targets": the word for a count */
+#define PLURAL(n, one, many) ((n) == 1 ? (one) : (many))
+
 /* Hand ownership out of a _cleanup_ variable. */
 #define TAKE_PTR(p)                             \
         ({                                      \

@@ -344,6 +344,33 @@ int procfs_read_memlock_limit(const char *proc_root, pid_t pid, uint64_t *ret_so
         return -EBADMSG;
 }
 
+int procfs_read_statm(const char *proc_root, pid_t pid, uint64_t *ret_size, uint64_t *ret_resident) {
+        char path[PATH_MAX], buf[256];
+        const char *q = buf;
+        uint64_t size, resident;
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        if (pid <= 0)
+                return -EINVAL;
+        if ((size_t) snprintf(path, sizeof path, "%s/%d/statm", proc_root, (int) pid) >= sizeof path)
+                return -ENAMETOOLONG;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof buf - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        if (parse_field_u64(&q, &size) < 0 || *q++ != ' ' || parse_field_u64(&q, &resident) < 0)
+                return -EINVAL;
+        if (ret_size)
+                *ret_size = size;
+        if (ret_resident)
+                *ret_resident = resident;
+        return 0;
+}
+
 static int cmp_pid(const void *a, const void *b) {
         pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
 

@@ -43,5 +43,9 @@ int procfs_read_status(const char *proc_root, pid_t pid, pid_t tid, ProcStatus *
 int procfs_read_exe(const char *proc_root, pid_t pid, char **ret);
 /* /proc/PID/limits "Max locked memory", in bytes; "unlimited" is UINT64_MAX */
 int procfs_read_memlock_limit(const char *proc_root, pid_t pid, uint64_t *ret_soft, uint64_t *ret_hard);
+/* /proc/PID/statm's first two fields, in pages: the mapped size and the resident set. A cheap
+ * change signal (one read into a stack buffer, readable without ptrace access): a target whose
+ * mapped size did not move has no new mapping to plan. */
+int procfs_read_statm(const char *proc_root, pid_t pid, uint64_t *ret_size, uint64_t *ret_resident);
 /* The thread ids of pid, from /proc/PID/task, in ascending order. */
 int procfs_list_threads(const char *proc_root, pid_t pid, pid_t **ret, size_t *ret_n);

@@ -216,12 +216,15 @@ require_root() {
 start_mlockd() {
         local i
         require_root
+        local from
         [[ -n ${DBUS_SYSTEM_BUS_ADDRESS:-} ]] || start_private_bus
+        # this daemon's lines only: an earlier one's "running:" may be in the log
+        from=$(( $(stat -c %s "$MLOCKD_LOG" 2>/dev/null || echo 0) + 1 ))
         "$MLOCKD" --config-dir "$CONF_DIR" "$@" >>"$MLOCKD_LOG" 2>&1 &
         MLOCKD_PID=$!
         track_pid "$MLOCKD_PID"
         for i in $(seq 1 1000); do
-                grep -q 'running:' "$MLOCKD_LOG" && return 0
+                tail -c +"$from" "$MLOCKD_LOG" | grep -q 'running:' && return 0
                 if ! kill -0 "$MLOCKD_PID" 2>/dev/null; then
                         cat "$MLOCKD_LOG" >&2
                         fail "mlockd exited during start-up"

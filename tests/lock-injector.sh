@@ -23,6 +23,8 @@ wait_until 20 has_vmflags "$pid" "$addr" lo lf || { cat "$MLOCKD_LOG" >&2; fail 
 grep -q "spare injector .* takes over" "$MLOCKD_LOG" || fail "no spare took over"
 ! grep -q "Dropping an injector reply" "$MLOCKD_LOG" || fail "a reply was paired with the wrong request"
 ! grep -q "left stopped or traced" "$MLOCKD_LOG" || fail "the lost injector left the target stopped or traced"
+# lo shows as soon as mlock2 returned, while the spare is still attached: judge after the job
+wait_until 20 grep -q "Process $pid (.*), policy app: locked" "$MLOCKD_LOG" || fail "the job did not end locked"
 assert_unharmed "$pid"
 assert_mlockd_alive
 
@@ -41,13 +43,15 @@ grep -q "No injector is left" "$MLOCKD_LOG" || fail "no error said why mlockd ex
 # a fresh daemon: an injector killed, then a new target locked by the spare
 : >"$MLOCKD_LOG"
 start_mlockd
-inj=$(cat /proc/"$MLOCKD_PID"/task/*/children)
-set -- $inj
-kill -KILL "$1"
-wait_until 10 grep -q "takes over after the injector died" "$MLOCKD_LOG" || fail "the injector's death went unnoticed"
+active=$(sed -n 's/.*Injector started (pid \([0-9]*\)), and a spare.*/\1/p' "$MLOCKD_LOG")
+[[ -n $active ]] || fail "the start-up line names no injector and spare: $(grep -i injector "$MLOCKD_LOG")"
+kill -KILL "$active"
+wait_until 10 grep -q "takes over after the injector \(died\|went away\)" "$MLOCKD_LOG" ||
+        fail "the injector's death went unnoticed: $(cat "$MLOCKD_LOG")"
 start_my_target pid2 --anon 16M --touch 4M
 addr2=$(ready_field "$(target_output)" anon)
 wait_until 10 has_vmflags "$pid2" "$addr2" lo lf || fail "no new target locked after the injector was killed"
+wait_until 20 grep -q "Process $pid2 (.*), policy app: locked" "$MLOCKD_LOG" || fail "the new target's job did not end locked"
 assert_unharmed "$pid"
 assert_unharmed "$pid2"
 stop_mlockd

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Reload: a broken configuration is refused and the old policy keeps working; a reload that removes
-# the policy unlocks what mlockd locked; Mode=none does the same.
+# the policy unlocks what mlockd locked, and says so at notice; Mode=none does the same.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 write_policy app "[Match]
@@ -34,6 +34,9 @@ Executable=$MY_TARGET
 Mode=none"
 kill -HUP "$MLOCKD_PID"
 wait_until 10 lacks_vmflag "$pid" "$addr" lo || fail "Mode=none did not unlock"
+# said at notice, naming the target and the policy that had it
+grep -q "^<5>Reload: $pid (.*) now matches a policy with Mode=none, was policy app" "$MLOCKD_LOG" ||
+        fail "no notice for the target Mode=none unlocked: $(grep Reload: "$MLOCKD_LOG")"
 
 # back on, then the policy removed: unlocks
 write_policy app "[Match]
@@ -47,6 +50,8 @@ rm -f "$CONF_DIR/policy.d/app.conf"
 kill -HUP "$MLOCKD_PID"
 wait_until 10 lacks_vmflag "$pid" "$addr" lo || fail "removing the policy did not unlock"
 wait_until 10 lacks_vmflag "$pid2" "$addr2" lo || fail "removing the policy did not unlock the second target"
+grep -q "^<5>Reload: $pid2 (.*) no longer matches any policy, was policy app: unlocking the [0-9.]*[KMG]\?B\? mlockd locked" \
+        "$MLOCKD_LOG" || fail "no notice for the target a removed policy unlocked: $(grep Reload: "$MLOCKD_LOG")"
 
 assert_unharmed "$pid"
 assert_unharmed "$pid2"

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,11 +140,37 @@ static void test_threads(void) {
         free(l);
 }
 
+static void test_statm(void) {
+        uint64_t size = 0, resident = 0;
+
+        ASSERT_OK(procfs_read_statm(root, 1234, &size, &resident));
+        ASSERT_EQ_U64(size, 6453);
+        ASSERT_EQ_U64(resident, 1187);
+        ASSERT_ERROR(procfs_read_statm(root, 77, &size, NULL), EINVAL); /* junk */
+        ASSERT_ERROR(procfs_read_statm(root, 99, &size, NULL), ENOENT);
+        ASSERT_ERROR(procfs_read_statm(root, 0, &size, NULL), EINVAL);
+
+        /* this process: a new mapping moves the size */
+        ASSERT_OK(procfs_read_statm("/proc", getpid(), &size, &resident));
+        ASSERT_TRUE(size > 0 && resident > 0 && resident <= size);
+        {
+                uint64_t after = 0;
+                size_t len = 64 * (size_t) sysconf(_SC_PAGESIZE);
+                void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+                ASSERT_TRUE(p != MAP_FAILED);
+                ASSERT_OK(procfs_read_statm("/proc", getpid(), &after, NULL));
+                ASSERT_TRUE(after >= size + 64);
+                munmap(p, len);
+        }
+}
+
 int main(void) {
         snprintf(root, sizeof root, "%s/procfs", test_data_dir());
         test_stat();
         test_status();
         test_comm_exe_limits();
         test_threads();
+        test_statm();
         return 0;
 }

@@ -3,7 +3,7 @@
 # and interleaved with it, over BENCH_ROUNDS (default 5) rounds:
 #   - exec->locked, one process at a time (p50/p90/p99), against the process's own mlock2 of the
 #     same mapping timed the same way from exec (a copy of the target the policy does not match,
-#     run with --self-lock);
+#     run with --lock-anon onfault);
 #   - the same with 50 processes started at once;
 #   - 2,000 processes started at once until all are locked (none missed) against 2,000 that lock
 #     themselves, with the daemon's CPU per process;
@@ -12,6 +12,7 @@
 #   - the longest hold under MaxPause against one plain mlock2 of the same size.
 # The daemon's CPU is the sum of /proc/PID/task/*/schedstat (ns on CPU) of the manager and its
 # children. Prints figures; asserts nothing about time.
+# BENCH_ONLY="idle one fifty many tick hold" (any subset) runs only those sections.
 . "${top_srcdir:-.}/tests/lib.sh"
 bench=$top_builddir/tests/bench
 rounds=${BENCH_ROUNDS:-5}
@@ -42,6 +43,10 @@ percentiles() {
                 if (i90 > NR) i90 = NR; if (i99 > NR) i99 = NR
                 printf "p50 %.2f%s, p90 %.2f%s, p99 %.2f%s (%d samples)\n", v[i50], u, v[i90], u, v[i99], u, NR }'
 }
+# section NAME: whether to run it (BENCH_ONLY unset: all)
+section() {
+        [[ -z ${BENCH_ONLY:-} || " $BENCH_ONLY " == *" $1 "* ]]
+}
 median() {
         sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'
 }
@@ -52,6 +57,7 @@ Executable=$MY_TARGET
 Mode=onfault
 Regions=anon"
 
+if section idle; then
 echo "== daemon with no target: wakeups per second (default AccountingInterval), $rounds windows of 4 s"
 start_mlockd
 sleep 1
@@ -68,32 +74,38 @@ echo "wakeups: median $(awk '{ print $1 / 4 }' "$TEST_TMP/idle" | median)/s;" \
      "CPU: median $(awk '{ print $2 / 4e3 }' "$TEST_TMP/idle" | median) us/s;" \
      "RSS $(awk '/^VmRSS:/ { print $2 }' "/proc/$MLOCKD_PID/status") kB; floor 0/s"
 stop_mlockd
+fi
 
 write_daemon_conf "AccountingInterval=1s"
 start_mlockd
 
+if section one; then
 echo "== exec->locked, one at a time: $rounds rounds of 20 (mlockd) + 20 (own mlock2), interleaved"
 : >"$TEST_TMP/one.d"
 : >"$TEST_TMP/one.f"
 for r in $(seq 1 "$rounds"); do
         for i in $(seq 1 20); do
                 "$bench/bench-spawn" -r 1 10 1024 "$MY_TARGET" "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/one.d"
-                "$bench/bench-spawn" -r 1 10 1024 "$FLOOR" --self-lock "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/one.f"
+                "$bench/bench-spawn" -r 1 10 1024 "$FLOOR" --lock-anon onfault "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/one.f"
         done
 done
 echo "mlockd:       $(percentiles ' ms' <"$TEST_TMP/one.d")"
 echo "own mlock2:   $(percentiles ' ms' <"$TEST_TMP/one.f")"
 
+fi
+if section fifty; then
 echo "== exec->locked, 50 started at once: $rounds rounds, interleaved"
 : >"$TEST_TMP/fifty.d"
 : >"$TEST_TMP/fifty.f"
 for r in $(seq 1 "$rounds"); do
         "$bench/bench-spawn" -r 50 30 1024 "$MY_TARGET" "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/fifty.d"
-        "$bench/bench-spawn" -r 50 30 1024 "$FLOOR" --self-lock "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/fifty.f"
+        "$bench/bench-spawn" -r 50 30 1024 "$FLOOR" --lock-anon onfault "${target_args[@]}" | awk '/^latency_ms/ { print $2 }' >>"$TEST_TMP/fifty.f"
 done
 echo "mlockd:       $(percentiles ' ms' <"$TEST_TMP/fifty.d")"
 echo "own mlock2:   $(percentiles ' ms' <"$TEST_TMP/fifty.f")"
 
+fi
+if section many; then
 echo "== 2,000 started at once, until all locked: $rounds rounds, interleaved"
 for r in $(seq 1 "$rounds"); do
         mapfile -t pids < <(daemon_pids)
@@ -101,7 +113,7 @@ for r in $(seq 1 "$rounds"); do
         out=$("$bench/bench-spawn" 2000 120 1024 "$MY_TARGET" "${target_args[@]}")
         c1=$(cpu_ns "${pids[@]}")
         echo "d $(awk '/^time until all/ { print $5 }' <<<"$out") $(awk '/^processes:/ { print $6 }' <<<"$out") $(( c1 - c0 ))"
-        out=$("$bench/bench-spawn" 2000 120 1024 "$FLOOR" --self-lock "${target_args[@]}")
+        out=$("$bench/bench-spawn" 2000 120 1024 "$FLOOR" --lock-anon onfault "${target_args[@]}")
         echo "f $(awk '/^time until all/ { print $5 }' <<<"$out") $(awk '/^processes:/ { print $6 }' <<<"$out")"
         sleep 2 # the exits are seen and the targets forgotten
 done >"$TEST_TMP/many"
@@ -111,6 +123,8 @@ echo "mlockd:       all locked in median $(awk '$1 == "d" { print $2 }' "$TEST_T
 echo "own mlock2:   all locked in median $(awk '$1 == "f" { print $2 }' "$TEST_TMP/many" | median) s," \
      "missed $(awk '$1 == "f" { s += $3 } END { print s }' "$TEST_TMP/many") in all rounds"
 
+fi
+if section tick; then
 echo "== accounting tick with 2,000 idle locked targets (AccountingInterval=1s): $rounds windows of 3 s"
 coproc SPAWN { "$bench/bench-spawn" -w 2000 120 1024 "$MY_TARGET" "${target_args[@]}"; }
 while read -r -u "${SPAWN[0]}" line; do
@@ -134,10 +148,12 @@ echo "daemon CPU per tick: median $(awk '{ print $1 / 3e6 }' "$TEST_TMP/tick" | 
      "wakeups $(awk '{ print $3 / 3 }' "$TEST_TMP/tick" | median)/s; floor 0"
 echo >&"${SPAWN[1]}"
 wait "$SPAWN_PID" 2>/dev/null || true
+fi
 stop_mlockd
 rm -f "$CONF_DIR/mlockd.conf"
 
 [[ -n ${BENCH_SKIP_HOLD:-} ]] && exit 0
+section hold || exit 0
 echo "== hold under MaxPause=5ms vs one plain mlock2 (384 MiB, populating)"
 write_policy bench "[Match]
 Executable=$MY_TARGET

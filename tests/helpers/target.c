@@ -2,13 +2,16 @@
 /* A workload for the tests: maps memory as asked, prints one "ready" line, then waits in the
  * requested way until killed.
  *
- *   target [--anon SIZE] [--touch SIZE] [--file PATH] [--self-lock SIZE] [--mode MODE]
+ *   target [--anon SIZE] [--touch SIZE] [--file PATH] [--self-lock SIZE] [--lock-anon HOW] [--mode MODE]
  *
  * --anon SIZE     an anonymous private mapping of SIZE bytes (K/M/G suffixes)
  * --touch SIZE    write to the first SIZE bytes of it
  * --file PATH     map PATH read-only and read every page
  * --self-lock SIZE  a second anonymous mapping of SIZE bytes that the program mlock()s itself
  *                 (full); its address is "own=ADDR" in the ready line
+ * --undumpable    prctl(PR_SET_DUMPABLE, 0) first: /proc/PID/exe is then for ptrace-capable readers only
+ * --lock-anon HOW the program mlock2()s the --anon mapping itself, HOW = onfault or full, before
+ *                 touching it: the floor the benchmarks compare mlockd with
  * --mode pause    (default) sleep in pause()
  *        spin     burn CPU
  *        clock    read CLOCK_MONOTONIC in a loop and remember the longest gap between two reads
@@ -16,6 +19,8 @@
  *        mmap     like pause, but every SIGUSR1 maps and touches 1 MiB more and prints
  *                 "mmap=ADDR" (or "mmap_failed errno=N"): checks MCL_FUTURE and RLIMIT_MEMLOCK
  *        thread   a second thread pauses; SIGUSR1 makes the main thread (the leader) exit alone
+ *        rename   like pause, but SIGUSR1 renames the process (prctl PR_SET_NAME) to the --comm
+ *                 NAME and prints "renamed"
  * In pause mode, SIGUSR1 re-executes the program with the same arguments (a new image), and SIGUSR2
  * forks a child that prints "child pid=PID anon=ADDR" and carries on like its parent.
  * The ready line: "ready pid=PID anon=ADDR file=ADDR own=ADDR" on stdout, flushed. */
@@ -30,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,10 +85,13 @@ int main(int argc, char *argv[]) {
                 { "file", required_argument, NULL, 'f' },
                 { "mode", required_argument, NULL, 'm' },
                 { "self-lock", required_argument, NULL, 'l' },
+                { "lock-anon", required_argument, NULL, 'L' },
+                { "comm", required_argument, NULL, 'c' },
+                { "undumpable", no_argument, NULL, 'u' },
                 {},
         };
         uint64_t anon_size = 0, touch = 0, own_size = 0;
-        const char *file = NULL, *mode = "pause";
+        const char *file = NULL, *mode = "pause", *lock_anon = NULL, *comm = NULL;
         void *anon = NULL, *fmap = NULL, *own = NULL;
         struct sigaction sa = { .sa_handler = on_signal };
         int c;
@@ -94,6 +103,14 @@ int main(int argc, char *argv[]) {
                 case 'f': file = optarg; break;
                 case 'm': mode = optarg; break;
                 case 'l': own_size = parse_size_arg(optarg); break;
+                case 'L': lock_anon = optarg; break;
+                case 'c': comm = optarg; break;
+                case 'u':
+                        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+                                perror("prctl PR_SET_DUMPABLE");
+                                return 1;
+                        }
+                        break;
                 default: return 2;
                 }
 
@@ -104,6 +121,10 @@ int main(int argc, char *argv[]) {
                 anon = mmap(NULL, anon_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                 if (anon == MAP_FAILED) {
                         perror("mmap anon");
+                        return 1;
+                }
+                if (lock_anon && mlock2(anon, anon_size, strcmp(lock_anon, "full") == 0 ? 0 : MLOCK_ONFAULT) < 0) {
+                        perror("mlock2 anon");
                         return 1;
                 }
                 if (touch > anon_size)
@@ -225,6 +246,18 @@ int main(int argc, char *argv[]) {
                         pause();
                 pthread_exit(NULL);
         }
+
+        if (strcmp(mode, "rename") == 0 && comm)
+                for (;;) {
+                        pause();
+                        if (got_usr1) {
+                                got_usr1 = 0;
+                                if (prctl(PR_SET_NAME, comm, 0, 0, 0) < 0)
+                                        perror("prctl");
+                                printf("renamed\n");
+                                fflush(stdout);
+                        }
+                }
 
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;

@@ -1,0 +1,44 @@
+#!/bin/bash
+# The accounting tick looks again only at targets whose mapped size moved (statm): an idle locked
+# target costs it no smaps read through the injector, and one that maps more is planned again and
+# its new mapping locked.
+. "${top_srcdir:-.}/tests/lib.sh"
+require_root
+command -v strace >/dev/null || skip "strace is not installed (it counts the injector's smaps reads)"
+
+write_daemon_conf "AccountingInterval=200ms"
+write_policy grow "[Match]
+Executable=$MY_TARGET
+[Lock]
+Mode=onfault
+Regions=anon"
+
+start_mlockd
+start_my_target pid --anon 8M --touch 2M --mode mmap
+addr=$(ready_field "$(target_output)" anon)
+wait_until 10 has_vmflags "$pid" "$addr" lo lf || fail "not locked"
+wait_until 10 grep -q "Process $pid (.*), policy grow: locked" "$MLOCKD_LOG" || fail "no locked state line"
+sleep 0.5 # the first tick after the lock looks once, to learn the size
+
+# idle: over ~10 ticks, the injector opens no smaps of the target
+read -ra daemon < <(cat /proc/"$MLOCKD_PID"/task/*/children | tr "\n" " ")
+(( ${#daemon[@]} > 0 )) || fail "no injector process under the manager"
+args=()
+for p in "${daemon[@]}"; do args+=(-p "$p"); done
+timeout -s INT 2 strace -f -qq -e trace=openat,open "${args[@]}" -o "$TEST_TMP/idle.strace" 2>/dev/null || true
+[[ -s $TEST_TMP/idle.strace ]] || note "strace saw no open at all while idle"
+! grep -q "/proc/$pid/smaps\|/$pid/smaps" "$TEST_TMP/idle.strace" ||
+        fail "an idle target's smaps were read on the tick: $(grep -c smaps "$TEST_TMP/idle.strace") times"
+# strace detached: the injector is still there and still works
+for p in "${daemon[@]}"; do kill -0 "$p" 2>/dev/null || fail "injector $p gone after strace"; done
+
+# growth: a new mapping moves statm's size, and the next tick locks it
+kill -USR1 "$pid"
+wait_until 5 grep -q '^mmap=' "$(target_output)" || fail "the target did not map more: $(cat "$(target_output)")"
+new=$(sed -n 's/^mmap=//p' "$(target_output)" | tail -n 1)
+wait_until 10 has_vmflags "$pid" "$new" lo lf || fail "the new mapping at $new was not locked: $(vmflags_at "$pid" "$new")"
+has_vmflags "$pid" "$addr" lo lf || fail "the first mapping lost its lock"
+
+assert_unharmed "$pid"
+assert_mlockd_alive
+stop_mlockd
