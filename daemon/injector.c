@@ -53,6 +53,11 @@ int injector_from_fd(int fd, pid_t pid, Injector **ret) {
         return 0;
 }
 
+void injector_set_pid(Injector *i, pid_t pid) {
+        if (i)
+                i->pid = pid;
+}
+
 int injector_fd(const Injector *i) {
         return i ? i->fd : -EBADF;
 }
@@ -61,7 +66,9 @@ void injector_kill(Injector *i) {
         if (!i || i->pid <= 0)
                 return;
         (void) kill(i->pid, SIGKILL);
-        (void) waitpid(i->pid, NULL, 0); /* SIGKILL ends it: this wait is short */
+        /* SIGKILL ends it: this wait is short (ECHILD at once for a server of the injector
+         * service, which is not our child: its listener reaps it) */
+        (void) waitpid(i->pid, NULL, 0);
         i->pid = 0;
 }
 
@@ -438,7 +445,7 @@ int injector_serve(int fd, pid_t manager) {
 }
 
 /* Keep those of injector_caps we have (CAP_SYS_RESOURCE may be missing: then no prlimit). */
-static int injector_drop_capabilities(void) {
+int injector_drop_capabilities(void) {
         cap_value_t keep[ELEMENTSOF(injector_caps)];
         size_t n = 0;
         cap_t caps;

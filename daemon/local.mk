@@ -8,6 +8,7 @@ mlockd_SOURCES += \
 	daemon/manager-jobs.c daemon/manager-account.c \
 	daemon/injector.c daemon/injector.h \
 	daemon/injector-client.c daemon/injector-client.h \
+	daemon/injector-socket.c daemon/injector-socket.h \
 	daemon/target.c daemon/target.h \
 	daemon/job.c daemon/job.h \
 	daemon/manager-bus.c daemon/manager-bus.h
@@ -29,6 +30,7 @@ tests_test_target_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 tests_test_job_SOURCES = tests/test-job.c daemon/job.c daemon/target.c
 tests_test_job_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 tests_test_injector_client_SOURCES = tests/test-injector-client.c daemon/injector-client.c daemon/injector.c \
+	daemon/injector-socket.c daemon/injector-socket.h \
 	daemon/sandbox.c
 tests_test_injector_client_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 unit_tests += tests/test-injector-pages
@@ -54,6 +56,7 @@ daemon_integration_tests = \
 	tests/lock-maxlocked.sh \
 	tests/lock-apply-async.sh \
 	tests/lock-injector.sh \
+	tests/lock-injector-socket.sh \
 	tests/lock-leader-exit.sh
 integration_tests += $(daemon_integration_tests)
 EXTRA_DIST += $(daemon_integration_tests)

@@ -885,15 +885,24 @@ Manager *manager_free(Manager *m) {
 static void on_injector_lost(InjectorClient *c, void *userdata) {
         Manager *m = userdata;
 
-        log_error("No injector is left and a confined manager cannot fork one; exiting so that the "
-                  "service manager restarts mlockd.");
+        if (m->injector_socket)
+                log_error("The injector service cannot be reached; exiting so that the service manager "
+                          "restarts mlockd.");
+        else
+                log_error("No injector is left and a confined manager cannot fork one; exiting so that the "
+                          "service manager restarts mlockd.");
         m->injector_lost = true;
         (void) sd_event_exit(m->event, EXIT_FAILURE);
 }
 
-int manager_prepare(Manager *m) {
+static int manager_start_injectors(Manager *m) {
         _cleanup_(injector_freep) Injector *active = NULL, *spare = NULL;
         int r;
+
+        /* socket mode: the injector service (injector-socket.h), reconnected to when lost */
+        if (m->injector_socket)
+                return injector_client_new_socket(m->event, m->injector_socket, on_injector_lost, m,
+                                                  &m->injector);
 
         /* two, before any confinement: the spare takes over when the first dies or gets stuck
          * (injector-client.h says why a confined manager cannot fork another) */
@@ -908,6 +917,15 @@ int manager_prepare(Manager *m) {
                 return log_error_errno(r, "Failed to watch the injector: %m");
         TAKE_PTR(active);
         TAKE_PTR(spare);
+        return 0;
+}
+
+int manager_prepare(Manager *m) {
+        int r;
+
+        r = manager_start_injectors(m);
+        if (r < 0)
+                return r;
         r = manager_add_signals(m);
         if (r < 0)
                 return r;

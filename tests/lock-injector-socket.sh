@@ -1,0 +1,138 @@
+#!/bin/bash
+# The injector as its own service, without systemd: systemd-socket-activate holds the listening
+# SOCK_SEQPACKET socket and starts `mlockd --injector` on the first connection, as
+# mlockd-injector.socket/.service do; the manager runs with --injector-socket= in a cgroup named
+# mlockd.service (below this test's own), as mlockd.service would. Checked:
+#  - a target is locked through the service (the kernel's VmFlags);
+#  - a server that does not answer (test hook MLOCKD_TEST_INJECTOR_STALL) is killed after its
+#    timeout, the manager reconnects and the job ends locked, the target unharmed;
+#  - a server killed outright is replaced the same way, and a new target is locked;
+#  - peers the injector must refuse are refused, with the reason, before any request: a root
+#    manager outside mlockd.service, and a manager running as uid 65534;
+#  - SIGTERM ends the listener cleanly once its servers are done.
+. "${top_srcdir:-.}/tests/lib.sh"
+
+require_root
+command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
+systemd-socket-activate --help 2>&1 | grep -q -- --seqpacket || skip "systemd-socket-activate has no --seqpacket"
+command -v setpriv >/dev/null || skip "setpriv not installed"
+
+# The hierarchy mlockd takes a process's unit from (lib/cgroup.c cgroup_paths_match_path): the
+# unified one unless it is "/" on a host with a v1 name=systemd hierarchy.
+unified=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
+named=$(awk -F: '$2 == "name=systemd" { print $3 }' /proc/self/cgroup)
+if [[ -n $named && ( -z $unified || $unified == / ) && -d /sys/fs/cgroup/systemd ]]; then
+        cgbase=/sys/fs/cgroup/systemd${named%/}
+elif [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+        cgbase=/sys/fs/cgroup${unified%/}
+else
+        skip "no cgroup hierarchy to name a unit in"
+fi
+slice=$cgbase/mlockdtest-$$.slice
+mkdir -p "$slice/mlockd.service" || skip "cannot create a cgroup under $cgbase"
+_test_cgroups+=("$slice/mlockd.service" "$slice")
+
+write_policy app "[Match]
+Executable=$MY_TARGET
+[Lock]
+Mode=onfault
+Regions=anon"
+
+SOCK=$TEST_TMP/injector.sock
+INJ_LOG=$TEST_TMP/injector.log
+MLOCKD_TEST_INJECTOR_STALL=1 systemd-socket-activate --seqpacket -l "$SOCK" \
+        -E MLOCKD_TEST_INJECTOR_STALL "$MLOCKD" --injector >"$INJ_LOG" 2>&1 &
+INJ_PID=$!
+track_pid "$INJ_PID"
+wait_until 10 test -S "$SOCK" || fail "systemd-socket-activate did not listen: $(cat "$INJ_LOG")"
+
+start_private_bus
+
+# start_manager CGROUP_DIR [setpriv args]: the manager in that cgroup, on the injector's socket.
+start_manager() {
+        local cg=$1
+        shift
+        "$@" sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" --config-dir "$3" --injector-socket="$4"' \
+                sh "$cg" "$MLOCKD" "$CONF_DIR" "$SOCK" >>"$MLOCKD_LOG" 2>&1 &
+        MLOCKD_PID=$!
+        track_pid "$MLOCKD_PID"
+}
+
+start_my_target pid --anon 16M --touch 4M
+addr=$(ready_field "$(target_output)" anon)
+start_manager "$slice/mlockd.service"
+wait_until 30 grep -q 'running:' "$MLOCKD_LOG" || { cat "$MLOCKD_LOG" "$INJ_LOG" >&2; fail "mlockd did not start"; }
+grep -q "Connected to the injector at $SOCK" "$MLOCKD_LOG" || fail "the manager did not use the injector socket"
+grep -q "Serving the manager (pid $MLOCKD_PID)" "$INJ_LOG" || fail "the injector did not serve the manager: $(cat "$INJ_LOG")"
+# the manager forked no injector of its own
+[[ -z $(cat /proc/"$MLOCKD_PID"/task/*/children) ]] || fail "the manager has children: it forked injectors"
+
+if grep -q "Test hook: this injector stops answering" "$INJ_LOG"; then
+        wait_until 40 grep -q "did not answer request" "$MLOCKD_LOG" || fail "the stuck server was never timed out"
+        wait_until 20 grep -q "Connected to the injector at $SOCK again" "$MLOCKD_LOG" ||
+                { cat "$MLOCKD_LOG" >&2; fail "the manager did not reconnect after the stuck server"; }
+        ! grep -q "left stopped or traced" "$MLOCKD_LOG" || fail "the stuck server left the target stopped or traced"
+else
+        note "not a test build: the stall hook is not honoured, the stuck-server case is not run"
+fi
+wait_until 20 has_vmflags "$pid" "$addr" lo lf || { cat "$MLOCKD_LOG" "$INJ_LOG" >&2; fail "the target was not locked"; }
+assert_unharmed "$pid"
+assert_mlockd_alive
+
+# kill the server outright: the manager sees its pidfd, reconnects, and locks a new target
+server=$(sed -n 's/.*Connected to the injector at .* (server pid \([0-9]*\).*/\1/p' "$MLOCKD_LOG" | tail -n1)
+[[ -n $server ]] || fail "no server pid in the manager's log"
+grep -q "Serving the manager (pid $MLOCKD_PID) in process $server\." "$INJ_LOG" ||
+        fail "server $server is not one the injector started"
+connections() {
+        grep -c "Connected to the injector at $SOCK" "$MLOCKD_LOG"
+}
+more_connections() {
+        (( $(connections) > $1 ))
+}
+n=$(connections)
+kill -KILL "$server"
+wait_until 10 more_connections "$n" ||
+        { cat "$MLOCKD_LOG" >&2; fail "the manager did not reconnect after its server was killed"; }
+grep -q "The injector (pid $server) died" "$MLOCKD_LOG" || fail "the server's death was not logged"
+start_my_target pid2 --anon 16M --touch 4M
+addr2=$(ready_field "$(target_output)" anon)
+wait_until 20 has_vmflags "$pid2" "$addr2" lo lf || { cat "$MLOCKD_LOG" >&2; fail "no new target locked after the server was killed"; }
+assert_unharmed "$pid"
+assert_unharmed "$pid2"
+assert_mlockd_alive
+
+# peers to refuse: a root manager outside mlockd.service, and one running as uid 65534 (the
+# socket is opened to everyone for this; mlockd-injector.socket is 0600). Each must exit 1 at
+# start with the injector's reason, and the injector must log the refusal.
+keep=$MLOCKD_PID
+chmod 0666 "$SOCK"
+chmod -R a+rX "$CONF_DIR"
+: >"$TEST_TMP/wrong.log"
+rc=0
+timeout 30 "$MLOCKD" --config-dir "$CONF_DIR" --injector-socket="$SOCK" >"$TEST_TMP/wrong.log" 2>&1 || rc=$?
+(( rc == 1 )) || fail "a manager outside mlockd.service exited $rc: $(cat "$TEST_TMP/wrong.log")"
+grep -q "The injector refused this manager: not in mlockd.service" "$TEST_TMP/wrong.log" ||
+        fail "no refusal for a manager outside mlockd.service: $(cat "$TEST_TMP/wrong.log")"
+grep -q "Refusing a connection: not in mlockd.service" "$INJ_LOG" || fail "the injector did not log the refusal"
+
+rc=0
+timeout 30 setpriv --reuid 65534 --regid 65534 --clear-groups \
+        "$MLOCKD" --config-dir "$CONF_DIR" --injector-socket="$SOCK" >"$TEST_TMP/wrong.log" 2>&1 || rc=$?
+(( rc == 1 )) || fail "a manager as uid 65534 exited $rc: $(cat "$TEST_TMP/wrong.log")"
+grep -q "The injector refused this manager: uid 65534 is not root" "$TEST_TMP/wrong.log" ||
+        fail "no refusal for uid 65534: $(cat "$TEST_TMP/wrong.log")"
+grep -q "Refusing a connection: uid 65534 is not root" "$INJ_LOG" || fail "the injector did not log the uid refusal"
+MLOCKD_PID=$keep
+assert_mlockd_alive
+assert_unharmed "$pid"
+
+# the good manager stops; then SIGTERM ends the listener cleanly
+stop_mlockd
+kill -TERM "$INJ_PID"
+rc=0
+wait "$INJ_PID" || rc=$?
+(( rc == 0 )) || fail "the injector exited $rc on SIGTERM: $(cat "$INJ_LOG")"
+assert_unharmed "$pid"
+assert_unharmed "$pid2"
+exit 0
