@@ -57,6 +57,7 @@ daemon_integration_tests = \
 	tests/lock-apply-async.sh \
 	tests/lock-injector.sh \
 	tests/lock-injector-socket.sh \
+	tests/lock-pidns.sh \
 	tests/lock-leader-exit.sh
 integration_tests += $(daemon_integration_tests)
 EXTRA_DIST += $(daemon_integration_tests)

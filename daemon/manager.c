@@ -34,6 +34,7 @@
 #define SETTLE_USEC (2 * USEC_PER_SEC)
 #define SETTLE_FIRST_USEC (10 * USEC_PER_MSEC)
 #define SETTLE_MAX_INTERVAL_USEC (500 * USEC_PER_MSEC)
+#define PROCMON_PROBE_USEC (1 * USEC_PER_SEC)
 
 /* ---- the target list ----------------------------------------------------------------------- */
 
@@ -773,6 +774,21 @@ static int manager_add_procmon(Manager *m) {
                                   "ScanInterval=");
                 return 0;
         }
+        /* In a PID namespace (a container, a pod without hostPID) the kernel takes the subscription
+         * and sends nothing: check that our own child's events come */
+        r = procmon_probe(m->procmon_fd, PROCMON_PROBE_USEC);
+        if (r <= 0) {
+                char b[FORMAT_TIMESPAN_MAX], c[FORMAT_TIMESPAN_MAX];
+
+                m->procmon_fd = safe_close(m->procmon_fd);
+                log_warning("The proc connector delivered no event for a child of ours within %s (in a PID "
+                            "namespace the kernel sends none); scanning /proc every %s (ScanInterval=) instead.",
+                            format_timespan(b, sizeof b, PROCMON_PROBE_USEC),
+                            m->policies->daemon.scan_interval > 0 ?
+                                    format_timespan(c, sizeof c, m->policies->daemon.scan_interval) :
+                                    "(never: it is 0)");
+                return 0;
+        }
         r = sd_event_add_io(m->event, &m->procmon_source, m->procmon_fd, EPOLLIN, on_procmon, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the proc connector: %m");
@@ -791,6 +807,8 @@ static int manager_add_timers(Manager *m) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to add the scan timer: %m");
                 (void) sd_event_source_set_description(m->scan_timer, "scan");
+                /* repeating: on_scan_timer() moves the next expiry on */
+                (void) sd_event_source_set_enabled(m->scan_timer, SD_EVENT_ON);
         }
 
         r = sd_event_add_time_relative(m->event, &m->accounting_timer, CLOCK_MONOTONIC,
