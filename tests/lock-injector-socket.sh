@@ -3,7 +3,9 @@
 # SOCK_SEQPACKET socket and starts `mlockd --injector` on the first connection, as
 # mlockd-injector.socket/.service do; the manager runs with --injector-socket= in a cgroup named
 # mlockd.service (below this test's own), as mlockd.service would. Checked:
-#  - a target is locked through the service (the kernel's VmFlags);
+#  - a target is locked through the service (the kernel's VmFlags); of two under seccomp filters,
+#    the one whose filter allows mlock2 is locked and the one whose filter kills it is skipped and
+#    left alive (the server reads their filters: it is under none);
 #  - a server that does not answer (test hook MLOCKD_TEST_INJECTOR_STALL) is killed after its
 #    timeout, the manager reconnects and the job ends locked, the target unharmed;
 #  - a server killed outright is replaced the same way, and a new target is locked;
@@ -37,6 +39,24 @@ Executable=$MY_TARGET
 [Lock]
 Mode=onfault
 Regions=anon"
+
+VICTIM=$TEST_TMP/victim-$TEST_NAME
+cp "$top_builddir/tests/helpers/victim" "$VICTIM"
+write_policy confined "[Match]
+Executable=$VICTIM
+[Lock]
+Mode=onfault
+Regions=anon"
+start_victim() {
+        "$VICTIM" "$1" >"$TEST_TMP/$1.out" 2>&1 &
+        track_pid $!
+        printf -v "$2" '%s' $!
+        wait_until 10 grep -q '^ready' "$TEST_TMP/$1.out" || fail "victim $1 did not start"
+}
+start_victim seccomp-kill killpid
+start_victim seccomp-allow allowpid
+kaddr=$(ready_field "$TEST_TMP/seccomp-kill.out" anon)
+aaddr=$(ready_field "$TEST_TMP/seccomp-allow.out" anon)
 
 SOCK=$TEST_TMP/injector.sock
 INJ_LOG=$TEST_TMP/injector.log
@@ -78,6 +98,19 @@ fi
 wait_until 20 has_vmflags "$pid" "$addr" lo lf || { cat "$MLOCKD_LOG" "$INJ_LOG" >&2; fail "the target was not locked"; }
 assert_unharmed "$pid"
 assert_mlockd_alive
+
+wait_until 20 grep -q "Process $killpid (.*), policy confined: skipped:seccomp" "$MLOCKD_LOG" ||
+        fail "a filter that kills mlock2 was not reported: $(grep "Process $killpid" "$MLOCKD_LOG")"
+lacks_vmflag "$killpid" "$kaddr" lo || fail "a target whose filter kills mlock2 was locked"
+assert_unharmed "$killpid"
+if (( (16#$(awk '/^CapEff:/ { print $2 }' /proc/self/status) >> 21) & 1 )); then
+        wait_until 20 has_vmflags "$allowpid" "$aaddr" lo lf ||
+                fail "a target whose filter allows mlock2 was not locked: $(grep "Process $allowpid" "$MLOCKD_LOG")"
+        ! grep -q "Process $allowpid .*unreadable" "$MLOCKD_LOG" || fail "the server could not read the filter"
+else
+        note "no CAP_SYS_ADMIN: filters cannot be read, the allowing filter is not checked"
+fi
+assert_unharmed "$allowpid"
 
 # kill the server outright: the manager sees its pidfd, reconnects, and locks a new target
 server=$(sed -n 's/.*Connected to the injector at .* (server pid \([0-9]*\).*/\1/p' "$MLOCKD_LOG" | tail -n1)
