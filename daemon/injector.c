@@ -28,6 +28,7 @@
 #endif
 
 #define INJECTOR_REPLY_TIMEOUT_MS 30000
+#define INJECTOR_KILL_WAIT_MS 2000
 
 struct Injector {
         int fd;
@@ -63,12 +64,18 @@ int injector_fd(const Injector *i) {
 }
 
 void injector_kill(Injector *i) {
+        _cleanup_close_ int pidfd = -EBADF;
+
         if (!i || i->pid <= 0)
                 return;
-        (void) kill(i->pid, SIGKILL);
-        /* SIGKILL ends it: this wait is short (ECHILD at once for a server of the injector
-         * service, which is not our child: its listener reaps it) */
-        (void) waitpid(i->pid, NULL, 0);
+        pidfd = (int) syscall(SYS_pidfd_open, i->pid, 0);
+        if (pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0)
+                (void) kill(i->pid, SIGKILL);
+        /* SIGKILL ends it: this wait is short. A server of the injector service is not our child
+         * (its listener reaps it): wait for its exit on the pidfd instead, so that what it traced
+         * is detached before the caller looks at the target. */
+        if (waitpid(i->pid, NULL, 0) < 0 && errno == ECHILD && pidfd >= 0)
+                (void) poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, INJECTOR_KILL_WAIT_MS);
         i->pid = 0;
 }
 

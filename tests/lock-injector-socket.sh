@@ -127,7 +127,7 @@ n=$(connections)
 kill -KILL "$server"
 wait_until 10 more_connections "$n" ||
         { cat "$MLOCKD_LOG" >&2; fail "the manager did not reconnect after its server was killed"; }
-grep -q "The injector (pid $server) died" "$MLOCKD_LOG" || fail "the server's death was not logged"
+grep -q "The injector (pid $server) died" "$MLOCKD_LOG" || { cat "$MLOCKD_LOG" >&2; fail "the server's death was not logged"; }
 start_my_target pid2 --anon 16M --touch 4M
 addr2=$(ready_field "$(target_output)" anon)
 wait_until 20 has_vmflags "$pid2" "$addr2" lo lf || { cat "$MLOCKD_LOG" >&2; fail "no new target locked after the server was killed"; }
