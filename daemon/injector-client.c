@@ -328,6 +328,8 @@ static void client_send_next(InjectorClient *c) {
                 }
                 r = injector_send(c->active, &call->req, call->pidfd);
                 if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
+                        /* it died, and its end is closed before its pidfd was seen */
+                        log_error("The injector (pid %d) went away.", (int) injector_pid(c->active));
                         c->sent = false;
                         client_lose(c, "went away");
                         return;
