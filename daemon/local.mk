@@ -37,6 +37,12 @@ unit_tests += tests/test-injector-pages
 tests_test_injector_pages_SOURCES = tests/test-injector-pages.c daemon/injector.c daemon/sandbox.c
 tests_test_injector_pages_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS)
 
+# Runs a program under a unit's SystemCallFilter= (tests/lock-injector-socket.sh).
+check_PROGRAMS += tests/helpers/syscall-filter
+tests_helpers_syscall_filter_SOURCES = tests/helpers/syscall-filter.c
+tests_helpers_syscall_filter_CFLAGS = $(WARN_CFLAGS) $(LIBSECCOMP_CFLAGS)
+tests_helpers_syscall_filter_LDADD = $(LIBSECCOMP_LIBS)
+
 daemon_integration_tests = \
 	tests/lock-onfault.sh \
 	tests/lock-full.sh \

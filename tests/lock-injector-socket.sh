@@ -3,7 +3,8 @@
 # SOCK_SEQPACKET socket and starts `mlockd --injector` on the first connection, as
 # mlockd-injector.socket/.service do; the manager runs with --injector-socket= in a cgroup named
 # mlockd.service (below this test's own), with only the capabilities mlockd.service leaves it
-# (a bounding set of CAP_NET_ADMIN and CAP_SETPCAP: no ptrace, no admin). Checked:
+# (a bounding set of CAP_NET_ADMIN and CAP_SETPCAP: no ptrace, no admin) and under its
+# SystemCallFilter= (tests/helpers/syscall-filter, EPERM for the rest). Checked:
 #  - a target is locked through the service (the kernel's VmFlags); of two under seccomp filters,
 #    the one whose filter allows mlock2 is locked and the one whose filter kills it is skipped and
 #    left alive (the server reads their filters: it is under none);
@@ -81,12 +82,22 @@ start_manager() {
 
 start_my_target pid --anon 16M --touch 4M
 addr=$(ready_field "$(target_output)" anon)
-start_manager "$slice/mlockd.service" setpriv --bounding-set=-all,+net_admin,+setpcap
+filter=()
+names=$(unit_syscall_filter "$top_builddir/systemd/mlockd.service")
+if [[ -n $names ]]; then
+        filter=("$top_builddir/tests/helpers/syscall-filter" $names --)
+        # LeakSanitizer's check at exit ptraces the process, which the unit's filter refuses
+        export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+else
+        note "systemd-analyze is missing: the manager runs without mlockd.service's SystemCallFilter="
+fi
+start_manager "$slice/mlockd.service" setpriv --bounding-set=-all,+net_admin,+setpcap "${filter[@]}"
 wait_until 30 grep -q 'running:' "$MLOCKD_LOG" || { cat "$MLOCKD_LOG" "$INJ_LOG" >&2; fail "mlockd did not start"; }
 grep -q "Connected to the injector at $SOCK" "$MLOCKD_LOG" || fail "the manager did not use the injector socket"
 grep -q "Serving the manager (pid $MLOCKD_PID)" "$INJ_LOG" || fail "the injector did not serve the manager: $(cat "$INJ_LOG")"
 # the manager forked no injector of its own, and holds no capability at all once started
 [[ -z $(cat /proc/"$MLOCKD_PID"/task/*/children) ]] || fail "the manager has children: it forked injectors"
+[[ -z $names ]] || grep -q '^Seccomp:[[:space:]]*2' /proc/"$MLOCKD_PID"/status || fail "the manager is not under a filter"
 for set in CapPrm CapEff CapBnd; do
         v=$(awk -v k="$set:" '$1 == k { print $2 }' /proc/"$MLOCKD_PID"/status)
         (( 16#$v == 0 )) || fail "the manager still holds capabilities: $set $v"

@@ -101,35 +101,11 @@ grep -q '^SystemCallFilter=@system-service' "$dir/mlockd.service" || fail "mlock
 # Everything the manager's own allowlist allows (daemon/sandbox.c, outside the sanitizer rows), and
 # what it calls before loading it, must pass the unit's filter, or the unit kills a working
 # manager. Groups are expanded with systemd-analyze syscall-filter.
-declare -A members
-group=
-while IFS= read -r line; do
-        if [[ $line == @* ]]; then
-                group=$line
-                members[$group]=
-        elif [[ -n $group && $line =~ ^[[:space:]]+([@a-z0-9_-]+)$ ]]; then
-                members[$group]+=" ${BASH_REMATCH[1]}"
-        fi
-done < <(systemd-analyze syscall-filter 2>/dev/null)
-[[ -n ${members[@system-service]:-} ]] || fail "systemd-analyze syscall-filter lists no @system-service"
-expand() {
-        local x
-        for x in "$@"; do
-                if [[ $x == @* ]]; then
-                        expand ${members[$x]}
-                else
-                        echo "$x"
-                fi
-        done
-}
 declare -A unit_allows
-while read -r v; do
-        if [[ $v == '~'* ]]; then
-                for x in $(expand ${v#\~}); do unset "unit_allows[$x]"; done
-        else
-                for x in $(expand $v); do unit_allows[$x]=1; done
-        fi
-done < <(sed -n 's/^SystemCallFilter=//p' "$dir/mlockd.service")
+for x in $(unit_syscall_filter "$dir/mlockd.service"); do
+        unit_allows[$x]=1
+done
+(( ${#unit_allows[@]} > 100 )) || fail "could not expand mlockd.service's SystemCallFilter= (${#unit_allows[@]} calls)"
 needed=$(sed -n '/manager_allowlist\[\] = {/,/#ifdef HAVE_SANITIZERS/p' "$top_srcdir/daemon/sandbox.c" |
         grep -oE '(ANY|ARG)\("[a-z0-9_]+"' | sed -E 's/.*"(.*)"/\1/' | sort -u)
 (( $(wc -w <<<"$needed") > 50 )) || fail "could not read the manager's allowlist from daemon/sandbox.c"
