@@ -37,7 +37,12 @@ unit_tests += tests/test-injector-pages
 tests_test_injector_pages_SOURCES = tests/test-injector-pages.c daemon/injector.c daemon/sandbox.c
 tests_test_injector_pages_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS)
 
-# Runs a program under a unit's SystemCallFilter= (tests/lock-injector-socket.sh).
+# For tests/lock-injector-socket.sh: a socket unit and its service (Accept=no, Restart=always)
+# without systemd, and a program under a unit's SystemCallFilter=.
+check_PROGRAMS += tests/helpers/socket-service
+tests_helpers_socket_service_SOURCES = tests/helpers/socket-service.c
+tests_helpers_socket_service_CFLAGS = $(WARN_CFLAGS)
+tests_helpers_socket_service_LDADD =
 check_PROGRAMS += tests/helpers/syscall-filter
 tests_helpers_syscall_filter_SOURCES = tests/helpers/syscall-filter.c
 tests_helpers_syscall_filter_CFLAGS = $(WARN_CFLAGS) $(LIBSECCOMP_CFLAGS)

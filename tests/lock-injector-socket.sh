@@ -1,7 +1,7 @@
 #!/bin/bash
-# The injector as its own service, without systemd: systemd-socket-activate holds the listening
-# SOCK_SEQPACKET socket and starts `mlockd --injector` on the first connection, as
-# mlockd-injector.socket/.service do; the manager runs with --injector-socket= in a cgroup named
+# The injector as its own service, without systemd: tests/helpers/socket-service holds the
+# listening SOCK_SEQPACKET socket and runs `mlockd --injector` on it, restarting it when it dies,
+# as mlockd-injector.socket/.service do (Accept=no, Restart=always); the manager runs with --injector-socket= in a cgroup named
 # mlockd.service (below this test's own), with only the capabilities mlockd.service leaves it
 # (a bounding set of CAP_NET_ADMIN and CAP_SETPCAP: no ptrace, no admin) and under its
 # SystemCallFilter= (tests/helpers/syscall-filter, EPERM for the rest). Checked:
@@ -11,14 +11,14 @@
 #  - a server that does not answer (test hook MLOCKD_TEST_INJECTOR_STALL) is killed after its
 #    timeout, the manager reconnects and the job ends locked, the target unharmed;
 #  - a server killed outright is replaced the same way, and a new target is locked;
+#  - the listener killed outright (its servers with it) is restarted, the manager's new
+#    connection waits in the socket's backlog meanwhile, and a new target is locked;
 #  - peers the injector must refuse are refused, with the reason, before any request: a root
 #    manager outside mlockd.service, and a manager running as uid 65534;
 #  - SIGTERM ends the listener cleanly once its servers are done.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 require_root
-command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
-systemd-socket-activate --help 2>&1 | grep -q -- --seqpacket || skip "systemd-socket-activate has no --seqpacket"
 command -v setpriv >/dev/null || skip "setpriv not installed"
 
 # The hierarchy mlockd takes a process's unit from (lib/cgroup.c cgroup_paths_match_path): the
@@ -62,11 +62,12 @@ aaddr=$(ready_field "$TEST_TMP/seccomp-allow.out" anon)
 
 SOCK=$TEST_TMP/injector.sock
 INJ_LOG=$TEST_TMP/injector.log
-MLOCKD_TEST_INJECTOR_STALL=1 systemd-socket-activate --seqpacket -l "$SOCK" \
-        -E MLOCKD_TEST_INJECTOR_STALL "$MLOCKD" --injector >"$INJ_LOG" 2>&1 &
+MLOCKD_TEST_INJECTOR_STALL=1 "$top_builddir/tests/helpers/socket-service" "$SOCK" "$MLOCKD" --injector \
+        >"$INJ_LOG" 2>&1 &
 INJ_PID=$!
 track_pid "$INJ_PID"
-wait_until 10 test -S "$SOCK" || fail "systemd-socket-activate did not listen: $(cat "$INJ_LOG")"
+wait_until 10 grep -q "Listening for mlockd.service" "$INJ_LOG" || fail "the injector did not listen: $(cat "$INJ_LOG")"
+[[ $(stat -c %a "$SOCK") == 600 ]] || fail "the socket is not 0600"
 
 start_private_bus
 
@@ -152,6 +153,23 @@ assert_unharmed "$pid"
 assert_unharmed "$pid2"
 assert_mlockd_alive
 
+# kill the listener outright: socket-service kills its servers and starts it again after 100 ms;
+# the manager's new connection waits in the backlog until then
+listener=$(sed -n 's/^started //p' "$INJ_LOG" | tail -n1)
+[[ -n $listener ]] && kill -0 "$listener" || fail "no listener pid in $INJ_LOG"
+n=$(connections)
+kill -KILL "$listener"
+wait_until 10 grep -q "^exited $listener" "$INJ_LOG" || fail "socket-service did not see the listener die"
+wait_until 10 more_connections "$n" ||
+        { cat "$MLOCKD_LOG" "$INJ_LOG" >&2; fail "the manager did not reconnect after the listener was restarted"; }
+[[ $(sed -n 's/^started //p' "$INJ_LOG" | tail -n1) != "$listener" ]] || fail "the listener was not restarted"
+start_my_target pid3 --anon 16M --touch 4M
+addr3=$(ready_field "$(target_output)" anon)
+wait_until 20 has_vmflags "$pid3" "$addr3" lo lf || { cat "$MLOCKD_LOG" >&2; fail "no new target locked after the listener restarted"; }
+assert_unharmed "$pid"
+assert_unharmed "$pid3"
+assert_mlockd_alive
+
 # peers to refuse: a root manager outside mlockd.service, and one running as uid 65534 (the
 # socket is opened to everyone for this; mlockd-injector.socket is 0600). Each must exit 1 at
 # start with the injector's reason, and the injector must log the refusal.
@@ -177,12 +195,15 @@ MLOCKD_PID=$keep
 assert_mlockd_alive
 assert_unharmed "$pid"
 
-# the good manager stops; then SIGTERM ends the listener cleanly
+# the good manager stops; then SIGTERM ends the listener cleanly (socket-service passes it on
+# and exits with the listener's status)
 stop_mlockd
 kill -TERM "$INJ_PID"
 rc=0
 wait "$INJ_PID" || rc=$?
 (( rc == 0 )) || fail "the injector exited $rc on SIGTERM: $(cat "$INJ_LOG")"
+grep -q "Stopping: each server finishes its request first" "$INJ_LOG" || fail "the listener did not stop on SIGTERM"
 assert_unharmed "$pid"
 assert_unharmed "$pid2"
+assert_unharmed "$pid3"
 exit 0
