@@ -134,6 +134,15 @@ server=$(sed -n 's/.*Connected to the injector at .* (server pid \([0-9]*\).*/\1
 [[ -n $server ]] || fail "no server pid in the manager's log"
 grep -q "Serving the manager (pid $MLOCKD_PID) in process $server\." "$INJ_LOG" ||
         fail "server $server is not one the injector started"
+# new_target_locked OUTVAR WHAT: a target started now is locked (and unharmed) after WHAT
+new_target_locked() {
+        local _p _a
+        start_my_target _p --anon 16M --touch 4M
+        _a=$(ready_field "$(target_output)" anon)
+        wait_until 20 has_vmflags "$_p" "$_a" lo lf || { cat "$MLOCKD_LOG" >&2; fail "no new target locked after $2"; }
+        assert_unharmed "$_p"
+        printf -v "$1" '%s' "$_p"
+}
 connections() {
         grep -c "Connected to the injector at $SOCK" "$MLOCKD_LOG"
 }
@@ -146,11 +155,8 @@ wait_until 10 more_connections "$n" ||
         { cat "$MLOCKD_LOG" >&2; fail "the manager did not reconnect after its server was killed"; }
 # its pidfd, or a send that finds its end closed, whichever comes first
 grep -Eq "The injector \(pid $server\) (died|went away)" "$MLOCKD_LOG" || { cat "$MLOCKD_LOG" >&2; fail "the server's death was not logged"; }
-start_my_target pid2 --anon 16M --touch 4M
-addr2=$(ready_field "$(target_output)" anon)
-wait_until 20 has_vmflags "$pid2" "$addr2" lo lf || { cat "$MLOCKD_LOG" >&2; fail "no new target locked after the server was killed"; }
+new_target_locked pid2 "the server was killed"
 assert_unharmed "$pid"
-assert_unharmed "$pid2"
 assert_mlockd_alive
 
 # kill the listener outright: socket-service kills its servers and starts it again after 100 ms;
@@ -163,11 +169,8 @@ wait_until 10 grep -q "^exited $listener" "$INJ_LOG" || fail "socket-service did
 wait_until 10 more_connections "$n" ||
         { cat "$MLOCKD_LOG" "$INJ_LOG" >&2; fail "the manager did not reconnect after the listener was restarted"; }
 [[ $(sed -n 's/^started //p' "$INJ_LOG" | tail -n1) != "$listener" ]] || fail "the listener was not restarted"
-start_my_target pid3 --anon 16M --touch 4M
-addr3=$(ready_field "$(target_output)" anon)
-wait_until 20 has_vmflags "$pid3" "$addr3" lo lf || { cat "$MLOCKD_LOG" >&2; fail "no new target locked after the listener restarted"; }
+new_target_locked pid3 "the listener restarted"
 assert_unharmed "$pid"
-assert_unharmed "$pid3"
 assert_mlockd_alive
 
 # peers to refuse: a root manager outside mlockd.service, and one running as uid 65534 (the
