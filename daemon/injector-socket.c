@@ -155,8 +155,9 @@ static void accept_one(int listen_fd, int sfd, Connection *conns, const char *pe
 
         pid = fork();
         if (pid < 0) {
-                log_error_errno(errno, "Failed to fork a server for pid %d: %m", (int) peer);
-                (void) send_greeting(fd, -errno, "fork failed");
+                r = -errno;
+                log_error_errno(r, "Failed to fork a server for pid %d: %m", (int) peer);
+                (void) send_greeting(fd, r, "fork failed");
                 return;
         }
         if (pid == 0)
