@@ -1,7 +1,8 @@
 #!/bin/bash
 # The injector as its own service, without systemd: tests/helpers/socket-service holds the
-# listening SOCK_SEQPACKET socket and runs `mlockd --injector` on it, restarting it when it dies,
-# as mlockd-injector.socket/.service do (Accept=no, Restart=always); the manager runs with --injector-socket= in a cgroup named
+# listening SOCK_SEQPACKET socket and runs `mlockd --injector` on it with the unit's bounding set,
+# restarting it when it dies, as mlockd-injector.socket/.service do (Accept=no, Restart=always);
+# the manager runs with --injector-socket= in a cgroup named
 # mlockd.service (below this test's own), with only the capabilities mlockd.service leaves it
 # (a bounding set of CAP_NET_ADMIN and CAP_SETPCAP: no ptrace, no admin) and under its
 # SystemCallFilter= (tests/helpers/syscall-filter, EPERM for the rest). Checked:
@@ -62,7 +63,9 @@ aaddr=$(ready_field "$TEST_TMP/seccomp-allow.out" anon)
 
 SOCK=$TEST_TMP/injector.sock
 INJ_LOG=$TEST_TMP/injector.log
-MLOCKD_TEST_INJECTOR_STALL=1 "$top_builddir/tests/helpers/socket-service" "$SOCK" "$MLOCKD" --injector \
+# the injector with mlockd-injector.service's bounding set, and nothing else
+MLOCKD_TEST_INJECTOR_STALL=1 "$top_builddir/tests/helpers/socket-service" "$SOCK" \
+        setpriv --bounding-set=-all,+sys_ptrace,+sys_admin,+sys_nice,+sys_resource "$MLOCKD" --injector \
         >"$INJ_LOG" 2>&1 &
 INJ_PID=$!
 track_pid "$INJ_PID"

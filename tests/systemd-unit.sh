@@ -123,7 +123,7 @@ grep -qx 'BusName=org.mlockd1' "$dir/mlockd.service" || fail "no BusName=org.mlo
 
 # The injector: its capabilities, and no seccomp-based setting at all (SystemCallLog= too).
 caps=$(sorted_caps "$dir/mlockd-injector.service")
-[[ $caps == "CAP_SETPCAP CAP_SYS_ADMIN CAP_SYS_NICE CAP_SYS_PTRACE CAP_SYS_RESOURCE " ]] ||
+[[ $caps == "CAP_SYS_ADMIN CAP_SYS_NICE CAP_SYS_PTRACE CAP_SYS_RESOURCE " ]] ||
         fail "mlockd-injector.service: CapabilityBoundingSet= is '$caps'"
 for k in $seccomp_keys SystemCallLog SystemCallErrorNumber; do
         grep -q "^$k=" "$dir/mlockd-injector.service" &&
