@@ -394,8 +394,9 @@ int procmon_probe(int fd, uint64_t timeout_usec) {
                         continue;
                 if (procmon_receive(fd, events, ELEMENTSOF(events), &n) < 0)
                         continue;
+                /* an overflow (events dropped, maybe ours) also says the connector delivers */
                 for (size_t i = 0; i < n; i++)
-                        if (events[i].type != PROC_EVENT_LOST && (events[i].tgid == child || events[i].pid == child))
+                        if (events[i].type == PROC_EVENT_LOST || events[i].tgid == child || events[i].pid == child)
                                 seen = true;
         }
         (void) waitpid(child, NULL, 0);

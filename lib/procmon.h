@@ -58,9 +58,9 @@ int procmon_open(int *ret_fd);
 int procmon_open_events(int *ret_fd, bool comm);
 
 /* Whether the connector on fd really delivers: fork a child that exits at once and wait up to
- * timeout_usec for an event naming it. 1: it does; 0: nothing came (in a PID or user namespace
- * other than the initial ones the kernel accepts the subscription and sends nothing). Events of
- * other processes read meanwhile are dropped: scan /proc afterwards. */
+ * timeout_usec for an event naming it, or an overflow. 1: it does; 0: nothing came (in a PID or
+ * user namespace other than the initial ones the kernel accepts the subscription and sends
+ * nothing). Events of other processes read meanwhile are dropped: scan /proc afterwards. */
 int procmon_probe(int fd, uint64_t timeout_usec);
 
 /* Receive what is queued, up to max events; -EAGAIN when nothing is queued. A lost-events
