@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "injector-client.h"
+#include "injector-socket.h"
 #include "log.h"
 #include "procfs.h"
 
@@ -31,6 +32,11 @@ struct InjectorClient {
         bool sent;
         size_t n_queued;
         uint64_t next_serial;
+
+        /* socket mode: reconnect to the injector service instead of taking a spare */
+        char *socket_path;
+        pid_t listener;
+        bool greeting;                  /* connected, its greeting not read yet: nothing is sent */
 
         uint64_t dropped;
         unsigned restarts;
@@ -93,7 +99,10 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
         char b[FORMAT_TIMESPAN_MAX];
 
-        if (c->sent && c->head)
+        if (c->greeting)
+                log_error("The injector at %s did not greet within %s.", c->socket_path,
+                          format_timespan(b, sizeof b, INJECTOR_GREETING_TIMEOUT_USEC));
+        else if (c->sent && c->head)
                 log_error("The injector (pid %d) did not answer request %" PRIu64 " (%s, pid %d) within %s; "
                           "killing it.", (int) injector_pid(c->active), c->head->req.serial,
                           op_name(c->head->req.op), (int) c->head->req.pid,
@@ -108,6 +117,38 @@ static int on_exit_event(sd_event_source *s, int fd, uint32_t revents, void *use
         log_error("The injector (pid %d) died.", (int) injector_pid(c->active));
         client_lose(c, "died");
         return 0;
+}
+
+static int client_watch_exit(InjectorClient *c);
+
+/* Socket mode: the first message names the server to watch (injector-socket.h). */
+static void client_take_greeting(InjectorClient *c, const InjectorReply *hello, int passed) {
+        const char *why = NULL;
+        int r;
+
+        safe_close(passed);
+        r = injector_socket_greeting(c->active, hello, &c->listener, &why);
+        if (r == -EPERM) {
+                log_error("The injector at %s refused this manager: %s.", c->socket_path, why);
+                client_lose(c, "refused us");
+                return;
+        }
+        if (r < 0) {
+                log_error("The injector at %s sent a malformed greeting.", c->socket_path);
+                client_lose(c, "failed");
+                return;
+        }
+        c->greeting = false;
+        (void) sd_event_source_set_enabled(c->timer_source, SD_EVENT_OFF);
+        r = client_watch_exit(c);
+        if (r < 0) {
+                log_error_errno(r, "Failed to watch the injector (pid %d): %m", (int) injector_pid(c->active));
+                client_lose(c, "failed");
+                return;
+        }
+        log_notice("Connected to the injector at %s again (server pid %d).", c->socket_path,
+                   (int) injector_pid(c->active));
+        client_send_next(c);
 }
 
 static int on_reply(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -131,6 +172,10 @@ static int on_reply(sd_event_source *s, int fd, uint32_t revents, void *userdata
                 client_lose(c, "failed");
                 return 0;
         }
+        if (c->greeting) {
+                client_take_greeting(c, &reply, passed);
+                return 0;
+        }
         if (!c->sent || !c->head || reply.serial != c->head->req.serial) {
                 c->dropped++;
                 log_warning("Dropping an injector reply with serial %" PRIu64 ", expected %" PRIu64 ".",
@@ -150,13 +195,8 @@ static int on_reply(sd_event_source *s, int fd, uint32_t revents, void *userdata
         return 0;
 }
 
-static int client_attach(InjectorClient *c) {
+static int client_watch_exit(InjectorClient *c) {
         int r;
-
-        r = sd_event_add_io(c->event, &c->io_source, injector_fd(c->active), EPOLLIN, on_reply, c);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_description(c->io_source, "injector");
 
         c->active_pidfd = (int) syscall(SYS_pidfd_open, injector_pid(c->active), 0);
         if (c->active_pidfd < 0)
@@ -167,21 +207,61 @@ static int client_attach(InjectorClient *c) {
         (void) sd_event_source_set_description(c->exit_source, "injector-exit");
         /* seen before a reply that will never come, and before new work */
         (void) sd_event_source_set_priority(c->exit_source, SD_EVENT_PRIORITY_IMPORTANT);
+        return 0;
+}
 
-        r = sd_event_add_time_relative(c->event, &c->timer_source, CLOCK_MONOTONIC, USEC_PER_SEC, USEC_PER_MSEC,
+/* Watch the active injector. One whose pid is not known yet (a new connection to the injector
+ * service) is watched for its greeting first, under the timer. */
+static int client_attach(InjectorClient *c) {
+        int r;
+
+        r = sd_event_add_io(c->event, &c->io_source, injector_fd(c->active), EPOLLIN, on_reply, c);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(c->io_source, "injector");
+
+        c->greeting = injector_pid(c->active) <= 0;
+        if (!c->greeting) {
+                r = client_watch_exit(c);
+                if (r < 0)
+                        return r;
+        }
+
+        r = sd_event_add_time_relative(c->event, &c->timer_source, CLOCK_MONOTONIC,
+                                       c->greeting ? INJECTOR_GREETING_TIMEOUT_USEC : USEC_PER_SEC, USEC_PER_MSEC,
                                        on_timeout, c);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(c->timer_source, "injector-timeout");
-        return sd_event_source_set_enabled(c->timer_source, SD_EVENT_OFF);
+        return sd_event_source_set_enabled(c->timer_source, c->greeting ? SD_EVENT_ONESHOT : SD_EVENT_OFF);
+}
+
+/* Socket mode: a new connection in place of the lost one (systemd restarts the injector service
+ * if it is the listener that died; the connection waits in the socket's backlog meanwhile). */
+static int client_reconnect(InjectorClient *c) {
+        int r;
+
+        r = injector_socket_connect(c->socket_path, &c->active);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the injector at %s: %m", c->socket_path);
+        r = client_attach(c);
+        if (r < 0) {
+                log_error_errno(r, "Failed to watch the injector connection: %m");
+                client_detach_sources(c);
+                c->active = injector_free(c->active);
+                return r;
+        }
+        return 0;
 }
 
 /* The active injector is gone or stuck: fail the call in flight after checking its target, then
  * carry on with the spare, or tell the manager there is none. */
 static void client_lose(InjectorClient *c, const char *why) {
         InjectorCall *call = NULL;
+        bool was_greeting = c->greeting;
         int left = 0, r;
 
+        c->greeting = false;
         client_detach_sources(c);
         injector_kill(c->active); /* reaped: the kernel has detached whatever it traced */
         c->active = injector_free(c->active);
@@ -209,6 +289,10 @@ static void client_lose(InjectorClient *c, const char *why) {
                         injector_kill(c->active);
                         c->active = injector_free(c->active);
                 }
+        } else if (c->socket_path && !was_greeting) {
+                /* a connection that never greeted is not retried: the service is down or refuses us */
+                if (client_reconnect(c) >= 0)
+                        log_notice("Reconnecting to the injector at %s after the injector %s.", c->socket_path, why);
         }
 
         if (call) {
@@ -234,7 +318,7 @@ static void client_lose(InjectorClient *c, const char *why) {
 }
 
 static void client_send_next(InjectorClient *c) {
-        while (!c->sent && c->head && c->active) {
+        while (!c->sent && c->head && c->active && !c->greeting) {
                 InjectorCall *call = c->head;
                 int r;
 
@@ -338,13 +422,26 @@ InjectorClient *injector_client_free(InjectorClient *c) {
         client_detach_sources(c);
         injector_free(c->active);
         injector_free(c->spare);
+        free(c->socket_path);
         sd_event_unref(c->event);
         free(c);
         return NULL;
 }
 
+int injector_client_set_socket(InjectorClient *c, const char *path, pid_t listener) {
+        char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        free(c->socket_path);
+        c->socket_path = p;
+        c->listener = listener;
+        return 0;
+}
+
 bool injector_client_is_ours(const InjectorClient *c, pid_t pid) {
-        return c && pid > 0 && (pid == injector_pid(c->active) || pid == injector_pid(c->spare));
+        return c && pid > 0 &&
+               (pid == injector_pid(c->active) || pid == injector_pid(c->spare) || pid == c->listener);
 }
 
 uint64_t injector_client_dropped(const InjectorClient *c) {
@@ -357,4 +454,36 @@ unsigned injector_client_restarts(const InjectorClient *c) {
 
 size_t injector_client_queued(const InjectorClient *c) {
         return c ? c->n_queued : 0;
+}
+
+int injector_client_new_socket(sd_event *e, const char *path, InjectorLostHandler lost, void *userdata,
+                               InjectorClient **ret) {
+        _cleanup_(injector_client_freep) InjectorClient *c = NULL;
+        _cleanup_(injector_freep) Injector *i = NULL;
+        char b[FORMAT_TIMESPAN_MAX];
+        pid_t listener = 0;
+        int r;
+
+        r = injector_socket_connect(path, &i);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the injector at %s: %m", path);
+        r = injector_socket_wait_greeting(i, INJECTOR_GREETING_TIMEOUT_USEC, &listener);
+        if (r == -ETIMEDOUT)
+                return log_error_errno(r, "The injector at %s did not greet within %s.", path,
+                                       format_timespan(b, sizeof b, INJECTOR_GREETING_TIMEOUT_USEC));
+        if (r == -EPERM)
+                return r; /* logged with the injector's reason */
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the greeting of the injector at %s: %m", path);
+
+        r = injector_client_new(e, TAKE_PTR(i), NULL, lost, userdata, &c);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the injector: %m");
+        r = injector_client_set_socket(c, path, listener);
+        if (r < 0)
+                return log_oom();
+        log_info("Connected to the injector at %s (server pid %d, listener pid %d).", path,
+                 (int) injector_pid(c->active), (int) listener);
+        *ret = TAKE_PTR(c);
+        return 0;
 }

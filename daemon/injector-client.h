@@ -15,12 +15,19 @@
  * capabilities (daemon/sandbox.c), so it cannot make a new injector once it is confined. Two are
  * forked before confinement; the spare idles until it is needed. When the spare is used up too,
  * the "lost" handler is told, and the manager exits non-zero so that systemd (Restart=on-failure)
- * starts a fresh pair; locks in place are adopted by the new daemon. See doc/hardening.md. */
+ * starts a fresh pair; locks in place are adopted by the new daemon. See doc/hardening.md.
+ *
+ * Socket mode (the injector service, injector-socket.h): no spare; a lost connection is replaced
+ * by a new one to the same socket, whose greeting is awaited (nothing is sent meanwhile) for
+ * INJECTOR_GREETING_TIMEOUT_USEC. A connection that is refused, or never greets, is not retried:
+ * the "lost" handler is told. */
 
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
 #include "injector.h"
+
+#define INJECTOR_GREETING_TIMEOUT_USEC (10 * USEC_PER_SEC)
 
 typedef struct InjectorClient InjectorClient;
 typedef struct InjectorCall InjectorCall;
@@ -36,6 +43,10 @@ typedef void (*InjectorLostHandler)(InjectorClient *c, void *userdata);
 /* Takes the injectors (active and spare; spare may be NULL). */
 int injector_client_new(sd_event *e, Injector *active, Injector *spare, InjectorLostHandler lost,
                         void *userdata, InjectorClient **ret);
+/* Socket mode: connect to the injector service at path and wait (before the event loop runs, at
+ * most INJECTOR_GREETING_TIMEOUT_USEC) for its greeting. Logs its errors. */
+int injector_client_new_socket(sd_event *e, const char *path, InjectorLostHandler lost, void *userdata,
+                               InjectorClient **ret);
 InjectorClient *injector_client_free(InjectorClient *c);
 DEFINE_CLEANUP(InjectorClient *, injector_client_free);
 
@@ -46,6 +57,11 @@ int injector_client_submit(InjectorClient *c, const InjectorRequest *req, int pi
 /* The handler will not be called (the request may still be in flight; its reply is then dropped). */
 void injector_client_cancel(InjectorClient *c, InjectorCall *call);
 
+/* Socket mode: reconnect to path on a loss. listener: the injector service's listener (from the
+ * first greeting), never a target either. */
+int injector_client_set_socket(InjectorClient *c, const char *path, pid_t listener);
+
+/* Our injectors (the active one, the spare, the service's listener): never targets. */
 bool injector_client_is_ours(const InjectorClient *c, pid_t pid);
 uint64_t injector_client_dropped(const InjectorClient *c);    /* replies dropped: serial mismatch */
 unsigned injector_client_restarts(const InjectorClient *c);   /* injectors lost */

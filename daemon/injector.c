@@ -28,6 +28,7 @@
 #endif
 
 #define INJECTOR_REPLY_TIMEOUT_MS 30000
+#define INJECTOR_KILL_WAIT_MS 2000
 
 struct Injector {
         int fd;
@@ -53,15 +54,28 @@ int injector_from_fd(int fd, pid_t pid, Injector **ret) {
         return 0;
 }
 
+void injector_set_pid(Injector *i, pid_t pid) {
+        if (i)
+                i->pid = pid;
+}
+
 int injector_fd(const Injector *i) {
         return i ? i->fd : -EBADF;
 }
 
 void injector_kill(Injector *i) {
+        _cleanup_close_ int pidfd = -EBADF;
+
         if (!i || i->pid <= 0)
                 return;
-        (void) kill(i->pid, SIGKILL);
-        (void) waitpid(i->pid, NULL, 0); /* SIGKILL ends it: this wait is short */
+        pidfd = (int) syscall(SYS_pidfd_open, i->pid, 0);
+        if (pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0)
+                (void) kill(i->pid, SIGKILL);
+        /* SIGKILL ends it: this wait is short. A server of the injector service is not our child
+         * (its listener reaps it): wait for its exit on the pidfd instead, so that what it traced
+         * is detached before the caller looks at the target. */
+        if (waitpid(i->pid, NULL, 0) < 0 && errno == ECHILD && pidfd >= 0)
+                (void) poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, INJECTOR_KILL_WAIT_MS);
         i->pid = 0;
 }
 
@@ -438,7 +452,7 @@ int injector_serve(int fd, pid_t manager) {
 }
 
 /* Keep those of injector_caps we have (CAP_SYS_RESOURCE may be missing: then no prlimit). */
-static int injector_drop_capabilities(void) {
+int injector_drop_capabilities(void) {
         cap_value_t keep[ELEMENTSOF(injector_caps)];
         size_t n = 0;
         cap_t caps;

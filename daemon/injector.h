@@ -79,6 +79,10 @@ pid_t injector_pid(const Injector *i);
 
 /* An injector already running as pid, reached over fd (taken): a test's fake, or a socket. */
 int injector_from_fd(int fd, pid_t pid, Injector **ret);
+/* The pid of a connected injector, once its greeting named it (injector-socket.h). */
+void injector_set_pid(Injector *i, pid_t pid);
+/* Keep the injector's capabilities (those of them we have) and nothing else. */
+int injector_drop_capabilities(void);
 /* The socket the manager talks on (injector-client.c watches it on the event loop). */
 int injector_fd(const Injector *i);
 /* Kill a stuck injector and reap it (never blocks on a live one). */

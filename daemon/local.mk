@@ -8,6 +8,7 @@ mlockd_SOURCES += \
 	daemon/manager-jobs.c daemon/manager-account.c \
 	daemon/injector.c daemon/injector.h \
 	daemon/injector-client.c daemon/injector-client.h \
+	daemon/injector-socket.c daemon/injector-socket.h \
 	daemon/target.c daemon/target.h \
 	daemon/job.c daemon/job.h \
 	daemon/manager-bus.c daemon/manager-bus.h
@@ -29,11 +30,23 @@ tests_test_target_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 tests_test_job_SOURCES = tests/test-job.c daemon/job.c daemon/target.c
 tests_test_job_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 tests_test_injector_client_SOURCES = tests/test-injector-client.c daemon/injector-client.c daemon/injector.c \
+	daemon/injector-socket.c daemon/injector-socket.h \
 	daemon/sandbox.c
 tests_test_injector_client_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 unit_tests += tests/test-injector-pages
 tests_test_injector_pages_SOURCES = tests/test-injector-pages.c daemon/injector.c daemon/sandbox.c
 tests_test_injector_pages_CFLAGS = $(AM_CFLAGS) $(LIBCAP_CFLAGS) $(LIBSECCOMP_CFLAGS)
+
+# For tests/lock-injector-socket.sh: a socket unit and its service (Accept=no, Restart=always)
+# without systemd, and a program under a unit's SystemCallFilter=.
+check_PROGRAMS += tests/helpers/socket-service
+tests_helpers_socket_service_SOURCES = tests/helpers/socket-service.c
+tests_helpers_socket_service_CFLAGS = $(WARN_CFLAGS)
+tests_helpers_socket_service_LDADD =
+check_PROGRAMS += tests/helpers/syscall-filter
+tests_helpers_syscall_filter_SOURCES = tests/helpers/syscall-filter.c
+tests_helpers_syscall_filter_CFLAGS = $(WARN_CFLAGS) $(LIBSECCOMP_CFLAGS)
+tests_helpers_syscall_filter_LDADD = $(LIBSECCOMP_LIBS)
 
 daemon_integration_tests = \
 	tests/lock-onfault.sh \
@@ -57,6 +70,8 @@ daemon_integration_tests = \
 	tests/lock-maxlocked.sh \
 	tests/lock-apply-async.sh \
 	tests/lock-injector.sh \
+	tests/lock-injector-socket.sh \
+	tests/lock-pidns.sh \
 	tests/lock-leader-exit.sh
 integration_tests += $(daemon_integration_tests)
 EXTRA_DIST += $(daemon_integration_tests)

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "injector.h"
+#include "injector-socket.h"
 #include "log.h"
 #include "cgroup.h"
 #include "dry-run.h"
@@ -18,6 +19,7 @@
 #include "policy.h"
 #include "sandbox.h"
 #include "strv.h"
+#include "units.h"
 
 #define DEFAULT_CONFIG_DIR SYSCONFDIR "/mlockd"
 
@@ -28,7 +30,10 @@ static enum {
         ACTION_DUMP_CONFIG,
         ACTION_BUS_INTROSPECT,
         ACTION_DRY_RUN,
+        ACTION_INJECTOR,
 } arg_action = ACTION_RUN;
+static const char *arg_injector_socket = NULL;
+static const char *arg_peer_unit = INJECTOR_PEER_UNIT;
 static JsonMode arg_json = JSON_OFF;
 static pid_t *arg_pids = NULL;
 static size_t arg_n_pids = 0;
@@ -52,8 +57,16 @@ static void help(void) {
                "     --debug-seccomp      Log syscalls outside the manager's allowlist instead\n"
                "                          of killing it\n"
                "     --bus-introspect     Print the D-Bus interface description and exit\n"
+               "     --injector-socket=PATH\n"
+               "                          Use the injector service listening on PATH instead of\n"
+               "                          forking injectors (mlockd.service)\n"
+               "     --injector           Be the injector service on the socket systemd passes\n"
+               "                          (mlockd-injector.service)\n"
+               "     --peer-unit=UNIT     With --injector: the unit the manager runs in\n"
+               "                          (default: %s)\n"
                "\nSee mlockd(8) for details.\n",
-               program_invocation_short_name, program_invocation_short_name, DEFAULT_CONFIG_DIR);
+               program_invocation_short_name, program_invocation_short_name, DEFAULT_CONFIG_DIR,
+               INJECTOR_PEER_UNIT);
 }
 
 static int parse_argv(int argc, char *argv[]) {
@@ -67,6 +80,9 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_DEBUG_SECCOMP,
                 ARG_BUS_INTROSPECT,
                 ARG_JSON,
+                ARG_INJECTOR_SOCKET,
+                ARG_INJECTOR,
+                ARG_PEER_UNIT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -79,6 +95,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "debug-seccomp", no_argument, NULL, ARG_DEBUG_SECCOMP },
                 { "bus-introspect", no_argument, NULL, ARG_BUS_INTROSPECT },
                 { "json", optional_argument, NULL, ARG_JSON },
+                { "injector-socket", required_argument, NULL, ARG_INJECTOR_SOCKET },
+                { "injector", no_argument, NULL, ARG_INJECTOR },
+                { "peer-unit", required_argument, NULL, ARG_PEER_UNIT },
                 {},
         };
         int c, r;
@@ -120,6 +139,19 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_BUS_INTROSPECT:
                         arg_action = ACTION_BUS_INTROSPECT;
+                        break;
+                case ARG_INJECTOR_SOCKET:
+                        if (optarg[0] != '/')
+                                return log_error_errno(EINVAL, "--injector-socket= takes an absolute path.");
+                        arg_injector_socket = optarg;
+                        break;
+                case ARG_INJECTOR:
+                        arg_action = ACTION_INJECTOR;
+                        break;
+                case ARG_PEER_UNIT:
+                        if (!unit_name_is_valid(optarg))
+                                return log_error_errno(EINVAL, "Invalid unit name '%s'.", optarg);
+                        arg_peer_unit = optarg;
                         break;
                 case '?':
                         return -EINVAL;
@@ -281,13 +313,17 @@ static int run(void) {
                         log_set_max_level(level);
         }
 
-        r = check_capabilities();
-        if (r < 0)
-                return r;
+        /* with the injector service the manager itself needs no capability */
+        if (!arg_injector_socket) {
+                r = check_capabilities();
+                if (r < 0)
+                        return r;
+        }
 
         r = manager_new(arg_config_dir, false, TAKE_PTR(policies), &m);
         if (r < 0)
                 return r;
+        m->injector_socket = arg_injector_socket;
 
         /* the injector is forked here, with our capabilities, before we give them up */
         r = manager_prepare(m);
@@ -321,6 +357,11 @@ int main(int argc, char *argv[]) {
         case ACTION_DRY_RUN:
                 r = run_dry_run();
                 free(arg_pids);
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        case ACTION_INJECTOR:
+                r = check_capabilities();
+                if (r >= 0)
+                        r = injector_listen_run(arg_peer_unit);
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         case ACTION_RUN:
                 break;

@@ -35,6 +35,7 @@
 #define SETTLE_USEC (2 * USEC_PER_SEC)
 #define SETTLE_FIRST_USEC (1 * USEC_PER_MSEC)
 #define SETTLE_MAX_INTERVAL_USEC (500 * USEC_PER_MSEC)
+#define PROCMON_PROBE_USEC (1 * USEC_PER_SEC)
 
 /* ---- the target list ----------------------------------------------------------------------- */
 
@@ -872,6 +873,21 @@ static int manager_add_procmon(Manager *m) {
                                   "ScanInterval=");
                 return 0;
         }
+        /* In a PID namespace (a container, a pod without hostPID) the kernel takes the subscription
+         * and sends nothing: check that our own child's events come */
+        r = procmon_probe(m->procmon_fd, PROCMON_PROBE_USEC);
+        if (r <= 0) {
+                char b[FORMAT_TIMESPAN_MAX], c[FORMAT_TIMESPAN_MAX];
+
+                m->procmon_fd = safe_close(m->procmon_fd);
+                log_warning("The proc connector delivered no event for a child of ours within %s (in a PID "
+                            "namespace the kernel sends none); scanning /proc every %s (ScanInterval=) instead.",
+                            format_timespan(b, sizeof b, PROCMON_PROBE_USEC),
+                            m->policies->daemon.scan_interval > 0 ?
+                                    format_timespan(c, sizeof c, m->policies->daemon.scan_interval) :
+                                    "(never: it is 0)");
+                return 0;
+        }
         r = sd_event_add_io(m->event, &m->procmon_source, m->procmon_fd, EPOLLIN, on_procmon, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the proc connector: %m");
@@ -890,6 +906,8 @@ static int manager_add_timers(Manager *m) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to add the scan timer: %m");
                 (void) sd_event_source_set_description(m->scan_timer, "scan");
+                /* repeating: on_scan_timer() moves the next expiry on */
+                (void) sd_event_source_set_enabled(m->scan_timer, SD_EVENT_ON);
         }
 
         r = sd_event_add_time_relative(m->event, &m->accounting_timer, CLOCK_MONOTONIC,
@@ -984,15 +1002,24 @@ Manager *manager_free(Manager *m) {
 static void on_injector_lost(InjectorClient *c, void *userdata) {
         Manager *m = userdata;
 
-        log_error("No injector is left and a confined manager cannot fork one; exiting so that the "
-                  "service manager restarts mlockd.");
+        if (m->injector_socket)
+                log_error("The injector service cannot be reached; exiting so that the service manager "
+                          "restarts mlockd.");
+        else
+                log_error("No injector is left and a confined manager cannot fork one; exiting so that the "
+                          "service manager restarts mlockd.");
         m->injector_lost = true;
         (void) sd_event_exit(m->event, EXIT_FAILURE);
 }
 
-int manager_prepare(Manager *m) {
+static int manager_start_injectors(Manager *m) {
         _cleanup_(injector_freep) Injector *active = NULL, *spare = NULL;
         int r;
+
+        /* socket mode: the injector service (injector-socket.h), reconnected to when lost */
+        if (m->injector_socket)
+                return injector_client_new_socket(m->event, m->injector_socket, on_injector_lost, m,
+                                                  &m->injector);
 
         /* two, before any confinement: the spare takes over when the first dies or gets stuck
          * (injector-client.h says why a confined manager cannot fork another) */
@@ -1012,6 +1039,15 @@ int manager_prepare(Manager *m) {
                 log_info("Injector started (pid %d), no spare.", (int) injector_pid(active));
         TAKE_PTR(active);
         TAKE_PTR(spare);
+        return 0;
+}
+
+int manager_prepare(Manager *m) {
+        int r;
+
+        r = manager_start_injectors(m);
+        if (r < 0)
+                return r;
         r = manager_add_signals(m);
         if (r < 0)
                 return r;

@@ -35,6 +35,7 @@ struct Manager {
         sd_bus *bus;
         char *config_dir;
         bool dry_run;
+        const char *injector_socket;    /* connect to the injector service there; NULL: fork injectors */
 
         PolicySet *policies;
 
@@ -71,7 +72,8 @@ struct Manager {
 int manager_new(const char *config_dir, bool dry_run, PolicySet *policies, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_CLEANUP(Manager *, manager_free);
-/* Start the injector (before any confinement), open the proc connector. */
+/* Start the injectors (before any confinement) or connect to the injector service, open the proc
+ * connector and check that it delivers. */
 int manager_prepare(Manager *m);
 /* First scan, bus name, then READY=1; runs the loop until SIGTERM/SIGINT. */
 int manager_run(Manager *m, bool debug_seccomp);

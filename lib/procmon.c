@@ -4,11 +4,14 @@
 #include <fcntl.h>
 #include <linux/connector.h>
 #include <linux/netlink.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -355,6 +358,49 @@ int procmon_receive(int fd, ProcEvent *events, size_t max, size_t *ret_n) {
                 return -EAGAIN;
         *ret_n = n;
         return 0;
+}
+
+int procmon_probe(int fd, uint64_t timeout_usec) {
+        ProcEvent events[64];
+        uint64_t deadline;
+        bool seen = false;
+        pid_t child;
+        struct timespec ts;
+
+        if (fd < 0)
+                return -EBADF;
+        child = fork();
+        if (child < 0)
+                return -errno;
+        if (child == 0)
+                _exit(EXIT_SUCCESS);
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        deadline = (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U + timeout_usec;
+        while (!seen) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                uint64_t now;
+                size_t n = 0;
+                int r;
+
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                now = (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
+                if (now >= deadline)
+                        break;
+                r = poll(&p, 1, (int) ((deadline - now + 999) / 1000));
+                if (r < 0 && errno != EINTR)
+                        break;
+                if (r <= 0)
+                        continue;
+                if (procmon_receive(fd, events, ELEMENTSOF(events), &n) < 0)
+                        continue;
+                /* an overflow (events dropped, maybe ours) also says the connector delivers */
+                for (size_t i = 0; i < n; i++)
+                        if (events[i].type == PROC_EVENT_LOST || events[i].tgid == child || events[i].pid == child)
+                                seen = true;
+        }
+        (void) waitpid(child, NULL, 0);
+        return seen;
 }
 
 static int pid_cmp(const void *a, const void *b) {

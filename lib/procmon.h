@@ -57,6 +57,12 @@ int procmon_open(int *ret_fd);
  * skips what is not asked for as before. procmon_open() is procmon_open_events(ret_fd, true). */
 int procmon_open_events(int *ret_fd, bool comm);
 
+/* Whether the connector on fd really delivers: fork a child that exits at once and wait up to
+ * timeout_usec for an event naming it, or an overflow. 1: it does; 0: nothing came (in a PID or
+ * user namespace other than the initial ones the kernel accepts the subscription and sends
+ * nothing). Events of other processes read meanwhile are dropped: scan /proc afterwards. */
+int procmon_probe(int fd, uint64_t timeout_usec);
+
 /* Receive what is queued, up to max events; -EAGAIN when nothing is queued. A lost-events
  * condition yields one PROC_EVENT_LOST event. Unknown/ignored events are skipped, and so are
  * malformed datagrams and datagrams not sent by the kernel. When *ret_n == max more may be queued:

@@ -1,15 +1,19 @@
-# systemd/local.mk: the service unit, the bus policy and activation file, and the self-hardening
+# systemd/local.mk: the units, the bus policy and activation file, and the self-hardening
 # library (daemon/sandbox.c) with its tests. See doc/hardening.md.
 
 mlockd_SOURCES += daemon/sandbox.c daemon/sandbox.h
 
 # ---- installed files ----------------------------------------------------------------------------
-generated_files += systemd/mlockd.service systemd/org.mlockd1.service
-systemdsystemunit_DATA = systemd/mlockd.service
+# The manager (mlockd.service) and its injector (mlockd-injector.socket, mlockd-injector.service):
+# these three names are relied on by packaging.
+generated_files += systemd/mlockd.service systemd/mlockd-injector.service systemd/org.mlockd1.service
+systemdsystemunit_DATA = systemd/mlockd.service systemd/mlockd-injector.service systemd/mlockd-injector.socket
 dbussystemconf_DATA = systemd/org.mlockd1.conf
 dbussystemservice_DATA = systemd/org.mlockd1.service
 EXTRA_DIST += \
 	systemd/mlockd.service.in \
+	systemd/mlockd-injector.service.in \
+	systemd/mlockd-injector.socket \
 	systemd/org.mlockd1.conf \
 	systemd/org.mlockd1.service.in \
 	doc/hardening.md

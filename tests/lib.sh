@@ -354,3 +354,40 @@ mlocked_kb() {
         ps=$(tr ' ' '\n' <<<"$line" | awk -F= '$1 == "page_size" { print $2 }')
         echo $((pages * ps / 1024))
 }
+
+# unit_syscall_filter UNIT_FILE: the system calls the unit's SystemCallFilter= lines allow, one per
+# line, groups expanded with systemd-analyze syscall-filter (allow lists, then ~ removals, in
+# order). Empty when the unit has no filter or systemd-analyze is missing.
+unit_syscall_filter() {
+        local line group v x
+        local -A members allows
+        command -v systemd-analyze >/dev/null || return 0
+        while IFS= read -r line; do
+                if [[ $line == @* ]]; then
+                        group=$line
+                        members[$group]=
+                elif [[ -n ${group:-} && $line =~ ^[[:space:]]+([@a-z0-9_-]+)$ ]]; then
+                        members[$group]+=" ${BASH_REMATCH[1]}"
+                fi
+        done < <(systemd-analyze syscall-filter 2>/dev/null)
+        _usf_expand() {
+                local y
+                for y in "$@"; do
+                        if [[ $y == @* ]]; then
+                                _usf_expand ${members[$y]:-}
+                        else
+                                echo "$y"
+                        fi
+                done
+        }
+        while read -r v; do
+                if [[ $v == '~'* ]]; then
+                        for x in $(_usf_expand ${v#\~}); do unset "allows[$x]"; done
+                else
+                        for x in $(_usf_expand $v); do allows[$x]=1; done
+                fi
+        done < <(sed -n 's/^SystemCallFilter=//p' "$1")
+        for x in "${!allows[@]}"; do
+                echo "$x"
+        done
+}

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The injector client against fake injectors (forked children speaking the protocol): replies are
  * paired by serial and a stale one is dropped; a request with no answer is a timeout that kills
- * the injector, checks the target and hands over to the spare; a dead last injector is reported. */
+ * the injector, checks the target and hands over to the spare; a dead last injector is reported.
+ * Socket mode against a fake injector service: the greeting names the server, a lost server is
+ * replaced by a new connection, a refusing one is reported lost. */
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "injector-client.h"
+#include "injector-socket.h"
 #include "tests.h"
 
 /* A fake injector on fd: answers each request with r = -(serial), except that when stale is set it
@@ -74,6 +79,139 @@ static void run_until_reply(sd_event *e) {
 
         while (seen.n == before && !seen.lost)
                 ASSERT_TRUE(sd_event_run(e, 10 * USEC_PER_SEC) >= 0);
+}
+
+/* A fake injector service on a listening socket: each connection is served by a child that
+ * greets and then answers as fake_serve(); the third connection is refused. */
+static _noreturn_ void fake_listener(int lfd) {
+        for (unsigned n = 1;; n++) {
+                InjectorReply hello = { .serial = 0 };
+                int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+                if (fd < 0)
+                        _exit(1);
+                if (n == 3) {
+                        hello.r = -EPERM;
+                        snprintf(hello.reason, sizeof hello.reason, "not in mlockd.service");
+                        (void) send(fd, &hello, sizeof hello, 0);
+                        close(fd);
+                        continue;
+                }
+                if (fork() == 0) {
+                        close(lfd);
+                        hello.result = getpid();
+                        hello.advised = (uint64_t) getppid();
+                        (void) send(fd, &hello, sizeof hello, 0);
+                        fake_serve(fd, false);
+                }
+                close(fd);
+        }
+}
+
+static void test_greeting(void) {
+        Injector *i = NULL;
+        InjectorReply hello = { .result = 1234, .advised = 1000 };
+        const char *why = NULL;
+        pid_t listener = 0;
+
+        ASSERT_OK(injector_from_fd(-EBADF, 0, &i));
+        hello.serial = 7;
+        ASSERT_ERROR(injector_socket_greeting(i, &hello, &listener, &why), EBADMSG);
+        hello.serial = 0;
+        hello.result = 0;
+        ASSERT_ERROR(injector_socket_greeting(i, &hello, &listener, &why), EBADMSG);
+        hello.result = 1234;
+        hello.has_fd = 1;
+        ASSERT_ERROR(injector_socket_greeting(i, &hello, &listener, &why), EBADMSG);
+        hello.has_fd = 0;
+        memset(hello.reason, 'x', sizeof hello.reason); /* unterminated */
+        ASSERT_ERROR(injector_socket_greeting(i, &hello, &listener, &why), EBADMSG);
+        memset(hello.reason, 0, sizeof hello.reason);
+        ASSERT_EQ(injector_pid(i), 0);
+        ASSERT_OK(injector_socket_greeting(i, &hello, &listener, &why));
+        ASSERT_EQ(injector_pid(i), 1234);
+        ASSERT_EQ(listener, 1000);
+        hello.r = -EPERM;
+        snprintf(hello.reason, sizeof hello.reason, "uid 65534 is not root");
+        ASSERT_ERROR(injector_socket_greeting(i, &hello, &listener, &why), EPERM);
+        ASSERT_STREQ(why, "uid 65534 is not root");
+        injector_set_pid(i, 0);
+        injector_free(i);
+}
+
+/* A peer on a socket pair is this process: root perhaps, but not in mlockd.service. */
+static void test_peer_check(void) {
+        _cleanup_free_ char *why = NULL;
+        pid_t peer = 0;
+        int fds[2], r;
+
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds));
+        r = injector_peer_check(fds[0], "mlockd-test-nonexistent.service", &peer, &why);
+        ASSERT_EQ(r, -EPERM);
+        ASSERT_TRUE(why && (strstr(why, "not root") || strstr(why, "not in mlockd-test-nonexistent.service")));
+        ASSERT_EQ(peer, 0);
+        close(fds[0]);
+        close(fds[1]);
+}
+
+static void test_socket(void) {
+        _cleanup_(injector_client_freep) InjectorClient *c = NULL;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        InjectorRequest req = { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_EXE, .pid = getpid() };
+        char dir[] = "/tmp/test-injector-client.XXXXXX";
+        pid_t listener;
+        sd_event *e = NULL;
+        int lfd;
+
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/injector.sock", dir);
+        lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        ASSERT_TRUE(lfd >= 0);
+        ASSERT_OK(bind(lfd, (struct sockaddr *) &sa, sizeof sa));
+        ASSERT_OK(listen(lfd, 8));
+        listener = fork();
+        ASSERT_TRUE(listener >= 0);
+        if (listener == 0)
+                fake_listener(lfd);
+        close(lfd);
+
+        seen.n = 0;
+        seen.lost = false;
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_ERROR(injector_client_new_socket(e, "/nonexistent/injector.sock", on_lost, NULL, &c), ENOENT);
+        ASSERT_OK(injector_client_new_socket(e, sa.sun_path, on_lost, NULL, &c));
+        ASSERT_TRUE(injector_client_is_ours(c, listener));
+
+        /* serial 1 is a STEP never answered: the server is killed, a new connection greets, and
+         * serial 2, waiting behind, is answered by the new server */
+        req.op = INJECTOR_OP_STEP;
+        ASSERT_OK(injector_client_submit(c, &req, -EBADF, 200 * USEC_PER_MSEC, on_reply, e, NULL));
+        req.op = INJECTOR_OP_EXE;
+        ASSERT_OK(injector_client_submit(c, &req, -EBADF, USEC_PER_SEC, on_reply, e, NULL));
+        run_until_reply(e);
+        ASSERT_EQ(seen.last_r, -ECONNRESET);
+        run_until_reply(e);
+        ASSERT_EQ(seen.last_r, -2);
+        ASSERT_EQ(injector_client_restarts(c), 1);
+        ASSERT_FALSE(seen.lost);
+        ASSERT_TRUE(injector_client_is_ours(c, listener));
+
+        /* the listener refuses the third connection: lost, nothing left to send to */
+        ASSERT_OK(injector_client_submit(c, &req, -EBADF, 50 * USEC_PER_MSEC, on_reply, e, NULL));
+        req.op = INJECTOR_OP_STEP;
+        ASSERT_OK(injector_client_submit(c, &req, -EBADF, 50 * USEC_PER_MSEC, on_reply, e, NULL));
+        run_until_reply(e);
+        ASSERT_EQ(seen.last_r, -3);
+        while (!seen.lost)
+                ASSERT_TRUE(sd_event_run(e, 10 * USEC_PER_SEC) >= 0);
+        ASSERT_ERROR(injector_client_submit(c, &req, -EBADF, USEC_PER_SEC, on_reply, e, NULL), ENOTCONN);
+
+        c = injector_client_free(c);
+        sd_event_unref(e);
+        ASSERT_OK(kill(listener, SIGKILL));
+        ASSERT_TRUE(waitpid(listener, NULL, 0) == listener);
+        unlink(sa.sun_path);
+        rmdir(dir);
 }
 
 int main(void) {
@@ -151,5 +289,9 @@ int main(void) {
 
         c = injector_client_free(c);
         sd_event_unref(e);
+
+        test_greeting();
+        test_peer_check();
+        test_socket();
         return 0;
 }

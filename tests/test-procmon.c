@@ -6,6 +6,7 @@
 #include <linux/connector.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "parse-util.h"
 #include "procmon.h"
 #include "tests.h"
 
@@ -550,12 +552,52 @@ static void test_overflow(void) {
         close(fd);
 }
 
+/* The probe: our own child's events come in the initial PID namespace; from inside a new one the
+ * kernel accepts the subscription and sends nothing, and the probe says so. */
+static void test_probe(void) {
+        int fd = -EBADF, status = 0;
+        pid_t pid;
+
+        if (procmon_open(&fd) < 0)
+                return; /* test_connector() said why */
+        ASSERT_EQ(procmon_probe(fd, 5 * USEC_PER_SEC), 1);
+        safe_close(fd);
+        ASSERT_ERROR(procmon_probe(-EBADF, USEC_PER_SEC), EBADF);
+
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                pid_t inner;
+
+                if (unshare(CLONE_NEWPID) < 0) {
+                        fprintf(stderr, "# PID namespace case skipped: unshare(CLONE_NEWPID): %m\n");
+                        _exit(EXIT_TEST_SKIP);
+                }
+                inner = fork(); /* pid 1 of the new namespace */
+                if (inner == 0) {
+                        int f = -EBADF;
+
+                        if (getpid() != 1 || procmon_open(&f) < 0)
+                                _exit(EXIT_TEST_ERROR);
+                        _exit(procmon_probe(f, 300 * USEC_PER_MSEC) == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+                }
+                if (inner < 0 || waitpid(inner, &status, 0) != inner || !WIFEXITED(status))
+                        _exit(EXIT_TEST_ERROR);
+                _exit(WEXITSTATUS(status));
+        }
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status));
+        if (WEXITSTATUS(status) != EXIT_TEST_SKIP)
+                ASSERT_EQ(WEXITSTATUS(status), EXIT_SUCCESS);
+}
+
 int main(void) {
         test_parse();
         test_parse_fuzz();
         test_scan_fixture();
         test_scan_real();
         test_connector();
+        test_probe();
         test_overflow();
         return 0;
 }
