@@ -709,25 +709,37 @@ static bool policies_match_names(const PolicySet *s) {
         return false;
 }
 
-static int manager_add_procmon(Manager *m);
+static int manager_watch_procmon(Manager *m);
 
 /* The set of events wanted changed (comm events for Name=): a new socket first, then the old one
- * closed, so that no exec falls between; a failure keeps the old one. */
+ * closed, so that no exec falls between. Not probed again (the probe forks, which the confined
+ * manager may not); a failure (before 6.6 the connector wants CAP_NET_ADMIN, long dropped) keeps
+ * the old subscription. */
 static void manager_resubscribe_procmon(Manager *m) {
-        sd_event_source *old_source = TAKE_PTR(m->procmon_source);
-        int old_fd = TAKE_FD(m->procmon_fd);
+        bool comm = policies_match_names(m->policies);
+        sd_event_source *old_source;
+        int fd, old_fd, r;
 
-        if (manager_add_procmon(m) < 0 || m->procmon_fd < 0) {
+        r = procmon_open_events(&fd, comm);
+        if (r < 0) {
+                log_debug_errno(r, "Could not subscribe again to process events (comm changes %s), keeping the "
+                                "old subscription: %m", comm ? "included" : "left out");
+                return;
+        }
+        old_source = TAKE_PTR(m->procmon_source);
+        old_fd = m->procmon_fd;
+        m->procmon_fd = fd;
+        if (manager_watch_procmon(m) < 0) {
                 m->procmon_source = sd_event_source_disable_unref(m->procmon_source);
-                m->procmon_fd = safe_close(m->procmon_fd);
+                safe_close(fd);
                 m->procmon_source = old_source;
                 m->procmon_fd = old_fd;
-                m->procmon_comm = !m->procmon_comm;
                 return;
         }
         sd_event_source_disable_unref(old_source);
         safe_close(old_fd);
-        log_debug("Process events resubscribed, comm changes %s.", m->procmon_comm ? "included" : "left out");
+        m->procmon_comm = comm;
+        log_debug("Process events resubscribed, comm changes %s.", comm ? "included" : "left out");
 }
 
 int manager_reload(Manager *m, char ***ret_problems) {
@@ -862,6 +874,18 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+static int manager_watch_procmon(Manager *m) {
+        int r;
+
+        r = sd_event_add_io(m->event, &m->procmon_source, m->procmon_fd, EPOLLIN, on_procmon, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the proc connector: %m");
+        (void) sd_event_source_set_description(m->procmon_source, "procmon");
+        /* before the lock work: an exec should be seen before the old image is worked on */
+        (void) sd_event_source_set_priority(m->procmon_source, SD_EVENT_PRIORITY_NORMAL - 1);
+        return 0;
+}
+
 static int manager_add_procmon(Manager *m) {
         int r;
 
@@ -888,13 +912,7 @@ static int manager_add_procmon(Manager *m) {
                                     "(never: it is 0)");
                 return 0;
         }
-        r = sd_event_add_io(m->event, &m->procmon_source, m->procmon_fd, EPOLLIN, on_procmon, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch the proc connector: %m");
-        (void) sd_event_source_set_description(m->procmon_source, "procmon");
-        /* before the lock work: an exec should be seen before the old image is worked on */
-        (void) sd_event_source_set_priority(m->procmon_source, SD_EVENT_PRIORITY_NORMAL - 1);
-        return 0;
+        return manager_watch_procmon(m);
 }
 
 static int manager_add_timers(Manager *m) {

@@ -12,7 +12,7 @@ Name=mlk-renamed
 Mode=onfault
 Regions=anon"
 
-start_mlockd
+start_mlockd --log-level=debug
 start_my_target pid --anon 8M --touch 1M --mode rename --comm mlk-renamed
 addr=$(ready_field "$(target_output)" anon)
 sleep 1
@@ -30,6 +30,8 @@ Executable=$MY_TARGET
 Mode=onfault
 Regions=anon"
 "$MLOCKCTL" reload || fail "reload failed"
+grep -q "Process events resubscribed, comm changes left out" "$MLOCKD_LOG" ||
+        fail "the reload did not resubscribe without comm events: $(grep -i "process events\|subscribe" "$MLOCKD_LOG")"
 start_my_target pid2 --anon 8M --touch 1M
 addr2=$(ready_field "$(target_output)" anon)
 wait_until 10 has_vmflags "$pid2" "$addr2" lo lf || fail "a process started after the resubscription was not locked"
