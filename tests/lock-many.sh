@@ -1,5 +1,6 @@
 #!/bin/bash
-# 200 matching processes started at once are all locked; none is missed.
+# 200 matching processes started at once are all locked and verified (each job ended locked);
+# none is missed, and none is left stopped or traced.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 write_policy many "[Match]
@@ -30,6 +31,14 @@ if ! wait_until 60 all_locked; then
         done
         fail "$missed of 200 processes not locked"
 fi
+# verified: every job ended with the state line (after its last step, so no tracer is attached)
+all_verified() {
+        local p
+        for p in "${pids[@]}"; do
+                grep -q "Process $p (.*), policy many: locked" "$MLOCKD_LOG" || return 1
+        done
+}
+wait_until 60 all_verified || fail "not every job ended locked: $(grep -c 'policy many: locked' "$MLOCKD_LOG") of 200"
 for p in "${pids[@]}"; do
         assert_unharmed "$p"
 done
