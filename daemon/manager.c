@@ -499,7 +499,8 @@ static int manager_scan(Manager *m) {
 /* ---- rechecks: programs map more after they were locked --------------------------------------- */
 
 /* Right after exec the loader has mapped little. When smaps shows a selected mapping that neither
- * mlockd's ledger nor the target's own lock covers, plan again. MCL_FUTURE targets need none. */
+ * mlockd's ledger nor the target's own lock covers, plan again. MCL_FUTURE locks a
+ * mapping as it is made, so for those only one that raced the mlockall() counts. */
 static bool target_needs_more(const Target *t, const Policy *p, const Maps *smaps) {
         for (size_t j = 0; j < smaps->n; j++) {
                 const MapsRegion *r = &smaps->regions[j];
@@ -565,8 +566,9 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                 else if (young_only)
                         continue;
                 /* planned at exec, a young target may have failed on a layout still being made:
-                 * it is tried again once its maps moved */
-                if (!p || t->released || t->job || t->call || t->ledger.future || p->mode == LOCK_MODE_NONE ||
+                 * it is tried again once its maps moved. MCL_FUTURE targets are looked at too: a
+                 * mapping made between the plan's smaps read and the mlockall() is not locked */
+                if (!p || t->released || t->job || t->call || p->mode == LOCK_MODE_NONE ||
                     t->trimmed ||
                     !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL ||
                       (young && t->state_id == TARGET_FAILED)))
