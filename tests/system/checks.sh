@@ -245,6 +245,22 @@ check_adopted() {
 }
 check locks-adopted check_adopted
 
+# ---- reinstall, as an upgrade does: the units are restarted and the locks stay ----------------
+check_reinstall() {
+        local old new
+        old=$(main_pid mlockd.service)
+        DEBIAN_FRONTEND=noninteractive timeout 120 dpkg -i "$deb" >/dev/null || { echo "dpkg -i again failed"; return 1; }
+        new=$(main_pid mlockd.service)
+        [[ $(systemctl is-active mlockd.service) == active ]] || { echo "mlockd is $(systemctl is-active mlockd.service)"; return 1; }
+        echo "mlockd.service: $old -> $new"
+        (( new != old )) || { echo "mlockd.service was not restarted"; return 1; }
+        [[ -f /run/redis-vmlck ]] || { echo "redis-server was not locked before (see redis-locked)"; return 1; }
+        wait_for 15 redis_locked || { echo "redis-server is $(state_of "$(redis_pid)") after the reinstall"; return 1; }
+        [[ $(vmlck_kb "$(redis_pid)") == "$(cat /run/redis-vmlck)" ]] ||
+                { echo "VmLck changed: $(cat /run/redis-vmlck) -> $(vmlck_kb "$(redis_pid)") kB"; return 1; }
+}
+check reinstall check_reinstall
+
 # ---- bus activation: a call to org.mlockd1 starts a stopped mlockd -------------------------------
 check_activation() {
         timeout 60 systemctl stop mlockd.service || { echo "systemctl stop failed"; return 1; }
