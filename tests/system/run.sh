@@ -86,7 +86,7 @@ else
         "$MAKE" -s -C "$top_builddir" distdir distdir="$src" top_distdir="$src" >"$work/distdir.log" 2>&1 ||
                 { cat "$work/distdir.log"; fail "make distdir failed"; }
         [[ -f $src/debian/control ]] || fail "the distdir has no debian/ (EXTRA_DIST)"
-        (cd "$src" && DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" dpkg-buildpackage -us -uc -b) \
+        (cd "$src" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc) ${DEB_BUILD_OPTIONS:-}" dpkg-buildpackage -us -uc -b) \
                 >"$work/deb.log" 2>&1 || { tail -n 40 "$work/deb.log"; fail "dpkg-buildpackage failed"; }
         deb=$(ls "$work"/src/mlockd_*.deb | head -n1)
         [[ -f $deb ]] || fail "dpkg-buildpackage made no .deb"
