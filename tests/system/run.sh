@@ -132,16 +132,16 @@ if [[ -f $root_tar ]]; then
 else
         mkdir -p "$cache" || skip "cannot create $cache"
         echo "# root: building $root_tar with mmdebstrap from $mirror"
-        if ! mmdebstrap --variant=apt --format=tar --include="$packages" "${aptopts[@]}" "$suite" "$root_tar.tmp" "$mirror" \
+        if ! mmdebstrap --variant=apt --format=tar --include="$packages" "${aptopts[@]}" "$suite" "$root_tar.tmp.$$" "$mirror" \
                 >"$work/mmdebstrap.log" 2>&1; then
                 tail -n 20 "$work/mmdebstrap.log"
-                rm -f "$root_tar.tmp"
+                rm -f "$root_tar.tmp.$$"
                 # No archive reachable is the host's limit, not mlockd's.
                 grep -qiE 'Failed to fetch|Could not resolve|Temporary failure|Connection failed|Unable to connect' \
                         "$work/mmdebstrap.log" && skip "mmdebstrap cannot reach $mirror"
                 fail "mmdebstrap failed"
         fi
-        mv "$root_tar.tmp" "$root_tar"
+        mv "$root_tar.tmp.$$" "$root_tar"
         echo "# root: built in $(elapsed "$t")"
 fi
 
