@@ -5,7 +5,7 @@
 . "${top_srcdir:-.}/tests/lib.sh"
 command -v busctl >/dev/null || skip "busctl not installed"
 
-cg=$(make_test_memcg "mlockd-budget-$$")
+cg=$(make_test_memcg "mlockd-budget-$$") || exit $? # a skip in $(...) ends only the subshell
 write_daemon_conf "AccountingInterval=200ms"
 write_policy budgeted "[Match]
 Executable=$MY_TARGET

@@ -15,6 +15,10 @@ TEST_TMP=$(mktemp -d "/tmp/mlockd-$TEST_NAME.XXXXXX")
 _test_pids=()
 _test_cgroups=()
 _test_swapfiles=()
+# Cgroups and swapfiles are also listed in files: make_test_memcg and make_swapfile print their
+# path and so run in $(...), a subshell whose arrays the cleanup never sees.
+_test_cgroups_file=$TEST_TMP/.cgroups
+_test_swapfiles_file=$TEST_TMP/.swapfiles
 
 fail() {
         echo "FAIL: $TEST_NAME: $*" >&2
@@ -43,9 +47,11 @@ _test_cleanup() {
         for pid in "${_test_pids[@]}"; do
                 wait "$pid" 2>/dev/null || true
         done
+        [[ -f $_test_cgroups_file ]] && mapfile -t -O "${#_test_cgroups[@]}" _test_cgroups <"$_test_cgroups_file"
         for cg in "${_test_cgroups[@]}"; do
                 rmdir "$cg" 2>/dev/null || true
         done
+        [[ -f $_test_swapfiles_file ]] && mapfile -t -O "${#_test_swapfiles[@]}" _test_swapfiles <"$_test_swapfiles_file"
         for sw in "${_test_swapfiles[@]}"; do
                 remove_swapfile "$sw"
         done
@@ -163,7 +169,7 @@ make_test_memcg() {
                 skip "no memory cgroup controller"
         fi
         mkdir -p "$base/$name" || skip "cannot create a cgroup under $base"
-        _test_cgroups+=("$base/$name")
+        echo "$base/$name" >>"$_test_cgroups_file"
         echo "$base/$name"
 }
 
@@ -314,7 +320,7 @@ make_swapfile() {
                 rm -f "$f"
                 skip "swapon refused: $(cat "$TEST_TMP/swapon.err")"
         fi
-        _test_swapfiles+=("$f")
+        echo "$f" >>"$_test_swapfiles_file"
         echo "$f"
 }
 

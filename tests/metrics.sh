@@ -6,7 +6,7 @@
 . "${top_srcdir:-.}/tests/lib.sh"
 command -v busctl >/dev/null || skip "busctl not installed"
 
-cg=$(make_test_memcg "mlockd-metrics-$$")
+cg=$(make_test_memcg "mlockd-metrics-$$") || exit $? # a skip in $(...) ends only the subshell
 metrics=$TEST_TMP/mlockd.prom
 write_daemon_conf "AccountingInterval=200ms
 MetricsFile=$metrics"
