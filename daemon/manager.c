@@ -581,6 +581,7 @@ static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata
         (void) manager_recheck(m, false);
         if (m->n_targets > 0 || m->n_cgroups > 0)
                 manager_account(m);
+        manager_check_drift(m);
         m->metrics_dirty = true; /* the file's timestamp says we are alive: rewrite it every tick */
         manager_write_metrics(m);
         manager_notify_status(m);

@@ -67,6 +67,8 @@ typedef struct FolioSizes {
         uint64_t sizes[LOCK_FOLIO_SIZES_MAX]; /* enabled anonymous folio sizes above a page,
                                                  largest first (PMD and mTHP) */
         size_t n;
+        bool always;                    /* one of them is enabled for every VMA ("always"), not only
+                                           for MADV_HUGEPAGE ones */
 } FolioSizes;
 
 /* The enabled large-folio sizes under sys_root ("/sys"): kernel/mm/transparent_hugepage/enabled
@@ -78,6 +80,11 @@ int lock_folio_sizes(const char *sys_root, FolioSizes *ret);
  * file-backed region the PMD size whenever THP is built in (the page cache makes large folios on
  * its own, up to PMD size, whatever the anonymous settings); else the page size. */
 uint64_t lock_chunk_align(const FolioSizes *f, bool file_backed, uint64_t page_size);
+
+/* The boundary for chunk edges in region r: the page size where no large folio can be (nh, or
+ * anonymous memory without hg while every size is "madvise"), else lock_chunk_align(). Edges no
+ * coarser than needed keep steps small on 4K memory (MaxPause). */
+uint64_t lock_region_align(const FolioSizes *f, const MapsRegion *r, uint64_t page_size);
 
 /* The end of the chunk that starts at start within a range ending at end, about want bytes long:
  * an align boundary (or end). A chunk never ends inside an aligned block unless the range does:
@@ -104,3 +111,12 @@ void lock_verify(const Maps *smaps, const LockPlan *plan, LockMode mode, LockVer
  * *ret_reason (optional) a static reason when the step was refused ("seccomp:kill_process", ...). */
 int lock_step(pid_t pid, int pidfd, InjectCall call, const uint64_t args[6], usec_t timeout,
               long *ret_result, InjectStats *ret_stats, const char **ret_reason);
+
+/* Make the kernel mlock the present pages of a range that is locked already: munlock then mlock2
+ * with the range's flags (0 or MLOCK_ONFAULT), in one stop, so the target never runs with it
+ * unlocked. Only a change from unlocked to locked walks the present pages (doc/kernel-facts.md 2):
+ * pages faulted back from swap under VM_LOCKED are not mlocked until this. Never on a range the
+ * target locked itself: the munlock would undo its lock. Same results as lock_step(); *ret_result
+ * is the first call that failed, else 0. */
+int lock_relock_step(pid_t pid, int pidfd, uint64_t start, uint64_t len, unsigned flags, usec_t timeout,
+                     long *ret_result, InjectStats *ret_stats, const char **ret_reason);

@@ -351,3 +351,14 @@ mlocked_kb() {
         ps=$(tr ' ' '\n' <<<"$line" | awk -F= '$1 == "page_size" { print $2 }')
         echo $((pages * ps / 1024))
 }
+
+# kernel_locked_kb PID: what mlockd reports as locked in PID, by the kernel's word: its mlocked
+# pages (kpageflags) where this test can read them, else the smaps Locked: sum (a PSS figure,
+# which mlockd falls back to as well).
+kernel_locked_kb() {
+        if "$top_builddir/tests/helpers/pagecount" $$ >/dev/null 2>&1; then
+                mlocked_kb "$1"
+        else
+                locked_kb "$1"
+        fi
+}

@@ -170,6 +170,7 @@ static void test_folio_sizes(void) {
         ASSERT_EQ_U64(f.sizes[2], 32 * 1024);
         ASSERT_EQ_U64(lock_chunk_align(&f, false, 4096), 2 * MiB);
         ASSERT_EQ_U64(lock_chunk_align(&f, true, 4096), 2 * MiB);
+        ASSERT_TRUE(f.always); /* 64K always */
 
         /* top-level never: inherit is off too */
         f = folio_sizes("sys-never");
@@ -188,6 +189,7 @@ static void test_folio_sizes(void) {
         f = folio_sizes("sys-old");
         ASSERT_EQ(f.n, 1);
         ASSERT_EQ_U64(f.sizes[0], 2 * MiB);
+        ASSERT_TRUE(f.always);
 
         /* no THP at all */
         f = folio_sizes("sys-none");
@@ -195,6 +197,32 @@ static void test_folio_sizes(void) {
         ASSERT_EQ_U64(f.pmd, 0);
         ASSERT_EQ_U64(lock_chunk_align(&f, true, 4096), 4096);
         ASSERT_ERROR(lock_folio_sizes(NULL, &f), EINVAL);
+}
+
+/* Chunk edges per region: THP-sized only where a large folio can be. */
+static void test_region_align(void) {
+        FolioSizes madv = { .pmd = 2 * MiB, .sizes = { 2 * MiB }, .n = 1 }, always = madv;
+        MapsRegion anon = { .start = 0, .end = 8 * MiB }, hg = anon, nh = anon, file = anon, heap = anon;
+
+        always.always = true;
+        hg.vmflags = VMFLAG_HUGEPAGE;
+        nh.vmflags = VMFLAG_NOHUGEPAGE;
+        file.path = (char *) "/usr/lib/libc.so.6";
+        heap.path = (char *) "[heap]";
+
+        /* enabled=madvise: only MADV_HUGEPAGE anonymous memory has THPs */
+        ASSERT_EQ_U64(lock_region_align(&madv, &anon, 4096), 4096);
+        ASSERT_EQ_U64(lock_region_align(&madv, &heap, 4096), 4096);
+        ASSERT_EQ_U64(lock_region_align(&madv, &hg, 4096), 2 * MiB);
+        ASSERT_EQ_U64(lock_region_align(&madv, &nh, 4096), 4096);
+        /* the page cache makes large folios whatever the anonymous settings */
+        ASSERT_EQ_U64(lock_region_align(&madv, &file, 4096), 2 * MiB);
+        /* enabled=always: every anonymous VMA but nh */
+        ASSERT_EQ_U64(lock_region_align(&always, &anon, 4096), 2 * MiB);
+        ASSERT_EQ_U64(lock_region_align(&always, &heap, 4096), 2 * MiB);
+        ASSERT_EQ_U64(lock_region_align(&always, &nh, 4096), 4096);
+        ASSERT_EQ_U64(lock_region_align(NULL, &anon, 4096), 4096);
+        ASSERT_EQ_U64(lock_region_align(&always, NULL, 4096), 4096);
 }
 
 static void test_chunk_end(void) {
@@ -276,6 +304,7 @@ int main(void) {
         _cleanup_(maps_freep) Maps *m = load();
 
         test_folio_sizes();
+        test_region_align();
         test_chunk_end();
         test_folio_split();
         test_trim_aligned(m);
