@@ -54,7 +54,10 @@ daemon_integration_tests = \
 	tests/lock-maxlocked.sh \
 	tests/lock-apply-async.sh \
 	tests/lock-injector.sh \
-	tests/lock-leader-exit.sh
+	tests/lock-leader-exit.sh \
+	tests/lock-thp.sh \
+	tests/lock-swap.sh \
+	tests/lock-drift.sh
 integration_tests += $(daemon_integration_tests)
 EXTRA_DIST += $(daemon_integration_tests)
 
