@@ -219,6 +219,7 @@ void manager_write_metrics(Manager *m) {
                 .policies = pol, .n_policies = m->policies->n_policies,
                 .targets = tg, .n_targets = n_tg,
                 .injections_total = m->injections_total,
+                .drift_rechecks = m->drift_rechecks,
                 .injection_buckets = cumulative,
                 .injection_bucket_bounds = injection_bucket_bounds,
                 .n_buckets = ELEMENTSOF(cumulative),

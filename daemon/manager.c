@@ -519,7 +519,8 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                         continue;
                 }
                 if (!p || t->released || t->job || t->call || t->ledger.future || p->mode == LOCK_MODE_NONE ||
-                    t->trimmed || !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL))
+                    t->trimmed || !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL) ||
+                    t->reason == TARGET_REASON_DRIFTED) /* Relock=no: left so */
                         continue;
                 req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_OPEN, .pid = t->pid,
                                           .starttime = t->starttime, .value = INJECTOR_FILE_SMAPS,
