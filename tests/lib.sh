@@ -362,3 +362,14 @@ kernel_locked_kb() {
                 locked_kb "$1"
         fi
 }
+
+# cgroup_wrapper CG: a script that moves itself into the cgroup directory CG and execs its
+# arguments; with TARGET=$(cgroup_wrapper CG) start_target runs a target there from its first
+# page, so its memory is charged to CG. Prints the script's path.
+cgroup_wrapper() {
+        local w
+        w=$(mktemp "$TEST_TMP/in-cgroup.XXXXXX")
+        printf '#!/bin/sh\necho $$ >"%s/cgroup.procs" || exit 1\nexec "$@"\n' "$1" >"$w"
+        chmod 0755 "$w"
+        echo "$w"
+}

@@ -27,9 +27,7 @@ Prefetch=yes
 MaxPause=5ms"
 
 # 64 MiB touched under a 48 MiB limit: reclaim pushes part of it to swap
-wrapper=$TEST_TMP/in-cgroup
-printf '#!/bin/sh\necho $$ >"%s/cgroup.procs" || exit 1\nexec "$@"\n' "$cg" >"$wrapper"
-chmod 0755 "$wrapper"
+wrapper=$(cgroup_wrapper "$cg")
 TARGET=$wrapper start_target pid "$MY_TARGET" --anon 64M --touch 64M
 addr=$(ready_field "$(target_output)" anon)
 range=$(printf '%x-%x' "$addr" $((addr + 64 * 1024 * 1024)))

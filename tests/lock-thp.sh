@@ -24,9 +24,7 @@ Prefetch=no
 MaxPause=1ms"
 
 # the targets run in the cgroup from the start, so their pages are charged there
-wrapper=$TEST_TMP/in-cgroup
-printf '#!/bin/sh\necho $$ >"%s/cgroup.procs" || exit 1\nexec "$@"\n' "$cg" >"$wrapper"
-chmod 0755 "$wrapper"
+wrapper=$(cgroup_wrapper "$cg")
 TARGET=$wrapper start_target a "$MY_TARGET" --anon 64M --touch 64M --hugepage
 out_a=$(target_output)
 TARGET=$wrapper start_target b "$MY_TARGET" --anon 64M --hugepage
