@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -689,6 +690,14 @@ static void job_next_lock_step(Job *j) {
 
 /* A lock or relock step ran: metrics, the longest hold, and the pace learns its cost by kind. */
 static void job_stepped(Job *j, const InjectorReply *reply) {
+        const uint64_t *b = j->step_mix.bytes;
+
+        /* one line a step, for tests/bench/bench-pace.sh */
+        log_debug("Process %d: %s step at 0x%" PRIx64 " of %" PRIu64 " KiB held %" PRIu64 " us, MaxPause %" PRIu64
+                  " us (KiB resident %" PRIu64 ", populate %" PRIu64 ", swapin %" PRIu64 ", thp %" PRIu64 ").",
+                  (int) j->target->pid, j->phase == JOB_RELOCK ? "relock" : "lock", j->last.args[0],
+                  j->chunk >> 10, reply->held_usec, (uint64_t) j->spec.max_pause, b[PACE_RESIDENT] >> 10,
+                  b[PACE_POPULATE] >> 10, b[PACE_SWAPIN] >> 10, b[PACE_THP] >> 10);
         j->ops->stepped(j, reply->held_usec, j->userdata);
         j->max_hold = MAX(j->max_hold, (usec_t) reply->held_usec);
         if (reply->result == 0)

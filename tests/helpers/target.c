@@ -15,7 +15,8 @@
  * --mode pause    (default) sleep in pause()
  *        spin     burn CPU
  *        clock    read CLOCK_MONOTONIC in a loop and remember the longest gap between two reads
- *                 (how long the process was held); SIGUSR1 prints "gap_us=N checksum_ok=1"
+ *                 (how long the process was held); SIGUSR1 prints "gap_us=N checksum_ok=1" (the
+ *                 longest since the last SIGUSR1)
  *        mmap     like pause, but every SIGUSR1 maps and touches 1 MiB more and prints
  *                 "mmap=ADDR" (or "mmap_failed errno=N"): checks MCL_FUTURE and RLIMIT_MEMLOCK
  *        thread   a second thread pauses; SIGUSR1 makes the main thread (the leader) exit alone
@@ -194,6 +195,7 @@ int main(int argc, char *argv[]) {
                                        sum == expect);
                                 fflush(stdout);
                                 last = now_ns();
+                                max_gap = 0; /* the next answer is about the time since this one */
                         }
                 }
         }
