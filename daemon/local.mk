@@ -57,7 +57,8 @@ daemon_integration_tests = \
 	tests/lock-leader-exit.sh \
 	tests/lock-thp.sh \
 	tests/lock-swap.sh \
-	tests/lock-drift.sh
+	tests/lock-drift.sh \
+	tests/cgroup-budget-swap.sh
 integration_tests += $(daemon_integration_tests)
 EXTRA_DIST += $(daemon_integration_tests)
 
