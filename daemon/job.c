@@ -904,6 +904,12 @@ static void job_pages_counted(Job *j) {
                 job_conclude(j);
                 return;
         }
+        if (j->rounds == 0)
+                for (size_t w = 0; w < j->verify.n_windows; w++)
+                        if (j->verify.pieces[j->verify.windows[w].first].ours)
+                                j->relocked += job_window_missing(&j->verify.windows[w],
+                                                                  j->verify.pieces[j->verify.windows[w].first].mode) *
+                                               page_size();
         j->relock_window = j->relock_piece = 0;
         j->relock_offset = 0;
         j->phase = JOB_RELOCK;

@@ -167,6 +167,7 @@ struct Job {
         uint64_t not_mlocked;           /* bytes VM_LOCKED by mlockd and still not mlocked */
         uint64_t large_not_mlocked;     /* of them, in large folios */
         bool drifted;                   /* a recheck found mlockd's lock undone, and Relock=no */
+        uint64_t relocked;              /* bytes the first verify found not mlocked in mlockd's ranges */
         bool gone;
         uint64_t raised_limit;          /* RLIMIT_MEMLOCK raised to this, 0: not */
 };

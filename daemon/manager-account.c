@@ -140,7 +140,6 @@ void manager_check_drift(Manager *m) {
                 const CgroupAccount *c = t->memcg ? manager_find_cgroup(m, t->memcg) : NULL;
                 ProcStatus status = {};
                 char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
-                const char *why = NULL;
 
                 if (!p || p->mode == LOCK_MODE_NONE || t->released || t->job || t->ledger.n == 0 ||
                     !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL))
@@ -150,23 +149,21 @@ void manager_check_drift(Manager *m) {
                 if (procfs_read_status("/proc", t->pid, 0, &status) < 0)
                         continue; /* gone: the pidfd says so */
 
-                /* the target munlocked (VmLck fell), or pages lost PG_mlocked in its cgroup
-                 * (unevictable fell below what mlockd verified there) */
-                if (status.vm_lck + (UINT64_C(1) << 20) <= t->vm_locked) {
-                        log_notice("Process %d (%s): its locked memory fell from %s to %s since mlockd locked it.",
-                                   (int) t->pid, strempty(t->comm), format_bytes(a, sizeof a, t->vm_locked),
-                                   format_bytes(b, sizeof b, status.vm_lck));
-                        why = "VmLck";
-                } else if (c && t->pages_verified && c->unevictable + drift_slack(c->locked) < c->locked) {
-                        log_notice("Process %d (%s): its cgroup %s holds %s unevictable, less than the %s mlockd "
-                                   "verified there: checking its pages again.", (int) t->pid, strempty(t->comm),
-                                   c->path, format_bytes(a, sizeof a, c->unevictable),
-                                   format_bytes(b, sizeof b, c->locked));
-                        why = "unevictable";
-                }
-                if (!why)
+                /* The target munlocked or unmapped (VmLck fell), or pages in its cgroup lost their
+                 * mlock (unevictable fell since its lock was verified): look again. The recheck
+                 * says what it found (manager-jobs.c). */
+                if (status.vm_lck + (UINT64_C(1) << 20) <= t->vm_locked)
+                        log_debug("Process %d (%s): VmLck fell from %s to %s, checking its lock.", (int) t->pid,
+                                  strempty(t->comm), format_bytes(a, sizeof a, t->vm_locked),
+                                  format_bytes(b, sizeof b, status.vm_lck));
+                else if (c && t->cg_unevictable > 0 && c->unevictable + drift_slack(t->cg_unevictable) < t->cg_unevictable)
+                        log_debug("Process %d (%s): unevictable of %s fell from %s to %s, checking its lock.",
+                                  (int) t->pid, strempty(t->comm), c->path, format_bytes(a, sizeof a, t->cg_unevictable),
+                                  format_bytes(b, sizeof b, c->unevictable));
+                else
                         continue;
-                t->vm_locked = status.vm_lck; /* noticed once */
+                t->vm_locked = status.vm_lck; /* once; the recheck sets both again */
+                t->cg_unevictable = c ? c->unevictable : 0;
                 m->drift_rechecks++;
                 manager_start_recheck(m, t);
         }

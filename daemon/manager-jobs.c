@@ -99,8 +99,20 @@ static void manager_lock_finished(Manager *m, Target *t, Job *j) {
                 t->locked_bytes = j->locked_bytes;
                 t->smaps_locked = j->smaps_locked;
                 t->pages_verified = j->pages_verified;
+                CgroupMemory mem = {};
+
+                /* the baselines the accounting tick's drift check compares with */
                 if (procfs_read_status("/proc", t->pid, 0, &status) >= 0)
                         t->vm_locked = status.vm_lck;
+                t->cg_unevictable = t->memcg && m->have_cgroup_layout &&
+                                                    cgroup_read_memory(&m->cgroup_layout, t->memcg, &mem) >= 0
+                                            ? mem.unevictable
+                                            : 0;
+                if (j->spec.recheck && (j->plan->bytes > 0 || j->relocked > 0) && !j->drifted)
+                        log_notice("Process %d (%s): mlockd's lock had drifted (%s no longer locked, %s no longer "
+                                   "mlocked); locked again.",
+                                   (int) t->pid, strempty(t->comm), format_bytes(a, sizeof a, j->plan->bytes),
+                                   format_bytes(b, sizeof b, j->relocked));
                 if (j->pages_unreadable && !m->pages_unreadable_noted) {
                         log_notice("The kernel's per-page flags (/proc/kpageflags) cannot be read; locked "
                                    "figures are smaps Locked:, which counts pages that may not be mlocked.");

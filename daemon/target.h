@@ -140,6 +140,7 @@ typedef struct Target {
         uint64_t smaps_locked;  /* smaps Locked: over the same ranges (a PSS figure), beside it */
         bool pages_verified;    /* locked_bytes is the kernel's per-page count */
         uint64_t vm_locked;     /* VmLck when the last job ended: a drop is drift */
+        uint64_t cg_unevictable; /* its memory cgroup's unevictable then: a drop may be drift */
         bool released;          /* Release()d: left alone until it execs */
 
         /* private to the manager and the job */
