@@ -438,8 +438,13 @@ static void job_run_plan(Job *j) {
                 return;
         }
 
-        /* survey what is to lock: the pace needs the mix of resident, swapped, absent and huge */
+        /* survey what is to lock: the pace needs the mix of resident, swapped, absent and huge;
+         * below JOB_SURVEY_MIN the first steps cover it anyway, and a round trip is saved */
         job_pages_done(&j->survey);
+        if (j->plan->bytes < JOB_SURVEY_MIN) {
+                job_start_steps(j);
+                return;
+        }
         for (size_t i = 0; i < j->plan->n_ranges; i++) {
                 const LockRange *lr = &j->plan->ranges[i];
 

@@ -68,6 +68,8 @@ typedef struct JobSpec {
 
 /* How many times verify may relock before it reports what stays not mlocked. */
 #define JOB_VERIFY_ROUNDS 3
+/* Plans smaller than this are locked without a survey of their pages first. */
+#define JOB_SURVEY_MIN (8ULL << 20)
 /* Per-page counts are asked for a block of this size at a time (aligned: every folio size). */
 #define JOB_WINDOW (128ULL << 20)
 
