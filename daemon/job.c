@@ -707,8 +707,6 @@ static void job_stepped(Job *j, const InjectorReply *reply) {
         j->max_hold = MAX(j->max_hold, (usec_t) reply->held_usec);
         if (reply->result == 0)
                 pace_record(&j->pace, &j->step_mix, (usec_t) reply->held_usec);
-        if (reply->held_usec > 0)
-                j->target->rate = (double) j->chunk / (double) reply->held_usec; /* the last one, for the log */
 }
 
 static void job_lock_step_reply(Job *j, int r, const InjectorReply *reply) {

@@ -151,7 +151,6 @@ typedef struct Target {
         Ledger ledger;
         bool inherited;         /* found by the first scan: locks in place may be mlockd's from before */
         Job *job;               /* the job running, NULL when none */
-        double rate;            /* bytes per usec the kernel locked in this target, 0: unknown */
         usec_t max_hold;        /* the last lock job's longest step (DescribeTarget) */
         unsigned replans;       /* the last lock job's plans redone (ENOMEM, trims) */
         usec_t discovered;      /* CLOCK_MONOTONIC when mlockd found it (a young target is rechecked often) */

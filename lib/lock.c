@@ -11,10 +11,6 @@
 #include <unistd.h>
 
 #define PAGE ((uint64_t) sysconf(_SC_PAGESIZE))
-#define CHUNK_MIN (256ULL * 1024)
-#define CHUNK_MAX (1ULL << 30)
-#define CHUNK_FIRST_FULL (1ULL << 20)   /* populating: ~0.5 GB/s measured, so 1 MiB is ~2 ms */
-#define CHUNK_FIRST_ONFAULT (64ULL << 20)
 
 #ifndef MCL_ONFAULT
 #define MCL_ONFAULT 4
@@ -146,23 +142,6 @@ int lock_plan(const Maps *maps, const LockParams *p, LockPlan **ret) {
 
         *ret = TAKE_PTR(plan);
         return 0;
-}
-
-uint64_t lock_chunk_size(LockMode mode, double rate, usec_t max_pause) {
-        uint64_t chunk;
-
-        if (rate <= 0)
-                chunk = mode == LOCK_MODE_FULL ? CHUNK_FIRST_FULL : CHUNK_FIRST_ONFAULT;
-        else {
-                /* leave room for the attach/detach overhead (~50-150us) and for noise: populating
-                 * memory varies by 2x from chunk to chunk (page allocation, zeroing) */
-                double budget = (double) max_pause * 0.4;
-                double c = rate * budget;
-                chunk = c >= (double) CHUNK_MAX ? CHUNK_MAX : (uint64_t) c;
-        }
-        chunk = MAX(chunk, CHUNK_MIN);
-        chunk = MIN(chunk, CHUNK_MAX);
-        return chunk & ~(PAGE - 1);
 }
 
 void lock_verify(const Maps *smaps, const LockPlan *plan, LockMode mode, LockVerify *ret) {

@@ -6,8 +6,9 @@
  * plan:   the target's maps, filtered by Regions= and trimmed to the budgets (MaxLocked=, the cgroup's
  *         lockable bytes, RLIMIT_MEMLOCK), become page-aligned ranges, merged where contiguous;
  *         Regions=all with Future=yes ends with one mlockall().
- * steps:  each range is locked in chunks, each chunk its own attach/inject/detach, sized from the
- *         measured rate so that no single call holds the target longer than MaxPause.
+ * steps:  each range is locked in chunks, each chunk its own attach/inject/detach, sized by the
+ *         caller (lib/pace.h) so that no single call holds the target longer than MaxPause, with
+ *         edges on folio boundaries (lock_region_align(), lock_chunk_end()).
  * verify: smaps says what the kernel locked (Locked:, VmFlags lo/lf); the state follows. */
 
 #include <stdbool.h>
@@ -52,10 +53,6 @@ typedef struct LockPlan {
 int lock_plan(const Maps *maps, const LockParams *p, LockPlan **ret);
 LockPlan *lock_plan_free(LockPlan *plan);
 DEFINE_CLEANUP(LockPlan *, lock_plan_free);
-
-/* The next chunk for a step, from the rate seen so far (bytes per usec, 0: unknown) so that a call
- * takes at most max_pause; page aligned, at least one page. */
-uint64_t lock_chunk_size(LockMode mode, double rate, usec_t max_pause);
 
 /* Folio-aware chunking. A chunk edge inside a large folio leaves that folio not mlocked
  * (mm/mlock.c mlock_pte_range() needs folio_within_vma()) and splits its PMD mapping; on untouched

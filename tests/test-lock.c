@@ -138,17 +138,6 @@ static void test_verify(Maps *m) {
         ASSERT_FALSE(v.complete);
 }
 
-static void test_chunks(void) {
-        /* first chunk without a rate, then sized so a call takes about 40% of MaxPause */
-        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 0, 5000), 1 * MiB);
-        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_ONFAULT, 0, 5000), 64 * MiB);
-        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 1000.0, 5000), (2000000ULL) & ~4095ULL);
-        /* bounded both ways, page aligned */
-        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 0.001, 100), 256 * 1024);
-        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 1e12, 5000), 1ULL << 30);
-        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 333.3, 5000) % 4096, 0);
-}
-
 static FolioSizes folio_sizes(const char *name) {
         char path[4200];
         FolioSizes f;
@@ -314,6 +303,5 @@ int main(void) {
         test_text_only(m);
         test_trim(m);
         test_verify(m);
-        test_chunks();
         return 0;
 }
