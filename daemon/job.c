@@ -88,26 +88,6 @@ Job *job_free(Job *j) {
         return NULL;
 }
 
-uint64_t job_in_flight(const Job *j) {
-        uint64_t done = 0;
-
-        if (j && j->phase == JOB_RELOCK) {
-                /* what the relock still has to make the kernel mlock: not in unevictable yet */
-                uint64_t left = 0, ps = page_size();
-
-                for (size_t w = j->relock_window; w < j->verify.n_windows; w++)
-                        if (j->verify.pieces[j->verify.windows[w].first].ours)
-                                left += job_window_missing(&j->verify.windows[w], j->verify.pieces[j->verify.windows[w].first].mode) * ps;
-                return left;
-        }
-        if (!j || !j->plan || j->phase < JOB_SURVEY || j->phase > JOB_MLOCKALL)
-                return 0;
-        for (size_t i = 0; i < j->cursor_range && i < j->plan->n_ranges; i++)
-                if (!j->plan->ranges[i].locked)
-                        done += j->plan->ranges[i].end - j->plan->ranges[i].start;
-        return account_in_flight(j->plan->bytes, done + j->cursor_offset);
-}
-
 static void job_request(Job *j, InjectorOp op, InjectorRequest *req);
 static void job_send(Job *j, const InjectorRequest *req);
 
@@ -117,6 +97,11 @@ void job_pages_done(JobPages *pg) {
         free(pg->pieces);
         free(pg->windows);
         *pg = (JobPages) {};
+}
+
+/* The owner and mode of a window: those of its first piece (a window has one of each). */
+static const JobPiece *window_piece(const JobPages *pg, const JobWindow *w) {
+        return &pg->pieces[w->first];
 }
 
 static int pages_add_one(JobPages *pg, uint64_t start, uint64_t end, bool ours, LockMode mode) {
@@ -129,8 +114,8 @@ static int pages_add_one(JobPages *pg, uint64_t start, uint64_t end, bool ours, 
         pg->pieces = np;
         pg->pieces[pg->n_pieces] = (JobPiece) { .start = start, .end = end, .ours = ours, .mode = mode };
 
-        if (!w || w->n >= INJECTOR_MAX_RANGES || pg->pieces[w->first].start / JOB_WINDOW != start / JOB_WINDOW ||
-            pg->pieces[w->first].ours != ours || pg->pieces[w->first].mode != mode) {
+        if (!w || w->n >= INJECTOR_MAX_RANGES || window_piece(pg, w)->start / JOB_WINDOW != start / JOB_WINDOW ||
+            window_piece(pg, w)->ours != ours || window_piece(pg, w)->mode != mode) {
                 JobWindow *nw = reallocarray(pg->windows, pg->n_windows + 1, sizeof *nw);
 
                 if (!nw)
@@ -155,6 +140,13 @@ int job_pages_add(JobPages *pg, uint64_t start, uint64_t end, bool ours, LockMod
                 start = e;
         }
         return 0;
+}
+
+/* Missing pages of window w of pg, in its own mode; 0 for a window that is not mlockd's. */
+static uint64_t pages_missing_ours(const JobPages *pg, const JobWindow *w) {
+        const JobPiece *p = window_piece(pg, w);
+
+        return p->ours ? job_window_missing(w, p->mode) : 0;
 }
 
 uint64_t job_window_missing(const JobWindow *w, LockMode mode) {
@@ -188,6 +180,25 @@ static void job_send_pages(Job *j, const JobPages *pg) {
                 req.ranges[k] = (PrefetchRange) { .start = pg->pieces[w->first + k].start,
                                                   .end = pg->pieces[w->first + k].end };
         job_send(j, &req);
+}
+
+uint64_t job_in_flight(const Job *j) {
+        uint64_t done = 0;
+
+        if (j && j->phase == JOB_RELOCK) {
+                /* what the relock still has to make the kernel mlock: not in unevictable yet */
+                uint64_t left = 0, ps = page_size();
+
+                for (size_t w = j->relock_window; w < j->verify.n_windows; w++)
+                        left += pages_missing_ours(&j->verify, &j->verify.windows[w]) * ps;
+                return left;
+        }
+        if (!j || !j->plan || j->phase < JOB_SURVEY || j->phase > JOB_MLOCKALL)
+                return 0;
+        for (size_t i = 0; i < j->cursor_range && i < j->plan->n_ranges; i++)
+                if (!j->plan->ranges[i].locked)
+                        done += j->plan->ranges[i].end - j->plan->ranges[i].start;
+        return account_in_flight(j->plan->bytes, done + j->cursor_offset);
 }
 
 /* ---- ending ---------------------------------------------------------------------------------- */
@@ -491,7 +502,8 @@ static int job_count_reply(Job *j, JobPages *pg, int r, const InjectorReply *rep
                 if (pages_refused(r, reply))
                         j->pages_unreadable = true;
                 else
-                        log_debug_errno(r, "Page counts of %d failed, going on without: %m", (int) j->target->pid);
+                        log_debug_errno(r, "Page counts of %d failed, going on without: %m",
+                                        (int) j->target->pid);
                 return -1;
         }
         pg->windows[pg->at].counts = reply->pages;
@@ -698,8 +710,9 @@ static void job_stepped(Job *j, const InjectorReply *reply) {
         const uint64_t *b = j->step_mix.bytes;
 
         /* one line a step, for tests/bench/bench-pace.sh */
-        log_debug("Process %d: %s step at 0x%" PRIx64 " of %" PRIu64 " KiB held %" PRIu64 " us, MaxPause %" PRIu64
-                  " us (KiB resident %" PRIu64 ", populate %" PRIu64 ", swapin %" PRIu64 ", thp %" PRIu64 ").",
+        log_debug("Process %d: %s step at 0x%" PRIx64 " of %" PRIu64 " KiB held %" PRIu64
+                  " us, MaxPause %" PRIu64 " us (KiB resident %" PRIu64 ", populate %" PRIu64
+                  ", swapin %" PRIu64 ", thp %" PRIu64 ").",
                   (int) j->target->pid, j->phase == JOB_RELOCK ? "relock" : "lock", j->last.args[0],
                   j->chunk >> 10, reply->held_usec, (uint64_t) j->spec.max_pause, b[PACE_RESIDENT] >> 10,
                   b[PACE_POPULATE] >> 10, b[PACE_SWAPIN] >> 10, b[PACE_THP] >> 10);
@@ -779,7 +792,7 @@ static void job_conclude(Job *j) {
 
                 for (size_t w = 0; w < j->verify.n_windows; w++) {
                         const JobWindow *win = &j->verify.windows[w];
-                        const JobPiece *p = &j->verify.pieces[win->first];
+                        const JobPiece *p = window_piece(&j->verify, win);
 
                         mlocked += win->counts.mlocked;
                         if (!p->ours)
@@ -793,7 +806,7 @@ static void job_conclude(Job *j) {
         } else
                 j->locked_bytes = j->smaps_locked;
 
-        missing_reason = j->drifted                                      ? TARGET_REASON_DRIFTED
+        missing_reason = j->drifted                                       ? TARGET_REASON_DRIFTED
                          : j->large_not_mlocked > 0 && j->folio_split > 0 ? TARGET_REASON_FOLIO
                                                                           : TARGET_REASON_NOT_MLOCKED;
         if (v->complete && !j->plan->trimmed && j->error == TARGET_REASON_NONE && !j->plan->future_refused &&
@@ -872,12 +885,8 @@ static void job_next_relock(Job *j);
  * (swapped in, faulted in under the lock), or, the first time, large folios (a relock over a folio
  * wholly inside the VMA mlocks it; one the target's own VMA edge cuts stays as it is). */
 static bool job_window_wants_relock(const Job *j, const JobWindow *w) {
-        const JobPiece *p = &j->verify.pieces[w->first];
-        uint64_t missing;
+        uint64_t missing = pages_missing_ours(&j->verify, w);
 
-        if (!p->ours)
-                return false;
-        missing = job_window_missing(w, p->mode);
         return missing > MIN(missing, w->counts.large_not_mlocked) || (missing > 0 && j->rounds == 0);
 }
 
@@ -886,12 +895,9 @@ static void job_pages_counted(Job *j) {
         bool any = false;
 
         j->pages_verified = true;
-        for (size_t w = 0; w < j->verify.n_windows; w++) {
-                const JobWindow *win = &j->verify.windows[w];
-
-                if (j->verify.pieces[win->first].ours && job_window_missing(win, j->verify.pieces[win->first].mode))
+        for (size_t w = 0; w < j->verify.n_windows; w++)
+                if (pages_missing_ours(&j->verify, &j->verify.windows[w]) > 0)
                         any = true;
-        }
         if (any && !(j->spec.recheck && !j->spec.relock)) {
                 any = false;
                 for (size_t w = 0; w < j->verify.n_windows; w++)
@@ -909,10 +915,7 @@ static void job_pages_counted(Job *j) {
         }
         if (j->rounds == 0)
                 for (size_t w = 0; w < j->verify.n_windows; w++)
-                        if (j->verify.pieces[j->verify.windows[w].first].ours)
-                                j->relocked += job_window_missing(&j->verify.windows[w],
-                                                                  j->verify.pieces[j->verify.windows[w].first].mode) *
-                                               page_size();
+                        j->relocked += pages_missing_ours(&j->verify, &j->verify.windows[w]) * page_size();
         j->relock_window = j->relock_piece = 0;
         j->relock_offset = 0;
         j->phase = JOB_RELOCK;
@@ -933,7 +936,8 @@ static void job_pages_reply(Job *j, int r, const InjectorReply *reply) {
 static void job_next_relock(Job *j) {
         InjectorRequest req;
 
-        for (; j->relock_window < j->verify.n_windows; j->relock_window++, j->relock_piece = 0, j->relock_offset = 0) {
+        for (; j->relock_window < j->verify.n_windows;
+             j->relock_window++, j->relock_piece = 0, j->relock_offset = 0) {
                 const JobWindow *w = &j->verify.windows[j->relock_window];
                 const JobPiece *p;
                 uint64_t start;
@@ -972,8 +976,8 @@ static void job_relock_reply(Job *j, int r, const InjectorReply *reply) {
         }
         if (r < 0) {
                 /* the range is as it was (the stop failed) or refused: report what stays */
-                log_debug_errno(r, "Relock of %d failed%s%s: %m", (int) j->target->pid, reply && reply->reason[0] ? ": " : "",
-                                reply ? reply->reason : "");
+                log_debug_errno(r, "Relock of %d failed%s%s: %m", (int) j->target->pid,
+                                reply && reply->reason[0] ? ": " : "", reply ? reply->reason : "");
                 j->rounds = JOB_VERIFY_ROUNDS;
                 job_send_open(j, JOB_VERIFY);
                 return;

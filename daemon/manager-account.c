@@ -156,9 +156,11 @@ void manager_check_drift(Manager *m) {
                         log_debug("Process %d (%s): VmLck fell from %s to %s, checking its lock.", (int) t->pid,
                                   strempty(t->comm), format_bytes(a, sizeof a, t->vm_locked),
                                   format_bytes(b, sizeof b, status.vm_lck));
-                else if (c && t->cg_unevictable > 0 && c->unevictable + drift_slack(t->cg_unevictable) < t->cg_unevictable)
+                else if (c && t->cg_unevictable > 0 &&
+                         c->unevictable + drift_slack(t->cg_unevictable) < t->cg_unevictable)
                         log_debug("Process %d (%s): unevictable of %s fell from %s to %s, checking its lock.",
-                                  (int) t->pid, strempty(t->comm), c->path, format_bytes(a, sizeof a, t->cg_unevictable),
+                                  (int) t->pid, strempty(t->comm), c->path,
+                                  format_bytes(a, sizeof a, t->cg_unevictable),
                                   format_bytes(b, sizeof b, c->unevictable));
                 else
                         continue;

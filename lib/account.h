@@ -5,7 +5,8 @@
  * there (its ledger, and after a restart the locks found in place), the cgroup's lockable bytes
  * (CgroupMaxUnevictable= and the margin under the memory limit, from cgroup_lockable_bytes()) less
  * the bytes other targets there have planned but not locked yet (in flight: not in the kernel's
- * figure yet) and counting the larger of the kernel's unevictable and what mlockd holds there, and what mlockd holds beyond MaxLocked= (after a reload lowered it), to give back.
+ * figure yet), counting the larger of the kernel's unevictable and what mlockd holds there; and
+ * what mlockd holds beyond MaxLocked= (after a reload lowered it), to give back.
  * Pure: the manager gathers the inputs. */
 
 #include <stdint.h>

@@ -424,7 +424,8 @@ static void test_lost_and_refused(void) {
 
 /* A fresh fake whose pages in [bad_start, bad_end) are not mlocked; a lock job on t planned from
  * the fixture plan_smaps (precheck answered). */
-static Job *start_lock(Target *t, const JobSpec *spec, uint64_t bad_start, uint64_t bad_end, const char *plan_smaps) {
+static Job *start_lock(Target *t, const JobSpec *spec, uint64_t bad_start, uint64_t bad_end,
+                       const char *plan_smaps) {
         Job *j = NULL;
 
         reset();
@@ -607,7 +608,10 @@ static void test_folio_chunks(void) {
  * count swapped ones only for a full lock, never the zero page. */
 static void test_pages_windows(void) {
         JobPages pg = {};
-        JobWindow w = { .counted = true, .counts = { .pages = 100, .present = 90, .swapped = 10, .mlocked = 80, .zero = 4 } };
+        JobWindow w = {
+                .counted = true,
+                .counts = { .pages = 100, .present = 90, .swapped = 10, .mlocked = 80, .zero = 4 },
+        };
 
         ASSERT_OK(job_pages_add(&pg, JOB_WINDOW - MiB, JOB_WINDOW + MiB, true, LOCK_MODE_FULL));
         ASSERT_OK(job_pages_add(&pg, JOB_WINDOW + MiB, JOB_WINDOW + 2 * MiB, true, LOCK_MODE_FULL));
