@@ -868,8 +868,10 @@ static void job_verify(Job *j, const Maps *smaps) {
         j->smaps_verify = v;
         j->inherited_locked = job_inherited_locked(j, smaps);
         j->smaps_locked = v.locked + j->inherited_locked;
+        /* the larger boundary: page-cache folios reach the PMD size whatever the anonymous settings */
         j->folio_split = lock_folio_split_bytes(smaps, j->plan,
-                                                lock_chunk_align(&j->spec.folios, false, page_size()));
+                                                MAX(lock_chunk_align(&j->spec.folios, false, page_size()),
+                                                    lock_chunk_align(&j->spec.folios, true, page_size())));
         j->pages_verified = false;
         if (j->pages_unreadable || job_verify_pieces(j) < 0 || j->verify.n_windows == 0) {
                 job_conclude(j);
