@@ -99,6 +99,7 @@ static void manager_lock_finished(Manager *m, Target *t, Job *j) {
                 t->locked_bytes = j->locked_bytes;
                 t->smaps_locked = j->smaps_locked;
                 t->pages_verified = j->pages_verified;
+                t->not_mlocked = j->not_mlocked;
                 CgroupMemory mem = {};
 
                 /* the baselines the accounting tick's drift check compares with */

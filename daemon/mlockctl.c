@@ -608,6 +608,9 @@ static int verb_status_pid(sd_bus *bus, uint32_t pid) {
         if (property_get(&p, "smaps_locked_bytes"))
                 fprintf(out, "            smaps Locked: %s\n",
                         format_bytes(b1, sizeof b1, property_uint(&p, "smaps_locked_bytes")));
+        if (property_uint(&p, "not_mlocked_bytes") > 0)
+                fprintf(out, "            not mlocked: %s of the locked ranges\n",
+                        format_bytes(b1, sizeof b1, property_uint(&p, "not_mlocked_bytes")));
         fprintf(out, "    Cgroup: %s\n", property_string(&p, "cgroup"));
         if (!property_uint(&p, "cgroup_accounted"))
                 fprintf(out, "    Budget: - (memory cgroup %s not accounted)\n",

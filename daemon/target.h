@@ -139,6 +139,8 @@ typedef struct Target {
                                    smaps Locked: where the per-page flags cannot be read */
         uint64_t smaps_locked;  /* smaps Locked: over the same ranges (a PSS figure), beside it */
         bool pages_verified;    /* locked_bytes is the kernel's per-page count */
+        uint64_t not_mlocked;   /* bytes of mlockd's locked ranges the kernel did not mlock (partial:
+                                   not-mlocked, folio, drifted) */
         uint64_t vm_locked;     /* VmLck when the last job ended: a drop is drift */
         uint64_t cg_unevictable; /* its memory cgroup's unevictable then: a drop may be drift */
         bool released;          /* Release()d: left alone until it execs */

@@ -57,6 +57,9 @@ wait_until 10 eval '[[ $(state_of "$a") == locked ]]' || fail "$a on the bus: $(
 # Relock=no: left unlocked, partial:drifted on the bus and in the metrics
 wait_until 20 eval '[[ $(state_of "$b") == partial:drifted ]]' || fail "$b on the bus: $(state_of "$b")"
 lacks_vmflag "$b" "$addr_b" lo || fail "Relock=no, but $b was locked again"
+# what drifted is on the bus too
+mlockctl_out=$("$MLOCKCTL" status "$b") || fail "mlockctl status $b failed"
+grep -q "State: partial (drifted)" <<<"$mlockctl_out" || fail "mlockctl status: $mlockctl_out"
 grep -q "<5>Process $b (.*): its lock drifted (now .* mlocked), left so (Relock=no)" "$MLOCKD_LOG" ||
         fail "no notice for $b: $(grep "Process $b" "$MLOCKD_LOG")"
 wait_until 10 grep -q '^mlockd_targets{policy="keep",state="partial",reason="drifted"} 1$' "$TEST_TMP/metrics.prom" ||

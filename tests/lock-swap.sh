@@ -64,6 +64,7 @@ python3 - "$j" <<'PY' || fail "DescribeTarget: $j"
 import json, sys
 d = {k: v["data"] for k, v in json.loads(sys.argv[1])["data"][0].items()}
 assert d["pages_verified"] is True, d
+assert d["not_mlocked_bytes"] == 0, d
 assert 64 << 20 <= d["locked_bytes"] <= 65 << 20, d  # the mapping, and a few small anonymous ones
 assert d["state"] == "locked", d
 PY
