@@ -453,6 +453,8 @@ static void test_verify_relock(void) {
         answer(j, 0, 0, 100);
         answer_smaps(j, "selflock-after.smaps");
         ASSERT_FALSE(fake.finished); /* not locked while pages are not mlocked */
+        /* for the budget, the pages to relock are in flight: not in the kernel's unevictable yet */
+        ASSERT_EQ_U64(job_in_flight(j), 4 * MiB);
         while (fake.req.op == INJECTOR_OP_RELOCK) {
                 ASSERT_EQ_U64(fake.req.args[0], next);
                 ASSERT_EQ_U64(fake.req.args[2], 1); /* onfault stays onfault */
