@@ -185,11 +185,12 @@ static void job_send_pages(Job *j, const JobPages *pg) {
 uint64_t job_in_flight(const Job *j) {
         uint64_t done = 0;
 
-        if (j && j->phase == JOB_RELOCK) {
-                /* what the relock still has to make the kernel mlock: not in unevictable yet */
+        if (j && (j->phase == JOB_PAGES || j->phase == JOB_RELOCK)) {
+                /* what the verify found and the relock still has to make the kernel mlock: not in
+                 * unevictable yet (windows not counted yet count nothing) */
                 uint64_t left = 0, ps = page_size();
 
-                for (size_t w = j->relock_window; w < j->verify.n_windows; w++)
+                for (size_t w = j->phase == JOB_RELOCK ? j->relock_window : 0; w < j->verify.n_windows; w++)
                         left += pages_missing_ours(&j->verify, &j->verify.windows[w]) * ps;
                 return left;
         }

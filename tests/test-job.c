@@ -451,7 +451,11 @@ static void test_verify_relock(void) {
         j = start_lock(t, &spec, FREE, FREE + 4 * MiB, "selflock.smaps");
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
         answer(j, 0, 0, 100);
+        fake.manual_pages = true;
         answer_smaps(j, "selflock-after.smaps");
+        ASSERT_EQ(job_in_flight(j), 0); /* verify asks; nothing counted yet */
+        answer_pages(j);
+        fake.manual_pages = false;
         ASSERT_FALSE(fake.finished); /* not locked while pages are not mlocked */
         /* for the budget, the pages to relock are in flight: not in the kernel's unevictable yet */
         ASSERT_EQ_U64(job_in_flight(j), 4 * MiB);
