@@ -146,6 +146,14 @@ int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, con
                 }
                 if (!why && (req->timeout_usec == 0 || req->timeout_usec > 60 * USEC_PER_SEC))
                         why = "timeout out of range";
+        } else if (req->op == INJECTOR_OP_RELOCK) {
+                const uint64_t *a = req->args;
+
+                if (a[0] % page != 0 || a[1] == 0 || a[1] % page != 0 || a[0] + a[1] < a[0] ||
+                    (a[2] & ~(uint64_t) MLOCK_ONFAULT) || a[3] || a[4] || a[5])
+                        why = "bad relock arguments";
+                else if (req->timeout_usec == 0 || req->timeout_usec > 60 * USEC_PER_SEC)
+                        why = "timeout out of range";
         } else if (req->op == INJECTOR_OP_PREFETCH) {
                 if (req->n_ranges == 0 || req->n_ranges > INJECTOR_MAX_RANGES)
                         why = "range count out of bounds";
@@ -248,7 +256,8 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
                 set_reason(reply, why);
                 return r;
 
-        case INJECTOR_OP_STEP: {
+        case INJECTOR_OP_STEP:
+        case INJECTOR_OP_RELOCK: {
                 InjectStats stats = {};
                 long result = 0;
 
@@ -257,8 +266,12 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
                         set_reason(reply, why);
                         return r;
                 }
-                r = lock_step(req->pid, pidfd, (InjectCall) req->call, req->args, req->timeout_usec, &result,
-                              &stats, &why);
+                if (req->op == INJECTOR_OP_RELOCK)
+                        r = lock_relock_step(req->pid, pidfd, req->args[0], req->args[1], (unsigned) req->args[2],
+                                             req->timeout_usec, &result, &stats, &why);
+                else
+                        r = lock_step(req->pid, pidfd, (InjectCall) req->call, req->args, req->timeout_usec,
+                                      &result, &stats, &why);
                 if (r < 0) {
                         if (why) {
                                 char buf[INJECTOR_REASON_MAX];

@@ -28,6 +28,7 @@ typedef enum InjectorOp {
         INJECTOR_OP_EXE,                /* readlink /proc/PID/exe */
         INJECTOR_OP_PRLIMIT,            /* raise RLIMIT_MEMLOCK to value */
         INJECTOR_OP_PAGES,              /* per-page flags over ranges (pagemap + kpageflags) */
+        INJECTOR_OP_RELOCK,             /* attach, munlock + mlock2 of one locked range, detach */
         _INJECTOR_OP_MAX,
 } InjectorOp;
 
@@ -48,8 +49,8 @@ typedef struct InjectorRequest {
         uint64_t starttime;             /* must equal /proc/PID/stat field 22: no pid reuse */
         int32_t call;                   /* STEP: InjectCall */
         uint32_t n_ranges;              /* PREFETCH, PAGES */
-        uint64_t args[6];               /* STEP */
-        uint64_t timeout_usec;          /* STEP: bound on the wait for the stop */
+        uint64_t args[6];               /* STEP; RELOCK: start, length, mlock2 flags */
+        uint64_t timeout_usec;          /* STEP, RELOCK: bound on the wait for the stop */
         uint64_t value;                 /* OPEN: InjectorFile; PRLIMIT: the new limit;
                                            PAGES: memcg inode for memcg_mlocked, 0: none */
         PrefetchRange ranges[INJECTOR_MAX_RANGES];
@@ -59,8 +60,8 @@ typedef struct InjectorReply {
         uint64_t serial;                /* the request's serial */
         int32_t r;                      /* 0 or negative errno */
         int32_t has_fd;
-        int64_t result;                 /* STEP: the syscall's return value */
-        uint64_t held_usec;             /* STEP: how long the target was held */
+        int64_t result;                 /* STEP, RELOCK: the (first failed) syscall's return value */
+        uint64_t held_usec;             /* STEP, RELOCK: how long the target was held */
         uint64_t total_usec;
         uint64_t advised;               /* PREFETCH: bytes advised */
         char reason[INJECTOR_REASON_MAX]; /* PRECHECK/STEP: why refused */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -32,6 +33,7 @@ int job_spec_from_policy(const Policy *p, bool dry_run, JobSpec *ret) {
                 .max_pause = p->max_pause,
                 .max_locked = p->max_locked,
                 .dry_run = dry_run,
+                .relock = p->relock,
         };
 
         if (p->region_files) {
@@ -75,18 +77,124 @@ Job *job_free(Job *j) {
         if (!j)
                 return NULL;
         job_spec_done(&j->spec);
+        job_pages_done(&j->survey);
+        job_pages_done(&j->verify);
         lock_plan_free(j->plan);
         ledger_maps_free(j->planner_maps);
+        maps_free(j->plan_smaps);
         free(j->prefetch);
         free(j->steps);
         free(j);
         return NULL;
 }
 
+static void job_request(Job *j, InjectorOp op, InjectorRequest *req);
+static void job_send(Job *j, const InjectorRequest *req);
+
+/* ---- per-page counts: pieces and windows --------------------------------------------------- */
+
+void job_pages_done(JobPages *pg) {
+        free(pg->pieces);
+        free(pg->windows);
+        *pg = (JobPages) {};
+}
+
+/* The owner and mode of a window: those of its first piece (a window has one of each). */
+static const JobPiece *window_piece(const JobPages *pg, const JobWindow *w) {
+        return &pg->pieces[w->first];
+}
+
+static int pages_add_one(JobPages *pg, uint64_t start, uint64_t end, bool ours, LockMode mode) {
+        JobPiece *np;
+        JobWindow *w = pg->n_windows > 0 ? &pg->windows[pg->n_windows - 1] : NULL;
+
+        np = reallocarray(pg->pieces, pg->n_pieces + 1, sizeof *np);
+        if (!np)
+                return -ENOMEM;
+        pg->pieces = np;
+        pg->pieces[pg->n_pieces] = (JobPiece) { .start = start, .end = end, .ours = ours, .mode = mode };
+
+        if (!w || w->n >= INJECTOR_MAX_RANGES || window_piece(pg, w)->start / JOB_WINDOW != start / JOB_WINDOW ||
+            window_piece(pg, w)->ours != ours || window_piece(pg, w)->mode != mode) {
+                JobWindow *nw = reallocarray(pg->windows, pg->n_windows + 1, sizeof *nw);
+
+                if (!nw)
+                        return -ENOMEM;
+                pg->windows = nw;
+                w = &pg->windows[pg->n_windows++];
+                *w = (JobWindow) { .first = pg->n_pieces };
+        }
+        w->n++;
+        w->bytes += end - start;
+        pg->n_pieces++;
+        return 0;
+}
+
+int job_pages_add(JobPages *pg, uint64_t start, uint64_t end, bool ours, LockMode mode) {
+        while (start < end) {
+                uint64_t e = MIN(end, (start / JOB_WINDOW + 1) * JOB_WINDOW);
+                int r = pages_add_one(pg, start, e, ours, mode);
+
+                if (r < 0)
+                        return r;
+                start = e;
+        }
+        return 0;
+}
+
+/* Missing pages of window w of pg, in its own mode; 0 for a window that is not mlockd's. */
+static uint64_t pages_missing_ours(const JobPages *pg, const JobWindow *w) {
+        const JobPiece *p = window_piece(pg, w);
+
+        return p->ours ? job_window_missing(w, p->mode) : 0;
+}
+
+uint64_t job_window_missing(const JobWindow *w, LockMode mode) {
+        const PageCounts *c = &w->counts;
+        uint64_t ok = c->mlocked + c->zero, missing = c->present > ok ? c->present - ok : 0;
+
+        if (!w->counted)
+                return 0;
+        return missing + (mode == LOCK_MODE_FULL ? c->swapped : 0);
+}
+
+/* The window holding addr, or NULL. */
+static const JobWindow *pages_window_at(const JobPages *pg, uint64_t addr) {
+        for (size_t w = 0; w < pg->n_windows; w++) {
+                const JobWindow *win = &pg->windows[w];
+
+                for (size_t k = win->first; k < win->first + win->n; k++)
+                        if (pg->pieces[k].start <= addr && addr < pg->pieces[k].end)
+                                return win;
+        }
+        return NULL;
+}
+
+static void job_send_pages(Job *j, const JobPages *pg) {
+        const JobWindow *w = &pg->windows[pg->at];
+        InjectorRequest req;
+
+        job_request(j, INJECTOR_OP_PAGES, &req);
+        req.n_ranges = (uint32_t) w->n;
+        for (size_t k = 0; k < w->n; k++)
+                req.ranges[k] = (PrefetchRange) { .start = pg->pieces[w->first + k].start,
+                                                  .end = pg->pieces[w->first + k].end };
+        job_send(j, &req);
+}
+
 uint64_t job_in_flight(const Job *j) {
         uint64_t done = 0;
 
-        if (!j || !j->plan || j->phase < JOB_PREFETCH || j->phase > JOB_MLOCKALL)
+        if (j && (j->phase == JOB_PAGES || j->phase == JOB_RELOCK)) {
+                /* what the verify found and the relock still has to make the kernel mlock: not in
+                 * unevictable yet (windows not counted yet count nothing) */
+                uint64_t left = 0, ps = page_size();
+
+                for (size_t w = j->phase == JOB_RELOCK ? j->relock_window : 0; w < j->verify.n_windows; w++)
+                        left += pages_missing_ours(&j->verify, &j->verify.windows[w]) * ps;
+                return left;
+        }
+        if (!j || !j->plan || j->phase < JOB_SURVEY || j->phase > JOB_MLOCKALL)
                 return 0;
         for (size_t i = 0; i < j->cursor_range && i < j->plan->n_ranges; i++)
                 if (!j->plan->ranges[i].locked)
@@ -299,6 +407,7 @@ static int job_plan_prefetch(Job *j, const Maps *maps) {
 
 static void job_next_lock_step(Job *j);
 static void job_next_prefetch(Job *j);
+static void job_start_steps(Job *j);
 static uint64_t job_inherited_locked(Job *j, const Maps *smaps);
 
 static TargetReason trimmed_reason(const LockPlan *plan) {
@@ -332,6 +441,40 @@ static void job_run_plan(Job *j) {
         j->n_prefetch = j->prefetch_at = 0;
         j->cursor_range = 0;
         j->cursor_offset = 0;
+        pace_init(&j->pace, &(PaceParams) { .max_pause = j->spec.max_pause, .page_size = page_size() });
+
+        if (j->spec.recheck && !j->spec.relock && j->plan->bytes > 0) {
+                /* the target undid part of mlockd's lock and the policy says leave it: report */
+                j->drifted = true;
+                job_send_open(j, JOB_VERIFY);
+                return;
+        }
+
+        /* survey what is to lock: the pace needs the mix of resident, swapped, absent and huge;
+         * below JOB_SURVEY_MIN the first steps cover it anyway, and a round trip is saved */
+        job_pages_done(&j->survey);
+        if (j->plan->bytes < JOB_SURVEY_MIN) {
+                job_start_steps(j);
+                return;
+        }
+        for (size_t i = 0; i < j->plan->n_ranges; i++) {
+                const LockRange *lr = &j->plan->ranges[i];
+
+                if (!lr->locked && job_pages_add(&j->survey, lr->start, lr->end, false, j->spec.mode) < 0) {
+                        job_finish(j, TARGET_FAILED, TARGET_REASON_PLAN, NULL);
+                        return;
+                }
+        }
+        if (j->survey.n_windows > 0 && !j->pages_unreadable) {
+                j->phase = JOB_SURVEY;
+                job_send_pages(j, &j->survey);
+                return;
+        }
+        job_start_steps(j);
+}
+
+/* The survey is done (or not possible): prefetch, then the lock steps. */
+static void job_start_steps(Job *j) {
         if (j->spec.prefetch && j->spec.mode == LOCK_MODE_FULL && job_plan_prefetch(j, j->planner_maps) < 0)
                 j->n_prefetch = 0;
         if (j->n_prefetch > 0) {
@@ -341,6 +484,43 @@ static void job_run_plan(Job *j) {
                 j->phase = JOB_LOCK_STEP;
                 job_next_lock_step(j);
         }
+}
+
+/* kpageflags refused (no CAP_SYS_ADMIN, a kernel without it): verify falls back to smaps. */
+static bool pages_refused(int r, const InjectorReply *reply) {
+        return r == -EPERM || r == -EACCES || r == -ENOENT || (reply && strstr(reply->reason, "unreadable"));
+}
+
+/* A PAGES answer for the window pg->at: 1 when pg has more to ask (asked already), 0 when every
+ * window is counted, -1 when counting stopped (refused: j->pages_unreadable), -ESRCH when the
+ * process is gone (the job has ended and may be freed: touch it no more). */
+static int job_count_reply(Job *j, JobPages *pg, int r, const InjectorReply *reply) {
+        if (r == -ESRCH) {
+                job_gone(j);
+                return -ESRCH;
+        }
+        if (r < 0) {
+                if (pages_refused(r, reply))
+                        j->pages_unreadable = true;
+                else
+                        log_debug_errno(r, "Page counts of %d failed, going on without: %m",
+                                        (int) j->target->pid);
+                return -1;
+        }
+        pg->windows[pg->at].counts = reply->pages;
+        pg->windows[pg->at].counted = true;
+        if (++pg->at < pg->n_windows) {
+                job_send_pages(j, pg);
+                return 1;
+        }
+        return 0;
+}
+
+static void job_survey_reply(Job *j, int r, const InjectorReply *reply) {
+        int k = job_count_reply(j, &j->survey, r, reply);
+
+        if (k == 0 || k == -1)
+                job_start_steps(j);
 }
 
 static void job_plan_from(Job *j, const Maps *smaps) {
@@ -458,8 +638,43 @@ static void job_next_prefetch(Job *j) {
         job_send(j, &req);
 }
 
+/* The folio boundary chunk edges fall on at addr: from the region there (lib/lock.c). */
+static uint64_t job_align_at(const Job *j, uint64_t addr) {
+        const Maps *m = j->planner_maps;
+
+        for (size_t i = 0; m && i < m->n; i++)
+                if (m->regions[i].start <= addr && addr < m->regions[i].end)
+                        return lock_region_align(&j->spec.folios, &m->regions[i], page_size());
+        return page_size();
+}
+
+/* The next step over [start, end): as many bytes as the pace allows for the mix of the window
+ * there (counted by pages, or assumed: a full lock populates, an onfault one walks resident
+ * pages), not beyond that window, ending on a folio boundary. *ret_mix: the step's share. */
+static uint64_t job_chunk(const Job *j, const JobPages *pg, uint64_t start, uint64_t end, LockMode mode,
+                          PaceMix *ret_mix) {
+        const JobWindow *w = pages_window_at(pg, start);
+        uint64_t ps = page_size(), wbytes, want, e, len;
+        PaceMix mix = {};
+
+        end = MIN(end, (start / JOB_WINDOW + 1) * JOB_WINDOW);
+        if (w && w->counted) {
+                pace_mix_from_counts(&w->counts, ps, mode == LOCK_MODE_FULL, &mix);
+                wbytes = w->bytes;
+        } else {
+                wbytes = end - start;
+                mix.bytes[mode == LOCK_MODE_FULL ? PACE_POPULATE : PACE_RESIDENT] = wbytes;
+        }
+        want = pace_step_bytes(&j->pace, &mix, wbytes);
+        e = lock_chunk_end(start, end, MAX(want, ps), job_align_at(j, start));
+        len = e - start;
+        for (int k = 0; k < _PACE_KIND_MAX; k++)
+                ret_mix->bytes[k] = wbytes > 0 ? (uint64_t) ((__uint128_t) mix.bytes[k] * len / wbytes) : 0;
+        return len;
+}
+
 static void job_next_lock_step(Job *j) {
-        uint64_t args[6] = {}, left;
+        uint64_t args[6] = {}, start;
         const LockRange *lr;
 
         /* skip what is done or already locked as wanted */
@@ -470,7 +685,7 @@ static void job_next_lock_step(Job *j) {
                 j->cursor_offset = 0;
         }
         if (j->cursor_range >= j->plan->n_ranges) {
-                if (j->plan->mlockall_flags) {
+                if (j->plan->mlockall_flags && !j->target->ledger.future) {
                         /* MCL_FUTURE alone: the ranges are locked already, and without MCL_CURRENT
                          * mlockall() changes no existing mapping (the target's own locks keep their
                          * mode) */
@@ -483,12 +698,29 @@ static void job_next_lock_step(Job *j) {
         }
 
         lr = &j->plan->ranges[j->cursor_range];
-        left = lr->end - lr->start - j->cursor_offset;
-        j->chunk = MIN(lock_chunk_size(j->spec.mode, j->target->rate, j->spec.max_pause), left);
-        args[0] = lr->start + j->cursor_offset;
+        start = lr->start + j->cursor_offset;
+        j->chunk = job_chunk(j, &j->survey, start, lr->end, j->spec.mode, &j->step_mix);
+        args[0] = start;
         args[1] = j->chunk;
         args[2] = j->spec.mode == LOCK_MODE_ONFAULT ? MLOCK_ONFAULT : 0;
         job_send_step(j, INJECT_MLOCK2, args);
+}
+
+/* A lock or relock step ran: metrics, the longest hold, and the pace learns its cost by kind. */
+static void job_stepped(Job *j, const InjectorReply *reply) {
+        const uint64_t *b = j->step_mix.bytes;
+
+        /* one line a step, for tests/bench/bench-pace.sh */
+        log_debug("Process %d: %s step at 0x%" PRIx64 " of %" PRIu64 " KiB held %" PRIu64
+                  " us, MaxPause %" PRIu64 " us (KiB resident %" PRIu64 ", populate %" PRIu64
+                  ", swapin %" PRIu64 ", thp %" PRIu64 ").",
+                  (int) j->target->pid, j->phase == JOB_RELOCK ? "relock" : "lock", j->last.args[0],
+                  j->chunk >> 10, reply->held_usec, (uint64_t) j->spec.max_pause, b[PACE_RESIDENT] >> 10,
+                  b[PACE_POPULATE] >> 10, b[PACE_SWAPIN] >> 10, b[PACE_THP] >> 10);
+        j->ops->stepped(j, reply->held_usec, j->userdata);
+        j->max_hold = MAX(j->max_hold, (usec_t) reply->held_usec);
+        if (reply->result == 0)
+                pace_record(&j->pace, &j->step_mix, (usec_t) reply->held_usec);
 }
 
 static void job_lock_step_reply(Job *j, int r, const InjectorReply *reply) {
@@ -499,14 +731,7 @@ static void job_lock_step_reply(Job *j, int r, const InjectorReply *reply) {
                 job_step_failed(j, r, reply ? reply->reason : NULL);
                 return;
         }
-        j->ops->stepped(j, reply->held_usec, j->userdata);
-        j->max_hold = MAX(j->max_hold, (usec_t) reply->held_usec);
-        if (reply->held_usec > 1 && j->chunk >= (64ULL << 10)) {
-                /* Learn the rate for the next chunk: a slower step counts at once, a faster one only
-                 * gradually, so one lucky step cannot overshoot MaxPause. */
-                double rate = (double) j->chunk / (double) reply->held_usec;
-                t->rate = t->rate <= 0 || rate < t->rate ? rate : t->rate * 0.8 + rate * 0.2;
-        }
+        job_stepped(j, reply);
         if (reply->result == -ENOMEM && j->replans < MAX_REPLANS) {
                 /* The range is no longer mapped as planned (a program right after exec is still being
                  * laid out by its loader): plan again from fresh maps rather than report it. */
@@ -557,18 +782,44 @@ static uint64_t job_inherited_locked(Job *j, const Maps *smaps) {
         return sum;
 }
 
-static void job_verify(Job *j, const Maps *smaps) {
-        LockVerify v;
+/* The end of a lock job, from the smaps cross-check and, where they could be read, the kernel's
+ * per-page flags: `locked` only when every present page of mlockd's ranges is mlocked. */
+static void job_conclude(Job *j) {
+        const LockVerify *v = &j->smaps_verify;
+        TargetReason missing_reason;
 
-        lock_verify(smaps, j->plan, j->spec.mode, &v);
-        j->locked_bytes = v.locked + job_inherited_locked(j, smaps);
-        if (v.complete && !j->plan->trimmed && j->error == TARGET_REASON_NONE && !j->plan->future_refused)
+        if (j->pages_verified) {
+                uint64_t ps = page_size(), mlocked = 0, large = 0, missing = 0;
+
+                for (size_t w = 0; w < j->verify.n_windows; w++) {
+                        const JobWindow *win = &j->verify.windows[w];
+                        const JobPiece *p = window_piece(&j->verify, win);
+
+                        mlocked += win->counts.mlocked;
+                        if (!p->ours)
+                                continue;
+                        missing += job_window_missing(win, p->mode);
+                        large += win->counts.large_not_mlocked;
+                }
+                j->not_mlocked = missing * ps;
+                j->large_not_mlocked = large * ps;
+                j->locked_bytes = mlocked * ps + j->inherited_locked;
+        } else
+                j->locked_bytes = j->smaps_locked;
+
+        missing_reason = j->drifted                                       ? TARGET_REASON_DRIFTED
+                         : j->large_not_mlocked > 0 && j->folio_split > 0 ? TARGET_REASON_FOLIO
+                                                                          : TARGET_REASON_NOT_MLOCKED;
+        if (v->complete && !j->plan->trimmed && j->error == TARGET_REASON_NONE && !j->plan->future_refused &&
+            j->not_mlocked == 0 && !j->drifted)
                 job_finish(j, TARGET_LOCKED, TARGET_REASON_NONE, NULL);
-        else if (v.flagged > 0)
+        else if (v->flagged > 0 || j->drifted)
                 job_finish(j, TARGET_PARTIAL,
-                           j->plan->trimmed                 ? trimmed_reason(j->plan)
+                           j->drifted                       ? TARGET_REASON_DRIFTED
+                           : j->plan->trimmed               ? trimmed_reason(j->plan)
                            : j->error != TARGET_REASON_NONE ? j->error
                            : j->plan->future_refused        ? TARGET_REASON_RLIMIT
+                           : j->not_mlocked > 0             ? missing_reason
                                                             : TARGET_REASON_INCOMPLETE,
                            NULL);
         else
@@ -577,6 +828,168 @@ static void job_verify(Job *j, const Maps *smaps) {
                            : j->plan->trimmed             ? trimmed_reason(j->plan)
                                                           : TARGET_REASON_NOT_LOCKED,
                            NULL);
+}
+
+/* The plan's ranges as pieces: mlockd's where the ledger has them (those may be relocked), the
+ * rest (a step that failed) only counted. */
+static int job_verify_pieces(Job *j) {
+        const Ledger *l = &j->target->ledger;
+
+        job_pages_done(&j->verify);
+        for (size_t i = 0; i < j->plan->n_ranges; i++) {
+                uint64_t s = j->plan->ranges[i].start, e = j->plan->ranges[i].end;
+                int r;
+
+                for (size_t k = 0; k < l->n && s < e; k++) {
+                        uint64_t a = MAX(s, l->ranges[k].start), b = MIN(e, l->ranges[k].end);
+
+                        if (a >= b)
+                                continue;
+                        if (a > s && (r = job_pages_add(&j->verify, s, a, false, j->spec.mode)) < 0)
+                                return r;
+                        if ((r = job_pages_add(&j->verify, a, b, true, l->ranges[k].mode)) < 0)
+                                return r;
+                        s = b;
+                }
+                if (s < e && (r = job_pages_add(&j->verify, s, e, false, j->spec.mode)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void job_verify(Job *j, const Maps *smaps) {
+        LockVerify v;
+
+        /* forget what the target unmapped or unlocked since: the ledger says what mlockd holds */
+        if (ledger_prune(&j->target->ledger, smaps) < 0) {
+                job_finish(j, TARGET_FAILED, TARGET_REASON_PLAN, NULL);
+                return;
+        }
+        lock_verify(smaps, j->plan, j->spec.mode, &v);
+        j->smaps_verify = v;
+        j->inherited_locked = job_inherited_locked(j, smaps);
+        j->smaps_locked = v.locked + j->inherited_locked;
+        /* the larger boundary: page-cache folios reach the PMD size whatever the anonymous settings */
+        j->folio_split = lock_folio_split_bytes(smaps, j->plan,
+                                                MAX(lock_chunk_align(&j->spec.folios, false, page_size()),
+                                                    lock_chunk_align(&j->spec.folios, true, page_size())));
+        j->pages_verified = false;
+        if (j->pages_unreadable || job_verify_pieces(j) < 0 || j->verify.n_windows == 0) {
+                job_conclude(j);
+                return;
+        }
+        j->phase = JOB_PAGES;
+        job_send_pages(j, &j->verify);
+}
+
+static void job_next_relock(Job *j);
+
+/* Whether relocking a window of mlockd's can help: pages missing that are not in large folios
+ * (swapped in, faulted in under the lock), or, the first time, large folios (a relock over a folio
+ * wholly inside the VMA mlocks it; one the target's own VMA edge cuts stays as it is). */
+static bool job_window_wants_relock(const Job *j, const JobWindow *w) {
+        uint64_t missing = pages_missing_ours(&j->verify, w);
+
+        return missing > MIN(missing, w->counts.large_not_mlocked) || (missing > 0 && j->rounds == 0);
+}
+
+/* Every window counted: relock mlockd's windows with pages missing, or conclude. */
+static void job_pages_counted(Job *j) {
+        bool any = false;
+
+        j->pages_verified = true;
+        for (size_t w = 0; w < j->verify.n_windows; w++)
+                if (pages_missing_ours(&j->verify, &j->verify.windows[w]) > 0)
+                        any = true;
+        if (any && !(j->spec.recheck && !j->spec.relock)) {
+                any = false;
+                for (size_t w = 0; w < j->verify.n_windows; w++)
+                        any = any || job_window_wants_relock(j, &j->verify.windows[w]);
+                if (!any) {
+                        job_conclude(j);
+                        return;
+                }
+        }
+        if (!any || j->rounds >= JOB_VERIFY_ROUNDS || (j->spec.recheck && !j->spec.relock)) {
+                if (any && j->spec.recheck && !j->spec.relock)
+                        j->drifted = true;
+                job_conclude(j);
+                return;
+        }
+        if (j->rounds == 0)
+                for (size_t w = 0; w < j->verify.n_windows; w++)
+                        j->relocked += pages_missing_ours(&j->verify, &j->verify.windows[w]) * page_size();
+        j->relock_window = j->relock_piece = 0;
+        j->relock_offset = 0;
+        j->phase = JOB_RELOCK;
+        job_next_relock(j);
+}
+
+static void job_pages_reply(Job *j, int r, const InjectorReply *reply) {
+        int k = job_count_reply(j, &j->verify, r, reply);
+
+        if (k == 0)
+                job_pages_counted(j);
+        else if (k == -1)
+                job_conclude(j); /* by smaps */
+}
+
+/* The next relock step: munlock + mlock2 in one stop over a part of a window with pages missing,
+ * paced like a lock step by what the window holds. */
+static void job_next_relock(Job *j) {
+        InjectorRequest req;
+
+        for (; j->relock_window < j->verify.n_windows;
+             j->relock_window++, j->relock_piece = 0, j->relock_offset = 0) {
+                const JobWindow *w = &j->verify.windows[j->relock_window];
+                const JobPiece *p;
+                uint64_t start;
+
+                if (!job_window_wants_relock(j, w))
+                        continue;
+                while (j->relock_piece < w->n &&
+                       j->relock_offset >= j->verify.pieces[w->first + j->relock_piece].end -
+                                                   j->verify.pieces[w->first + j->relock_piece].start) {
+                        j->relock_piece++;
+                        j->relock_offset = 0;
+                }
+                if (j->relock_piece >= w->n)
+                        continue;
+
+                p = &j->verify.pieces[w->first + j->relock_piece];
+                start = p->start + j->relock_offset;
+                j->chunk = job_chunk(j, &j->verify, start, p->end, p->mode, &j->step_mix);
+                job_request(j, INJECTOR_OP_RELOCK, &req);
+                req.args[0] = start;
+                req.args[1] = j->chunk;
+                req.args[2] = p->mode == LOCK_MODE_ONFAULT ? MLOCK_ONFAULT : 0;
+                req.timeout_usec = STEP_STOP_TIMEOUT_USEC;
+                job_send(j, &req);
+                return;
+        }
+        /* done: verify again from fresh smaps */
+        j->rounds++;
+        job_send_open(j, JOB_VERIFY);
+}
+
+static void job_relock_reply(Job *j, int r, const InjectorReply *reply) {
+        if (r == -ESRCH) {
+                job_gone(j);
+                return;
+        }
+        if (r < 0) {
+                /* the range is as it was (the stop failed) or refused: report what stays */
+                log_debug_errno(r, "Relock of %d failed%s%s: %m", (int) j->target->pid,
+                                reply && reply->reason[0] ? ": " : "", reply ? reply->reason : "");
+                j->rounds = JOB_VERIFY_ROUNDS;
+                job_send_open(j, JOB_VERIFY);
+                return;
+        }
+        job_stepped(j, reply);
+        if (reply->result != 0 && reply->result != -ENOMEM && j->error == TARGET_REASON_NONE)
+                j->error = error_reason(reply->result); /* verify's smaps prune what was lost */
+        j->relock_offset += j->chunk;
+        job_next_relock(j);
 }
 
 /* ---- the machine ----------------------------------------------------------------------------- */
@@ -611,7 +1024,11 @@ static void job_smaps_reply(Job *j, int r, int fd) {
 
         switch (j->phase) {
         case JOB_PLAN:
-                job_plan_from(j, smaps);
+                /* the planner's maps borrow its paths, and the plan runs on after this reply */
+                j->planner_maps = ledger_maps_free(j->planner_maps);
+                maps_free(j->plan_smaps);
+                j->plan_smaps = TAKE_PTR(smaps);
+                job_plan_from(j, j->plan_smaps);
                 return;
         case JOB_VERIFY:
                 job_verify(j, smaps);
@@ -681,6 +1098,15 @@ void job_reply(Job *j, int r, const InjectorReply *reply, int fd) {
                 return;
         case JOB_MLOCKALL:
                 job_mlockall_reply(j, r, reply);
+                return;
+        case JOB_SURVEY:
+                job_survey_reply(j, r, reply);
+                return;
+        case JOB_PAGES:
+                job_pages_reply(j, r, reply);
+                return;
+        case JOB_RELOCK:
+                job_relock_reply(j, r, reply);
                 return;
         default:
                 safe_close(fd);

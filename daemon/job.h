@@ -5,8 +5,11 @@
  *
  *   LOCK:   precheck -> open smaps, plan (ledger: adopt the target's own locks; account: budgets)
  *           [-> give back what is held beyond MaxLocked=, plan again] [-> raise RLIMIT_MEMLOCK,
- *           plan again] [-> prefetch] -> lock steps (chunks sized for MaxPause) [-> MCL_FUTURE]
- *           -> open smaps, verify.
+ *           plan again] -> survey (per-page counts of what is to lock: resident, swapped, absent,
+ *           huge) [-> prefetch] -> lock steps (paced by kind of memory for MaxPause, edges on folio
+ *           boundaries) [-> MCL_FUTURE] -> open smaps (cross-check) -> per-page verify
+ *           [-> relock what is VM_LOCKED but not mlocked (munlock + mlock2 in one stop), verify
+ *           again; at most JOB_VERIFY_ROUNDS times].
  *   UNLOCK: open smaps -> the ledger's unlock steps -> done (Release, policy gone, Mode=none).
  *
  * The job talks to the injector only through JobOps.submit and learns the answer through
@@ -20,6 +23,7 @@
 #include "account.h"
 #include "injector.h"
 #include "lock.h"
+#include "pace.h"
 #include "target.h"
 
 typedef enum JobKind {
@@ -33,10 +37,13 @@ typedef enum JobPhase {
         JOB_PLAN,               /* waiting for smaps to plan from */
         JOB_TRIM,               /* giving back beyond MaxLocked= */
         JOB_PRLIMIT,
+        JOB_SURVEY,             /* per-page counts of what is to lock, for the pace */
         JOB_PREFETCH,
         JOB_LOCK_STEP,
         JOB_MLOCKALL,
         JOB_VERIFY,             /* waiting for smaps to verify from */
+        JOB_PAGES,              /* per-page counts of the locked ranges */
+        JOB_RELOCK,             /* munlock + mlock2 of ranges with pages not mlocked */
         JOB_UNLOCK_MAPS,        /* waiting for smaps to unlock from */
         JOB_UNLOCK_STEP,
         JOB_DONE,
@@ -54,7 +61,48 @@ typedef struct JobSpec {
         usec_t max_pause;
         uint64_t max_locked;
         bool dry_run;
+        bool relock;                    /* Relock=: a recheck may lock again what drifted */
+        bool recheck;                   /* a periodic re-verification, not a first lock */
+        FolioSizes folios;              /* the enabled large-folio sizes: chunk edges fall on them */
 } JobSpec;
+
+/* How many times verify may relock before it reports what stays not mlocked. */
+#define JOB_VERIFY_ROUNDS 3
+/* Plans smaller than this are locked without a survey of their pages first. */
+#define JOB_SURVEY_MIN (8ULL << 20)
+/* Per-page counts are asked for a block of this size at a time (aligned: every folio size). */
+#define JOB_WINDOW (128ULL << 20)
+
+/* A piece of the plan for per-page counts: mlockd's own (in the ledger, relocked in its mode when
+ * pages are missing) or not. */
+typedef struct JobPiece {
+        uint64_t start, end;
+        bool ours;
+        LockMode mode;
+} JobPiece;
+
+/* Pieces [first, first + n) in one JOB_WINDOW block, of one owner and mode: one PAGES request. */
+typedef struct JobWindow {
+        size_t first, n;
+        uint64_t bytes;
+        PageCounts counts;
+        bool counted;
+} JobWindow;
+
+typedef struct JobPages {
+        JobPiece *pieces;
+        size_t n_pieces;
+        JobWindow *windows;
+        size_t n_windows, at;
+} JobPages;
+
+void job_pages_done(JobPages *pg);
+/* Add [start, end) cut at JOB_WINDOW boundaries, starting a window where block, owner or mode
+ * change (or a window is full). */
+int job_pages_add(JobPages *pg, uint64_t start, uint64_t end, bool ours, LockMode mode);
+/* Pages that should be mlocked and are not: present, not mlocked, not the zero page; for a full
+ * lock also what is in swap. */
+uint64_t job_window_missing(const JobWindow *w, LockMode mode);
 
 /* What the manager reads when the job plans. */
 typedef struct JobLimits {
@@ -89,6 +137,7 @@ struct Job {
         unsigned replans;
         LockPlan *plan;
         Maps *planner_maps;             /* what plan came from (kept for a replan after prlimit) */
+        Maps *plan_smaps;               /* the smaps planner_maps borrows from */
         LockParams params;
         PrefetchRange *prefetch;
         size_t n_prefetch, prefetch_at;
@@ -98,12 +147,29 @@ struct Job {
         size_t n_steps, step_at;
         TargetReason error;             /* the first failed call's reason */
         usec_t max_hold;
+        Pace pace;                      /* step sizes by kind of memory (lib/pace.h) */
+        JobPages survey;                /* what is to lock, counted before the steps */
+        JobPages verify;                /* what was locked, counted after */
+        size_t relock_window, relock_piece;
+        uint64_t relock_offset, relock_chunk;
+        PaceMix step_mix;               /* the last step's mix, for pace_record() */
+        unsigned rounds;                /* relock rounds done */
+        bool pages_unreadable;          /* kpageflags could not be read: smaps is all there is */
+        LockVerify smaps_verify;        /* the cross-check */
+        uint64_t folio_split;           /* bytes where the target's own VMA edges cut a folio */
+        uint64_t inherited_locked;      /* locks found in place after a restart (smaps) */
 
         /* the outcome */
         TargetState state;
         TargetReason reason;
         char detail[INJECTOR_REASON_MAX];
-        uint64_t locked_bytes;
+        uint64_t locked_bytes;          /* truly mlocked (per page), or smaps Locked: when unreadable */
+        uint64_t smaps_locked;          /* smaps Locked: over the same ranges, beside it */
+        bool pages_verified;            /* locked_bytes is the kernel's per-page word */
+        uint64_t not_mlocked;           /* bytes VM_LOCKED by mlockd and still not mlocked */
+        uint64_t large_not_mlocked;     /* of them, in large folios */
+        bool drifted;                   /* a recheck found mlockd's lock undone, and Relock=no */
+        uint64_t relocked;              /* bytes the first verify found not mlocked in mlockd's ranges */
         bool gone;
         uint64_t raised_limit;          /* RLIMIT_MEMLOCK raised to this, 0: not */
 };

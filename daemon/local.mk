@@ -72,7 +72,11 @@ daemon_integration_tests = \
 	tests/lock-injector.sh \
 	tests/lock-injector-socket.sh \
 	tests/lock-pidns.sh \
-	tests/lock-leader-exit.sh
+	tests/lock-leader-exit.sh \
+	tests/lock-thp.sh \
+	tests/lock-swap.sh \
+	tests/lock-drift.sh \
+	tests/cgroup-budget-swap.sh
 integration_tests += $(daemon_integration_tests)
 EXTRA_DIST += $(daemon_integration_tests)
 
@@ -84,5 +88,5 @@ bench_programs += tests/bench/bench-spawn tests/bench/bench-hold
 tests_bench_bench_spawn_SOURCES = tests/bench/bench-spawn.c
 tests_bench_bench_spawn_LDADD =
 tests_bench_bench_hold_SOURCES = tests/bench/bench-hold.c
-bench_scripts += tests/bench/bench-lock.sh tests/bench/bench-apply.sh
-EXTRA_DIST += tests/bench/bench-lock.sh tests/bench/bench-apply.sh
+bench_scripts += tests/bench/bench-lock.sh tests/bench/bench-apply.sh tests/bench/bench-pace.sh
+EXTRA_DIST += tests/bench/bench-lock.sh tests/bench/bench-apply.sh tests/bench/bench-pace.sh

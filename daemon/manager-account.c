@@ -9,6 +9,7 @@
 #include "log.h"
 #include "manager-internal.h"
 #include "metrics.h"
+#include "procfs.h"
 
 const double injection_bucket_bounds[8] = { 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3 };
 
@@ -22,6 +23,20 @@ uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, const Target *e
                 if (t != except && t->job && streq_ptr(t->memcg, memcg))
                         sum += job_in_flight(t->job);
         }
+        return sum;
+}
+
+uint64_t target_claimed(const Target *t) {
+        return MAX(t->locked_bytes, t->smaps_locked);
+}
+
+/* What mlockd's targets in the cgroup hold (target_claimed()). */
+uint64_t manager_cgroup_claimed(Manager *m, const char *memcg) {
+        uint64_t sum = 0;
+
+        for (size_t i = 0; i < m->n_targets; i++)
+                if (streq_ptr(m->targets[i]->memcg, memcg))
+                        sum += target_claimed(m->targets[i]);
         return sum;
 }
 
@@ -87,17 +102,20 @@ void manager_account(Manager *m) {
                         c->over_budget = old && old->over_budget;
                 }
                 c->locked += t->locked_bytes;
+                c->claimed += target_claimed(t);
                 c->budget = budget_tighten(c->budget, target_policy(m, t));
         }
 
         for (size_t j = 0; j < n_fresh; j++) {
                 CgroupAccount *c = &fresh[j];
-                bool over = c->budget > 0 && c->unevictable > c->budget;
+                uint64_t held = MAX(c->unevictable, c->claimed);
+                bool over = c->budget > 0 && held > c->budget;
 
                 if (over && !c->over_budget) {
-                        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
-                        log_warning("Cgroup %s holds %s unevictable, over its budget of %s.", c->path,
-                                    format_bytes(a, sizeof a, c->unevictable), format_bytes(b, sizeof b, c->budget));
+                        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX];
+                        log_warning("Cgroup %s holds %s unevictable (mlockd holds %s there), over its budget of %s.",
+                                    c->path, format_bytes(a, sizeof a, c->unevictable),
+                                    format_bytes(d, sizeof d, c->claimed), format_bytes(b, sizeof b, c->budget));
                         bus_emit_budget_exceeded(m, c);
                 }
                 c->over_budget = over;
@@ -109,6 +127,50 @@ void manager_account(Manager *m) {
         m->cgroups = fresh;
         m->n_cgroups = n_fresh;
         m->metrics_dirty = true;
+}
+
+/* Slack for the kernel's unevictable against what mlockd verified: memcg statistics are flushed
+ * in batches, so a small shortfall is noise. */
+static uint64_t drift_slack(uint64_t verified) {
+        return MAX(verified / 50, UINT64_C(2) << 20);
+}
+
+void manager_check_drift(Manager *m) {
+        for (size_t i = 0; i < m->n_targets; i++) {
+                Target *t = m->targets[i];
+                const Policy *p = target_policy(m, t);
+                const CgroupAccount *c = t->memcg ? manager_find_cgroup(m, t->memcg) : NULL;
+                ProcStatus status = {};
+                char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+
+                if (!p || p->mode == LOCK_MODE_NONE || t->released || t->job || t->ledger.n == 0 ||
+                    !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL))
+                        continue;
+                if (t->state_id == TARGET_PARTIAL && t->reason == TARGET_REASON_DRIFTED)
+                        continue; /* reported, left so (Relock=no) */
+                if (procfs_read_status("/proc", t->pid, 0, &status) < 0)
+                        continue; /* gone: the pidfd says so */
+
+                /* The target munlocked or unmapped (VmLck fell), or pages in its cgroup lost their
+                 * mlock (unevictable fell since its lock was verified): look again. The recheck
+                 * says what it found (manager-jobs.c). */
+                if (status.vm_lck + (UINT64_C(1) << 20) <= t->vm_locked)
+                        log_debug("Process %d (%s): VmLck fell from %s to %s, checking its lock.", (int) t->pid,
+                                  strempty(t->comm), format_bytes(a, sizeof a, t->vm_locked),
+                                  format_bytes(b, sizeof b, status.vm_lck));
+                else if (c && t->cg_unevictable > 0 &&
+                         c->unevictable + drift_slack(t->cg_unevictable) < t->cg_unevictable)
+                        log_debug("Process %d (%s): unevictable of %s fell from %s to %s, checking its lock.",
+                                  (int) t->pid, strempty(t->comm), c->path,
+                                  format_bytes(a, sizeof a, t->cg_unevictable),
+                                  format_bytes(b, sizeof b, c->unevictable));
+                else
+                        continue;
+                t->vm_locked = status.vm_lck; /* once; the recheck sets both again */
+                t->cg_unevictable = c ? c->unevictable : 0;
+                m->drift_rechecks++;
+                manager_start_recheck(m, t);
+        }
 }
 
 void manager_write_metrics(Manager *m) {
@@ -158,6 +220,7 @@ void manager_write_metrics(Manager *m) {
                 .policies = pol, .n_policies = m->policies->n_policies,
                 .targets = tg, .n_targets = n_tg,
                 .injections_total = m->injections_total,
+                .drift_rechecks = m->drift_rechecks,
                 .injection_buckets = cumulative,
                 .injection_bucket_bounds = injection_bucket_bounds,
                 .n_buckets = ELEMENTSOF(cumulative),

@@ -377,6 +377,9 @@ static int method_describe_target(sd_bus_message *message, void *userdata, sd_bu
             (r = append_entry(reply, "status", "s", status)) < 0 ||
             (r = append_entry(reply, "reason", "s", colon ? colon + 1 : "")) < 0 ||
             (r = append_entry(reply, "locked_bytes", "t", t->locked_bytes)) < 0 ||
+            (r = append_entry(reply, "smaps_locked_bytes", "t", t->smaps_locked)) < 0 ||
+            (r = append_entry(reply, "pages_verified", "b", t->pages_verified)) < 0 ||
+            (r = append_entry(reply, "not_mlocked_bytes", "t", t->not_mlocked)) < 0 ||
             (r = append_entry(reply, "cgroup", "s", strempty(t->cgroup))) < 0 ||
             (r = append_entry(reply, "memory_cgroup", "s", strempty(t->memcg))) < 0 ||
             (r = append_entry(reply, "budget_bytes", "t", c ? c->budget : UINT64_C(0))) < 0 ||

@@ -45,6 +45,8 @@ bool target_young(const Target *t, usec_t now);
 
 /* manager-jobs.c: start t's job now, or after the one running; undo mlockd's part, then then. */
 void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then);
+/* A lock job that re-verifies a locked target (drift): relocks under Relock=yes, reports else. */
+void manager_start_recheck(Manager *m, Target *t);
 void manager_unlock(Manager *m, Target *t, TargetThen then);
 
 /* manager-account.c */
@@ -52,6 +54,12 @@ extern const double injection_bucket_bounds[8];
 CgroupAccount *manager_find_cgroup(Manager *m, const char *path);
 uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, const Target *except);
 uint64_t manager_cgroup_budget(Manager *m, const char *memcg);
+uint64_t manager_cgroup_claimed(Manager *m, const char *memcg);
 void manager_account(Manager *m);
+/* Each accounting tick: targets whose lock drifted (VmLck fell, or their cgroup's unevictable fell
+ * below what mlockd verified there) are re-verified. */
+void manager_check_drift(Manager *m);
+/* What budgets count for a target: its mlocked bytes, or smaps Locked: where larger. */
+uint64_t target_claimed(const Target *t);
 void manager_write_metrics(Manager *m);
 void manager_notify_status(Manager *m);

@@ -15,6 +15,7 @@
 static usec_t request_timeout(const InjectorRequest *req) {
         switch (req->op) {
         case INJECTOR_OP_STEP:
+        case INJECTOR_OP_RELOCK:
                 return req->timeout_usec + INJECTOR_STEP_SLACK_USEC;
         case INJECTOR_OP_PREFETCH:
                 return INJECTOR_PREFETCH_TIMEOUT_USEC;
@@ -58,6 +59,7 @@ static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) 
                 in.cgroup_budget = manager_cgroup_budget(m, t->memcg);
                 in.limit_margin = m->policies->daemon.cgroup_limit_margin;
                 in.in_flight = manager_cgroup_in_flight(m, t->memcg, t);
+                in.claimed = manager_cgroup_claimed(m, t->memcg);
         }
 
         *ret = (JobLimits) { .vm_locked = status.vm_lck, .memlock_limit = soft };
@@ -82,14 +84,54 @@ static void manager_lock_finished(Manager *m, Target *t, Job *j) {
                 log_info("Raised RLIMIT_MEMLOCK of %d (%s) to %" PRIu64 " bytes.", (int) t->pid, strempty(t->comm),
                          j->raised_limit);
         if (j->max_hold > 0) {
-                char a[FORMAT_TIMESPAN_MAX];
-                log_debug("Process %d (%s): longest hold %s, rate %.0f bytes/us.", (int) t->pid, strempty(t->comm),
-                          format_timespan(a, sizeof a, j->max_hold), t->rate);
+                char a[FORMAT_TIMESPAN_MAX], b[FORMAT_TIMESPAN_MAX];
+                log_debug("Process %d (%s): longest hold %s (MaxPause=%s), %u steps over it.", (int) t->pid,
+                          strempty(t->comm), format_timespan(a, sizeof a, j->max_hold),
+                          format_timespan(b, sizeof b, j->spec.max_pause), j->pace.over);
         }
         t->max_hold = j->max_hold;
         t->replans = j->replans;
-        if (j->plan && !j->spec.dry_run)
-                t->locked_bytes = j->locked_bytes; /* planned and verified (or nothing to lock) */
+        if (j->plan && !j->spec.dry_run) {
+                ProcStatus status = {};
+                char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+
+                /* planned and verified (or nothing to lock) */
+                t->locked_bytes = j->locked_bytes;
+                t->smaps_locked = j->smaps_locked;
+                t->pages_verified = j->pages_verified;
+                t->not_mlocked = j->not_mlocked;
+                CgroupMemory mem = {};
+
+                /* the baselines the accounting tick's drift check compares with */
+                if (procfs_read_status("/proc", t->pid, 0, &status) >= 0)
+                        t->vm_locked = status.vm_lck;
+                t->cg_unevictable = t->memcg && m->have_cgroup_layout &&
+                                                    cgroup_read_memory(&m->cgroup_layout, t->memcg, &mem) >= 0
+                                            ? mem.unevictable
+                                            : 0;
+                if (j->spec.recheck && (j->plan->bytes > 0 || j->relocked > 0) && !j->drifted)
+                        log_notice("Process %d (%s): mlockd's lock had drifted (%s no longer locked, %s no longer "
+                                   "mlocked); locked again.",
+                                   (int) t->pid, strempty(t->comm), format_bytes(a, sizeof a, j->plan->bytes),
+                                   format_bytes(b, sizeof b, j->relocked));
+                if (j->pages_unreadable && !m->pages_unreadable_noted) {
+                        log_notice("The kernel's per-page flags (/proc/kpageflags) cannot be read; locked "
+                                   "figures are smaps Locked:, which counts pages that may not be mlocked.");
+                        m->pages_unreadable_noted = true;
+                }
+                if (j->not_mlocked > 0)
+                        log_notice("Process %d (%s): %s of its locked ranges not mlocked by the kernel after %u "
+                                   "relock rounds (%s in large folios%s).",
+                                   (int) t->pid, strempty(t->comm), format_bytes(a, sizeof a, j->not_mlocked),
+                                   j->rounds, format_bytes(b, sizeof b, j->large_not_mlocked),
+                                   j->folio_split > 0 ? " its own mappings cut" : "");
+                if (j->rounds > 0 && j->not_mlocked == 0)
+                        log_info("Process %d (%s): pages faulted in under the lock were not mlocked; relocked "
+                                 "them (%u rounds).", (int) t->pid, strempty(t->comm), j->rounds);
+                if (j->drifted)
+                        log_notice("Process %d (%s): its lock drifted (now %s mlocked), left so (Relock=no).",
+                                   (int) t->pid, strempty(t->comm), format_bytes(a, sizeof a, j->locked_bytes));
+        }
         t->trimmed = j->reason == TARGET_REASON_LIMIT || j->reason == TARGET_REASON_BUDGET;
         manager_set_state(m, t, j->state, j->reason, j->detail[0] ? j->detail : NULL);
         if (target_young(t, now_usec(CLOCK_MONOTONIC)))
@@ -177,8 +219,20 @@ static const JobOps job_ops = {
         .finished = job_op_finished,
 };
 
+static void start_job(Manager *m, Target *t, JobKind kind, TargetThen then, bool recheck);
+
 /* Start t's job now, or after the one running (which then sees it through). */
 void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then) {
+        start_job(m, t, kind, then, false);
+}
+
+void manager_start_recheck(Manager *m, Target *t) {
+        if (t->job)
+                return; /* the job running verifies anyway */
+        start_job(m, t, JOB_LOCK, THEN_NOTHING, true);
+}
+
+static void start_job(Manager *m, Target *t, JobKind kind, TargetThen then, bool recheck) {
         _cleanup_(job_spec_done) JobSpec spec = {};
         const Policy *p = NULL;
         Job *j = NULL;
@@ -203,6 +257,9 @@ void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then) {
                         return;
                 }
                 r = job_spec_from_policy(p, m->dry_run, &spec);
+                if (r >= 0 && lock_folio_sizes("/sys", &spec.folios) < 0)
+                        spec.folios = (FolioSizes) {}; /* page-sized edges */
+                spec.recheck = recheck;
         } else {
                 t->unlock_then = then;
                 r = 0;

@@ -573,6 +573,8 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                     !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL ||
                       (young && t->state_id == TARGET_FAILED)))
                         continue;
+                if (t->reason == TARGET_REASON_DRIFTED) /* Relock=no: left so */
+                        continue;
                 if (!target_mapped_size_moved(t))
                         continue;
                 req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_OPEN, .pid = t->pid,
@@ -635,6 +637,7 @@ static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata
         (void) manager_recheck(m, false);
         if (m->n_targets > 0 || m->n_cgroups > 0)
                 manager_account(m);
+        manager_check_drift(m);
         m->metrics_dirty = true; /* the file's timestamp says we are alive: rewrite it every tick */
         manager_write_metrics(m);
         manager_notify_status(m);

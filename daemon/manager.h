@@ -25,7 +25,9 @@ typedef struct InjectorClient InjectorClient;
 typedef struct CgroupAccount {
         char *path;             /* memory cgroup path */
         uint64_t unevictable;   /* the kernel's figure (memory.stat) */
-        uint64_t locked;        /* bytes mlockd locked in targets of this cgroup */
+        uint64_t locked;        /* bytes mlockd locked in targets of this cgroup (mlocked pages) */
+        uint64_t claimed;       /* the same, or smaps Locked: where larger: VM_LOCKED pages the kernel
+                                   has not mlocked yet will be (reclaim culls them): budgets count them */
         uint64_t budget;        /* CgroupMaxUnevictable= of the policies there, 0: none */
         bool over_budget;       /* BudgetExceeded was emitted and not yet cleared */
 } CgroupAccount;
@@ -67,6 +69,8 @@ struct Manager {
         double injection_seconds_sum;
         uint64_t injection_buckets[8];
         bool metrics_dirty;
+        bool pages_unreadable_noted;    /* the notice that kpageflags cannot be read was logged */
+        uint64_t drift_rechecks;        /* rechecks started because a target's lock drifted */
 };
 
 int manager_new(const char *config_dir, bool dry_run, PolicySet *policies, Manager **ret);

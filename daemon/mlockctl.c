@@ -599,8 +599,18 @@ static int verb_status_pid(sd_bus *bus, uint32_t pid) {
         fprintf(out, "    Policy: %s\n", property_string(&p, "policy"));
         fprintf(out, "     State: %s%s%s%s\n", property_string(&p, "status"), *reason ? " (" : "", reason,
                 *reason ? ")" : "");
-        fprintf(out, "    Locked: %s (the kernel's count of mlocked pages)\n",
-                format_bytes(b1, sizeof b1, property_uint(&p, "locked_bytes")));
+        if (!property_get(&p, "pages_verified") || property_uint(&p, "pages_verified"))
+                fprintf(out, "    Locked: %s (the kernel's count of mlocked pages)\n",
+                        format_bytes(b1, sizeof b1, property_uint(&p, "locked_bytes")));
+        else
+                fprintf(out, "    Locked: %s (smaps Locked:, the per-page flags could not be read)\n",
+                        format_bytes(b1, sizeof b1, property_uint(&p, "locked_bytes")));
+        if (property_get(&p, "smaps_locked_bytes"))
+                fprintf(out, "            smaps Locked: %s\n",
+                        format_bytes(b1, sizeof b1, property_uint(&p, "smaps_locked_bytes")));
+        if (property_uint(&p, "not_mlocked_bytes") > 0)
+                fprintf(out, "            not mlocked: %s of the locked ranges\n",
+                        format_bytes(b1, sizeof b1, property_uint(&p, "not_mlocked_bytes")));
         fprintf(out, "    Cgroup: %s\n", property_string(&p, "cgroup"));
         if (!property_uint(&p, "cgroup_accounted"))
                 fprintf(out, "    Budget: - (memory cgroup %s not accounted)\n",

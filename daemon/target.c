@@ -48,6 +48,9 @@ static const char *const reason_table[_TARGET_REASON_MAX] = {
         [TARGET_REASON_ERROR] = "error",
         [TARGET_REASON_INCOMPLETE] = "incomplete",
         [TARGET_REASON_NOT_LOCKED] = "not-locked",
+        [TARGET_REASON_NOT_MLOCKED] = "not-mlocked",
+        [TARGET_REASON_FOLIO] = "folio",
+        [TARGET_REASON_DRIFTED] = "drifted",
         [TARGET_REASON_SECCOMP] = "seccomp",
 };
 
@@ -79,6 +82,9 @@ static const char *const reason_sentences[_TARGET_REASON_MAX] = {
         [TARGET_REASON_ERROR] = "an injected call failed",
         [TARGET_REASON_INCOMPLETE] = "not all of it is locked",
         [TARGET_REASON_NOT_LOCKED] = "the kernel shows none of it locked",
+        [TARGET_REASON_NOT_MLOCKED] = "some of its pages stay not mlocked although their mappings are locked",
+        [TARGET_REASON_FOLIO] = "its own mappings cut through large folios, which the kernel cannot mlock",
+        [TARGET_REASON_DRIFTED] = "it undid part of mlockd's lock, and Relock=no",
         [TARGET_REASON_SECCOMP] = "its seccomp filter refuses the call",
 };
 

@@ -65,6 +65,9 @@ typedef enum TargetReason {
         TARGET_REASON_ERROR,
         TARGET_REASON_INCOMPLETE,
         TARGET_REASON_NOT_LOCKED,
+        TARGET_REASON_NOT_MLOCKED,      /* VM_LOCKED, but present pages the kernel did not mlock */
+        TARGET_REASON_FOLIO,            /* large folios cut by the target's own VMA edges */
+        TARGET_REASON_DRIFTED,          /* it undid mlockd's lock since, and Relock=no */
         TARGET_REASON_SECCOMP,          /* with a detail: the filter's action ("kill_process", ...) */
         _TARGET_REASON_MAX,
         _TARGET_REASON_INVALID = -EINVAL,
@@ -132,7 +135,14 @@ typedef struct Target {
         char *memcg;            /* the memory cgroup path, for accounting */
         char *policy;           /* name of the matched policy, NULL when none */
         char *state;            /* the state string, from state/reason/detail (the bus reads it) */
-        uint64_t locked_bytes;  /* what mlockd holds there, as verified */
+        uint64_t locked_bytes;  /* what mlockd holds there, as verified: mlocked pages (kpageflags), or
+                                   smaps Locked: where the per-page flags cannot be read */
+        uint64_t smaps_locked;  /* smaps Locked: over the same ranges (a PSS figure), beside it */
+        bool pages_verified;    /* locked_bytes is the kernel's per-page count */
+        uint64_t not_mlocked;   /* bytes of mlockd's locked ranges the kernel did not mlock (partial:
+                                   not-mlocked, folio, drifted) */
+        uint64_t vm_locked;     /* VmLck when the last job ended: a drop is drift */
+        uint64_t cg_unevictable; /* its memory cgroup's unevictable then: a drop may be drift */
         bool released;          /* Release()d: left alone until it execs */
 
         /* private to the manager and the job */
@@ -143,7 +153,6 @@ typedef struct Target {
         Ledger ledger;
         bool inherited;         /* found by the first scan: locks in place may be mlockd's from before */
         Job *job;               /* the job running, NULL when none */
-        double rate;            /* bytes per usec the kernel locked in this target, 0: unknown */
         usec_t max_hold;        /* the last lock job's longest step (DescribeTarget) */
         unsigned replans;       /* the last lock job's plans redone (ENOMEM, trims) */
         usec_t discovered;      /* CLOCK_MONOTONIC when mlockd found it (a young target is rechecked often) */

@@ -5,7 +5,8 @@
  * there (its ledger, and after a restart the locks found in place), the cgroup's lockable bytes
  * (CgroupMaxUnevictable= and the margin under the memory limit, from cgroup_lockable_bytes()) less
  * the bytes other targets there have planned but not locked yet (in flight: not in the kernel's
- * figure yet), and what mlockd holds beyond MaxLocked= (after a reload lowered it), to give back.
+ * figure yet), counting the larger of the kernel's unevictable and what mlockd holds there; and
+ * what mlockd holds beyond MaxLocked= (after a reload lowered it), to give back.
  * Pure: the manager gathers the inputs. */
 
 #include <stdint.h>
@@ -19,6 +20,10 @@ typedef struct AccountInput {
         uint64_t cgroup_budget;         /* CgroupMaxUnevictable= there, 0: none */
         uint64_t limit_margin;          /* LimitMargin= (daemon) */
         uint64_t in_flight;             /* other targets' bytes planned there and not yet locked */
+        uint64_t claimed;               /* what mlockd's targets there hold, per page (or smaps Locked:
+                                           where larger): the budget counts the larger of it and
+                                           the kernel's unevictable, which lags (pages swapped in
+                                           under VM_LOCKED are not mlocked until reclaim sees them) */
 } AccountInput;
 
 typedef struct AccountResult {

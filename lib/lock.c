@@ -11,10 +11,6 @@
 #include <unistd.h>
 
 #define PAGE ((uint64_t) sysconf(_SC_PAGESIZE))
-#define CHUNK_MIN (256ULL * 1024)
-#define CHUNK_MAX (1ULL << 30)
-#define CHUNK_FIRST_FULL (1ULL << 20)   /* populating: ~0.5 GB/s measured, so 1 MiB is ~2 ms */
-#define CHUNK_FIRST_ONFAULT (64ULL << 20)
 
 #ifndef MCL_ONFAULT
 #define MCL_ONFAULT 4
@@ -148,23 +144,6 @@ int lock_plan(const Maps *maps, const LockParams *p, LockPlan **ret) {
         return 0;
 }
 
-uint64_t lock_chunk_size(LockMode mode, double rate, usec_t max_pause) {
-        uint64_t chunk;
-
-        if (rate <= 0)
-                chunk = mode == LOCK_MODE_FULL ? CHUNK_FIRST_FULL : CHUNK_FIRST_ONFAULT;
-        else {
-                /* leave room for the attach/detach overhead (~50-150us) and for noise: populating
-                 * memory varies by 2x from chunk to chunk (page allocation, zeroing) */
-                double budget = (double) max_pause * 0.4;
-                double c = rate * budget;
-                chunk = c >= (double) CHUNK_MAX ? CHUNK_MAX : (uint64_t) c;
-        }
-        chunk = MAX(chunk, CHUNK_MIN);
-        chunk = MIN(chunk, CHUNK_MAX);
-        return chunk & ~(PAGE - 1);
-}
-
 void lock_verify(const Maps *smaps, const LockPlan *plan, LockMode mode, LockVerify *ret) {
         LockVerify v = {};
 
@@ -191,8 +170,9 @@ void lock_verify(const Maps *smaps, const LockPlan *plan, LockMode mode, LockVer
         *ret = v;
 }
 
-int lock_step(pid_t pid, int pidfd, InjectCall call, const uint64_t args[6], usec_t timeout,
-              long *ret_result, InjectStats *ret_stats, const char **ret_reason) {
+/* Attach, run calls[0..n) while each succeeds, detach. *ret_result: the first that failed, else 0. */
+static int lock_calls(pid_t pid, int pidfd, usec_t timeout, size_t n, const InjectCall *calls,
+                      const uint64_t (*args)[6], long *ret_result, InjectStats *ret_stats, const char **ret_reason) {
         Tracee *t = NULL;
         InjectStats stats = {};
         long result = 0;
@@ -205,7 +185,8 @@ int lock_step(pid_t pid, int pidfd, InjectCall call, const uint64_t args[6], use
         if (r < 0)
                 return r;
 
-        r = inject_call(t, call, args, &result);
+        for (size_t i = 0; r >= 0 && result == 0 && i < n; i++)
+                r = inject_call(t, calls[i], args[i], &result);
         if (r == -EPERM && ret_reason)
                 *ret_reason = inject_seccomp_action(t);
 
@@ -220,6 +201,26 @@ int lock_step(pid_t pid, int pidfd, InjectCall call, const uint64_t args[6], use
         if (ret_stats)
                 *ret_stats = stats;
         return 0;
+}
+
+int lock_step(pid_t pid, int pidfd, InjectCall call, const uint64_t args[6], usec_t timeout,
+              long *ret_result, InjectStats *ret_stats, const char **ret_reason) {
+        uint64_t a[1][6];
+
+        memcpy(a[0], args, sizeof a[0]);
+        return lock_calls(pid, pidfd, timeout, 1, &call, (const uint64_t (*)[6]) a, ret_result, ret_stats,
+                          ret_reason);
+}
+
+int lock_relock_step(pid_t pid, int pidfd, uint64_t start, uint64_t len, unsigned flags, usec_t timeout,
+                     long *ret_result, InjectStats *ret_stats, const char **ret_reason) {
+        /* mlock2 first, over a range that is locked already: it walks nothing (kernel-facts.md 2) and
+         * proves the seccomp filter lets this very call through, so the range is never left unlocked
+         * by a munlock the filter allows and an mlock2 it refuses. */
+        static const InjectCall calls[3] = { INJECT_MLOCK2, INJECT_MUNLOCK, INJECT_MLOCK2 };
+        const uint64_t args[3][6] = { { start, len, flags }, { start, len }, { start, len, flags } };
+
+        return lock_calls(pid, pidfd, timeout, 3, calls, args, ret_result, ret_stats, ret_reason);
 }
 
 /* "always [madvise] never" -> the bracketed word */
@@ -284,13 +285,17 @@ int lock_folio_sizes(const char *sys_root, FolioSizes *ret) {
                         per_size = true;
                         if (!(thp_mode_enabled(mode) || (streq(mode, "inherit") && top_on)))
                                 continue;
+                        if (streq(mode, "always") || (streq(mode, "inherit") && streq(top, "always")))
+                                f.always = true;
                         if (f.n < LOCK_FOLIO_SIZES_MAX)
                                 f.sizes[f.n++] = (uint64_t) kb * 1024;
                 }
                 closedir(d);
         }
-        if (!per_size && top_on && f.pmd > 0)
+        if (!per_size && top_on && f.pmd > 0) {
                 f.sizes[f.n++] = f.pmd; /* before mTHP (6.8): the PMD size only */
+                f.always = streq(top, "always");
+        }
 
         /* largest first */
         for (size_t i = 1; i < f.n; i++)
@@ -311,6 +316,17 @@ uint64_t lock_chunk_align(const FolioSizes *f, bool file_backed, uint64_t page_s
         if (f && !file_backed && f->n > 0 && f->sizes[0] > a)
                 a = f->sizes[0];
         return a;
+}
+
+uint64_t lock_region_align(const FolioSizes *f, const MapsRegion *r, uint64_t page_size) {
+        bool file_backed;
+
+        if (!r || (r->vmflags & VMFLAG_NOHUGEPAGE))
+                return page_size;
+        file_backed = r->path && r->path[0] != '[';
+        if (!file_backed && !(r->vmflags & VMFLAG_HUGEPAGE) && !(f && f->always))
+                return page_size;
+        return lock_chunk_align(f, file_backed, page_size);
 }
 
 uint64_t lock_chunk_end(uint64_t start, uint64_t end, uint64_t want, uint64_t align) {

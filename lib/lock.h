@@ -6,8 +6,9 @@
  * plan:   the target's maps, filtered by Regions= and trimmed to the budgets (MaxLocked=, the cgroup's
  *         lockable bytes, RLIMIT_MEMLOCK), become page-aligned ranges, merged where contiguous;
  *         Regions=all with Future=yes ends with one mlockall().
- * steps:  each range is locked in chunks, each chunk its own attach/inject/detach, sized from the
- *         measured rate so that no single call holds the target longer than MaxPause.
+ * steps:  each range is locked in chunks, each chunk its own attach/inject/detach, sized by the
+ *         caller (lib/pace.h) so that no single call holds the target longer than MaxPause, with
+ *         edges on folio boundaries (lock_region_align(), lock_chunk_end()).
  * verify: smaps says what the kernel locked (Locked:, VmFlags lo/lf); the state follows. */
 
 #include <stdbool.h>
@@ -53,10 +54,6 @@ int lock_plan(const Maps *maps, const LockParams *p, LockPlan **ret);
 LockPlan *lock_plan_free(LockPlan *plan);
 DEFINE_CLEANUP(LockPlan *, lock_plan_free);
 
-/* The next chunk for a step, from the rate seen so far (bytes per usec, 0: unknown) so that a call
- * takes at most max_pause; page aligned, at least one page. */
-uint64_t lock_chunk_size(LockMode mode, double rate, usec_t max_pause);
-
 /* Folio-aware chunking. A chunk edge inside a large folio leaves that folio not mlocked
  * (mm/mlock.c mlock_pte_range() needs folio_within_vma()) and splits its PMD mapping; on untouched
  * memory it makes the populate fault 4K pages where a THP would have been (doc/kernel-facts.md 4).
@@ -67,6 +64,8 @@ typedef struct FolioSizes {
         uint64_t sizes[LOCK_FOLIO_SIZES_MAX]; /* enabled anonymous folio sizes above a page,
                                                  largest first (PMD and mTHP) */
         size_t n;
+        bool always;                    /* one of them is enabled for every VMA ("always"), not only
+                                           for MADV_HUGEPAGE ones */
 } FolioSizes;
 
 /* The enabled large-folio sizes under sys_root ("/sys"): kernel/mm/transparent_hugepage/enabled
@@ -78,6 +77,11 @@ int lock_folio_sizes(const char *sys_root, FolioSizes *ret);
  * file-backed region the PMD size whenever THP is built in (the page cache makes large folios on
  * its own, up to PMD size, whatever the anonymous settings); else the page size. */
 uint64_t lock_chunk_align(const FolioSizes *f, bool file_backed, uint64_t page_size);
+
+/* The boundary for chunk edges in region r: the page size where no large folio can be (nh, or
+ * anonymous memory without hg while every size is "madvise"), else lock_chunk_align(). Edges no
+ * coarser than needed keep steps small on 4K memory (MaxPause). */
+uint64_t lock_region_align(const FolioSizes *f, const MapsRegion *r, uint64_t page_size);
 
 /* The end of the chunk that starts at start within a range ending at end, about want bytes long:
  * an align boundary (or end). A chunk never ends inside an aligned block unless the range does:
@@ -104,3 +108,12 @@ void lock_verify(const Maps *smaps, const LockPlan *plan, LockMode mode, LockVer
  * *ret_reason (optional) a static reason when the step was refused ("seccomp:kill_process", ...). */
 int lock_step(pid_t pid, int pidfd, InjectCall call, const uint64_t args[6], usec_t timeout,
               long *ret_result, InjectStats *ret_stats, const char **ret_reason);
+
+/* Make the kernel mlock the present pages of a range that is locked already: munlock then mlock2
+ * with the range's flags (0 or MLOCK_ONFAULT), in one stop, so the target never runs with it
+ * unlocked. Only a change from unlocked to locked walks the present pages (doc/kernel-facts.md 2):
+ * pages faulted back from swap under VM_LOCKED are not mlocked until this. Never on a range the
+ * target locked itself: the munlock would undo its lock. Same results as lock_step(); *ret_result
+ * is the first call that failed, else 0. */
+int lock_relock_step(pid_t pid, int pidfd, uint64_t start, uint64_t len, unsigned flags, usec_t timeout,
+                     long *ret_result, InjectStats *ret_stats, const char **ret_reason);

@@ -208,6 +208,7 @@ static unsigned vmflag_from_string(const char *s, size_t len) {
                 { "lo", VMFLAG_LOCKED },    { "lf", VMFLAG_LOCKONFAULT }, { "io", VMFLAG_IO },
                 { "pf", VMFLAG_PFNMAP },    { "de", VMFLAG_DONTEXPAND },  { "mm", VMFLAG_MIXEDMAP },
                 { "sh", VMFLAG_SHARED },    { "ht", VMFLAG_HUGETLB },
+                { "hg", VMFLAG_HUGEPAGE },  { "nh", VMFLAG_NOHUGEPAGE },
         };
 
         if (len != 2)

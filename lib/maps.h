@@ -30,6 +30,8 @@ enum {
         VMFLAG_MIXEDMAP = 1U << 5,    /* mm */
         VMFLAG_SHARED = 1U << 6,      /* sh */
         VMFLAG_HUGETLB = 1U << 7,     /* ht */
+        VMFLAG_HUGEPAGE = 1U << 8,    /* hg: MADV_HUGEPAGE */
+        VMFLAG_NOHUGEPAGE = 1U << 9,  /* nh: MADV_NOHUGEPAGE */
 };
 
 typedef struct MapsRegion {

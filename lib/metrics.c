@@ -206,6 +206,9 @@ int metrics_format(const MetricsSnapshot *s, char **ret_text) {
 
         put_family(f, "mlockd_injections_total", "counter", "Syscalls injected into targets.");
         fprintf(f, "mlockd_injections_total %" PRIu64 "\n", s->injections_total);
+        put_family(f, "mlockd_drift_rechecks_total", "counter",
+                   "Targets verified again because their lock drifted (VmLck or unevictable fell).");
+        fprintf(f, "mlockd_drift_rechecks_total %" PRIu64 "\n", s->drift_rechecks);
 
         put_family(f, "mlockd_injection_seconds", "histogram",
                    "Time a target was held for one injection.");

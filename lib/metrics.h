@@ -15,6 +15,7 @@
  *   mlockd_targets{policy,state,reason}       gauge   state "partial:rlimit" -> state="partial",
  *                                                     reason="rlimit" (reason="" when none)
  *   mlockd_injections_total                   counter
+ *   mlockd_drift_rechecks_total               counter
  *   mlockd_injection_seconds                  histogram (_bucket{le}, _sum, _count)
  * Label values are escaped (\\, \", \n); bytes that are not valid UTF-8 (cgroup paths are
  * arbitrary bytes) become U+FFFD, since the format requires UTF-8. Callers pass each cgroup,
@@ -50,6 +51,7 @@ typedef struct MetricsSnapshot {
         const MetricsTargets *targets;
         size_t n_targets;
         uint64_t injections_total;
+        uint64_t drift_rechecks;        /* rechecks started because a target's lock drifted */
         const uint64_t *injection_buckets;     /* cumulative counts per bucket bound below */
         const double *injection_bucket_bounds; /* seconds, ascending; +Inf implied */
         size_t n_buckets;

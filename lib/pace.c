@@ -41,6 +41,11 @@ void pace_init(Pace *p, const PaceParams *params) {
         for (int k = 0; k < _PACE_KIND_MAX; k++)
                 if (p->params.first[k] == 0)
                         p->params.first[k] = first_default[k];
+        p->overhead = (double) p->params.overhead;
+}
+
+double pace_overhead(const Pace *p) {
+        return p->overhead;
 }
 
 void pace_mix_from_counts(const PageCounts *c, uint64_t page_size, bool populates, PaceMix *ret) {
@@ -57,10 +62,13 @@ void pace_mix_from_counts(const PageCounts *c, uint64_t page_size, bool populate
         }
 }
 
-/* The variable part of the budget: what a step may spend beyond its fixed overhead. */
+/* The variable part of the budget: what a step may spend beyond its fixed overhead; at least half
+ * of it when the overhead alone eats it (steps cannot get shorter than the overhead anyway). */
 static double budget_usec(const Pace *p) {
-        double b = (double) p->params.max_pause * p->params.fraction - (double) p->params.overhead;
+        double whole = (double) p->params.max_pause * p->params.fraction, b = whole - p->overhead;
 
+        if (b < whole / 2)
+                b = whole / 2;
         return b < 1 ? 1 : b;
 }
 
@@ -79,6 +87,11 @@ static int cmp_double(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
+static double median(double *v, unsigned n) {
+        qsort(v, n, sizeof(double), cmp_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 bool pace_cost(const Pace *p, PaceKind k, double *ret_usec_per_mib) {
         const PaceKindState *s = &p->kinds[k];
         double v[PACE_WINDOW];
@@ -86,8 +99,7 @@ bool pace_cost(const Pace *p, PaceKind k, double *ret_usec_per_mib) {
         if (s->n == 0)
                 return false;
         memcpy(v, s->cost, sizeof(double) * s->n);
-        qsort(v, s->n, sizeof(double), cmp_double);
-        *ret_usec_per_mib = s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+        *ret_usec_per_mib = median(v, s->n);
         return true;
 }
 
@@ -101,7 +113,7 @@ static double cost_or_prior(const Pace *p, PaceKind k) {
 }
 
 usec_t pace_predict(const Pace *p, const PaceMix *mix) {
-        double t = (double) p->params.overhead;
+        double t = p->overhead;
 
         for (int k = 0; k < _PACE_KIND_MAX; k++)
                 t += (double) mix->bytes[k] / MIB * cost_or_prior(p, k);
@@ -145,9 +157,52 @@ static void add_sample(PaceKindState *s, double usec_per_mib) {
                 s->n++;
 }
 
+/* Theil-Sen over the last steps: the median of the pairwise slopes (never below 0: a larger step
+ * does not cost less), then the median of hold - slope * bytes. Without two sizes to compare,
+ * the steps of a few pages alone say what the overhead is. */
+static void learn_overhead(Pace *p) {
+        double slopes[PACE_WINDOW * PACE_WINDOW / 2], rest[PACE_WINDOW], slope;
+        unsigned ns = 0, nr = 0;
+        double o;
+
+        for (unsigned i = 0; i < p->n_steps; i++)
+                for (unsigned k = i + 1; k < p->n_steps; k++)
+                        if (p->step_bytes[i] != p->step_bytes[k])
+                                slopes[ns++] = (p->step_held[k] - p->step_held[i]) /
+                                               (p->step_bytes[k] - p->step_bytes[i]);
+        if (ns > 0) {
+                slope = median(slopes, ns);
+                if (slope < 0)
+                        slope = 0;
+                for (unsigned i = 0; i < p->n_steps; i++)
+                        rest[nr++] = p->step_held[i] - slope * p->step_bytes[i];
+        } else
+                for (unsigned i = 0; i < p->n_steps; i++)
+                        if (p->step_bytes[i] <= 4.0 * (double) p->params.page_size)
+                                rest[nr++] = p->step_held[i];
+        if (nr < 3)
+                return;
+        o = median(rest, nr);
+        p->overhead = o > (double) p->params.overhead ? o : (double) p->params.overhead;
+}
+
 void pace_record(Pace *p, const PaceMix *mix, usec_t held) {
-        double spent = (double) held - (double) p->params.overhead, predicted = 0;
-        bool ok = held <= p->params.max_pause;
+        double spent, predicted = 0, total = 0;
+        bool ok = held <= p->params.max_pause, grow;
+
+        for (int k = 0; k < _PACE_KIND_MAX; k++)
+                total += (double) mix->bytes[k];
+        if (total > 0) {
+                p->step_bytes[p->next_step] = total;
+                p->step_held[p->next_step] = (double) held;
+                p->next_step = (p->next_step + 1) % PACE_WINDOW;
+                if (p->n_steps < PACE_WINDOW)
+                        p->n_steps++;
+                learn_overhead(p);
+        }
+        spent = (double) held - p->overhead;
+        /* growth: within the bound, or within what this machine's overhead leaves possible */
+        grow = ok || (double) held <= p->overhead + budget_usec(p);
 
         if (held > p->longest)
                 p->longest = held;
@@ -168,7 +223,7 @@ void pace_record(Pace *p, const PaceMix *mix, usec_t held) {
                         continue;
                 c = cost_or_prior(p, k);
                 add_sample(&p->kinds[k], c * spent / predicted);
-                if (ok && mix->bytes[k] > p->kinds[k].largest_ok)
+                if (grow && mix->bytes[k] > p->kinds[k].largest_ok)
                         p->kinds[k].largest_ok = mix->bytes[k];
         }
 }

@@ -18,7 +18,10 @@
  * - The estimate is robust: the cost per byte of a kind is the median of its last PACE_WINDOW
  *   samples, so one slow step (the target preempted, the machine busy) does not collapse the
  *   rate; a sustained change moves the median within a few steps.
- * - A step aims at `fraction` of MaxPause, less the fixed attach/detach overhead.
+ * - A step aims at `fraction` of MaxPause, less the fixed attach/detach overhead. That overhead
+ *   is learned from the holds (the intercept of a robust fit of hold against bytes): where it
+ *   alone takes most of the budget (a loaded machine), a step still gets half the budget's worth
+ *   of work, rather than shrinking to a page and multiplying the steps, each as long.
  *
  * The hold fed to pace_record() must be the time the target was stopped: from the stop to the
  * PTRACE_DETACH that lets it run (lib/inject.c's InjectStats.held is from the stop being reaped,
@@ -62,12 +65,19 @@ typedef struct PaceParams {
 typedef struct PaceKindState {
         double cost[PACE_WINDOW];       /* usec per MiB, most recent samples (ring) */
         unsigned n, next;
-        uint64_t largest_ok;            /* most bytes of this kind one step took within budget */
+        uint64_t largest_ok;            /* most bytes of this kind one step took within budget (or
+                                           within the learned overhead plus the budget) */
 } PaceKindState;
 
 typedef struct Pace {
         PaceParams params;
         PaceKindState kinds[_PACE_KIND_MAX];
+        /* the fixed cost of a step, learned: the last PACE_WINDOW steps' (bytes, hold), fitted
+         * robustly (Theil-Sen); params.overhead until they say more. On a loaded machine the
+         * stop itself can take milliseconds whatever the size: that is no reason to shrink steps. */
+        double step_bytes[PACE_WINDOW], step_held[PACE_WINDOW];
+        unsigned n_steps, next_step;
+        double overhead;
         usec_t longest;                 /* longest hold recorded */
         unsigned over;                  /* steps that went over max_pause */
 } Pace;
@@ -91,6 +101,9 @@ usec_t pace_predict(const Pace *p, const PaceMix *mix);
  * take: within the budget by the prediction, and within each kind's first-step and growth caps.
  * At least one page; at most range_bytes. */
 uint64_t pace_step_bytes(const Pace *p, const PaceMix *range_mix, uint64_t range_bytes);
+
+/* The fixed cost of a step as learned (usec). */
+double pace_overhead(const Pace *p);
 
 /* A finished step: its mix and how long the target was held. */
 void pace_record(Pace *p, const PaceMix *mix, usec_t held);

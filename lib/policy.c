@@ -585,6 +585,7 @@ static const ConfigItem policy_items[] = {
         { "Lock", "Future", config_parse_bool, offsetof(Policy, future) },
         { "Lock", "Prefetch", config_parse_bool, offsetof(Policy, prefetch) },
         { "Lock", "MaxPause", config_parse_max_pause, offsetof(Policy, max_pause) },
+        { "Lock", "Relock", config_parse_bool, offsetof(Policy, relock) },
         { "Limits", "MaxLocked", config_parse_size, offsetof(Policy, max_locked) },
         { "Limits", "CgroupMaxUnevictable", config_parse_budget, offsetof(Policy, cgroup_max_unevictable) },
         { "Limits", "RaiseMemlockLimit", config_parse_bool, offsetof(Policy, raise_memlock_limit) },
@@ -894,6 +895,7 @@ int policy_parse_buffer_full(const char *name, const char *path, const char *dat
                 .prefetch = true,
                 .max_pause = d ? d->default_max_pause : POLICY_DEFAULT_MAX_PAUSE,
                 .raise_memlock_limit = true,
+                .relock = true,
         };
         p->name = strdup(name);
         p->path = strdup(path);
@@ -1413,6 +1415,7 @@ int policy_dump(const Policy *p, FILE *f) {
                 fprintf(f, "Regions=file:%s\n", *g);
         fprintf(f, "Future=%s\nPrefetch=%s\n", p->future ? "yes" : "no", p->prefetch ? "yes" : "no");
         fprint_duration(f, "MaxPause", p->max_pause);
+        fprintf(f, "Relock=%s\n", p->relock ? "yes" : "no");
 
         fputs("\n[Limits]\n", f);
         fprint_size(f, "MaxLocked", p->max_locked);

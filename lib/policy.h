@@ -54,6 +54,7 @@ typedef struct Policy {
         bool future;         /* default false */
         bool prefetch;       /* default true */
         usec_t max_pause;    /* default: [Daemon] DefaultMaxPause= */
+        bool relock;         /* default true: lock again what a recheck finds no longer mlocked */
         /* [Limits]: 0 = no limit */
         uint64_t max_locked;
         uint64_t cgroup_max_unevictable;

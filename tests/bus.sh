@@ -85,18 +85,19 @@ done
 j=$(call GetTarget u "$T") || fail "GetTarget $T failed"
 [[ $(py 'd["type"]' "$j") == usssts ]] || fail "GetTarget answered $j"
 
-# The target: policy, state, and bytes that agree with smaps Locked: (within 1M: the target may
-# fault in a page of stack or heap after mlockd measured)
+# The target: policy, state, and bytes that agree with the kernel's mlocked pages (kpageflags;
+# smaps Locked: where unreadable) within 1M: the target may fault in a page of stack or heap after
+# mlockd measured
 j=$(call GetTarget u "$T")
 [[ $(py 'd["data"][0]' "$j") == "$T" ]] || fail "GetTarget pid: $j"
 [[ $(py 'd["data"][2]' "$j") == test ]] || fail "GetTarget policy: $j"
 state=$(py 'd["data"][5]' "$j")
 [[ $state == locked || $state == partial* ]] || fail "state of $T is $state"
 bytes=$(py 'd["data"][4]' "$j")
-kernel=$(( $(locked_kb "$T") * 1024 ))
+kernel=$(( $(kernel_locked_kb "$T") * 1024 ))
 (( bytes >= 16 << 20 )) || fail "mlockd says $bytes bytes locked in $T, expected at least 16M"
 (( bytes - kernel <= 1 << 20 && kernel - bytes <= 1 << 20 )) ||
-        fail "mlockd says $bytes bytes locked in $T, smaps says $kernel"
+        fail "mlockd says $bytes bytes locked in $T, the kernel says $kernel"
 
 j=$(call ListTargets)
 [[ $(py "[t for t in d['data'][0] if t[0] == $T][0][2]" "$j") == test ]] || fail "ListTargets lacks $T: $j"

@@ -403,3 +403,25 @@ unit_syscall_filter() {
                 echo "$x"
         done
 }
+
+# kernel_locked_kb PID: what mlockd reports as locked in PID, by the kernel's word: its mlocked
+# pages (kpageflags) where this test can read them, else the smaps Locked: sum (a PSS figure,
+# which mlockd falls back to as well).
+kernel_locked_kb() {
+        if "$top_builddir/tests/helpers/pagecount" $$ >/dev/null 2>&1; then
+                mlocked_kb "$1"
+        else
+                locked_kb "$1"
+        fi
+}
+
+# cgroup_wrapper CG: a script that moves itself into the cgroup directory CG and execs its
+# arguments; with TARGET=$(cgroup_wrapper CG) start_target runs a target there from its first
+# page, so its memory is charged to CG. Prints the script's path.
+cgroup_wrapper() {
+        local w
+        w=$(mktemp "$TEST_TMP/in-cgroup.XXXXXX")
+        printf '#!/bin/sh\necho $$ >"%s/cgroup.procs" || exit 1\nexec "$@"\n' "$1" >"$w"
+        chmod 0755 "$w"
+        echo "$w"
+}

@@ -108,8 +108,8 @@ for cmd in status targets cgroups policies; do
 done
 expect_status 0 "$MLOCKCTL" --json targets
 bytes=$(python3 -c "import json, sys; print([t['locked_bytes'] for t in json.load(open(sys.argv[1])) if t['pid'] == $T][0])" "$TEST_TMP/out")
-kernel=$(( $(locked_kb "$T") * 1024 ))
-(( bytes - kernel <= 1 << 20 && kernel - bytes <= 1 << 20 )) || fail "--json says $bytes bytes, smaps $kernel"
+kernel=$(( $(kernel_locked_kb "$T") * 1024 ))
+(( bytes - kernel <= 1 << 20 && kernel - bytes <= 1 << 20 )) || fail "--json says $bytes bytes, the kernel $kernel"
 
 # release / apply, as the kernel sees them
 expect_status 0 "$MLOCKCTL" release "$T"
@@ -145,10 +145,12 @@ grep -qE "^ Last lock: held the process at most [0-9.]+(us|ms|s) in one step \(M
         fail "status PID hold: $(cat "$TEST_TMP/out")"
 for mode in short pretty; do
         expect_status 0 "$MLOCKCTL" --json=$mode status "$T"
-        python3 - "$TEST_TMP/out" "$T" "$(( $(locked_kb "$T") * 1024 ))" <<'PY' || fail "status PID --json=$mode: $(cat "$TEST_TMP/out")"
+        python3 - "$TEST_TMP/out" "$T" "$(( $(kernel_locked_kb "$T") * 1024 ))" "$(( $(locked_kb "$T") * 1024 ))" <<'PY' || fail "status PID --json=$mode: $(cat "$TEST_TMP/out")"
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["pid"] == int(sys.argv[2]), d
+# smaps Locked: beside the per-page figure
+assert abs(d["smaps_locked_bytes"] - int(sys.argv[4])) <= 1 << 20, d
 assert d["policy"] == "test", d
 assert d["status"] in ("locked", "partial"), d
 assert d["state"].startswith(d["status"]), d

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The budget arithmetic: MaxLocked= counts what mlockd holds, a lowered MaxLocked= gives back the
- * excess, the cgroup's room is its budget or limit margin less the bytes in flight. */
+ * excess, the cgroup's room is its budget or limit margin less the bytes in flight, against the
+ * larger of the kernel's unevictable and what mlockd holds there. */
 
 #include "account.h"
 #include "lock.h"
@@ -51,6 +52,16 @@ static void test_cgroup(void) {
         mem.limit = 200 * MiB;
         account_target(&(AccountInput) { .memory = &mem, .limit_margin = 50 * MiB }, &a);
         ASSERT_EQ_U64(a.budget, 50 * MiB);
+
+        /* the kernel's unevictable lags what mlockd holds (pages swapped in under VM_LOCKED are not
+         * mlocked yet): 256M flagged in the cgroup, 24M unevictable, budget 300M: 44M left, not 276M */
+        mem = (CgroupMemory) { .unevictable = 24 * MiB, .limit = UINT64_MAX };
+        account_target(&(AccountInput) { .memory = &mem, .cgroup_budget = 300 * MiB, .claimed = 256 * MiB }, &a);
+        ASSERT_EQ_U64(a.budget, 44 * MiB);
+        /* and where the kernel counts more (others' locks, shm): the kernel's figure */
+        mem.unevictable = 280 * MiB;
+        account_target(&(AccountInput) { .memory = &mem, .cgroup_budget = 300 * MiB, .claimed = 256 * MiB }, &a);
+        ASSERT_EQ_U64(a.budget, 20 * MiB);
 
         ASSERT_EQ_U64(account_in_flight(10, 4), 6);
         ASSERT_EQ_U64(account_in_flight(4, 10), 0);

@@ -58,7 +58,7 @@ static int call(Injector *i, InjectorRequest *req, InjectorReply *reply, int *fd
         return injector_call(i, req, pidfd, reply, fd);
 }
 
-static bool has_lo(pid_t pid, void *addr) {
+static bool has_vmflag(pid_t pid, void *addr, const char *flag) {
         _cleanup_free_ char *text = NULL;
         char path[64], *p, *line;
         bool inside = false;
@@ -71,9 +71,13 @@ static bool has_lo(pid_t pid, void *addr) {
                 if (sscanf(line, "%lx-%lx ", &s, &e) == 2)
                         inside = (unsigned long) addr >= s && (unsigned long) addr < e;
                 else if (inside && strncmp(line, "VmFlags:", 8) == 0)
-                        return strstr(line, " lo") != NULL;
+                        return strstr(line, flag) != NULL;
         }
         return false;
+}
+
+static bool has_lo(pid_t pid, void *addr) {
+        return has_vmflag(pid, addr, " lo");
 }
 
 int main(void) {
@@ -122,6 +126,23 @@ int main(void) {
         req = request(INJECTOR_OP_PREFETCH);
         req.n_ranges = INJECTOR_MAX_RANGES + 1;
         ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        /* RELOCK: mlock2's arguments, and a timeout */
+        req = request(INJECTOR_OP_RELOCK);
+        req.args[0] = (uint64_t) child_anon + 1;
+        req.args[1] = 4096;
+        req.timeout_usec = USEC_PER_SEC;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        ASSERT_STREQ(reply.reason, "bad relock arguments");
+        req.args[0] = (uint64_t) child_anon;
+        req.args[2] = 0x80;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        req.args[2] = 0;
+        req.args[3] = 1;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        req.args[3] = 0;
+        req.timeout_usec = 0;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        ASSERT_STREQ(reply.reason, "timeout out of range");
         ASSERT_FALSE(has_lo(child, child_anon)); /* nothing was done to the child */
 
         /* a wrong start time: the process is not the one the manager found */
@@ -164,6 +185,14 @@ int main(void) {
         ASSERT_EQ(reply.result, 0);
         ASSERT_TRUE(reply.held_usec > 0);
         ASSERT_TRUE(has_lo(child, child_anon));
+        /* relock (munlock + mlock2 in one stop): locked as before, held once */
+        req.op = INJECTOR_OP_RELOCK;
+        ASSERT_OK(call(inj, &req, &reply, NULL));
+        ASSERT_EQ(reply.result, 0);
+        ASSERT_TRUE(reply.held_usec > 0);
+        ASSERT_TRUE(has_lo(child, child_anon));
+        ASSERT_TRUE(has_vmflag(child, child_anon, " lf")); /* onfault stays onfault */
+        req.op = INJECTOR_OP_STEP;
         req.call = INJECT_MUNLOCK;
         req.args[2] = 0;
         ASSERT_OK(call(inj, &req, &reply, NULL));

@@ -17,6 +17,9 @@
 #define OURS 0x7f0000400000ULL
 #define FREE 0x7f0004400000ULL
 
+/* The fake's memory: every page of a counted range is present (resident) unless untouched, and
+ * mlocked unless in [bad_start, bad_end) (VM_LOCKED but not mlocked, as after a swap-in). A RELOCK
+ * over bad pages mlocks them, unless sticky (a folio the kernel cannot mlock). */
 static struct {
         InjectorRequest req;
         unsigned sent;
@@ -24,7 +27,39 @@ static struct {
         uint64_t held_asked;
         JobLimits limits;
         unsigned steps;
+        bool manual_pages;              /* the test answers PAGES itself */
+        bool untouched;                 /* the survey sees nothing present */
+        bool locked_seen;               /* a lock step ran: pages are present and mlocked */
+        uint64_t bad_start, bad_end;
+        bool sticky;
+        bool bad_large;                 /* the bad pages are in large folios */
+        unsigned pages_asked, relocks;
+        uint64_t relock_bytes;
 } fake;
+
+static PageCounts fake_counts(const InjectorRequest *req) {
+        PageCounts c = {};
+
+        for (uint32_t k = 0; k < req->n_ranges; k++) {
+                uint64_t s = req->ranges[k].start, e = req->ranges[k].end;
+                uint64_t bs = MAX(s, fake.bad_start), be = MIN(e, fake.bad_end);
+                uint64_t pages = (e - s) / 4096, bad = bs < be ? (be - bs) / 4096 : 0;
+
+                c.pages += pages;
+                if (fake.untouched && !fake.locked_seen)
+                        continue;
+                c.present += pages;
+                c.mlocked += pages - bad;
+                c.unevictable += pages - bad;
+                if (fake.bad_large) {
+                        c.large += bad;
+                        c.large_not_mlocked += bad;
+                }
+        }
+        return c;
+}
+
+static void pump_pages(Job *j);
 
 static int fake_submit(Job *j, const InjectorRequest *req, void *userdata) {
         fake.req = *req;
@@ -69,7 +104,11 @@ static int smaps_fd(const char *name) {
 
 static void answer(Job *j, int r, int64_t result, uint64_t held_usec) {
         InjectorReply reply = { .serial = fake.req.serial, .r = r, .result = result, .held_usec = held_usec };
+
+        if (fake.req.op == INJECTOR_OP_STEP && r == 0 && result == 0)
+                fake.locked_seen = true;
         job_reply(j, r, &reply, -EBADF);
+        pump_pages(j);
 }
 
 static void answer_smaps(Job *j, const char *name) {
@@ -77,6 +116,45 @@ static void answer_smaps(Job *j, const char *name) {
 
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_OPEN);
         job_reply(j, 0, &reply, smaps_fd(name));
+        pump_pages(j);
+}
+
+/* Answer one PAGES request from the fake's memory. */
+static void answer_pages(Job *j) {
+        InjectorReply reply = { .serial = fake.req.serial };
+
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_PAGES);
+        ASSERT_TRUE(fake.req.n_ranges > 0 && fake.req.n_ranges <= INJECTOR_MAX_RANGES);
+        for (uint32_t k = 0; k < fake.req.n_ranges; k++) {
+                ASSERT_TRUE(fake.req.ranges[k].start < fake.req.ranges[k].end);
+                ASSERT_EQ_U64(fake.req.ranges[k].chunk, 0);
+        }
+        fake.pages_asked++;
+        reply.pages = fake_counts(&fake.req);
+        job_reply(j, 0, &reply, -EBADF);
+}
+
+/* Answer a RELOCK: the bad pages it covers become mlocked (unless sticky). */
+static void answer_relock(Job *j, uint64_t held_usec) {
+        uint64_t s = fake.req.args[0], e = s + fake.req.args[1];
+        InjectorReply reply = { .serial = fake.req.serial, .held_usec = held_usec };
+
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_RELOCK);
+        fake.relocks++;
+        fake.relock_bytes += fake.req.args[1];
+        if (!fake.sticky) {
+                if (s <= fake.bad_start && fake.bad_start < e)
+                        fake.bad_start = MIN(fake.bad_end, e);
+                if (fake.bad_start >= fake.bad_end)
+                        fake.bad_start = fake.bad_end = 0;
+        }
+        job_reply(j, 0, &reply, -EBADF);
+        pump_pages(j);
+}
+
+static void pump_pages(Job *j) {
+        while (!fake.manual_pages && !fake.finished && fake.req.op == INJECTOR_OP_PAGES)
+                answer_pages(j);
 }
 
 static void answer_refused(Job *j, int r, const char *why) {
@@ -139,23 +217,30 @@ static void test_full_chunks(void) {
 
         spec.max_pause = USEC_PER_MSEC;
         reset();
+        fake.untouched = true; /* the survey finds nothing present: a full lock populates it all */
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
         answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
+        ASSERT_EQ(fake.pages_asked, 1U); /* the survey: one 128 MiB block */
         while (fake.req.op == INJECTOR_OP_STEP) {
+                uint64_t held = 100 + fake.req.args[1] / 1000; /* 100 us to stop, then 1 GB/s */
+
                 ASSERT_EQ_U64(fake.req.args[0], next);
                 ASSERT_EQ_U64(fake.req.args[2], 0);
                 ASSERT_TRUE(fake.req.args[0] >= OWN + 4 * MiB);
+                ASSERT_TRUE(held <= spec.max_pause); /* the pace keeps every step within MaxPause */
                 if (!first)
                         first = fake.req.args[1];
                 next += fake.req.args[1];
-                answer(j, 0, 0, fake.req.args[1] / 1000); /* 1 GB/s */
+                answer(j, 0, 0, held);
         }
-        ASSERT_EQ_U64(first, 1 * MiB);
+        /* the first populate step is small: 1 MiB at 5 ms, a fifth of it at 1 ms */
+        ASSERT_TRUE(first <= 256 * 1024);
         ASSERT_EQ_U64(next, FREE + 16 * MiB);
-        /* 0.4 ms of 1 GB/s per later chunk: a few hundred KiB, so many steps */
+        /* about 0.4 ms of 1 GB/s per later step: a few hundred KiB, so many steps */
         ASSERT_TRUE(fake.steps > 80);
+        ASSERT_EQ(j->pace.over, 0U);
         answer_smaps(j, "selflock.smaps"); /* verify: still onfault in the kernel's word */
         ASSERT_TRUE(fake.finished);
         ASSERT_EQ(j->state, TARGET_FAILED); /* the kernel does not show full locks: not locked */
@@ -337,6 +422,220 @@ static void test_lost_and_refused(void) {
         ASSERT_TRUE(j->gone);
 }
 
+/* A fresh fake whose pages in [bad_start, bad_end) are not mlocked; a lock job on t planned from
+ * the fixture plan_smaps (precheck answered). */
+static Job *start_lock(Target *t, const JobSpec *spec, uint64_t bad_start, uint64_t bad_end,
+                       const char *plan_smaps) {
+        Job *j = NULL;
+
+        reset();
+        fake.bad_start = bad_start;
+        fake.bad_end = bad_end;
+        ASSERT_OK(job_new(JOB_LOCK, t, spec, &fake_ops, NULL, &j));
+        job_start(j);
+        answer(j, 0, 0, 0);
+        answer_smaps(j, plan_smaps);
+        return j;
+}
+
+/* Verify by the page flags: 4 MiB of mlockd's range are VM_LOCKED but not mlocked (swapped in
+ * under the lock). The job relocks (munlock + mlock2 in one stop) mlockd's ranges, never the
+ * target's own, in its mode, verifies again, and only then says locked; locked bytes are the
+ * mlocked pages, smaps Locked: beside them. */
+static void test_verify_relock(void) {
+        _cleanup_(target_freep) Target *t = new_target();
+        _cleanup_(job_freep) Job *j = NULL;
+        JobSpec spec = spec_of(LOCK_MODE_ONFAULT);
+        uint64_t next = OURS;
+
+        j = start_lock(t, &spec, FREE, FREE + 4 * MiB, "selflock.smaps");
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
+        answer(j, 0, 0, 100);
+        fake.manual_pages = true;
+        answer_smaps(j, "selflock-after.smaps");
+        ASSERT_EQ(job_in_flight(j), 0); /* verify asks; nothing counted yet */
+        answer_pages(j);
+        fake.manual_pages = false;
+        ASSERT_FALSE(fake.finished); /* not locked while pages are not mlocked */
+        /* for the budget, the pages to relock are in flight: not in the kernel's unevictable yet */
+        ASSERT_EQ_U64(job_in_flight(j), 4 * MiB);
+        while (fake.req.op == INJECTOR_OP_RELOCK) {
+                ASSERT_EQ_U64(fake.req.args[0], next);
+                ASSERT_EQ_U64(fake.req.args[2], 1); /* onfault stays onfault */
+                ASSERT_TRUE(fake.req.args[0] >= OURS);
+                next += fake.req.args[1];
+                answer_relock(j, 200);
+        }
+        ASSERT_EQ_U64(next, FREE + 16 * MiB); /* all of mlockd's ranges in the block, nothing else */
+        ASSERT_TRUE(fake.relocks >= 1);
+        answer_smaps(j, "selflock-after.smaps"); /* verify again */
+        ASSERT_TRUE(fake.finished);
+        ASSERT_EQ(j->state, TARGET_LOCKED);
+        ASSERT_EQ(j->rounds, 1U);
+        ASSERT_TRUE(j->pages_verified);
+        ASSERT_EQ_U64(j->locked_bytes, 80 * MiB);
+        ASSERT_TRUE(j->smaps_locked > 16 * MiB - 4096 && j->smaps_locked <= 16 * MiB); /* PSS, split by range */
+        ASSERT_EQ_U64(j->not_mlocked, 0);
+}
+
+/* Answer verify's smaps opens (with name) and relocks until the job ends; returns the opens. */
+static unsigned run_verify(Job *j, const char *name) {
+        unsigned opens = 0;
+
+        while (!fake.finished) {
+                if (fake.req.op == INJECTOR_OP_OPEN) {
+                        opens++;
+                        answer_smaps(j, name);
+                } else
+                        answer_relock(j, 200);
+                ASSERT_TRUE(opens <= JOB_VERIFY_ROUNDS + 1);
+        }
+        return opens;
+}
+
+/* Pages that stay not mlocked. 4K pages: JOB_VERIFY_ROUNDS relock rounds, then
+ * partial:not-mlocked with the bytes. Large folios (cut by the target's own VMA edges): one round,
+ * which mlocks whole folios, then no more: another cannot help. Locked bytes never count them. */
+static void test_verify_sticky(bool large) {
+        _cleanup_(target_freep) Target *t = new_target();
+        _cleanup_(job_freep) Job *j = NULL;
+        JobSpec spec = spec_of(LOCK_MODE_ONFAULT);
+
+        j = start_lock(t, &spec, OURS, OURS + 2 * MiB, "selflock.smaps");
+        fake.sticky = true;
+        fake.bad_large = large;
+        answer(j, 0, 0, 100);
+        ASSERT_EQ(run_verify(j, "selflock-after.smaps"), large ? 2U : JOB_VERIFY_ROUNDS + 1);
+        ASSERT_EQ(j->rounds, large ? 1U : JOB_VERIFY_ROUNDS);
+        ASSERT_EQ(j->state, TARGET_PARTIAL);
+        ASSERT_EQ(j->reason, TARGET_REASON_NOT_MLOCKED); /* no VMA edge cuts a folio in the fixture */
+        ASSERT_EQ_U64(j->not_mlocked, 2 * MiB);
+        ASSERT_EQ_U64(j->large_not_mlocked, large ? 2 * MiB : 0);
+        ASSERT_EQ_U64(j->locked_bytes, 78 * MiB);
+}
+
+/* kpageflags unreadable: the survey is refused once, nothing more is asked, verify falls back to
+ * smaps Locked: and says so (pages_verified false). */
+static void test_verify_unreadable(void) {
+        _cleanup_(target_freep) Target *t = new_target();
+        _cleanup_(job_freep) Job *j = NULL;
+        JobSpec spec = spec_of(LOCK_MODE_ONFAULT);
+
+        reset();
+        fake.manual_pages = true;
+        ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
+        job_start(j);
+        answer(j, 0, 0, 0);
+        answer_smaps(j, "selflock.smaps");
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_PAGES);
+        answer_refused(j, -EPERM, "kpageflags-unreadable");
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
+        answer(j, 0, 0, 100);
+        answer_smaps(j, "selflock-after.smaps");
+        ASSERT_TRUE(fake.finished);
+        ASSERT_EQ(j->state, TARGET_LOCKED);
+        ASSERT_FALSE(j->pages_verified);
+        ASSERT_TRUE(j->pages_unreadable);
+        ASSERT_TRUE(j->locked_bytes > 16 * MiB - 4096 && j->locked_bytes <= 16 * MiB); /* smaps Locked: */
+}
+
+/* A recheck with Relock=no: pages not mlocked any more are reported (partial:drifted), nothing is
+ * injected; with Relock=yes they are relocked. */
+static void test_recheck(void) {
+        _cleanup_(target_freep) Target *t = new_target();
+        _cleanup_(job_freep) Job *j = NULL;
+        JobSpec spec = spec_of(LOCK_MODE_ONFAULT);
+
+        ASSERT_OK(ledger_add(&t->ledger, FREE, FREE + 16 * MiB, LOCK_MODE_ONFAULT));
+        spec.recheck = true;
+        spec.relock = false;
+        reset();
+        fake.bad_start = OURS;
+        fake.bad_end = OURS + 8 * MiB;
+        ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
+        job_start(j);
+        answer(j, 0, 0, 0);
+        answer_smaps(j, "selflock-after.smaps"); /* all locked as wanted: no step */
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_OPEN);
+        answer_smaps(j, "selflock-after.smaps");
+        ASSERT_TRUE(fake.finished);
+        ASSERT_EQ(fake.relocks, 0U);
+        ASSERT_EQ(fake.steps, 0U);
+        ASSERT_EQ(j->state, TARGET_PARTIAL);
+        ASSERT_EQ(j->reason, TARGET_REASON_DRIFTED);
+        ASSERT_EQ_U64(j->not_mlocked, 8 * MiB);
+        j = job_free(j);
+
+        /* Relock=yes: relocked, then locked */
+        spec.relock = true;
+        j = start_lock(t, &spec, OURS, OURS + 8 * MiB, "selflock-after.smaps");
+        answer_smaps(j, "selflock-after.smaps");
+        while (fake.req.op == INJECTOR_OP_RELOCK)
+                answer_relock(j, 200);
+        answer_smaps(j, "selflock-after.smaps");
+        ASSERT_TRUE(fake.finished);
+        ASSERT_TRUE(fake.relocks > 0);
+        ASSERT_EQ(j->state, TARGET_LOCKED);
+}
+
+/* THP memory (hg, 2 MiB folios enabled): every chunk edge but the range's own end is on a 2 MiB
+ * boundary, so no chunk splits a huge page; the first chunk runs to the first boundary. */
+static void test_folio_chunks(void) {
+        _cleanup_(target_freep) Target *t = NULL;
+        _cleanup_(job_freep) Job *j = NULL;
+        JobSpec spec = spec_of(LOCK_MODE_FULL);
+        uint64_t next = OURS - 3 * MiB, end = next + 16 * MiB;
+
+        ASSERT_OK(target_new(NULL, 4242, &t));
+        spec.max_pause = USEC_PER_MSEC;
+        spec.folios = (FolioSizes) { .pmd = 2 * MiB, .sizes = { 2 * MiB }, .n = 1 };
+        reset();
+        ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
+        job_start(j);
+        answer(j, 0, 0, 0);
+        answer_smaps(j, "thp.smaps");
+        while (fake.req.op == INJECTOR_OP_STEP) {
+                uint64_t e = fake.req.args[0] + fake.req.args[1];
+
+                ASSERT_EQ_U64(fake.req.args[0], next);
+                ASSERT_TRUE(e == end || e % (2 * MiB) == 0);
+                next = e;
+                answer(j, 0, 0, 100 + fake.req.args[1] / 1000);
+        }
+        ASSERT_EQ_U64(next, end);
+        ASSERT_TRUE(fake.steps > 1);
+        answer_smaps(j, "thp-after.smaps");
+        ASSERT_TRUE(fake.finished);
+        ASSERT_EQ(j->state, TARGET_LOCKED);
+        ASSERT_EQ_U64(j->locked_bytes, 16 * MiB);
+}
+
+/* The bookkeeping of pieces and windows: cut at JOB_WINDOW blocks and owner changes; missing pages
+ * count swapped ones only for a full lock, never the zero page. */
+static void test_pages_windows(void) {
+        JobPages pg = {};
+        JobWindow w = {
+                .counted = true,
+                .counts = { .pages = 100, .present = 90, .swapped = 10, .mlocked = 80, .zero = 4 },
+        };
+
+        ASSERT_OK(job_pages_add(&pg, JOB_WINDOW - MiB, JOB_WINDOW + MiB, true, LOCK_MODE_FULL));
+        ASSERT_OK(job_pages_add(&pg, JOB_WINDOW + MiB, JOB_WINDOW + 2 * MiB, true, LOCK_MODE_FULL));
+        ASSERT_OK(job_pages_add(&pg, JOB_WINDOW + 2 * MiB, JOB_WINDOW + 3 * MiB, false, LOCK_MODE_FULL));
+        ASSERT_EQ(pg.n_pieces, 4);
+        ASSERT_EQ(pg.n_windows, 3);
+        ASSERT_EQ(pg.windows[0].n, 1);
+        ASSERT_EQ_U64(pg.windows[0].bytes, MiB);
+        ASSERT_EQ(pg.windows[1].n, 2);
+        ASSERT_EQ_U64(pg.windows[1].bytes, 2 * MiB);
+        job_pages_done(&pg);
+
+        ASSERT_EQ_U64(job_window_missing(&w, LOCK_MODE_ONFAULT), 6);
+        ASSERT_EQ_U64(job_window_missing(&w, LOCK_MODE_FULL), 16);
+        w.counted = false;
+        ASSERT_EQ_U64(job_window_missing(&w, LOCK_MODE_FULL), 0);
+}
+
 int main(void) {
         test_onfault_adopts();
         test_full_chunks();
@@ -344,5 +643,12 @@ int main(void) {
         test_max_locked();
         test_unlock();
         test_lost_and_refused();
+        test_verify_relock();
+        test_verify_sticky(false);
+        test_verify_sticky(true);
+        test_verify_unreadable();
+        test_recheck();
+        test_folio_chunks();
+        test_pages_windows();
         return 0;
 }

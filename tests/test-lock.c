@@ -138,17 +138,6 @@ static void test_verify(Maps *m) {
         ASSERT_FALSE(v.complete);
 }
 
-static void test_chunks(void) {
-        /* first chunk without a rate, then sized so a call takes about 40% of MaxPause */
-        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 0, 5000), 1 * MiB);
-        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_ONFAULT, 0, 5000), 64 * MiB);
-        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 1000.0, 5000), (2000000ULL) & ~4095ULL);
-        /* bounded both ways, page aligned */
-        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 0.001, 100), 256 * 1024);
-        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 1e12, 5000), 1ULL << 30);
-        ASSERT_EQ_U64(lock_chunk_size(LOCK_MODE_FULL, 333.3, 5000) % 4096, 0);
-}
-
 static FolioSizes folio_sizes(const char *name) {
         char path[4200];
         FolioSizes f;
@@ -170,6 +159,7 @@ static void test_folio_sizes(void) {
         ASSERT_EQ_U64(f.sizes[2], 32 * 1024);
         ASSERT_EQ_U64(lock_chunk_align(&f, false, 4096), 2 * MiB);
         ASSERT_EQ_U64(lock_chunk_align(&f, true, 4096), 2 * MiB);
+        ASSERT_TRUE(f.always); /* 64K always */
 
         /* top-level never: inherit is off too */
         f = folio_sizes("sys-never");
@@ -188,6 +178,7 @@ static void test_folio_sizes(void) {
         f = folio_sizes("sys-old");
         ASSERT_EQ(f.n, 1);
         ASSERT_EQ_U64(f.sizes[0], 2 * MiB);
+        ASSERT_TRUE(f.always);
 
         /* no THP at all */
         f = folio_sizes("sys-none");
@@ -195,6 +186,32 @@ static void test_folio_sizes(void) {
         ASSERT_EQ_U64(f.pmd, 0);
         ASSERT_EQ_U64(lock_chunk_align(&f, true, 4096), 4096);
         ASSERT_ERROR(lock_folio_sizes(NULL, &f), EINVAL);
+}
+
+/* Chunk edges per region: THP-sized only where a large folio can be. */
+static void test_region_align(void) {
+        FolioSizes madv = { .pmd = 2 * MiB, .sizes = { 2 * MiB }, .n = 1 }, always = madv;
+        MapsRegion anon = { .start = 0, .end = 8 * MiB }, hg = anon, nh = anon, file = anon, heap = anon;
+
+        always.always = true;
+        hg.vmflags = VMFLAG_HUGEPAGE;
+        nh.vmflags = VMFLAG_NOHUGEPAGE;
+        file.path = (char *) "/usr/lib/libc.so.6";
+        heap.path = (char *) "[heap]";
+
+        /* enabled=madvise: only MADV_HUGEPAGE anonymous memory has THPs */
+        ASSERT_EQ_U64(lock_region_align(&madv, &anon, 4096), 4096);
+        ASSERT_EQ_U64(lock_region_align(&madv, &heap, 4096), 4096);
+        ASSERT_EQ_U64(lock_region_align(&madv, &hg, 4096), 2 * MiB);
+        ASSERT_EQ_U64(lock_region_align(&madv, &nh, 4096), 4096);
+        /* the page cache makes large folios whatever the anonymous settings */
+        ASSERT_EQ_U64(lock_region_align(&madv, &file, 4096), 2 * MiB);
+        /* enabled=always: every anonymous VMA but nh */
+        ASSERT_EQ_U64(lock_region_align(&always, &anon, 4096), 2 * MiB);
+        ASSERT_EQ_U64(lock_region_align(&always, &heap, 4096), 2 * MiB);
+        ASSERT_EQ_U64(lock_region_align(&always, &nh, 4096), 4096);
+        ASSERT_EQ_U64(lock_region_align(NULL, &anon, 4096), 4096);
+        ASSERT_EQ_U64(lock_region_align(&always, NULL, 4096), 4096);
 }
 
 static void test_chunk_end(void) {
@@ -276,6 +293,7 @@ int main(void) {
         _cleanup_(maps_freep) Maps *m = load();
 
         test_folio_sizes();
+        test_region_align();
         test_chunk_end();
         test_folio_split();
         test_trim_aligned(m);
@@ -285,6 +303,5 @@ int main(void) {
         test_text_only(m);
         test_trim(m);
         test_verify(m);
-        test_chunks();
         return 0;
 }

@@ -41,6 +41,9 @@ static const char expected[] =
         "# HELP mlockd_injections_total Syscalls injected into targets.\n"
         "# TYPE mlockd_injections_total counter\n"
         "mlockd_injections_total 42\n"
+        "# HELP mlockd_drift_rechecks_total Targets verified again because their lock drifted (VmLck or unevictable fell).\n"
+        "# TYPE mlockd_drift_rechecks_total counter\n"
+        "mlockd_drift_rechecks_total 2\n"
         "# HELP mlockd_injection_seconds Time a target was held for one injection.\n"
         "# TYPE mlockd_injection_seconds histogram\n"
         "mlockd_injection_seconds_bucket{le=\"5e-05\"} 10\n"
@@ -72,6 +75,7 @@ static MetricsSnapshot snapshot(void) {
                 .policies = policies, .n_policies = ELEMENTSOF(policies),
                 .targets = targets, .n_targets = ELEMENTSOF(targets),
                 .injections_total = 42,
+                .drift_rechecks = 2,
                 .injection_buckets = buckets, .injection_bucket_bounds = bounds, .n_buckets = ELEMENTSOF(bounds),
                 .injection_seconds_sum = 0.3, .injection_count = 42,
                 .version = "1.2.3", .timestamp = 1700000000.25,

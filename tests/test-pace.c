@@ -133,6 +133,35 @@ static void test_mixed(void) {
         ASSERT_TRUE(s > 5000); /* nearly all of the 1.9 ms went to 256 KiB of swap-in */
 }
 
+/* A loaded machine: every stop costs 2.5 ms whatever its size, more than MaxPause=1ms. The fixed
+ * part is learned (Theil-Sen), so steps do not shrink to a page (each as long, and thousands of
+ * them): they carry half the budget's worth of work on top of the overhead. */
+static void test_overhead(void) {
+        Pace p = fresh(1000);
+        PaceMix m = only(PACE_POPULATE, 2048 * MiB);
+        uint64_t step = 0;
+
+        for (int i = 0; i < 20; i++) {
+                step = pace_step_bytes(&p, &m, 2048 * MiB);
+                pace_record(&p, &(PaceMix) { .bytes[PACE_POPULATE] = step }, 2500 + step / KiB / 2); /* 2 GB/s */
+        }
+        ASSERT_TRUE(pace_overhead(&p) > 2400 && pace_overhead(&p) < 2600);
+        step = pace_step_bytes(&p, &m, 2048 * MiB);
+        /* 250 us of work at 2 GB/s: about 500 KiB */
+        ASSERT_TRUE(step >= 400 * KiB && step <= 600 * KiB);
+
+        /* the idle machine's figures: steps of one size say nothing about the overhead */
+        p = fresh(5000);
+        for (int i = 0; i < 8; i++)
+                pace_record(&p, &(PaceMix) { .bytes[PACE_POPULATE] = 1 * MiB }, 2100);
+        ASSERT_TRUE(pace_overhead(&p) == 100);
+        /* and a fitted intercept below the default keeps the default */
+        p = fresh(5000);
+        for (int i = 1; i <= 8; i++)
+                pace_record(&p, &(PaceMix) { .bytes[PACE_RESIDENT] = i * MiB }, 20 + i * 10);
+        ASSERT_TRUE(pace_overhead(&p) == 100);
+}
+
 static void test_mix_from_counts(void) {
         PageCounts c = { .pages = 200, .present = 100, .large = 40, .swapped = 10 };
         PaceMix m;
@@ -154,6 +183,7 @@ int main(void) {
         test_growth();
         test_robust();
         test_mixed();
+        test_overhead();
         test_mix_from_counts();
         return 0;
 }

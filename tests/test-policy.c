@@ -283,6 +283,7 @@ static void test_good_dir(void) {
         ASSERT_EQ(p->regions, REGION_ANON);
         ASSERT_NULL(p->region_files);
         ASSERT_EQ_U64(p->max_pause, 250);
+        ASSERT_FALSE(p->relock);
         ASSERT_EQ_U64(p->max_locked, 512ULL << 20);
 
         /* defaults, MaxPause= from [Daemon] DefaultMaxPause= */
@@ -298,6 +299,7 @@ static void test_good_dir(void) {
         ASSERT_EQ_U64(p->max_locked, 0);
         ASSERT_EQ_U64(p->cgroup_max_unevictable, 0);
         ASSERT_TRUE(p->raise_memlock_limit);
+        ASSERT_TRUE(p->relock);
 
         /* BOM, CRLF, indentation, spaces around '=', both comment kinds, UTF-8, repeated Regions= */
         p = policy_set_find(s, "40-crlf");
@@ -332,6 +334,7 @@ static void test_dump_round_trip(void) {
                 ASSERT_EQ(strv_length(problems), 0);
                 ASSERT_EQ_U64(q->max_pause, s->policies[i]->max_pause);
                 ASSERT_EQ(q->regions, s->policies[i]->regions);
+                ASSERT_EQ(q->relock, s->policies[i]->relock);
                 ASSERT_EQ_U64(q->cgroup_max_unevictable, s->policies[i]->cgroup_max_unevictable);
                 f = open_memstream(&b, &nb);
                 ASSERT_NOT_NULL(f);

@@ -12,15 +12,21 @@
  * --undumpable    prctl(PR_SET_DUMPABLE, 0) first: /proc/PID/exe is then for ptrace-capable readers only
  * --lock-anon HOW the program mlock2()s the --anon mapping itself, HOW = onfault or full, before
  *                 touching it: the floor the benchmarks compare mlockd with
+ * --hugepage      the --anon mapping starts on a 2 MiB boundary and is MADV_HUGEPAGE (before
+ *                 --touch), so it can be backed by THPs
+ * --pageout       after --touch, MADV_PAGEOUT the --anon mapping (to swap, when there is swap)
  * --mode pause    (default) sleep in pause()
  *        spin     burn CPU
  *        clock    read CLOCK_MONOTONIC in a loop and remember the longest gap between two reads
- *                 (how long the process was held); SIGUSR1 prints "gap_us=N checksum_ok=1"
+ *                 (how long the process was held); SIGUSR1 prints "gap_us=N checksum_ok=1" (the
+ *                 longest since the last SIGUSR1)
  *        mmap     like pause, but every SIGUSR1 maps and touches 1 MiB more and prints
  *                 "mmap=ADDR" (or "mmap_failed errno=N"): checks MCL_FUTURE and RLIMIT_MEMLOCK
  *        thread   a second thread pauses; SIGUSR1 makes the main thread (the leader) exit alone
  *        rename   like pause, but SIGUSR1 renames the process (prctl PR_SET_NAME) to the --comm
  *                 NAME and prints "renamed"
+ *        munlock  like pause, but SIGUSR1 munlock()s the --anon mapping and prints "munlocked"
+ *                 (undoes mlockd's lock: drift)
  * In pause mode, SIGUSR1 re-executes the program with the same arguments (a new image), and SIGUSR2
  * forks a child that prints "child pid=PID anon=ADDR" and carries on like its parent.
  * The ready line: "ready pid=PID anon=ADDR file=ADDR own=ADDR" on stdout, flushed. */
@@ -30,6 +36,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,8 +95,11 @@ int main(int argc, char *argv[]) {
                 { "lock-anon", required_argument, NULL, 'L' },
                 { "comm", required_argument, NULL, 'c' },
                 { "undumpable", no_argument, NULL, 'u' },
+                { "hugepage", no_argument, NULL, 'H' },
+                { "pageout", no_argument, NULL, 'P' },
                 {},
         };
+        bool hugepage = false, pageout = false;
         uint64_t anon_size = 0, touch = 0, own_size = 0;
         const char *file = NULL, *mode = "pause", *lock_anon = NULL, *comm = NULL;
         void *anon = NULL, *fmap = NULL, *own = NULL;
@@ -111,6 +121,8 @@ int main(int argc, char *argv[]) {
                                 return 1;
                         }
                         break;
+                case 'H': hugepage = true; break;
+                case 'P': pageout = true; break;
                 default: return 2;
                 }
 
@@ -118,10 +130,26 @@ int main(int argc, char *argv[]) {
         sigaction(SIGUSR2, &sa, NULL);
 
         if (anon_size > 0) {
-                anon = mmap(NULL, anon_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                const uint64_t pmd = 2 << 20;
+
+                anon = mmap(NULL, anon_size + (hugepage ? pmd : 0), PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                 if (anon == MAP_FAILED) {
                         perror("mmap anon");
                         return 1;
+                }
+                if (hugepage) {
+                        char *a = (char *) (((uintptr_t) anon + pmd - 1) & ~(pmd - 1));
+
+                        /* trim to the aligned part, so the VMA itself starts and ends on PMDs */
+                        if (a > (char *) anon)
+                                munmap(anon, (size_t) (a - (char *) anon));
+                        munmap(a + anon_size, (size_t) ((char *) anon + anon_size + pmd - (a + anon_size)));
+                        anon = a;
+                        if (madvise(anon, anon_size, MADV_HUGEPAGE) < 0) {
+                                perror("madvise hugepage");
+                                return 1;
+                        }
                 }
                 if (lock_anon && mlock2(anon, anon_size, strcmp(lock_anon, "full") == 0 ? 0 : MLOCK_ONFAULT) < 0) {
                         perror("mlock2 anon");
@@ -131,6 +159,10 @@ int main(int argc, char *argv[]) {
                         touch = anon_size;
                 for (uint64_t off = 0; off < touch; off += (uint64_t) sysconf(_SC_PAGESIZE))
                         ((volatile char *) anon)[off] = (char) (off >> 12);
+                if (pageout && madvise(anon, anon_size, MADV_PAGEOUT) < 0) {
+                        perror("madvise pageout");
+                        return 1;
+                }
         }
 
         if (file) {
@@ -184,6 +216,7 @@ int main(int argc, char *argv[]) {
                                        sum == expect);
                                 fflush(stdout);
                                 last = now_ns();
+                                max_gap = 0; /* the next answer is about the time since this one */
                         }
                 }
         }
@@ -228,6 +261,19 @@ int main(int argc, char *argv[]) {
                                         printf("child pid=%d anon=%p\n", (int) getpid(), anon);
                                         fflush(stdout);
                                 }
+                        }
+                }
+
+        if (strcmp(mode, "munlock") == 0)
+                for (;;) {
+                        pause();
+                        if (got_usr1) {
+                                got_usr1 = 0;
+                                if (munlock(anon, anon_size) < 0)
+                                        printf("munlock_failed errno=%d\n", errno);
+                                else
+                                        printf("munlocked\n");
+                                fflush(stdout);
                         }
                 }
 

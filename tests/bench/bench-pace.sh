@@ -1,0 +1,104 @@
+#!/bin/bash
+# MaxPause as a bound (make bench; asserts nothing about time). For each kind of memory at
+# MaxPause=5ms and 1ms, a Mode=full lock of a fresh target (--mode clock: it measures the longest
+# gap between two reads of its own clock) prints, side by side:
+#   - the daemon's holds per step (count, p50, p99, max, steps over MaxPause: the injector's
+#     held time, from the stop being reaped to the detach), from its debug log;
+#   - the longest gap the target itself saw while it was locked, and over the same time idle
+#     before (the noise of this machine in the same run);
+#   - one plain mlock2 of the same range in an identical fresh target (what locking costs without
+#     MaxPause), its held time and the target's gap.
+# Kinds: 2 GiB of 4K pages to populate, 1 GiB MADV_HUGEPAGE to populate (THP), 256 MiB of which
+# 3/4 were pushed to a swapfile by a memcg limit (swap-in, Prefetch=no: the lock pays for it).
+# BENCH_PACE_KINDS selects some ("4k thp swap"), BENCH_PACE_PAUSES the MaxPause values;
+# BENCH_PACE_KEEP_LOGS=DIR keeps the daemon's debug log of each case there.
+. "${top_srcdir:-.}/tests/lib.sh"
+require_root
+bench=$top_builddir/tests/bench
+kinds=${BENCH_PACE_KINDS:-4k thp swap}
+pauses=${BENCH_PACE_PAUSES:-5ms 1ms}
+write_daemon_conf "AccountingInterval=10s"
+
+# stdin: one number a line; prints "n N, p50 X, p99 Y, max Z"
+summary() {
+        sort -g | awk '{ v[NR] = $1 } END {
+                if (NR == 0) { print "no steps"; exit }
+                i50 = int(NR * 0.50 + 0.5); i99 = int(NR * 0.99 + 0.5)
+                if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
+                printf "%d steps, p50 %d us, p99 %d us, max %d us", NR, v[i50], v[i99], v[NR] }'
+}
+# the target's longest gap since the last ask
+gap_of() {
+        local out=$1 n
+        n=$(grep -c '^gap_us=' "$out")
+        kill -USR1 "$2"
+        wait_until 5 eval '(( $(grep -c "^gap_us=" "$out") > n ))' || { echo "?"; return; }
+        grep -o '^gap_us=[0-9]*' "$out" | tail -n1 | cut -d= -f2
+}
+
+swapfile=
+cg=
+# start_case KIND VAR: a fresh target of that kind, ready and (for swap) swapped out
+start_case() {
+        local kind=$1 var=$2 limit_file
+        case $kind in
+        4k) start_my_target "$var" --anon 2G --mode clock ;;
+        thp) start_my_target "$var" --anon 1G --hugepage --mode clock ;;
+        swap)
+                [[ -n $swapfile ]] || swapfile=$(make_swapfile 512)
+                [[ -n $cg ]] || cg=$(make_test_memcg "mlockd-bench-pace-$$")
+                limit_file=$cg/memory.limit_in_bytes
+                [[ -f $limit_file ]] || limit_file=$cg/memory.max
+                echo $((64 << 20)) >"$limit_file"
+                TARGET=$(cgroup_wrapper "$cg") start_target "$var" "$MY_TARGET" --anon 256M --touch 256M --mode clock
+                echo $((2 << 30)) >"$limit_file"
+                ;;
+        esac
+}
+size_of() { case $1 in 4k) echo $((2 << 30)) ;; thp) echo $((1 << 30)) ;; swap) echo $((256 << 20)) ;; esac; }
+
+printf '%-5s %-8s | %-62s | %-22s | %-13s | %s\n' kind MaxPause "mlockd: held per step (daemon)" \
+        "target's longest gap" "idle noise" "one mlock2: held / target's gap"
+for kind in $kinds; do
+        for mp in $pauses; do
+                write_policy pace "[Match]
+Executable=$MY_TARGET
+[Lock]
+Mode=full
+Regions=anon
+Prefetch=no
+MaxPause=$mp"
+                : >"$MLOCKD_LOG"
+                start_case "$kind" pid
+                out=$(target_output)
+                addr=$(ready_field "$out" anon)
+                sleep 1
+                idle=$(gap_of "$out" "$pid")
+                # the same time idle as the lock takes is not known in advance: one second, then
+                # the lock, then the gap over the lock
+                start_mlockd --log-level=debug
+                wait_until 300 grep -Eq "Process $pid \(.*\), policy pace: (locked|partial|skipped|failed)" "$MLOCKD_LOG" ||
+                        echo "# $kind $mp: no final state"
+                locked=$(gap_of "$out" "$pid")
+                state=$(grep -Eo "Process $pid \(.*\), policy pace: [a-z:-]+" "$MLOCKD_LOG" | tail -n1 | awk '{ print $NF }')
+                us=$(echo "$mp" | sed 's/ms$/000/; s/us$//')
+                steps=$(grep -Eo "Process $pid: (lock|relock) step at .* held [0-9]+ us" "$MLOCKD_LOG" |
+                        grep -Eo '[0-9]+ us$' | cut -d' ' -f1)
+                over=$(awk -v m="$us" '$1 > m { n++ } END { print n + 0 }' <<<"$steps")
+                stop_mlockd
+                [[ -n ${BENCH_PACE_KEEP_LOGS:-} ]] && cp "$MLOCKD_LOG" "$BENCH_PACE_KEEP_LOGS/mlockd-$kind-$mp.log"
+                kill -KILL "$pid"; wait "$pid" 2>/dev/null
+                # one plain mlock2 of the whole range in a fresh identical target
+                start_case "$kind" plain
+                pout=$(target_output)
+                paddr=$(ready_field "$pout" anon)
+                (void=$(gap_of "$pout" "$plain"))
+                held=$("$bench/bench-hold" "$plain" "$paddr" "$(size_of "$kind")" | grep -Eo 'held [0-9.]+ ms')
+                pgap=$(gap_of "$pout" "$plain")
+                kill -KILL "$plain"; wait "$plain" 2>/dev/null
+                printf '%-5s %-8s | %-62s | %-22s | %-13s | %s\n' "$kind" "$mp" \
+                        "$(summary <<<"$steps"), $over over ($state)" "$locked us" "$idle us" "$held / $pgap us"
+        done
+done
+[[ -n $swapfile ]] && remove_swapfile "$swapfile"
+exit 0

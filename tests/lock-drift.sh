@@ -1,0 +1,76 @@
+#!/bin/bash
+# Drift: a target that munlocks what mlockd locked is noticed on an accounting tick (its VmLck
+# fell), checked again, logged at notice with the bytes lost, and locked again (Relock=yes, the default): the
+# kernel shows the mapping VM_LOCKED and every page mlocked again. Under Relock=no it is left
+# unlocked and reported partial:drifted, on the bus and in the metrics.
+. "${top_srcdir:-.}/tests/lib.sh"
+command -v busctl >/dev/null || skip "busctl not installed"
+
+KEEP_TARGET=$TEST_TMP/target-keep
+cp "$MY_TARGET" "$KEEP_TARGET"
+write_daemon_conf "AccountingInterval=300ms
+MetricsFile=$TEST_TMP/metrics.prom"
+write_policy relock "[Match]
+Executable=$MY_TARGET
+[Lock]
+Mode=full
+Regions=anon"
+write_policy keep "[Match]
+Executable=$KEEP_TARGET
+[Lock]
+Mode=full
+Regions=anon
+Relock=no"
+
+start_mlockd
+start_my_target a --anon 32M --mode munlock
+out_a=$(target_output)
+TARGET=$KEEP_TARGET start_target b --anon 32M --mode munlock
+out_b=$(target_output)
+addr_a=$(ready_field "$out_a" anon)
+addr_b=$(ready_field "$out_b" anon)
+wait_until 20 grep -q "Process $a (.*), policy relock: locked," "$MLOCKD_LOG" || fail "$a not locked"
+wait_until 20 grep -q "Process $b (.*), policy keep: locked," "$MLOCKD_LOG" || fail "$b not locked"
+
+pages_ok=0
+"$top_builddir/tests/helpers/pagecount" $$ >/dev/null 2>&1 && pages_ok=1
+range() { printf '%x-%x' "$1" $(($1 + 32 * 1024 * 1024)); }
+
+# both targets undo mlockd's lock
+kill -USR1 "$a" "$b"
+wait_until 5 grep -q '^munlocked' "$out_a" || fail "$a did not munlock: $(cat "$out_a")"
+wait_until 5 grep -q '^munlocked' "$out_b" || fail "$b did not munlock: $(cat "$out_b")"
+
+# Relock=yes: noticed, logged, locked again
+wait_until 20 has_vmflags "$a" "$addr_a" lo || fail "not locked again: $(vmflags_at "$a" "$addr_a")"
+wait_until 5 grep -q "<5>Process $a (.*): mlockd's lock had drifted (32M no longer locked, .*); locked again" "$MLOCKD_LOG" ||
+        fail "no notice for $a: $(grep "Process $a" "$MLOCKD_LOG")"
+wait_until 10 eval '(( $(locked_kb_at "$a" "$addr_a") >= 32768 ))' || fail "Locked: $(locked_kb_at "$a" "$addr_a") kB"
+if (( pages_ok )); then
+        mlocked=$(page_count mlocked "$a" "$(range "$addr_a")")
+        (( mlocked == 8192 )) || fail "$a: $mlocked of 8192 pages mlocked after the relock"
+fi
+state_of() { busctl --json=short call org.mlockd1 /org/mlockd1 org.mlockd1.Manager GetTarget u "$1" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["data"][5])'; }
+wait_until 10 eval '[[ $(state_of "$a") == locked ]]' || fail "$a on the bus: $(state_of "$a")"
+
+# Relock=no: left unlocked, partial:drifted on the bus and in the metrics
+wait_until 20 eval '[[ $(state_of "$b") == partial:drifted ]]' || fail "$b on the bus: $(state_of "$b")"
+lacks_vmflag "$b" "$addr_b" lo || fail "Relock=no, but $b was locked again"
+# what drifted is on the bus too
+mlockctl_out=$("$MLOCKCTL" status "$b") || fail "mlockctl status $b failed"
+grep -q "State: partial (drifted)" <<<"$mlockctl_out" || fail "mlockctl status: $mlockctl_out"
+grep -q "<5>Process $b (.*): its lock drifted (now .* mlocked), left so (Relock=no)" "$MLOCKD_LOG" ||
+        fail "no notice for $b: $(grep "Process $b" "$MLOCKD_LOG")"
+wait_until 10 grep -q '^mlockd_targets{policy="keep",state="partial",reason="drifted"} 1$' "$TEST_TMP/metrics.prom" ||
+        fail "metrics: $(grep mlockd_targets "$TEST_TMP/metrics.prom")"
+grep -Eq '^mlockd_drift_rechecks_total [2-9]' "$TEST_TMP/metrics.prom" ||
+        fail "metrics: $(grep drift "$TEST_TMP/metrics.prom")"
+sleep 1 # more ticks: still left alone
+lacks_vmflag "$b" "$addr_b" lo || fail "Relock=no, but $b was locked again later"
+[[ $(state_of "$b") == partial:drifted ]] || fail "$b: $(state_of "$b")"
+
+assert_unharmed "$a"
+assert_unharmed "$b"
+assert_mlockd_alive
+stop_mlockd
