@@ -152,14 +152,16 @@ void manager_check_drift(Manager *m) {
                         continue; /* gone: the pidfd says so */
 
                 /* The target munlocked or unmapped (VmLck fell), or pages in its cgroup lost their
-                 * mlock (unevictable fell since its lock was verified): look again. The recheck
+                 * mlock (unevictable fell since its lock was verified, to below the pages mlockd verified
+         * there: other processes leaving a shared cgroup are no evidence): look again. The recheck
                  * says what it found (manager-jobs.c). */
                 if (status.vm_lck + (UINT64_C(1) << 20) <= t->vm_locked)
                         log_debug("Process %d (%s): VmLck fell from %s to %s, checking its lock.", (int) t->pid,
                                   strempty(t->comm), format_bytes(a, sizeof a, t->vm_locked),
                                   format_bytes(b, sizeof b, status.vm_lck));
                 else if (c && t->cg_unevictable > 0 &&
-                         c->unevictable + drift_slack(t->cg_unevictable) < t->cg_unevictable)
+                         c->unevictable + drift_slack(t->cg_unevictable) < t->cg_unevictable &&
+                         c->unevictable + drift_slack(c->locked) < c->locked)
                         log_debug("Process %d (%s): unevictable of %s fell from %s to %s, checking its lock.",
                                   (int) t->pid, strempty(t->comm), c->path,
                                   format_bytes(a, sizeof a, t->cg_unevictable),
