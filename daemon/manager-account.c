@@ -152,9 +152,9 @@ void manager_check_drift(Manager *m) {
                         continue; /* gone: the pidfd says so */
 
                 /* The target munlocked or unmapped (VmLck fell), or pages in its cgroup lost their
-                 * mlock (unevictable fell since its lock was verified, to below the pages mlockd verified
-         * there: other processes leaving a shared cgroup are no evidence): look again. The recheck
-                 * says what it found (manager-jobs.c). */
+                 * mlock (unevictable fell since its lock was verified, to below the pages mlockd
+                 * verified there: others leaving a shared cgroup are no evidence): look again. The
+                 * recheck says what it found (manager-jobs.c). */
                 if (status.vm_lck + (UINT64_C(1) << 20) <= t->vm_locked)
                         log_debug("Process %d (%s): VmLck fell from %s to %s, checking its lock.", (int) t->pid,
                                   strempty(t->comm), format_bytes(a, sizeof a, t->vm_locked),
