@@ -1,0 +1,13 @@
+# hostile.mk: targets that do what any local user may do to a tracer (issue 14): odd names, huge
+# maps, userfaultfd, D state, borrowed limits. Each test checks that nobody else is held up.
+check_PROGRAMS += tests/helpers/hostile
+tests_helpers_hostile_SOURCES = tests/helpers/hostile.c
+tests_helpers_hostile_LDADD =
+# no sanitizers in a workload (see tests/helpers/target)
+tests_helpers_hostile_CFLAGS = $(WARN_CFLAGS) $(HARDEN_CFLAGS)
+tests_helpers_hostile_LDFLAGS = $(HARDEN_LDFLAGS)
+
+hostile_integration_tests = \
+	tests/target-strings.sh
+integration_tests += $(hostile_integration_tests)
+EXTRA_DIST += tests/hostile.mk $(hostile_integration_tests)
