@@ -154,6 +154,9 @@ int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, con
         } else if (req->op == INJECTOR_OP_PRLIMIT) {
                 if (req->value == 0)
                         why = "bad limit";
+        } else if (req->op == INJECTOR_OP_PRLIMIT_RESTORE) {
+                if (req->args[0] <= req->value)
+                        why = "a restore must lower the limit";
         }
 
         if (why) {
@@ -215,6 +218,40 @@ static int handle_pages(const InjectorRequest *req, int pidfd, InjectorReply *re
         if (r < 0)
                 return r;
         reply->pages = c;
+        return 0;
+}
+
+/* RLIMIT_MEMLOCK is the kernel's guard against unprivileged locking: only the soft limit is raised,
+ * never above the hard one, and the hard limit is never touched (a raised hard limit would outlive
+ * the lock and pass to every child). The manager decides whether at all (match_may_raise_memlock())
+ * and puts the soft limit back when the lock is done. */
+static int handle_prlimit(const InjectorRequest *req, InjectorReply *reply) {
+        struct rlimit old, rl;
+
+        if (prlimit(req->pid, RLIMIT_MEMLOCK, NULL, &old) < 0)
+                return -errno;
+        reply->result = (int64_t) old.rlim_cur;
+        reply->advised = old.rlim_cur;
+        rl = (struct rlimit) { .rlim_cur = MIN((rlim_t) req->value, old.rlim_max), .rlim_max = old.rlim_max };
+        if (rl.rlim_cur <= old.rlim_cur)
+                return 0; /* never lower anything */
+        if (prlimit(req->pid, RLIMIT_MEMLOCK, &rl, NULL) < 0)
+                return -errno;
+        reply->advised = rl.rlim_cur;
+        return 0;
+}
+
+/* The soft limit back to what it was, unless the process (or anyone) changed it meanwhile. */
+static int handle_prlimit_restore(const InjectorRequest *req) {
+        struct rlimit now, rl;
+
+        if (prlimit(req->pid, RLIMIT_MEMLOCK, NULL, &now) < 0)
+                return -errno;
+        if (now.rlim_cur != (rlim_t) req->args[0])
+                return -ESTALE;
+        rl = (struct rlimit) { .rlim_cur = MIN((rlim_t) req->value, now.rlim_max), .rlim_max = now.rlim_max };
+        if (prlimit(req->pid, RLIMIT_MEMLOCK, &rl, NULL) < 0)
+                return -errno;
         return 0;
 }
 
@@ -297,19 +334,11 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
                 return 0;
         }
 
-        case INJECTOR_OP_PRLIMIT: {
-                struct rlimit rl = { .rlim_cur = req->value, .rlim_max = req->value }, old;
+        case INJECTOR_OP_PRLIMIT:
+                return handle_prlimit(req, reply);
 
-                if (prlimit(req->pid, RLIMIT_MEMLOCK, NULL, &old) < 0)
-                        return -errno;
-                if (old.rlim_max > req->value)
-                        rl.rlim_max = old.rlim_max; /* never lower the hard limit */
-                if (old.rlim_cur >= req->value)
-                        return 0; /* never lower anything */
-                if (prlimit(req->pid, RLIMIT_MEMLOCK, &rl, NULL) < 0)
-                        return -errno;
-                return 0;
-        }
+        case INJECTOR_OP_PRLIMIT_RESTORE:
+                return handle_prlimit_restore(req);
         }
         return -EINVAL;
 }

@@ -77,6 +77,7 @@ Job *job_free(Job *j) {
         job_spec_done(&j->spec);
         lock_plan_free(j->plan);
         ledger_maps_free(j->planner_maps);
+        maps_free(j->planner_smaps);
         free(j->prefetch);
         free(j->steps);
         free(j);
@@ -408,14 +409,16 @@ static void job_plan_from(Job *j, const Maps *smaps) {
                 return;
         }
 
-        /* Raise RLIMIT_MEMLOCK when the policy allows and the injector may (CAP_SYS_RESOURCE). */
+        /* Raise the soft RLIMIT_MEMLOCK when the manager allows (spec: match_may_raise_memlock()); the
+         * injector goes no higher than the hard limit, and the manager puts it back at the end. */
         if (streq_ptr(j->plan->trimmed, "rlimit") && j->spec.raise_memlock_limit && !j->spec.dry_run &&
-            j->raised_limit == 0) {
+            !j->limit_asked) {
                 uint64_t want = lim.vm_locked + j->plan->wanted, page = page_size();
                 InjectorRequest req;
 
                 if (j->spec.max_locked > 0)
                         want = MIN(want, j->spec.max_locked);
+                j->limit_asked = true;
                 job_request(j, INJECTOR_OP_PRLIMIT, &req);
                 req.value = (want + page - 1) & ~(page - 1);
                 j->phase = JOB_PRLIMIT;
@@ -425,10 +428,14 @@ static void job_plan_from(Job *j, const Maps *smaps) {
         job_run_plan(j);
 }
 
-static void job_prlimit_reply(Job *j, int r) {
-        if (r >= 0) {
-                j->raised_limit = j->last.value;
-                j->params.memlock_limit = j->last.value;
+/* The injector raises the soft limit only, up to the hard one: plan with what it is now. */
+static void job_prlimit_reply(Job *j, int r, const InjectorReply *reply) {
+        if (r >= 0 && reply->advised <= (uint64_t) reply->result)
+                log_debug("RLIMIT_MEMLOCK of %d is at its hard limit already.", (int) j->target->pid);
+        else if (r >= 0) {
+                j->raised_limit = reply->advised;
+                j->saved_limit = (uint64_t) reply->result;
+                j->params.memlock_limit = reply->advised;
                 j->plan = lock_plan_free(j->plan);
                 if (lock_plan(j->planner_maps, &j->params, &j->plan) < 0) {
                         job_finish(j, TARGET_FAILED, TARGET_REASON_PLAN, NULL);
@@ -611,7 +618,11 @@ static void job_smaps_reply(Job *j, int r, int fd) {
 
         switch (j->phase) {
         case JOB_PLAN:
-                job_plan_from(j, smaps);
+                /* kept: planner_maps borrows its paths, and a replan after prlimit reads them */
+                j->planner_maps = ledger_maps_free(j->planner_maps);
+                maps_free(j->planner_smaps);
+                j->planner_smaps = TAKE_PTR(smaps);
+                job_plan_from(j, j->planner_smaps);
                 return;
         case JOB_VERIFY:
                 job_verify(j, smaps);
@@ -667,7 +678,7 @@ void job_reply(Job *j, int r, const InjectorReply *reply, int fd) {
                 job_ledger_step_reply(j, r, reply);
                 return;
         case JOB_PRLIMIT:
-                job_prlimit_reply(j, r);
+                job_prlimit_reply(j, r, reply);
                 return;
         case JOB_PREFETCH:
                 if (r < 0) {

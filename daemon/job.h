@@ -89,6 +89,7 @@ struct Job {
         unsigned replans;
         LockPlan *plan;
         Maps *planner_maps;             /* what plan came from (kept for a replan after prlimit) */
+        Maps *planner_smaps;            /* the smaps planner_maps borrows its paths from */
         LockParams params;
         PrefetchRange *prefetch;
         size_t n_prefetch, prefetch_at;
@@ -105,7 +106,9 @@ struct Job {
         char detail[INJECTOR_REASON_MAX];
         uint64_t locked_bytes;
         bool gone;
-        uint64_t raised_limit;          /* RLIMIT_MEMLOCK raised to this, 0: not */
+        uint64_t raised_limit;          /* RLIMIT_MEMLOCK soft limit raised to this, 0: not */
+        uint64_t saved_limit;           /* the soft limit before, put back when the job ends */
+        bool limit_asked;               /* the raise was asked for (once a job) */
 };
 
 int job_new(JobKind kind, Target *t, const JobSpec *spec, const JobOps *ops, void *userdata, Job **ret);

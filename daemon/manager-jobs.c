@@ -4,11 +4,13 @@
  * target forgotten or locked again. */
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "account.h"
 #include "injector-client.h"
 #include "log.h"
+#include "match.h"
 #include "manager-internal.h"
 #include "procfs.h"
 
@@ -77,10 +79,38 @@ static void job_op_stepped(Job *j, uint64_t held_usec, void *userdata) {
 }
 
 
+static void on_limit_restored(int r, const InjectorReply *reply, int fd, void *userdata) {
+        safe_close(fd);
+        if (r < 0)
+                log_debug_errno(r, "Could not put back RLIMIT_MEMLOCK of %d, leaving it: %m", (int) (intptr_t) userdata);
+}
+
+/* The lock is done, and stays: the soft limit goes back to the target's own (the kernel checks it
+ * when memory is locked, not afterwards). Whatever the job's end, so a failed lock lends nothing. */
+static void manager_restore_limit(Manager *m, Target *t, Job *j) {
+        InjectorRequest req = {
+                .magic = INJECTOR_MAGIC,
+                .op = INJECTOR_OP_PRLIMIT_RESTORE,
+                .pid = t->pid,
+                .starttime = t->starttime,
+                .flags = t->pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0,
+                .value = j->saved_limit,
+                .args = { j->raised_limit },
+        };
+        int r;
+
+        if (j->raised_limit == 0 || j->raised_limit <= j->saved_limit)
+                return;
+        log_info("Raised RLIMIT_MEMLOCK of %d (%s) to %" PRIu64 " bytes for the lock, putting back %" PRIu64 ".",
+                 (int) t->pid, strempty(t->comm), j->raised_limit, j->saved_limit);
+        r = injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_limit_restored,
+                                   (void *) (intptr_t) t->pid, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Could not put back RLIMIT_MEMLOCK of %d, ignoring: %m", (int) t->pid);
+}
+
 static void manager_lock_finished(Manager *m, Target *t, Job *j) {
-        if (j->raised_limit > 0)
-                log_info("Raised RLIMIT_MEMLOCK of %d (%s) to %" PRIu64 " bytes.", (int) t->pid, strempty(t->comm),
-                         j->raised_limit);
+        manager_restore_limit(m, t, j);
         if (j->max_hold > 0) {
                 char a[FORMAT_TIMESPAN_MAX];
                 log_debug("Process %d (%s): longest hold %s, rate %.0f bytes/us.", (int) t->pid, strempty(t->comm),
@@ -204,6 +234,8 @@ void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then) {
                         return;
                 }
                 r = job_spec_from_policy(p, m->dry_run, &spec);
+                /* a limit is lent only on the word of keys the process cannot forge */
+                spec.raise_memlock_limit = spec.raise_memlock_limit && match_may_raise_memlock(p, t->uid, t->cgroup);
         } else {
                 t->unlock_then = then;
                 r = 0;

@@ -8,6 +8,7 @@ tests_helpers_hostile_CFLAGS = $(WARN_CFLAGS) $(HARDEN_CFLAGS)
 tests_helpers_hostile_LDFLAGS = $(HARDEN_LDFLAGS)
 
 hostile_integration_tests = \
-	tests/target-strings.sh
+	tests/target-strings.sh \
+	tests/lock-rlimit-lend.sh
 integration_tests += $(hostile_integration_tests)
 EXTRA_DIST += tests/hostile.mk $(hostile_integration_tests)
