@@ -28,6 +28,7 @@ int job_spec_from_policy(const Policy *p, bool dry_run, JobSpec *ret) {
                 .regions = p->regions,
                 .future = p->future,
                 .prefetch = p->prefetch,
+                .lock_network_files = p->lock_network_files,
                 .raise_memlock_limit = p->raise_memlock_limit,
                 .max_pause = p->max_pause,
                 .max_locked = p->max_locked,
@@ -588,6 +589,23 @@ static void job_verify(Job *j, const Maps *smaps) {
 
 /* ---- the machine ----------------------------------------------------------------------------- */
 
+/* What could hold a lock step without bound is left out of the plan: userfaultfd-registered areas
+ * (maps.c marks them), and unless LockNetworkFiles=yes, files on network and FUSE filesystems. */
+static void job_exclude_may_block(Job *j, Maps *smaps) {
+        _cleanup_(mounts_freep) Mounts *mounts = NULL;
+        char b[FORMAT_BYTES_MAX];
+        uint64_t bytes;
+
+        if (!j->spec.lock_network_files && j->ops->mounts && j->ops->mounts(j, &mounts, j->userdata) < 0)
+                log_debug("Could not read the mounts of %d; its network files are not told apart.",
+                          (int) j->target->pid);
+        bytes = maps_exclude_may_block(smaps, mounts);
+        if (bytes > 0)
+                log_info("Leaving %s of process %d (%s) unlocked: userfaultfd-registered or on a network or "
+                         "FUSE filesystem, where a lock could wait without bound.", format_bytes(b, sizeof b, bytes),
+                         (int) j->target->pid, strempty(j->target->comm));
+}
+
 void job_start(Job *j) {
         InjectorRequest req;
 
@@ -622,6 +640,7 @@ static void job_smaps_reply(Job *j, int r, int fd) {
                 j->planner_maps = ledger_maps_free(j->planner_maps);
                 maps_free(j->planner_smaps);
                 j->planner_smaps = TAKE_PTR(smaps);
+                job_exclude_may_block(j, j->planner_smaps);
                 job_plan_from(j, j->planner_smaps);
                 return;
         case JOB_VERIFY:

@@ -20,6 +20,7 @@
 #include "account.h"
 #include "injector.h"
 #include "lock.h"
+#include "mounts.h"
 #include "target.h"
 
 typedef enum JobKind {
@@ -50,6 +51,7 @@ typedef struct JobSpec {
         char **file_globs;
         bool future;
         bool prefetch;
+        bool lock_network_files;        /* LockNetworkFiles=: else files on network/FUSE filesystems are left out */
         bool raise_memlock_limit;
         usec_t max_pause;
         uint64_t max_locked;
@@ -72,6 +74,8 @@ typedef struct JobOps {
         int (*limits)(Job *j, uint64_t held, JobLimits *ret, void *userdata);
         /* A step ran (for metrics); held_usec: how long the target was held. */
         void (*stepped)(Job *j, uint64_t held_usec, void *userdata);
+        /* The target's mounts (for the filesystem of each file mapping); optional. */
+        int (*mounts)(Job *j, Mounts **ret, void *userdata);
         /* The job ended; it may be freed from here. */
         void (*finished)(Job *j, void *userdata);
 } JobOps;

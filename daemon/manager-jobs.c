@@ -67,6 +67,10 @@ static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) 
         return 0;
 }
 
+static int job_op_mounts(Job *j, Mounts **ret, void *userdata) {
+        return mounts_read("/proc", j->target->pid, ret);
+}
+
 static void job_op_stepped(Job *j, uint64_t held_usec, void *userdata) {
         Manager *m = userdata;
         double s = (double) held_usec / 1e6;
@@ -204,6 +208,7 @@ static const JobOps job_ops = {
         .submit = job_op_submit,
         .limits = job_op_limits,
         .stepped = job_op_stepped,
+        .mounts = job_op_mounts,
         .finished = job_op_finished,
 };
 

@@ -584,6 +584,7 @@ static const ConfigItem policy_items[] = {
         { "Lock", "Regions", config_parse_regions, offsetof(PolicyTarget, regions_seen) },
         { "Lock", "Future", config_parse_bool, offsetof(Policy, future) },
         { "Lock", "Prefetch", config_parse_bool, offsetof(Policy, prefetch) },
+        { "Lock", "LockNetworkFiles", config_parse_bool, offsetof(Policy, lock_network_files) },
         { "Lock", "MaxPause", config_parse_max_pause, offsetof(Policy, max_pause) },
         { "Limits", "MaxLocked", config_parse_size, offsetof(Policy, max_locked) },
         { "Limits", "CgroupMaxUnevictable", config_parse_budget, offsetof(Policy, cgroup_max_unevictable) },
@@ -1412,6 +1413,7 @@ int policy_dump(const Policy *p, FILE *f) {
         STRV_FOREACH(g, p->region_files)
                 fprintf(f, "Regions=file:%s\n", *g);
         fprintf(f, "Future=%s\nPrefetch=%s\n", p->future ? "yes" : "no", p->prefetch ? "yes" : "no");
+        fprintf(f, "LockNetworkFiles=%s\n", p->lock_network_files ? "yes" : "no");
         fprint_duration(f, "MaxPause", p->max_pause);
 
         fputs("\n[Limits]\n", f);

@@ -53,6 +53,8 @@ typedef struct Policy {
         char **region_files; /* the GLOBs of file:GLOB, REGION_FILE set when non-empty */
         bool future;         /* default false */
         bool prefetch;       /* default true */
+        bool lock_network_files; /* LockNetworkFiles=, default false: lock file mappings on FUSE and
+                                    network filesystems (maps.h: they can block without bound) */
         usec_t max_pause;    /* default: [Daemon] DefaultMaxPause= */
         /* [Limits]: 0 = no limit */
         uint64_t max_locked;
