@@ -214,8 +214,13 @@ static void client_lose(InjectorClient *c, const char *why) {
 
         if (call) {
                 if (!call->cancelled)
-                        call->handler(!c->active ? -ENOTCONN : left > 0 ? -ENOTRECOVERABLE : -ECONNRESET, NULL,
-                                      -EBADF, call->userdata);
+                        /* a call that timed out is not retried: its target may hold any injector
+                                         * the same way (stuck in the kernel) */
+                        call->handler(!c->active            ? -ENOTCONN
+                                      : left > 0            ? -ENOTRECOVERABLE
+                                      : streq(why, "timeout") ? -ETIMEDOUT
+                                                            : -ECONNRESET,
+                                      NULL, -EBADF, call->userdata);
                 call_free(call);
         }
 

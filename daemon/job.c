@@ -662,6 +662,13 @@ void job_reply(Job *j, int r, const InjectorReply *reply, int fd) {
                 return;
         }
 
+        if (r == -ETIMEDOUT && !reply) {
+                /* the injector did not answer in time (the client killed it): the call may be stuck
+                 * in the kernel, and a retry would hold the next injector too */
+                safe_close(fd);
+                job_finish(j, TARGET_FAILED, TARGET_REASON_STUCK, NULL);
+                return;
+        }
         if (r == -ECONNRESET && j->retries++ == 0) {
                 /* the injector was lost and the target is running untraced: once more */
                 InjectorRequest req = j->last;

@@ -25,10 +25,53 @@ static usec_t request_timeout(const InjectorRequest *req) {
         }
 }
 
+/* A target whose threads are all in D state (a vfork parent, a read of a hung NFS file, ...) cannot
+ * be stopped until one wakes, and may never wake: its step is not sent, where the injector would
+ * wait for the stop and every other target with it, but held back and tried again with a backoff.
+ * The target stays pending:uninterruptible meanwhile. */
+#define HOLD_FIRST_USEC (50 * USEC_PER_MSEC)
+#define HOLD_MAX_USEC (30 * USEC_PER_SEC)
+
+static int job_op_submit(Job *j, const InjectorRequest *req, void *userdata);
+
+static int on_hold_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Target *t = userdata;
+
+        t->hold_source = sd_event_source_disable_unref(t->hold_source);
+        if (t->job && job_op_submit(t->job, &t->job->last, t->manager) < 0)
+                job_reply(t->job, -ENOTCONN, NULL, -EBADF);
+        return 0;
+}
+
+static int job_hold_back(Manager *m, Target *t) {
+        int r;
+
+        if (t->hold_backoff == 0) {
+                log_info("Process %d (%s) sleeps uninterruptibly (D state); its lock waits, tried again with a "
+                         "backoff.", (int) t->pid, strempty(t->comm));
+                manager_set_state(m, t, TARGET_PENDING, TARGET_REASON_UNINTERRUPTIBLE, NULL);
+        }
+        t->hold_backoff = t->hold_backoff == 0 ? HOLD_FIRST_USEC : MIN(t->hold_backoff * 2, HOLD_MAX_USEC);
+        t->hold_source = sd_event_source_disable_unref(t->hold_source);
+        r = sd_event_add_time_relative(m->event, &t->hold_source, CLOCK_MONOTONIC, t->hold_backoff,
+                                       10 * USEC_PER_MSEC, on_hold_timer, t);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(t->hold_source, "target-hold");
+        return 0;
+}
+
 static void on_job_reply(int r, const InjectorReply *reply, int fd, void *userdata) {
         Job *j = userdata;
+        Target *t = j->target;
 
-        j->target->job_call = NULL;
+        t->job_call = NULL;
+        /* the injector found the thread in D, or it did not stop in time: the target was left
+         * running, untouched; hold the step back rather than fail it */
+        if (r == -ETIMEDOUT && reply && j->last.op == INJECTOR_OP_STEP && job_hold_back(t->manager, t) >= 0) {
+                safe_close(fd);
+                return;
+        }
         job_reply(j, r, reply, fd);
 }
 
@@ -36,6 +79,12 @@ static int job_op_submit(Job *j, const InjectorRequest *req, void *userdata) {
         Manager *m = userdata;
         Target *t = j->target;
 
+        if (req->op == INJECTOR_OP_STEP && procfs_uninterruptible("/proc", t->pid) > 0)
+                return job_hold_back(m, t);
+        if (t->hold_backoff > 0 && req->op == INJECTOR_OP_STEP) {
+                log_debug("Process %d (%s) woke up; its lock goes on.", (int) t->pid, strempty(t->comm));
+                t->hold_backoff = 0;
+        }
         return injector_client_submit(m->injector, req, t->pidfd, request_timeout(req), on_job_reply, j,
                                       &t->job_call);
 }
@@ -179,6 +228,8 @@ static void job_op_finished(Job *j, void *userdata) {
 
         t->job = NULL;
         t->job_call = NULL;
+        t->hold_source = sd_event_source_disable_unref(t->hold_source);
+        t->hold_backoff = 0;
         if (j->gone) {
                 job_free(j);
                 manager_remove_target(m, t);
@@ -226,6 +277,11 @@ void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then) {
                 return;
         }
         t->deferred = false;
+        if (kind == JOB_LOCK && t->state_id == TARGET_FAILED && t->reason == TARGET_REASON_STUCK) {
+                /* a call it got stuck in cost an injector: no other try until it executes */
+                target_answer_apply(m, t, 0);
+                return;
+        }
         if (kind == JOB_LOCK) {
                 p = target_policy(m, t);
                 if (!p) {

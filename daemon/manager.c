@@ -214,6 +214,7 @@ static void target_stop_job(Manager *m, Target *t) {
         if (t->job_call)
                 injector_client_cancel(m->injector, t->job_call);
         t->job_call = NULL;
+        t->hold_source = sd_event_source_disable_unref(t->hold_source);
         t->job = job_free(t->job);
 }
 

@@ -49,6 +49,8 @@ static const char *const reason_table[_TARGET_REASON_MAX] = {
         [TARGET_REASON_INCOMPLETE] = "incomplete",
         [TARGET_REASON_NOT_LOCKED] = "not-locked",
         [TARGET_REASON_SECCOMP] = "seccomp",
+        [TARGET_REASON_UNINTERRUPTIBLE] = "uninterruptible",
+        [TARGET_REASON_STUCK] = "stuck",
 };
 
 static const char *const reason_sentences[_TARGET_REASON_MAX] = {
@@ -80,6 +82,8 @@ static const char *const reason_sentences[_TARGET_REASON_MAX] = {
         [TARGET_REASON_INCOMPLETE] = "not all of it is locked",
         [TARGET_REASON_NOT_LOCKED] = "the kernel shows none of it locked",
         [TARGET_REASON_SECCOMP] = "its seccomp filter refuses the call",
+        [TARGET_REASON_UNINTERRUPTIBLE] = "it sleeps uninterruptibly (D state); locking waits and is retried",
+        [TARGET_REASON_STUCK] = "an injected call did not return in time; it is left alone until it executes",
 };
 
 const char *target_reason_describe(TargetReason r, const char *detail) {
@@ -445,6 +449,7 @@ Target *target_free(Target *t) {
         if (!t)
                 return NULL;
         sd_event_source_disable_unref(t->exit_source);
+        sd_event_source_disable_unref(t->hold_source);
         safe_close(t->pidfd);
         free(t->comm);
         free(t->exe);

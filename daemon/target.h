@@ -66,6 +66,8 @@ typedef enum TargetReason {
         TARGET_REASON_INCOMPLETE,
         TARGET_REASON_NOT_LOCKED,
         TARGET_REASON_SECCOMP,          /* with a detail: the filter's action ("kill_process", ...) */
+        TARGET_REASON_UNINTERRUPTIBLE,  /* pending: every thread in D state, the step is retried */
+        TARGET_REASON_STUCK,            /* failed: an injected call did not return in time */
         _TARGET_REASON_MAX,
         _TARGET_REASON_INVALID = -EINVAL,
 } TargetReason;
@@ -156,6 +158,8 @@ typedef struct Target {
         struct sd_bus_message **apply_waiters, **release_waiters; /* calls answered when jobs end */
         size_t n_apply_waiters, n_release_waiters;
         struct sd_event_source *exit_source; /* the pidfd: the process exited */
+        struct sd_event_source *hold_source; /* the job's next step held back: every thread in D */
+        usec_t hold_backoff;    /* the wait before the held-back step is tried again */
 } Target;
 
 int target_new(Manager *m, pid_t pid, Target **ret);

@@ -10,6 +10,7 @@ tests_helpers_hostile_LDFLAGS = $(HARDEN_LDFLAGS)
 hostile_integration_tests = \
 	tests/target-strings.sh \
 	tests/lock-rlimit-lend.sh \
-	tests/lock-uffd.sh
+	tests/lock-uffd.sh \
+	tests/lock-dstate.sh
 integration_tests += $(hostile_integration_tests)
 EXTRA_DIST += tests/hostile.mk tests/hostile-lib.sh $(hostile_integration_tests)

@@ -10,8 +10,8 @@
  *                whose faults nobody ever serves: touching it blocks forever
  * --maps N       N one-page mappings in a row with alternating protections (N VMAs), all written
  * --vfork        after the ready line, vfork(): the parent waits in D state for a child that
- *                never execs (the child sleeps, and dies with its parent); the child prints
- *                "child pid=PID" first
+ *                never execs (the child names itself "vfork-child", sleeps, and dies with its
+ *                parent); the child prints "child pid=PID" first
  * The ready line: "ready pid=PID anon=ADDR uffd=ADDR maps=ADDR" on stdout, flushed. */
 
 #include <errno.h>
@@ -148,6 +148,7 @@ int main(int argc, char *argv[]) {
                         int n;
 
                         (void) syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+                        (void) syscall(SYS_prctl, PR_SET_NAME, "vfork-child", 0, 0, 0);
                         n = snprintf(line, sizeof line, "child pid=%d\n", (int) syscall(SYS_getpid));
                         (void) syscall(SYS_write, STDOUT_FILENO, line, (size_t) n);
                         for (;;)
