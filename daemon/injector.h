@@ -49,7 +49,8 @@ typedef struct InjectorRequest {
         uint64_t starttime;             /* must equal /proc/PID/stat field 22: no pid reuse */
         int32_t call;                   /* STEP: InjectCall */
         uint32_t n_ranges;              /* PREFETCH, PAGES */
-        uint64_t args[6];               /* STEP */
+        uint64_t args[6];               /* STEP; OPEN: args[0] the most mappings the process may have
+                                           (0: any), -E2BIG "too-many-maps" beyond */
         uint64_t timeout_usec;          /* STEP: bound on the wait for the stop */
         uint64_t value;                 /* OPEN: InjectorFile; PRLIMIT: the new soft limit;
                                            PRLIMIT_RESTORE: the soft limit to put back (args[0]: the

@@ -186,6 +186,8 @@ static void job_send_open(Job *j, JobPhase phase) {
         j->phase = phase;
         job_request(j, INJECTOR_OP_OPEN, &req);
         req.value = INJECTOR_FILE_SMAPS;
+        if (phase == JOB_PLAN)
+                req.args[0] = j->spec.max_mappings; /* counted before smaps walks them all */
         job_send(j, &req);
 }
 
@@ -627,6 +629,10 @@ static void job_smaps_reply(Job *j, int r, int fd) {
                 safe_close(fd);
         if (r == -ESRCH || r == -ENOENT) {
                 job_gone(j);
+                return;
+        }
+        if (r == -E2BIG) {
+                job_finish(j, TARGET_SKIPPED, TARGET_REASON_TOO_MANY_MAPS, NULL);
                 return;
         }
         if (r < 0) {

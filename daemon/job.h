@@ -56,6 +56,7 @@ typedef struct JobSpec {
         usec_t max_pause;
         uint64_t max_locked;
         bool dry_run;
+        unsigned max_mappings;          /* [Daemon] MaxMappings=: more, and the plan is refused (0: any) */
 } JobSpec;
 
 /* What the manager reads when the job plans. */

@@ -297,6 +297,7 @@ void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then) {
                 r = job_spec_from_policy(p, m->dry_run, &spec);
                 /* a limit is lent only on the word of keys the process cannot forge */
                 spec.raise_memlock_limit = spec.raise_memlock_limit && match_may_raise_memlock(p, t->uid, t->cgroup);
+                spec.max_mappings = m->policies->daemon.max_mappings;
         } else {
                 t->unlock_then = then;
                 r = 0;

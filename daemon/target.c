@@ -51,6 +51,7 @@ static const char *const reason_table[_TARGET_REASON_MAX] = {
         [TARGET_REASON_SECCOMP] = "seccomp",
         [TARGET_REASON_UNINTERRUPTIBLE] = "uninterruptible",
         [TARGET_REASON_STUCK] = "stuck",
+        [TARGET_REASON_TOO_MANY_MAPS] = "too-many-maps",
 };
 
 static const char *const reason_sentences[_TARGET_REASON_MAX] = {
@@ -84,6 +85,7 @@ static const char *const reason_sentences[_TARGET_REASON_MAX] = {
         [TARGET_REASON_SECCOMP] = "its seccomp filter refuses the call",
         [TARGET_REASON_UNINTERRUPTIBLE] = "it sleeps uninterruptibly (D state); locking waits and is retried",
         [TARGET_REASON_STUCK] = "an injected call did not return in time; it is left alone until it executes",
+        [TARGET_REASON_TOO_MANY_MAPS] = "it has more memory mappings than MaxMappings= allows",
 };
 
 const char *target_reason_describe(TargetReason r, const char *detail) {

@@ -68,6 +68,7 @@ typedef enum TargetReason {
         TARGET_REASON_SECCOMP,          /* with a detail: the filter's action ("kill_process", ...) */
         TARGET_REASON_UNINTERRUPTIBLE,  /* pending: every thread in D state, the step is retried */
         TARGET_REASON_STUCK,            /* failed: an injected call did not return in time */
+        TARGET_REASON_TOO_MANY_MAPS,    /* skipped: more mappings than MaxMappings= */
         _TARGET_REASON_MAX,
         _TARGET_REASON_INVALID = -EINVAL,
 } TargetReason;

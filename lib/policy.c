@@ -348,6 +348,17 @@ static int config_parse_max_pause(ParseState *s, const char *key, const char *va
         return parse_duration_at_least(s, key, value, POLICY_MIN_MAX_PAUSE, data);
 }
 
+static int config_parse_count(ParseState *s, const char *key, const char *value, void *data) {
+        unsigned v;
+        int r;
+
+        r = value[0] == '-' ? -EINVAL : parse_uint(value, &v);
+        if (r < 0)
+                return number_problem(s, key, value, r, "count", "a whole number");
+        *(unsigned *) data = v;
+        return 0;
+}
+
 static int config_parse_bool(ParseState *s, const char *key, const char *value, void *data) {
         int r = parse_boolean(value);
 
@@ -601,6 +612,7 @@ static const ConfigItem daemon_items[] = {
         { "Daemon", "MetricsFile", config_parse_absolute_path, offsetof(DaemonConfig, metrics_file) },
         { "Daemon", "CgroupLimitMargin", config_parse_size, offsetof(DaemonConfig, cgroup_limit_margin) },
         { "Daemon", "LogLevel", config_parse_log_level, offsetof(DaemonConfig, log_level) },
+        { "Daemon", "MaxMappings", config_parse_count, offsetof(DaemonConfig, max_mappings) },
         {},
 };
 
@@ -1043,6 +1055,7 @@ void daemon_config_init(DaemonConfig *c) {
                 .accounting_interval = POLICY_DEFAULT_ACCOUNTING_INTERVAL,
                 .default_max_pause = POLICY_DEFAULT_MAX_PAUSE,
                 .cgroup_limit_margin = POLICY_DEFAULT_CGROUP_LIMIT_MARGIN,
+                .max_mappings = POLICY_DEFAULT_MAX_MAPPINGS,
         };
 }
 
@@ -1433,6 +1446,7 @@ int daemon_config_dump(const DaemonConfig *c, FILE *f) {
         fprintf(f, "MetricsFile=%s\n", strempty(c->metrics_file));
         fprint_size(f, "CgroupLimitMargin", c->cgroup_limit_margin);
         fprintf(f, "LogLevel=%s\n", strempty(c->log_level));
+        fprintf(f, "MaxMappings=%u\n", c->max_mappings);
         return ferror(f) ? -EIO : 0;
 }
 

@@ -11,6 +11,7 @@ hostile_integration_tests = \
 	tests/target-strings.sh \
 	tests/lock-rlimit-lend.sh \
 	tests/lock-uffd.sh \
-	tests/lock-dstate.sh
+	tests/lock-dstate.sh \
+	tests/lock-many-maps.sh
 integration_tests += $(hostile_integration_tests)
 EXTRA_DIST += tests/hostile.mk tests/hostile-lib.sh $(hostile_integration_tests)

@@ -8,7 +8,7 @@
  * --anon SIZE    an anonymous mapping of SIZE bytes (K/M suffixes), every page written
  * --uffd SIZE    an anonymous mapping of SIZE bytes registered with userfaultfd for missing pages,
  *                whose faults nobody ever serves: touching it blocks forever
- * --maps N       N one-page mappings in a row with alternating protections (N VMAs), all written
+ * --maps N       N one-page mappings in a row with alternating protections (N VMAs), untouched
  * --vfork        after the ready line, vfork(): the parent waits in D state for a child that
  *                never execs (the child names itself "vfork-child", sleeps, and dies with its
  *                parent); the child prints "child pid=PID" first
@@ -85,8 +85,6 @@ static void *map_many(size_t n) {
         size_t page = (size_t) sysconf(_SC_PAGESIZE);
         char *p = map_anon(n * page, PROT_READ | PROT_WRITE);
 
-        for (size_t i = 0; i < n; i++)
-                p[i * page] = 1;
         for (size_t i = 1; i < n; i += 2)
                 if (mprotect(p + i * page, page, PROT_READ) < 0) {
                         perror("mprotect (vm.max_map_count?)");
