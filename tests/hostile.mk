@@ -2,9 +2,9 @@
 # maps, userfaultfd, D state, borrowed limits. Each test checks that nobody else is held up.
 check_PROGRAMS += tests/helpers/hostile
 tests_helpers_hostile_SOURCES = tests/helpers/hostile.c
-tests_helpers_hostile_LDADD =
+tests_helpers_hostile_LDADD = $(LIBSECCOMP_LIBS)
 # no sanitizers in a workload (see tests/helpers/target)
-tests_helpers_hostile_CFLAGS = $(WARN_CFLAGS) $(HARDEN_CFLAGS)
+tests_helpers_hostile_CFLAGS = $(WARN_CFLAGS) $(HARDEN_CFLAGS) $(LIBSECCOMP_CFLAGS)
 tests_helpers_hostile_LDFLAGS = $(HARDEN_LDFLAGS)
 
 hostile_integration_tests = \
@@ -12,6 +12,7 @@ hostile_integration_tests = \
 	tests/lock-rlimit-lend.sh \
 	tests/lock-uffd.sh \
 	tests/lock-dstate.sh \
-	tests/lock-many-maps.sh
+	tests/lock-many-maps.sh \
+	tests/release-refused.sh
 integration_tests += $(hostile_integration_tests)
 EXTRA_DIST += tests/hostile.mk tests/hostile-lib.sh $(hostile_integration_tests)

@@ -2,7 +2,7 @@
 /* A hostile workload for the tests: a process that does what an unprivileged user may do to make a
  * tracer's life hard. Prints one "ready" line, then sleeps in pause() until killed.
  *
- *   hostile [--comm BYTES] [--anon SIZE] [--uffd SIZE] [--maps N] [--vfork]
+ *   hostile [--comm BYTES] [--anon SIZE] [--uffd SIZE] [--maps N] [--vfork] [--kill-munlock]
  *
  * --comm BYTES   prctl(PR_SET_NAME) to BYTES (any bytes: invalid UTF-8, control characters)
  * --anon SIZE    an anonymous mapping of SIZE bytes (K/M suffixes), every page written
@@ -12,12 +12,15 @@
  * --vfork        after the ready line, vfork(): the parent waits in D state for a child that
  *                never execs (the child names itself "vfork-child", sleeps, and dies with its
  *                parent); the child prints "child pid=PID" first
+ * --kill-munlock a seccomp filter that kills the process on munlock and munlockall: what mlockd
+ *                locks, it cannot give back (Release is refused)
  * The ready line: "ready pid=PID anon=ADDR uffd=ADDR maps=ADDR" on stdout, flushed. */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/userfaultfd.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -93,6 +96,22 @@ static void *map_many(size_t n) {
         return p;
 }
 
+static void kill_on_munlock(void) {
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+        int r;
+
+        r = ctx ? seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(munlock), 0) : -ENOMEM;
+        if (r >= 0)
+                r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(munlockall), 0);
+        if (r >= 0)
+                r = seccomp_load(ctx);
+        if (r < 0) {
+                fprintf(stderr, "seccomp: %s\n", strerror(-r));
+                exit(77);
+        }
+        seccomp_release(ctx);
+}
+
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "comm", required_argument, NULL, 'c' },
@@ -100,6 +119,7 @@ int main(int argc, char *argv[]) {
                 { "uffd", required_argument, NULL, 'u' },
                 { "maps", required_argument, NULL, 'm' },
                 { "vfork", no_argument, NULL, 'v' },
+                { "kill-munlock", no_argument, NULL, 'k' },
                 {},
         };
         void *anon = NULL, *uffd = NULL, *many = NULL;
@@ -129,6 +149,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'v':
                         do_vfork = true;
+                        break;
+                case 'k':
+                        kill_on_munlock();
                         break;
                 default:
                         return 2;
