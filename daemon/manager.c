@@ -22,6 +22,7 @@
 #include "manager.h"
 #include "manager-internal.h"
 #include "maps.h"
+#include "mounts.h"
 #include "match.h"
 #include "metrics.h"
 #include "procfs.h"
@@ -496,6 +497,13 @@ static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *us
                 return;
         if (read_full_fd(f, SMAPS_MAX, &text, NULL) < 0 || maps_parse(text, &smaps) < 0)
                 return;
+        if (!p->lock_network_files) {
+                /* what the plan leaves out (network and FUSE files) is not "more" to lock */
+                _cleanup_(mounts_freep) Mounts *mounts = NULL;
+
+                if (mounts_read("/proc", t->pid, &mounts) >= 0)
+                        (void) maps_exclude_may_block(smaps, mounts);
+        }
         if (target_needs_more(t, p, smaps)) {
                 log_debug("Process %d (%s) mapped more memory, planning again.", (int) t->pid, t->comm);
                 manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
