@@ -211,17 +211,25 @@ require_root() {
         (( EUID == 0 )) || skip "needs root (mlockd's capabilities, the bus methods for root), running as uid $EUID"
 }
 
+_running_lines() {
+        local n
+        n=$(grep -c 'running:' "$MLOCKD_LOG" 2>/dev/null) || true
+        echo "${n:-0}"
+}
+
 # start_mlockd [args...]: start the daemon on this test's config and the private bus, and wait
 # until it has scanned and taken its bus name.
 start_mlockd() {
-        local i
+        local i before
         require_root
         [[ -n ${DBUS_SYSTEM_BUS_ADDRESS:-} ]] || start_private_bus
+        # the log is appended to across restarts: wait for this daemon's "running:", not an earlier one's
+        before=$(_running_lines)
         "$MLOCKD" --config-dir "$CONF_DIR" "$@" >>"$MLOCKD_LOG" 2>&1 &
         MLOCKD_PID=$!
         track_pid "$MLOCKD_PID"
         for i in $(seq 1 1000); do
-                grep -q 'running:' "$MLOCKD_LOG" && return 0
+                (( $(_running_lines) > before )) && return 0
                 if ! kill -0 "$MLOCKD_PID" 2>/dev/null; then
                         cat "$MLOCKD_LOG" >&2
                         fail "mlockd exited during start-up"
