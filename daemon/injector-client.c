@@ -49,6 +49,7 @@ static const char *const op_names[_INJECTOR_OP_MAX] = {
         [INJECTOR_OP_PREFETCH] = "prefetch", [INJECTOR_OP_OPEN] = "open",
         [INJECTOR_OP_EXE] = "exe",           [INJECTOR_OP_PRLIMIT] = "prlimit",
         [INJECTOR_OP_PAGES] = "pages",       [INJECTOR_OP_RELOCK] = "relock",
+        [INJECTOR_OP_PRLIMIT_RESTORE] = "prlimit-restore",
 };
 
 static const char *op_name(uint32_t op) {
@@ -298,8 +299,13 @@ static void client_lose(InjectorClient *c, const char *why) {
 
         if (call) {
                 if (!call->cancelled)
-                        call->handler(!c->active ? -ENOTCONN : left > 0 ? -ENOTRECOVERABLE : -ECONNRESET, NULL,
-                                      -EBADF, call->userdata);
+                        /* a call that timed out is not retried: its target may hold any injector
+                                         * the same way (stuck in the kernel) */
+                        call->handler(!c->active            ? -ENOTCONN
+                                      : left > 0            ? -ENOTRECOVERABLE
+                                      : streq(why, "timeout") ? -ETIMEDOUT
+                                                            : -ECONNRESET,
+                                      NULL, -EBADF, call->userdata);
                 call_free(call);
         }
 

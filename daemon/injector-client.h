@@ -8,8 +8,9 @@
  * Supervision: the injector's pidfd is watched, so its death is seen at once. When it dies, or does
  * not answer in time (then it is killed), the request in flight fails: its target is checked first
  * (/proc/PID/status State and TracerPid), and the reply handler learns whether it was left running
- * (-ECONNRESET: safe to retry) or stopped or traced (-ENOTRECOVERABLE). Then a spare injector takes
- * over and the queue goes on.
+ * (-ECONNRESET after a death: safe to retry; -ETIMEDOUT after a timeout: not to be retried, the
+ * target may be stuck in the kernel and would hold the next injector too) or stopped or traced
+ * (-ENOTRECOVERABLE). Then a spare injector takes over and the queue goes on.
  *
  * Why a spare: the manager runs under a seccomp filter without fork and without the injector's
  * capabilities (daemon/sandbox.c), so it cannot make a new injector once it is confined. Two are
@@ -32,9 +33,9 @@
 typedef struct InjectorClient InjectorClient;
 typedef struct InjectorCall InjectorCall;
 
-/* r: the reply's r; -ETIMEDOUT never (a timeout is an injector lost, see above); -ECONNRESET the
- * injector was lost and the target is running untraced; -ENOTRECOVERABLE lost and the target left
- * stopped or traced; -ECANCELED never (cancelled calls get no callback). fd: a passed descriptor,
+/* r: the reply's r (reply set); with reply NULL: -ETIMEDOUT the injector did not answer in time and
+ * was killed, the target running untraced; -ECONNRESET the injector died and the target is running
+ * untraced; -ENOTRECOVERABLE lost and the target left stopped or traced; -ECANCELED never (cancelled calls get no callback). fd: a passed descriptor,
  * the handler owns it (-EBADF when none). reply is NULL when r comes from the client. */
 typedef void (*InjectorReplyHandler)(int r, const InjectorReply *reply, int fd, void *userdata);
 /* The last injector is gone and no spare is left. */

@@ -176,6 +176,9 @@ int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, con
         } else if (req->op == INJECTOR_OP_PRLIMIT) {
                 if (req->value == 0)
                         why = "bad limit";
+        } else if (req->op == INJECTOR_OP_PRLIMIT_RESTORE) {
+                if (req->args[0] <= req->value)
+                        why = "a restore must lower the limit";
         }
 
         if (why) {
@@ -240,6 +243,63 @@ static int handle_pages(const InjectorRequest *req, int pidfd, InjectorReply *re
         return 0;
 }
 
+/* RLIMIT_MEMLOCK is the kernel's guard against unprivileged locking: only the soft limit is raised,
+ * never above the hard one, and the hard limit is never touched (a raised hard limit would outlive
+ * the lock and pass to every child). The manager decides whether at all (match_may_raise_memlock())
+ * and puts the soft limit back when the lock is done. */
+static int handle_prlimit(const InjectorRequest *req, InjectorReply *reply) {
+        struct rlimit old, rl;
+
+        if (prlimit(req->pid, RLIMIT_MEMLOCK, NULL, &old) < 0)
+                return -errno;
+        reply->result = (int64_t) old.rlim_cur;
+        reply->advised = old.rlim_cur;
+        rl = (struct rlimit) { .rlim_cur = MIN((rlim_t) req->value, old.rlim_max), .rlim_max = old.rlim_max };
+        if (rl.rlim_cur <= old.rlim_cur)
+                return 0; /* never lower anything */
+        if (prlimit(req->pid, RLIMIT_MEMLOCK, &rl, NULL) < 0)
+                return -errno;
+        reply->advised = rl.rlim_cur;
+        return 0;
+}
+
+/* The soft limit back to what it was, unless the process (or anyone) changed it meanwhile. */
+static int handle_prlimit_restore(const InjectorRequest *req) {
+        struct rlimit now, rl;
+
+        if (prlimit(req->pid, RLIMIT_MEMLOCK, NULL, &now) < 0)
+                return -errno;
+        if (now.rlim_cur != (rlim_t) req->args[0])
+                return -ESTALE;
+        rl = (struct rlimit) { .rlim_cur = MIN((rlim_t) req->value, now.rlim_max), .rlim_max = now.rlim_max };
+        if (prlimit(req->pid, RLIMIT_MEMLOCK, &rl, NULL) < 0)
+                return -errno;
+        return 0;
+}
+
+/* 1 when pid has more than max mappings, counted in /proc/PID/maps, which the kernel writes
+ * without walking page tables (smaps walks every one of them): cheap, and stopped at max. */
+static int count_mappings(pid_t pid, uint64_t max) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[64], buf[65536];
+        uint64_t lines = 0;
+        ssize_t n;
+
+        snprintf(path, sizeof path, "/proc/%d/maps", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        while ((n = read(fd, buf, sizeof buf)) > 0) {
+                for (const char *p = buf; (p = memchr(p, '\n', (size_t) (buf + n - p))); p++)
+                        lines++;
+                if (lines > max)
+                        return 1;
+        }
+        if (n < 0)
+                return -errno;
+        return 0;
+}
+
 static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, int *ret_fd) {
         const char *why = NULL;
         int r;
@@ -296,6 +356,16 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
                 char path[64];
                 int fd;
 
+                if (req->args[0] > 0) {
+                        r = count_mappings(req->pid, req->args[0]);
+                        if (r < 0)
+                                return r;
+                        if (r > 0) {
+                                set_reason(reply, "too-many-maps");
+                                return -E2BIG;
+                        }
+                }
+
                 snprintf(path, sizeof path, "/proc/%d/%s", req->pid,
                          req->value == INJECTOR_FILE_SMAPS ? "smaps" : "maps");
                 fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -324,19 +394,11 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
                 return 0;
         }
 
-        case INJECTOR_OP_PRLIMIT: {
-                struct rlimit rl = { .rlim_cur = req->value, .rlim_max = req->value }, old;
+        case INJECTOR_OP_PRLIMIT:
+                return handle_prlimit(req, reply);
 
-                if (prlimit(req->pid, RLIMIT_MEMLOCK, NULL, &old) < 0)
-                        return -errno;
-                if (old.rlim_max > req->value)
-                        rl.rlim_max = old.rlim_max; /* never lower the hard limit */
-                if (old.rlim_cur >= req->value)
-                        return 0; /* never lower anything */
-                if (prlimit(req->pid, RLIMIT_MEMLOCK, &rl, NULL) < 0)
-                        return -errno;
-                return 0;
-        }
+        case INJECTOR_OP_PRLIMIT_RESTORE:
+                return handle_prlimit_restore(req);
         }
         return -EINVAL;
 }

@@ -26,9 +26,10 @@ typedef enum InjectorOp {
         INJECTOR_OP_PREFETCH,           /* process_madvise(WILLNEED) over ranges */
         INJECTOR_OP_OPEN,               /* open /proc/PID/{maps,smaps} and pass the fd back */
         INJECTOR_OP_EXE,                /* readlink /proc/PID/exe */
-        INJECTOR_OP_PRLIMIT,            /* raise RLIMIT_MEMLOCK to value */
+        INJECTOR_OP_PRLIMIT,            /* raise RLIMIT_MEMLOCK's soft limit to value (never the hard) */
         INJECTOR_OP_PAGES,              /* per-page flags over ranges (pagemap + kpageflags) */
         INJECTOR_OP_RELOCK,             /* attach, munlock + mlock2 of one locked range, detach */
+        INJECTOR_OP_PRLIMIT_RESTORE,    /* put the soft limit back to value, if still args[0] */
         _INJECTOR_OP_MAX,
 } InjectorOp;
 
@@ -49,9 +50,13 @@ typedef struct InjectorRequest {
         uint64_t starttime;             /* must equal /proc/PID/stat field 22: no pid reuse */
         int32_t call;                   /* STEP: InjectCall */
         uint32_t n_ranges;              /* PREFETCH, PAGES */
-        uint64_t args[6];               /* STEP; RELOCK: start, length, mlock2 flags */
+        uint64_t args[6];               /* STEP; RELOCK: start, length, mlock2 flags; OPEN: args[0] the
+                                           most mappings the process may have (0: any), -E2BIG
+                                           "too-many-maps" beyond */
         uint64_t timeout_usec;          /* STEP, RELOCK: bound on the wait for the stop */
-        uint64_t value;                 /* OPEN: InjectorFile; PRLIMIT: the new limit;
+        uint64_t value;                 /* OPEN: InjectorFile; PRLIMIT: the new soft limit;
+                                           PRLIMIT_RESTORE: the soft limit to put back (args[0]: the
+                                           one mlockd set, only replaced if still in place);
                                            PAGES: memcg inode for memcg_mlocked, 0: none */
         PrefetchRange ranges[INJECTOR_MAX_RANGES];
 } InjectorRequest;
@@ -60,10 +65,11 @@ typedef struct InjectorReply {
         uint64_t serial;                /* the request's serial */
         int32_t r;                      /* 0 or negative errno */
         int32_t has_fd;
-        int64_t result;                 /* STEP, RELOCK: the (first failed) syscall's return value */
+        int64_t result;                 /* STEP, RELOCK: the (first failed) syscall's return value;
+                                           PRLIMIT: the soft limit before (RLIM_INFINITY as UINT64_MAX) */
         uint64_t held_usec;             /* STEP, RELOCK: how long the target was held */
         uint64_t total_usec;
-        uint64_t advised;               /* PREFETCH: bytes advised */
+        uint64_t advised;               /* PREFETCH: bytes advised; PRLIMIT: the soft limit now */
         char reason[INJECTOR_REASON_MAX]; /* PRECHECK/STEP: why refused */
         char path[4096];                /* EXE */
         PageCounts pages;               /* PAGES: summed over the ranges (reason on refusal:

@@ -29,6 +29,7 @@ int job_spec_from_policy(const Policy *p, bool dry_run, JobSpec *ret) {
                 .regions = p->regions,
                 .future = p->future,
                 .prefetch = p->prefetch,
+                .lock_network_files = p->lock_network_files,
                 .raise_memlock_limit = p->raise_memlock_limit,
                 .max_pause = p->max_pause,
                 .max_locked = p->max_locked,
@@ -292,6 +293,8 @@ static void job_send_open(Job *j, JobPhase phase) {
         j->phase = phase;
         job_request(j, INJECTOR_OP_OPEN, &req);
         req.value = INJECTOR_FILE_SMAPS;
+        if (phase == JOB_PLAN)
+                req.args[0] = j->spec.max_mappings; /* counted before smaps walks them all */
         job_send(j, &req);
 }
 
@@ -588,14 +591,16 @@ static void job_plan_from(Job *j, const Maps *smaps) {
                 return;
         }
 
-        /* Raise RLIMIT_MEMLOCK when the policy allows and the injector may (CAP_SYS_RESOURCE). */
+        /* Raise the soft RLIMIT_MEMLOCK when the manager allows (spec: match_may_raise_memlock()); the
+         * injector goes no higher than the hard limit, and the manager puts it back at the end. */
         if (streq_ptr(j->plan->trimmed, "rlimit") && j->spec.raise_memlock_limit && !j->spec.dry_run &&
-            j->raised_limit == 0) {
+            !j->limit_asked) {
                 uint64_t want = lim.vm_locked + j->plan->wanted, page = page_size();
                 InjectorRequest req;
 
                 if (j->spec.max_locked > 0)
                         want = MIN(want, j->spec.max_locked);
+                j->limit_asked = true;
                 job_request(j, INJECTOR_OP_PRLIMIT, &req);
                 req.value = (want + page - 1) & ~(page - 1);
                 j->phase = JOB_PRLIMIT;
@@ -605,10 +610,14 @@ static void job_plan_from(Job *j, const Maps *smaps) {
         job_run_plan(j);
 }
 
-static void job_prlimit_reply(Job *j, int r) {
-        if (r >= 0) {
-                j->raised_limit = j->last.value;
-                j->params.memlock_limit = j->last.value;
+/* The injector raises the soft limit only, up to the hard one: plan with what it is now. */
+static void job_prlimit_reply(Job *j, int r, const InjectorReply *reply) {
+        if (r >= 0 && reply->advised <= (uint64_t) reply->result)
+                log_debug("RLIMIT_MEMLOCK of %d is at its hard limit already.", (int) j->target->pid);
+        else if (r >= 0) {
+                j->raised_limit = reply->advised;
+                j->saved_limit = (uint64_t) reply->result;
+                j->params.memlock_limit = reply->advised;
                 j->plan = lock_plan_free(j->plan);
                 if (lock_plan(j->planner_maps, &j->params, &j->plan) < 0) {
                         job_finish(j, TARGET_FAILED, TARGET_REASON_PLAN, NULL);
@@ -994,6 +1003,23 @@ static void job_relock_reply(Job *j, int r, const InjectorReply *reply) {
 
 /* ---- the machine ----------------------------------------------------------------------------- */
 
+/* What could hold a lock step without bound is left out of the plan: userfaultfd-registered areas
+ * (maps.c marks them), and unless LockNetworkFiles=yes, files on network and FUSE filesystems. */
+static void job_exclude_may_block(Job *j, Maps *smaps) {
+        _cleanup_(mounts_freep) Mounts *mounts = NULL;
+        char b[FORMAT_BYTES_MAX];
+        uint64_t bytes;
+
+        if (!j->spec.lock_network_files && j->ops->mounts && j->ops->mounts(j, &mounts, j->userdata) < 0)
+                log_debug("Could not read the mounts of %d; its network files are not told apart.",
+                          (int) j->target->pid);
+        bytes = maps_exclude_may_block(smaps, mounts);
+        if (bytes > 0)
+                log_info("Leaving %s of process %d (%s) unlocked: userfaultfd-registered or on a network or "
+                         "FUSE filesystem, where a lock could wait without bound.", format_bytes(b, sizeof b, bytes),
+                         (int) j->target->pid, strempty(j->target->comm));
+}
+
 void job_start(Job *j) {
         InjectorRequest req;
 
@@ -1017,6 +1043,10 @@ static void job_smaps_reply(Job *j, int r, int fd) {
                 job_gone(j);
                 return;
         }
+        if (r == -E2BIG) {
+                job_finish(j, TARGET_SKIPPED, TARGET_REASON_TOO_MANY_MAPS, NULL);
+                return;
+        }
         if (r < 0) {
                 job_finish(j, TARGET_FAILED, TARGET_REASON_MAPS, NULL);
                 return;
@@ -1024,10 +1054,12 @@ static void job_smaps_reply(Job *j, int r, int fd) {
 
         switch (j->phase) {
         case JOB_PLAN:
-                /* the planner's maps borrow its paths, and the plan runs on after this reply */
+                /* kept: planner_maps borrows its paths, and the plan (or a replan after prlimit)
+                 * runs on after this reply */
                 j->planner_maps = ledger_maps_free(j->planner_maps);
                 maps_free(j->plan_smaps);
                 j->plan_smaps = TAKE_PTR(smaps);
+                job_exclude_may_block(j, j->plan_smaps);
                 job_plan_from(j, j->plan_smaps);
                 return;
         case JOB_VERIFY:
@@ -1049,6 +1081,13 @@ void job_reply(Job *j, int r, const InjectorReply *reply, int fd) {
                 return;
         }
 
+        if (r == -ETIMEDOUT && !reply) {
+                /* the injector did not answer in time (the client killed it): the call may be stuck
+                 * in the kernel, and a retry would hold the next injector too */
+                safe_close(fd);
+                job_finish(j, TARGET_FAILED, TARGET_REASON_STUCK, NULL);
+                return;
+        }
         if (r == -ECONNRESET && j->retries++ == 0) {
                 /* the injector was lost and the target is running untraced: once more */
                 InjectorRequest req = j->last;
@@ -1084,7 +1123,7 @@ void job_reply(Job *j, int r, const InjectorReply *reply, int fd) {
                 job_ledger_step_reply(j, r, reply);
                 return;
         case JOB_PRLIMIT:
-                job_prlimit_reply(j, r);
+                job_prlimit_reply(j, r, reply);
                 return;
         case JOB_PREFETCH:
                 if (r < 0) {

@@ -24,6 +24,7 @@
 #include "injector.h"
 #include "lock.h"
 #include "pace.h"
+#include "mounts.h"
 #include "target.h"
 
 typedef enum JobKind {
@@ -57,6 +58,7 @@ typedef struct JobSpec {
         char **file_globs;
         bool future;
         bool prefetch;
+        bool lock_network_files;        /* LockNetworkFiles=: else files on network/FUSE filesystems are left out */
         bool raise_memlock_limit;
         usec_t max_pause;
         uint64_t max_locked;
@@ -64,6 +66,7 @@ typedef struct JobSpec {
         bool relock;                    /* Relock=: a recheck may lock again what drifted */
         bool recheck;                   /* a periodic re-verification, not a first lock */
         FolioSizes folios;              /* the enabled large-folio sizes: chunk edges fall on them */
+        unsigned max_mappings;          /* [Daemon] MaxMappings=: more, and the plan is refused (0: any) */
 } JobSpec;
 
 /* How many times verify may relock before it reports what stays not mlocked. */
@@ -120,6 +123,8 @@ typedef struct JobOps {
         int (*limits)(Job *j, uint64_t held, JobLimits *ret, void *userdata);
         /* A step ran (for metrics); held_usec: how long the target was held. */
         void (*stepped)(Job *j, uint64_t held_usec, void *userdata);
+        /* The target's mounts (for the filesystem of each file mapping); optional. */
+        int (*mounts)(Job *j, Mounts **ret, void *userdata);
         /* The job ended; it may be freed from here. */
         void (*finished)(Job *j, void *userdata);
 } JobOps;
@@ -171,7 +176,9 @@ struct Job {
         bool drifted;                   /* a recheck found mlockd's lock undone, and Relock=no */
         uint64_t relocked;              /* bytes the first verify found not mlocked in mlockd's ranges */
         bool gone;
-        uint64_t raised_limit;          /* RLIMIT_MEMLOCK raised to this, 0: not */
+        uint64_t raised_limit;          /* RLIMIT_MEMLOCK soft limit raised to this, 0: not */
+        uint64_t saved_limit;           /* the soft limit before, put back when the job ends */
+        bool limit_asked;               /* the raise was asked for (once a job) */
 };
 
 int job_new(JobKind kind, Target *t, const JobSpec *spec, const JobOps *ops, void *userdata, Job **ret);

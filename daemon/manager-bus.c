@@ -20,6 +20,7 @@
 #include "match.h"
 #include "policy.h"
 #include "strv.h"
+#include "utf8.h"
 
 /* Apply, Release and Reload are for root: the sender's effective uid, as the bus (or, on a direct
  * connection, the socket) reports it. Not a capability check: root here may lack some. */
@@ -91,21 +92,26 @@ static int reply_array(sd_bus_message *message, const char *signature, Manager *
 
 static int append_policy(sd_bus_message *reply, const char *signature, Manager *m, size_t i) {
         const Policy *p = m->policies->policies[i];
+        _cleanup_free_ char *name = NULL, *path = NULL;
 
         return sd_bus_message_append(reply, signature,
-                                     p->name,
+                                     utf8_safe(p->name, &name),
                                      strempty(lock_mode_to_string(p->mode)),
-                                     strempty(p->path),
+                                     utf8_safe(p->path, &path),
                                      (uint32_t) manager_policy_matched(m, p->name),
                                      manager_policy_locked(m, p->name));
 }
 
+/* comm, exe and cgroup paths are the target's to choose: escaped (lib/utf8.h), since sd-bus refuses a
+ * message with a string that is not UTF-8, and one such process would break the call for everyone. */
 static int append_target(sd_bus_message *reply, const char *signature, const Target *t) {
+        _cleanup_free_ char *comm = NULL, *policy = NULL, *cgroup = NULL;
+
         return sd_bus_message_append(reply, signature,
                                      (uint32_t) t->pid,
-                                     strempty(t->comm),
-                                     strempty(t->policy),
-                                     strempty(t->cgroup),
+                                     utf8_safe(t->comm, &comm),
+                                     utf8_safe(t->policy, &policy),
+                                     utf8_safe(t->cgroup, &cgroup),
                                      t->locked_bytes,
                                      isempty(t->state) ? "pending" : t->state);
 }
@@ -116,8 +122,9 @@ static int append_target_at(sd_bus_message *reply, const char *signature, Manage
 
 static int append_cgroup(sd_bus_message *reply, const char *signature, Manager *m, size_t i) {
         const CgroupAccount *c = &m->cgroups[i];
+        _cleanup_free_ char *path = NULL;
 
-        return sd_bus_message_append(reply, signature, strempty(c->path), c->unevictable, c->locked,
+        return sd_bus_message_append(reply, signature, utf8_safe(c->path, &path), c->unevictable, c->locked,
                                      c->budget);
 }
 
@@ -339,7 +346,8 @@ static const CgroupAccount *bus_find_cgroup(Manager *m, const char *path) {
 /* Everything mlockd knows of one target, as a dictionary that can grow without breaking callers. */
 static int method_describe_target(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_free_ char *status = NULL;
+        _cleanup_free_ char *status = NULL, *comm = NULL, *exe = NULL, *policy_name = NULL, *cgroup = NULL,
+                *memcg = NULL;
         Manager *m = userdata;
         const CgroupAccount *c;
         const Policy *policy;
@@ -370,9 +378,9 @@ static int method_describe_target(sd_bus_message *message, void *userdata, sd_bu
         if (r < 0)
                 return r;
         if ((r = append_entry(reply, "pid", "u", (uint32_t) t->pid)) < 0 ||
-            (r = append_entry(reply, "comm", "s", strempty(t->comm))) < 0 ||
-            (r = append_entry(reply, "exe", "s", strempty(t->exe))) < 0 ||
-            (r = append_entry(reply, "policy", "s", strempty(t->policy))) < 0 ||
+            (r = append_entry(reply, "comm", "s", utf8_safe(t->comm, &comm))) < 0 ||
+            (r = append_entry(reply, "exe", "s", utf8_safe(t->exe, &exe))) < 0 ||
+            (r = append_entry(reply, "policy", "s", utf8_safe(t->policy, &policy_name))) < 0 ||
             (r = append_entry(reply, "state", "s", state)) < 0 ||
             (r = append_entry(reply, "status", "s", status)) < 0 ||
             (r = append_entry(reply, "reason", "s", colon ? colon + 1 : "")) < 0 ||
@@ -380,8 +388,8 @@ static int method_describe_target(sd_bus_message *message, void *userdata, sd_bu
             (r = append_entry(reply, "smaps_locked_bytes", "t", t->smaps_locked)) < 0 ||
             (r = append_entry(reply, "pages_verified", "b", t->pages_verified)) < 0 ||
             (r = append_entry(reply, "not_mlocked_bytes", "t", t->not_mlocked)) < 0 ||
-            (r = append_entry(reply, "cgroup", "s", strempty(t->cgroup))) < 0 ||
-            (r = append_entry(reply, "memory_cgroup", "s", strempty(t->memcg))) < 0 ||
+            (r = append_entry(reply, "cgroup", "s", utf8_safe(t->cgroup, &cgroup))) < 0 ||
+            (r = append_entry(reply, "memory_cgroup", "s", utf8_safe(t->memcg, &memcg))) < 0 ||
             (r = append_entry(reply, "budget_bytes", "t", c ? c->budget : UINT64_C(0))) < 0 ||
             (r = append_entry(reply, "cgroup_accounted", "b", c != NULL)) < 0 ||
             (r = append_entry(reply, "cgroup_unevictable_bytes", "t", c ? c->unevictable : UINT64_C(0))) < 0 ||
@@ -398,21 +406,24 @@ static int method_describe_target(sd_bus_message *message, void *userdata, sd_bu
 }
 
 static int append_explained_policy(sd_bus_message *reply, const MatchPolicyResult *p) {
+        _cleanup_free_ char *name = NULL, *path = NULL, *note = NULL;
         int r;
 
         r = sd_bus_message_open_container(reply, 'r', "ssbsa(sssb)");
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(reply, "ssbs", strempty(p->policy->name), strempty(p->policy->path),
-                                  p->matched, strempty(p->note));
+        r = sd_bus_message_append(reply, "ssbs", utf8_safe(p->policy->name, &name),
+                                  utf8_safe(p->policy->path, &path), p->matched, utf8_safe(p->note, &note));
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "(sssb)");
         if (r < 0)
                 return r;
         for (size_t i = 0; i < p->n_keys; i++) {
-                r = sd_bus_message_append(reply, "(sssb)", p->keys[i].key, p->keys[i].value, p->keys[i].patterns,
-                                          p->keys[i].held);
+                _cleanup_free_ char *value = NULL, *patterns = NULL; /* the process's value, the policy's */
+
+                r = sd_bus_message_append(reply, "(sssb)", p->keys[i].key, utf8_safe(p->keys[i].value, &value),
+                                          utf8_safe(p->keys[i].patterns, &patterns), p->keys[i].held);
                 if (r < 0)
                         return r;
         }
@@ -424,12 +435,13 @@ static int append_explained_policy(sd_bus_message *reply, const MatchPolicyResul
 
 static int explain_reply_build(sd_bus_message *message, const MatchExplanation *e) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *first = NULL;
         int r;
 
         r = sd_bus_message_new_method_return(message, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(reply, "s", e->first >= 0 ? e->policies[e->first].policy->name : "");
+        r = sd_bus_message_append(reply, "s", utf8_safe(e->first >= 0 ? e->policies[e->first].policy->name : "", &first));
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "(ssbsa(sssb))");
@@ -623,13 +635,14 @@ void bus_emit_target_changed(Manager *m, const Target *t) {
 }
 
 void bus_emit_budget_exceeded(Manager *m, const CgroupAccount *c) {
+        _cleanup_free_ char *path = NULL;
         int r;
 
         if (!m->bus || !c)
                 return;
 
         r = sd_bus_emit_signal(m->bus, MLOCKD_BUS_PATH, MLOCKD_BUS_INTERFACE, "BudgetExceeded", "stt",
-                               strempty(c->path), c->unevictable, c->budget);
+                               utf8_safe(c->path, &path), c->unevictable, c->budget);
         if (r < 0)
                 log_debug_errno(r, "Failed to emit BudgetExceeded for %s, ignoring: %m", c->path);
 }

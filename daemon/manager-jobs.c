@@ -4,11 +4,13 @@
  * target forgotten or locked again. */
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "account.h"
 #include "injector-client.h"
 #include "log.h"
+#include "match.h"
 #include "manager-internal.h"
 #include "procfs.h"
 
@@ -24,10 +26,53 @@ static usec_t request_timeout(const InjectorRequest *req) {
         }
 }
 
+/* A target whose threads are all in D state (a vfork parent, a read of a hung NFS file, ...) cannot
+ * be stopped until one wakes, and may never wake: its step is not sent, where the injector would
+ * wait for the stop and every other target with it, but held back and tried again with a backoff.
+ * The target stays pending:uninterruptible meanwhile. */
+#define HOLD_FIRST_USEC (50 * USEC_PER_MSEC)
+#define HOLD_MAX_USEC (30 * USEC_PER_SEC)
+
+static int job_op_submit(Job *j, const InjectorRequest *req, void *userdata);
+
+static int on_hold_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Target *t = userdata;
+
+        t->hold_source = sd_event_source_disable_unref(t->hold_source);
+        if (t->job && job_op_submit(t->job, &t->job->last, t->manager) < 0)
+                job_reply(t->job, -ENOTCONN, NULL, -EBADF);
+        return 0;
+}
+
+static int job_hold_back(Manager *m, Target *t) {
+        int r;
+
+        if (t->hold_backoff == 0) {
+                log_info("Process %d (%s) sleeps uninterruptibly (D state); its lock waits, tried again with a "
+                         "backoff.", (int) t->pid, strempty(t->comm));
+                manager_set_state(m, t, TARGET_PENDING, TARGET_REASON_UNINTERRUPTIBLE, NULL);
+        }
+        t->hold_backoff = t->hold_backoff == 0 ? HOLD_FIRST_USEC : MIN(t->hold_backoff * 2, HOLD_MAX_USEC);
+        t->hold_source = sd_event_source_disable_unref(t->hold_source);
+        r = sd_event_add_time_relative(m->event, &t->hold_source, CLOCK_MONOTONIC, t->hold_backoff,
+                                       10 * USEC_PER_MSEC, on_hold_timer, t);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(t->hold_source, "target-hold");
+        return 0;
+}
+
 static void on_job_reply(int r, const InjectorReply *reply, int fd, void *userdata) {
         Job *j = userdata;
+        Target *t = j->target;
 
-        j->target->job_call = NULL;
+        t->job_call = NULL;
+        /* the injector found the thread in D, or it did not stop in time: the target was left
+         * running, untouched; hold the step back rather than fail it */
+        if (r == -ETIMEDOUT && reply && j->last.op == INJECTOR_OP_STEP && job_hold_back(t->manager, t) >= 0) {
+                safe_close(fd);
+                return;
+        }
         job_reply(j, r, reply, fd);
 }
 
@@ -35,6 +80,12 @@ static int job_op_submit(Job *j, const InjectorRequest *req, void *userdata) {
         Manager *m = userdata;
         Target *t = j->target;
 
+        if (req->op == INJECTOR_OP_STEP && procfs_uninterruptible("/proc", t->pid) > 0)
+                return job_hold_back(m, t);
+        if (t->hold_backoff > 0 && req->op == INJECTOR_OP_STEP) {
+                log_debug("Process %d (%s) woke up; its lock goes on.", (int) t->pid, strempty(t->comm));
+                t->hold_backoff = 0;
+        }
         return injector_client_submit(m->injector, req, t->pidfd, request_timeout(req), on_job_reply, j,
                                       &t->job_call);
 }
@@ -67,6 +118,10 @@ static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) 
         return 0;
 }
 
+static int job_op_mounts(Job *j, Mounts **ret, void *userdata) {
+        return mounts_read("/proc", j->target->pid, ret);
+}
+
 static void job_op_stepped(Job *j, uint64_t held_usec, void *userdata) {
         Manager *m = userdata;
         double s = (double) held_usec / 1e6;
@@ -79,10 +134,38 @@ static void job_op_stepped(Job *j, uint64_t held_usec, void *userdata) {
 }
 
 
+static void on_limit_restored(int r, const InjectorReply *reply, int fd, void *userdata) {
+        safe_close(fd);
+        if (r < 0)
+                log_debug_errno(r, "Could not put back RLIMIT_MEMLOCK of %d, leaving it: %m", (int) (intptr_t) userdata);
+}
+
+/* The lock is done, and stays: the soft limit goes back to the target's own (the kernel checks it
+ * when memory is locked, not afterwards). Whatever the job's end, so a failed lock lends nothing. */
+static void manager_restore_limit(Manager *m, Target *t, Job *j) {
+        InjectorRequest req = {
+                .magic = INJECTOR_MAGIC,
+                .op = INJECTOR_OP_PRLIMIT_RESTORE,
+                .pid = t->pid,
+                .starttime = t->starttime,
+                .flags = t->pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0,
+                .value = j->saved_limit,
+                .args = { j->raised_limit },
+        };
+        int r;
+
+        if (j->raised_limit == 0 || j->raised_limit <= j->saved_limit)
+                return;
+        log_info("Raised RLIMIT_MEMLOCK of %d (%s) to %" PRIu64 " bytes for the lock, putting back %" PRIu64 ".",
+                 (int) t->pid, strempty(t->comm), j->raised_limit, j->saved_limit);
+        r = injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_limit_restored,
+                                   (void *) (intptr_t) t->pid, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Could not put back RLIMIT_MEMLOCK of %d, ignoring: %m", (int) t->pid);
+}
+
 static void manager_lock_finished(Manager *m, Target *t, Job *j) {
-        if (j->raised_limit > 0)
-                log_info("Raised RLIMIT_MEMLOCK of %d (%s) to %" PRIu64 " bytes.", (int) t->pid, strempty(t->comm),
-                         j->raised_limit);
+        manager_restore_limit(m, t, j);
         if (j->max_hold > 0) {
                 char a[FORMAT_TIMESPAN_MAX], b[FORMAT_TIMESPAN_MAX];
                 log_debug("Process %d (%s): longest hold %s (MaxPause=%s), %u steps over it.", (int) t->pid,
@@ -187,6 +270,8 @@ static void job_op_finished(Job *j, void *userdata) {
 
         t->job = NULL;
         t->job_call = NULL;
+        t->hold_source = sd_event_source_disable_unref(t->hold_source);
+        t->hold_backoff = 0;
         if (j->gone) {
                 job_free(j);
                 manager_remove_target(m, t);
@@ -216,6 +301,7 @@ static const JobOps job_ops = {
         .submit = job_op_submit,
         .limits = job_op_limits,
         .stepped = job_op_stepped,
+        .mounts = job_op_mounts,
         .finished = job_op_finished,
 };
 
@@ -244,6 +330,11 @@ static void start_job(Manager *m, Target *t, JobKind kind, TargetThen then, bool
                         t->unlock_then = then;
                 return;
         }
+        if (kind == JOB_LOCK && t->state_id == TARGET_FAILED && t->reason == TARGET_REASON_STUCK) {
+                /* a call it got stuck in cost an injector: no other try until it executes */
+                target_answer_apply(m, t, 0);
+                return;
+        }
         if (kind == JOB_LOCK) {
                 p = target_policy(m, t);
                 if (!p) {
@@ -260,6 +351,9 @@ static void start_job(Manager *m, Target *t, JobKind kind, TargetThen then, bool
                 if (r >= 0 && lock_folio_sizes("/sys", &spec.folios) < 0)
                         spec.folios = (FolioSizes) {}; /* page-sized edges */
                 spec.recheck = recheck;
+                /* a limit is lent only on the word of keys the process cannot forge */
+                spec.raise_memlock_limit = spec.raise_memlock_limit && match_may_raise_memlock(p, t->uid, t->cgroup);
+                spec.max_mappings = m->policies->daemon.max_mappings;
         } else {
                 t->unlock_then = then;
                 r = 0;

@@ -23,6 +23,7 @@
 #include "manager-internal.h"
 #include "maps.h"
 #include "parse-util.h"
+#include "mounts.h"
 #include "match.h"
 #include "metrics.h"
 #include "procfs.h"
@@ -216,6 +217,7 @@ static void target_stop_job(Manager *m, Target *t) {
         if (t->job_call)
                 injector_client_cancel(m->injector, t->job_call);
         t->job_call = NULL;
+        t->hold_source = sd_event_source_disable_unref(t->hold_source);
         t->job = job_free(t->job);
 }
 
@@ -530,6 +532,13 @@ static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *us
                 return;
         if (read_full_fd(f, SMAPS_MAX, &text, NULL) < 0 || maps_parse(text, &smaps) < 0)
                 return;
+        if (!p->lock_network_files) {
+                /* what the plan leaves out (network and FUSE files) is not "more" to lock */
+                _cleanup_(mounts_freep) Mounts *mounts = NULL;
+
+                if (mounts_read("/proc", t->pid, &mounts) >= 0)
+                        (void) maps_exclude_may_block(smaps, mounts);
+        }
         if (target_needs_more(t, p, smaps)) {
                 log_debug("Process %d (%s) mapped more memory, planning again.", (int) t->pid, t->comm);
                 manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);

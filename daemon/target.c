@@ -52,6 +52,9 @@ static const char *const reason_table[_TARGET_REASON_MAX] = {
         [TARGET_REASON_FOLIO] = "folio",
         [TARGET_REASON_DRIFTED] = "drifted",
         [TARGET_REASON_SECCOMP] = "seccomp",
+        [TARGET_REASON_UNINTERRUPTIBLE] = "uninterruptible",
+        [TARGET_REASON_STUCK] = "stuck",
+        [TARGET_REASON_TOO_MANY_MAPS] = "too-many-maps",
 };
 
 static const char *const reason_sentences[_TARGET_REASON_MAX] = {
@@ -86,6 +89,9 @@ static const char *const reason_sentences[_TARGET_REASON_MAX] = {
         [TARGET_REASON_FOLIO] = "its own mappings cut through large folios, which the kernel cannot mlock",
         [TARGET_REASON_DRIFTED] = "it undid part of mlockd's lock, and Relock=no",
         [TARGET_REASON_SECCOMP] = "its seccomp filter refuses the call",
+        [TARGET_REASON_UNINTERRUPTIBLE] = "it sleeps uninterruptibly (D state); locking waits and is retried",
+        [TARGET_REASON_STUCK] = "an injected call did not return in time; it is left alone until it executes",
+        [TARGET_REASON_TOO_MANY_MAPS] = "it has more memory mappings than MaxMappings= allows",
 };
 
 const char *target_reason_describe(TargetReason r, const char *detail) {
@@ -451,6 +457,7 @@ Target *target_free(Target *t) {
         if (!t)
                 return NULL;
         sd_event_source_disable_unref(t->exit_source);
+        sd_event_source_disable_unref(t->hold_source);
         safe_close(t->pidfd);
         free(t->comm);
         free(t->exe);

@@ -69,6 +69,9 @@ typedef enum TargetReason {
         TARGET_REASON_FOLIO,            /* large folios cut by the target's own VMA edges */
         TARGET_REASON_DRIFTED,          /* it undid mlockd's lock since, and Relock=no */
         TARGET_REASON_SECCOMP,          /* with a detail: the filter's action ("kill_process", ...) */
+        TARGET_REASON_UNINTERRUPTIBLE,  /* pending: every thread in D state, the step is retried */
+        TARGET_REASON_STUCK,            /* failed: an injected call did not return in time */
+        TARGET_REASON_TOO_MANY_MAPS,    /* skipped: more mappings than MaxMappings= */
         _TARGET_REASON_MAX,
         _TARGET_REASON_INVALID = -EINVAL,
 } TargetReason;
@@ -166,6 +169,8 @@ typedef struct Target {
         struct sd_bus_message **apply_waiters, **release_waiters; /* calls answered when jobs end */
         size_t n_apply_waiters, n_release_waiters;
         struct sd_event_source *exit_source; /* the pidfd: the process exited */
+        struct sd_event_source *hold_source; /* the job's next step held back: every thread in D */
+        usec_t hold_backoff;    /* the wait before the held-back step is tried again */
 } Target;
 
 int target_new(Manager *m, pid_t pid, Target **ret);

@@ -2,13 +2,15 @@
 lib_libmlockd_la_SOURCES += \
 	lib/procmon.c lib/procmon.h \
 	lib/maps.c lib/maps.h \
+	lib/mounts.c lib/mounts.h \
 	lib/prefetch.c lib/prefetch.h
 
-unit_tests += tests/test-procmon tests/test-maps tests/test-prefetch
+unit_tests += tests/test-procmon tests/test-maps tests/test-prefetch tests/test-mounts
 tests_test_procmon_SOURCES = tests/test-procmon.c
 tests_test_procmon_LDADD = $(LDADD) -lpthread
 tests_test_maps_SOURCES = tests/test-maps.c
 tests_test_prefetch_SOURCES = tests/test-prefetch.c
+tests_test_mounts_SOURCES = tests/test-mounts.c
 
 # Where page cache read by process_madvise(WILLNEED) is charged (memcg v1); prints figures.
 bench_programs += tests/helpers/memcg-experiment

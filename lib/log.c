@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "utf8.h"
 
 /* Where libsystemd sends native journal entries (fixed in journal-send.c). */
 #define LOG_JOURNAL_SOCKET "/run/systemd/journal/socket"
@@ -73,7 +74,10 @@ bool log_journal_is_stderr(void) {
         return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
 }
 
-static void log_write_stderr(int level, const char *file, int line, const char *msg) {
+/* A message may carry a target's comm or paths: escaped (lib/utf8.h), one line, valid UTF-8. */
+static void log_write_stderr(int level, const char *file, int line, const char *text) {
+        _cleanup_free_ char *escaped = NULL;
+        const char *msg = utf8_safe(text, &escaped);
         char pri[8] = "";
 
         if (prefix_priority())
@@ -99,8 +103,10 @@ void log_target_result(int priority, const char *policy, pid_t pid, const char *
         /* Under systemd, the native protocol carries the fields (journalctl POLICY=redis); the
          * same line is then not written to stderr too. sd_journal_send() reports success when the
          * socket is missing (a stopped journald): look first, so the line is not lost. */
-        if (log_journal_is_stderr() && access(LOG_JOURNAL_SOCKET, F_OK) >= 0)
-                r = sd_journal_send("MESSAGE=%s%s%s", log_prefix ?: "", log_prefix ? ": " : "", buf,
+        if (log_journal_is_stderr() && access(LOG_JOURNAL_SOCKET, F_OK) >= 0) {
+                _cleanup_free_ char *m = NULL; /* TARGET_COMM stays exact: the native protocol is binary-safe */
+
+                r = sd_journal_send("MESSAGE=%s%s%s", log_prefix ?: "", log_prefix ? ": " : "", utf8_safe(buf, &m),
                                     "MESSAGE_ID=" LOG_MESSAGE_ID_TARGET_RESULT,
                                     "PRIORITY=%d", priority & LOG_PRIMASK,
                                     "SYSLOG_IDENTIFIER=%s", program_invocation_short_name,
@@ -110,6 +116,7 @@ void log_target_result(int priority, const char *policy, pid_t pid, const char *
                                     "STATE=%s", state ?: "",
                                     "REASON=%s", reason ?: "",
                                     NULL);
+        }
         if (r < 0)
                 log_write_stderr(priority, NULL, 0, buf);
         errno = saved;

@@ -9,6 +9,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "maps.h"
+#include "mounts.h"
 #include "strv.h"
 
 /* max_map_count is 65530 by default; an smaps record is about 1 KiB, a maps line a few hundred
@@ -198,6 +199,28 @@ static void classify(MapsRegion *r) {
                 r->lockable = false;
         if (r->vmflags & (VMFLAG_IO | VMFLAG_PFNMAP | VMFLAG_DONTEXPAND | VMFLAG_MIXEDMAP | VMFLAG_HUGETLB))
                 r->lockable = false;
+        /* mlock2 populating it would fault into handle_userfault() and wait there for a handler
+         * the process may never run (issue 14: the injector then waited forever) */
+        r->may_block = r->vmflags & VMFLAG_UFFD;
+        if (r->may_block)
+                r->lockable = false;
+}
+
+uint64_t maps_exclude_may_block(Maps *m, const Mounts *mounts) {
+        uint64_t bytes = 0;
+
+        for (size_t i = 0; m && i < m->n; i++) {
+                MapsRegion *r = &m->regions[i];
+
+                if (r->path && r->path[0] == '/' && r->inode != 0 &&
+                    mounts_fstype_may_block(mounts_fstype(mounts, r->dev_major, r->dev_minor))) {
+                        r->may_block = true;
+                        r->lockable = false;
+                }
+                if (r->may_block)
+                        bytes += r->end - r->start;
+        }
+        return bytes;
 }
 
 static unsigned vmflag_from_string(const char *s, size_t len) {
@@ -209,6 +232,7 @@ static unsigned vmflag_from_string(const char *s, size_t len) {
                 { "pf", VMFLAG_PFNMAP },    { "de", VMFLAG_DONTEXPAND },  { "mm", VMFLAG_MIXEDMAP },
                 { "sh", VMFLAG_SHARED },    { "ht", VMFLAG_HUGETLB },
                 { "hg", VMFLAG_HUGEPAGE },  { "nh", VMFLAG_NOHUGEPAGE },
+                { "um", VMFLAG_UFFD },      { "uw", VMFLAG_UFFD },      { "ui", VMFLAG_UFFD },
         };
 
         if (len != 2)

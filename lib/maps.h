@@ -6,7 +6,9 @@
  *
  * Not lockable (mlock skips them or they are not memory): [vvar], [vvar_vclock], [vsyscall],
  * [vdso], [uprobes] and other kernel special mappings, PROT_NONE areas (guard pages), and per
- * smaps VmFlags VM_IO (io), VM_PFNMAP (pf), VM_DONTEXPAND (de), VM_MIXEDMAP (mm) and hugetlb (ht).
+ * smaps VmFlags VM_IO (io), VM_PFNMAP (pf), VM_DONTEXPAND (de), VM_MIXEDMAP (mm) and hugetlb (ht);
+ * nor what can block a lock step without bound (may_block): userfaultfd-registered areas (VmFlags
+ * um, uw, ui), and with maps_exclude_may_block() files on network and FUSE filesystems.
  *
  * Kinds: TEXT = file-backed and executable; DATA = file-backed and writable; ANON = anonymous
  * (no path, "[anon:NAME]", shared anonymous memory "/dev/zero (deleted)", SysV shm, memfd);
@@ -32,6 +34,7 @@ enum {
         VMFLAG_HUGETLB = 1U << 7,     /* ht */
         VMFLAG_HUGEPAGE = 1U << 8,    /* hg: MADV_HUGEPAGE */
         VMFLAG_NOHUGEPAGE = 1U << 9,  /* nh: MADV_NOHUGEPAGE */
+        VMFLAG_UFFD = 1U << 10,       /* um, uw, ui: registered with a userfaultfd */
 };
 
 typedef struct MapsRegion {
@@ -45,7 +48,10 @@ typedef struct MapsRegion {
         bool deleted;  /* path ended in " (deleted)" (stripped from path) */
         unsigned kind; /* the single REGION_* kind it belongs to: TEXT, DATA, ANON, HEAP,
                           STACK, or 0 for file-backed read-only/other */
-        bool lockable; /* false for [vvar], [vsyscall], [vdso], PROT_NONE, io/pf */
+        bool lockable; /* false for [vvar], [vsyscall], [vdso], PROT_NONE, io/pf, and may_block */
+        bool may_block; /* a lock step could wait on it without bound: userfaultfd-registered (a
+                           fault waits for a handler that may never come), or a file on a network
+                           or FUSE filesystem (maps_exclude_may_block()); never lockable */
         /* from smaps only (0 when parsed from maps) */
         uint64_t rss, locked, swap; /* bytes */
         unsigned vmflags;           /* VMFLAG_* */
@@ -72,6 +78,12 @@ bool maps_region_selected(const MapsRegion *r, unsigned regions, char *const *fi
 
 /* Sums over regions overlapping [start, end) (whole regions; start=0,end=UINT64_MAX: all). */
 uint64_t maps_locked_bytes(const Maps *m, uint64_t start, uint64_t end);
+
+typedef struct Mounts Mounts;
+/* Mark may_block (and not lockable) each file mapping whose device mounts says is a network or
+ * FUSE filesystem (mounts_fstype_may_block()). Returns the bytes of every may_block region, the
+ * userfaultfd ones included. */
+uint64_t maps_exclude_may_block(Maps *m, const Mounts *mounts);
 
 /* The region containing addr, or NULL. */
 const MapsRegion *maps_find(const Maps *m, uint64_t addr);

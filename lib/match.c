@@ -297,6 +297,27 @@ bool match_name_plausible(const char *pattern, const char *proc_root, const char
         return false;
 }
 
+/* /user.slice and below: where systemd puts users' sessions and user managers, and delegates. */
+static bool cgroup_in_user_slice(const char *cgroup) {
+        static const char slice[] = "/user.slice";
+
+        return strneq(cgroup, slice, strlen(slice)) && (cgroup[strlen(slice)] == '\0' || cgroup[strlen(slice)] == '/');
+}
+
+bool match_may_raise_memlock(const Policy *policy, uid_t uid, const char *cgroup) {
+        if (!policy || !policy->raise_memlock_limit)
+                return false;
+        if (uid == 0)
+                return true;
+        /* the policy matched, so a User= key held: the kernel's uid, which no process can choose */
+        if (!strv_isempty(policy->match_user))
+                return true;
+        if ((!strv_isempty(policy->match_unit) || !strv_isempty(policy->match_cgroup)) && cgroup &&
+            cgroup[0] == '/' && !cgroup_in_user_slice(cgroup))
+                return true;
+        return false;
+}
+
 _printf_(4, 5) static int lint_warn(PolicySet *s, const Policy *p, unsigned line, const char *format, ...) {
         _cleanup_free_ char *msg = NULL;
         char *m;
@@ -331,6 +352,19 @@ int match_lint(PolicySet *set, const char *proc_root, const char *cgroupfs_root,
                                       "directories (/usr/bin, /usr/sbin, ...; names cut to %u characters); "
                                       "right only if the program renames itself", p->match_name[j],
                                       MATCH_COMM_MAX);
+                        if (r < 0)
+                                return r;
+                }
+                if (p->raise_memlock_limit && p->mode != LOCK_MODE_NONE && strv_isempty(p->match_user) &&
+                    strv_isempty(p->match_unit) && strv_isempty(p->match_cgroup)) {
+                        unsigned line = p->match_name_lines ? p->match_name_lines[0]
+                                        : p->match_executable_lines ? p->match_executable_lines[0] : 1;
+
+                        r = lint_warn(set, p, line,
+                                      "RaiseMemlockLimit= will lift RLIMIT_MEMLOCK for root's processes only: "
+                                      "Executable= and Name= are what any local user can satisfy; add User=, "
+                                      "Unit= or Cgroup= to lift it for others (mlockd.policy(5), THREAT MODEL), "
+                                      "or set RaiseMemlockLimit=no");
                         if (r < 0)
                                 return r;
                 }

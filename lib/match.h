@@ -60,10 +60,20 @@ DEFINE_CLEANUP(MatchExplanation *, match_explanation_free);
 bool match_name_plausible(const char *pattern, const char *proc_root, const char *const *dirs);
 
 /* What --check-config looks at beyond loading, on this host: each Name= that
- * match_name_plausible() doubts, and each CgroupMaxUnevictable= where cgroupfs_root has no memory
+ * match_name_plausible() doubts, each policy whose RaiseMemlockLimit= match_may_raise_memlock()
+ * would grant to root's processes only (no User=, Unit= or Cgroup=), and each CgroupMaxUnevictable= where cgroupfs_root has no memory
  * controller (cgroup_layout_detect()) to enforce it. Appends "FILE:LINE: warning: ..." to
  * set->warnings; -ENOMEM only. */
 int match_lint(PolicySet *set, const char *proc_root, const char *cgroupfs_root, const char *const *program_dirs);
+
+/* May mlockd raise RLIMIT_MEMLOCK for a process of uid in cgroup (the Cgroup= path) that policy
+ * matched? The limit is the kernel's guard against unprivileged locking, so it is lifted only on
+ * the word of something the process cannot forge: it runs as root (uid 0), or the policy names its
+ * User=, or the policy has a Unit= or Cgroup= key and the process is outside /user.slice (a user
+ * may create, name and move processes in the cgroups below its own user@.service, never
+ * elsewhere). Executable= and Name= alone are what any local user can satisfy: a copy of a
+ * program, or prctl(PR_SET_NAME). Pure. */
+bool match_may_raise_memlock(const Policy *policy, uid_t uid, const char *cgroup);
 
 /* User= value: a numeric uid, or a name resolved with getpwnam_r. -ENOENT for an unknown name. */
 int match_resolve_user(const char *user, uid_t *ret);

@@ -11,62 +11,26 @@
 #include "fileio.h"
 #include "macro.h"
 #include "metrics.h"
+#include "utf8.h"
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one (overlong forms,
- * surrogates and code points above U+10FFFF included). */
-static size_t utf8_valid_len(const unsigned char *s) {
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-        if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-                        return 0;
-                if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))
-                        return 0;
-                return 3;
-        }
-        if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-                        return 0;
-                if ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-                        return 0;
-                return 4;
-        }
-        return 0;
-}
-
-/* A label value between double quotes. */
+/* A label value between double quotes: text from targets escaped as on the bus (lib/utf8.h: valid
+ * UTF-8, no control characters, so the same cgroup path reads the same in ListCgroups), then
+ * Prometheus' escapes for a backslash and a double quote. */
 static void put_label_value(FILE *f, const char *v) {
-        const unsigned char *s = (const unsigned char *) v;
+        _cleanup_free_ char *escaped = NULL;
 
         fputc('"', f);
-        while (*s) {
-                size_t n;
-
+        for (const char *s = utf8_safe(v, &escaped); *s; s++)
                 switch (*s) {
                 case '\\':
                         fputs("\\\\", f);
-                        s++;
-                        continue;
+                        break;
                 case '"':
                         fputs("\\\"", f);
-                        s++;
-                        continue;
-                case '\n':
-                        fputs("\\n", f);
-                        s++;
-                        continue;
+                        break;
+                default:
+                        fputc(*s, f);
                 }
-                n = utf8_valid_len(s);
-                if (n == 0) {
-                        fputs("\xef\xbf\xbd", f); /* U+FFFD */
-                        s++;
-                } else {
-                        fwrite(s, 1, n, f);
-                        s += n;
-                }
-        }
         fputc('"', f);
 }
 

@@ -348,6 +348,17 @@ static int config_parse_max_pause(ParseState *s, const char *key, const char *va
         return parse_duration_at_least(s, key, value, POLICY_MIN_MAX_PAUSE, data);
 }
 
+static int config_parse_count(ParseState *s, const char *key, const char *value, void *data) {
+        unsigned v;
+        int r;
+
+        r = value[0] == '-' ? -EINVAL : parse_uint(value, &v);
+        if (r < 0)
+                return number_problem(s, key, value, r, "count", "a whole number");
+        *(unsigned *) data = v;
+        return 0;
+}
+
 static int config_parse_bool(ParseState *s, const char *key, const char *value, void *data) {
         int r = parse_boolean(value);
 
@@ -584,6 +595,7 @@ static const ConfigItem policy_items[] = {
         { "Lock", "Regions", config_parse_regions, offsetof(PolicyTarget, regions_seen) },
         { "Lock", "Future", config_parse_bool, offsetof(Policy, future) },
         { "Lock", "Prefetch", config_parse_bool, offsetof(Policy, prefetch) },
+        { "Lock", "LockNetworkFiles", config_parse_bool, offsetof(Policy, lock_network_files) },
         { "Lock", "MaxPause", config_parse_max_pause, offsetof(Policy, max_pause) },
         { "Lock", "Relock", config_parse_bool, offsetof(Policy, relock) },
         { "Limits", "MaxLocked", config_parse_size, offsetof(Policy, max_locked) },
@@ -601,6 +613,7 @@ static const ConfigItem daemon_items[] = {
         { "Daemon", "MetricsFile", config_parse_absolute_path, offsetof(DaemonConfig, metrics_file) },
         { "Daemon", "CgroupLimitMargin", config_parse_size, offsetof(DaemonConfig, cgroup_limit_margin) },
         { "Daemon", "LogLevel", config_parse_log_level, offsetof(DaemonConfig, log_level) },
+        { "Daemon", "MaxMappings", config_parse_count, offsetof(DaemonConfig, max_mappings) },
         {},
 };
 
@@ -1044,6 +1057,7 @@ void daemon_config_init(DaemonConfig *c) {
                 .accounting_interval = POLICY_DEFAULT_ACCOUNTING_INTERVAL,
                 .default_max_pause = POLICY_DEFAULT_MAX_PAUSE,
                 .cgroup_limit_margin = POLICY_DEFAULT_CGROUP_LIMIT_MARGIN,
+                .max_mappings = POLICY_DEFAULT_MAX_MAPPINGS,
         };
 }
 
@@ -1414,6 +1428,7 @@ int policy_dump(const Policy *p, FILE *f) {
         STRV_FOREACH(g, p->region_files)
                 fprintf(f, "Regions=file:%s\n", *g);
         fprintf(f, "Future=%s\nPrefetch=%s\n", p->future ? "yes" : "no", p->prefetch ? "yes" : "no");
+        fprintf(f, "LockNetworkFiles=%s\n", p->lock_network_files ? "yes" : "no");
         fprint_duration(f, "MaxPause", p->max_pause);
         fprintf(f, "Relock=%s\n", p->relock ? "yes" : "no");
 
@@ -1434,6 +1449,7 @@ int daemon_config_dump(const DaemonConfig *c, FILE *f) {
         fprintf(f, "MetricsFile=%s\n", strempty(c->metrics_file));
         fprint_size(f, "CgroupLimitMargin", c->cgroup_limit_margin);
         fprintf(f, "LogLevel=%s\n", strempty(c->log_level));
+        fprintf(f, "MaxMappings=%u\n", c->max_mappings);
         return ferror(f) ? -EIO : 0;
 }
 

@@ -35,6 +35,9 @@ LockMode lock_mode_from_string(const char *s);
 #define POLICY_DEFAULT_MAX_PAUSE (5 * USEC_PER_MSEC)
 #define POLICY_MIN_MAX_PAUSE ((usec_t) 100)
 #define POLICY_DEFAULT_CGROUP_LIMIT_MARGIN (UINT64_C(64) << 20)
+/* A process with more memory mappings is not planned (MaxMappings=): its maps alone take the
+ * injector and the manager tens of milliseconds to read at every step, and it would hold both. */
+#define POLICY_DEFAULT_MAX_MAPPINGS 20000U
 /* Longest line inih accepts here (Debian's libinih: INI_MAX_LINE 200, minus "\r\n\0"); longer
  * lines are reported, never truncated. */
 #define POLICY_MAX_LINE 197
@@ -53,6 +56,8 @@ typedef struct Policy {
         char **region_files; /* the GLOBs of file:GLOB, REGION_FILE set when non-empty */
         bool future;         /* default false */
         bool prefetch;       /* default true */
+        bool lock_network_files; /* LockNetworkFiles=, default false: lock file mappings on FUSE and
+                                    network filesystems (maps.h: they can block without bound) */
         usec_t max_pause;    /* default: [Daemon] DefaultMaxPause= */
         bool relock;         /* default true: lock again what a recheck finds no longer mlocked */
         /* [Limits]: 0 = no limit */
@@ -81,6 +86,8 @@ typedef struct DaemonConfig {
         uint64_t cgroup_limit_margin; /* CgroupLimitMargin=, default 64M: never lock closer than this
                                          to a cgroup's memory limit */
         char *log_level;              /* LogLevel=, default NULL (info) */
+        unsigned max_mappings;        /* MaxMappings=, default 20000, 0: no bound: a process with more
+                                         memory mappings (VMAs) is skipped:too-many-maps, not planned */
 } DaemonConfig;
 
 typedef struct PolicySet {

@@ -382,6 +382,26 @@ static void closedirp(DIR **d) {
                 (void) closedir(*d);
 }
 
+int procfs_uninterruptible(const char *proc_root, pid_t pid) {
+        _cleanup_free_ pid_t *tids = NULL;
+        size_t n = 0, seen = 0;
+        int r;
+
+        r = procfs_list_threads(proc_root, pid, &tids, &n);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        for (size_t i = 0; i < n; i++) {
+                ProcStatus s;
+
+                if (procfs_read_status(proc_root, pid, tids[i], &s) < 0)
+                        continue; /* a thread that just ended */
+                if (s.state != 'D')
+                        return 0;
+                seen++;
+        }
+        return seen > 0 ? 1 : -ESRCH;
+}
+
 int procfs_list_threads(const char *proc_root, pid_t pid, pid_t **ret, size_t *ret_n) {
         _cleanup_free_ char *path = NULL;
         _cleanup_free_ pid_t *list = NULL;

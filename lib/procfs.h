@@ -49,3 +49,7 @@ int procfs_read_memlock_limit(const char *proc_root, pid_t pid, uint64_t *ret_so
 int procfs_read_statm(const char *proc_root, pid_t pid, uint64_t *ret_size, uint64_t *ret_resident);
 /* The thread ids of pid, from /proc/PID/task, in ascending order. */
 int procfs_list_threads(const char *proc_root, pid_t pid, pid_t **ret, size_t *ret_n);
+/* 1 when every thread of pid is in uninterruptible sleep (State: D: a vfork parent, a read of a
+ * hung network file), 0 when one is not, -ESRCH when it is gone. Such a process cannot be stopped
+ * until a thread wakes, which may be never. */
+int procfs_uninterruptible(const char *proc_root, pid_t pid);

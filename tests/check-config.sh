@@ -72,7 +72,16 @@ rc=0
 [ "$rc" -eq 1 ] || fail "MaxPause=5 passed --check-config (exit $rc)"
 grep -qx "$TEST_TMP/units/policy.d/a.conf:4: Invalid MaxPause= value '5': a duration needs a unit; write 5us, 5ms or 5s" "$out" ||
         fail "no clear error for MaxPause=5: $(cat "$out")"
-printf '[Match]\nName=sh\n[Lock]\nMode=full\nMaxPause=5ms\nMode=onfault\n' >"$TEST_TMP/units/policy.d/a.conf"
+# a policy that would lend RLIMIT_MEMLOCK on keys any user can satisfy (Name=) is warned about
+printf '[Match]\nName=sh\n' >"$TEST_TMP/units/policy.d/a.conf"
+"$MLOCKD" --check-config --config-dir "$TEST_TMP/units" >"$out" 2>"$err" || fail "a warning failed --check-config"
+grep -q "^$TEST_TMP/units/policy.d/a.conf:2: warning: RaiseMemlockLimit= will lift RLIMIT_MEMLOCK for root's processes only" "$out" ||
+        fail "no warning about a limit lent on Name=: $(cat "$out")"
+printf '[Match]\nName=sh\nUser=65534\n' >"$TEST_TMP/units/policy.d/a.conf"
+"$MLOCKD" --check-config --config-dir "$TEST_TMP/units" >"$out" 2>"$err" || fail "a warning failed --check-config"
+! grep -q "RaiseMemlockLimit=" "$out" || fail "a warning about the limit although User= is given: $(cat "$out")"
+printf '[Match]\nName=sh\n[Lock]\nMode=full\nMaxPause=5ms\nMode=onfault\n[Limits]\nRaiseMemlockLimit=no\n' \
+        >"$TEST_TMP/units/policy.d/a.conf"
 "$MLOCKD" --check-config --config-dir "$TEST_TMP/units" >"$out" 2>"$err" || fail "a warning failed --check-config"
 grep -qx "$TEST_TMP/units/policy.d/a.conf:6: warning: Mode= is given again; it replaces the value from line 4" "$out" ||
         fail "no warning naming both lines of a duplicate key: $(cat "$out")"

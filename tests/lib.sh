@@ -220,9 +220,8 @@ require_root() {
 # start_mlockd [args...]: start the daemon on this test's config and the private bus, and wait
 # until it has scanned and taken its bus name.
 start_mlockd() {
-        local i
+        local i from
         require_root
-        local from
         [[ -n ${DBUS_SYSTEM_BUS_ADDRESS:-} ]] || start_private_bus
         # this daemon's lines only: an earlier one's "running:" may be in the log
         from=$(( $(stat -c %s "$MLOCKD_LOG" 2>/dev/null || echo 0) + 1 ))

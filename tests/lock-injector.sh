@@ -1,8 +1,9 @@
 #!/bin/bash
 # A supervised injector. A stuck one (forced with the test hook MLOCKD_TEST_INJECTOR_STALL, which
 # only test builds honour) is killed after its timeout; the target it was on is left running and
-# untraced, its job goes on through the spare and ends locked; no reply is paired with the wrong
-# request. A killed injector is noticed at once, and with no injector left mlockd exits non-zero
+# untraced, and failed:stuck (a call that did not return is not tried again: the target could hold
+# the spare the same way); the spare takes over and locks a new target; no reply is paired with
+# the wrong request. A killed injector is noticed at once, and with no injector left mlockd exits non-zero
 # (systemd restarts it).
 . "${top_srcdir:-.}/tests/lib.sh"
 
@@ -18,9 +19,14 @@ MLOCKD_TEST_INJECTOR_STALL=1 start_mlockd
 grep -q "Test hook: this injector stops answering" "$MLOCKD_LOG" || skip "not a test build (the stall hook needs --enable-sanitizers)"
 
 wait_until 40 grep -q "did not answer request" "$MLOCKD_LOG" || fail "the stuck injector was never timed out"
-# (the spare may be attached for the retried step right now: the target is checked after the job)
-wait_until 20 has_vmflags "$pid" "$addr" lo lf || { cat "$MLOCKD_LOG" >&2; fail "the job did not go on after the injector was replaced"; }
+wait_until 20 grep -q "Process $pid (.*), policy app: failed:stuck" "$MLOCKD_LOG" ||
+        { cat "$MLOCKD_LOG" >&2; fail "the target of the stuck call is not failed:stuck"; }
 grep -q "spare injector .* takes over" "$MLOCKD_LOG" || fail "no spare took over"
+lacks_vmflag "$pid" "$addr" lo || fail "the stuck call was tried again"
+start_my_target pid3 --anon 16M --touch 4M
+addr3=$(ready_field "$(target_output)" anon)
+wait_until 20 has_vmflags "$pid3" "$addr3" lo lf || { cat "$MLOCKD_LOG" >&2; fail "the spare did not lock a new target"; }
+assert_unharmed "$pid3"
 ! grep -q "Dropping an injector reply" "$MLOCKD_LOG" || fail "a reply was paired with the wrong request"
 ! grep -q "left stopped or traced" "$MLOCKD_LOG" || fail "the lost injector left the target stopped or traced"
 # lo shows as soon as mlock2 returned, while the spare is still attached: judge after the job

@@ -400,6 +400,22 @@ static void test_lost_and_refused(void) {
         ASSERT_EQ(j->reason, TARGET_REASON_INJECTOR);
         j = job_free(j);
 
+        /* a step the injector did not answer in time (the client killed it): failed:stuck, and
+         * never sent again, since the target may hold the next injector the same way */
+        reset();
+        ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
+        job_start(j);
+        answer(j, 0, 0, 0);
+        answer_smaps(j, "selflock.smaps");
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
+        before = fake.sent;
+        job_reply(j, -ETIMEDOUT, NULL, -EBADF);
+        ASSERT_EQ(fake.sent, before);
+        ASSERT_TRUE(fake.finished);
+        ASSERT_EQ(j->state, TARGET_FAILED);
+        ASSERT_EQ(j->reason, TARGET_REASON_STUCK);
+        j = job_free(j);
+
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);

@@ -196,8 +196,10 @@ static void test_lint(void) {
         snprintf(v1, sizeof v1, "%s/cgroup/v1", test_data_dir());
         snprintf(bin, sizeof bin, "%s/cgroup", test_data_dir()); /* entries: none, v1, v2, ... */
 
-        ps[0] = parse("budget", "[Match]\nName=v1\n[Limits]\nMaxLocked=1G\nCgroupMaxUnevictable=8G\n");
-        ps[1] = parse("names", "[Match]\nName=no-such-prog\nName=v2-no*\n");
+        /* (RaiseMemlockLimit=no: the warning about borrowed limits is tested on its own below) */
+        ps[0] = parse("budget", "[Match]\nName=v1\n[Limits]\nMaxLocked=1G\nCgroupMaxUnevictable=8G\n"
+                                "RaiseMemlockLimit=no\n");
+        ps[1] = parse("names", "[Match]\nName=no-such-prog\nName=v2-no*\n[Limits]\nRaiseMemlockLimit=no\n");
 
         ASSERT_OK(match_lint(&set, NULL, none, dirs));
         ASSERT_EQ(strv_length(set.warnings), 2);
@@ -220,7 +222,69 @@ static void test_lint(void) {
                 policy_free(ps[i]);
 }
 
+/* Limits that cannot be borrowed: RLIMIT_MEMLOCK is lifted only on keys the process cannot forge.
+ * The case of issue 14: uid 65534 running a copy of a program named memcached. */
+static void test_may_raise_memlock(void) {
+        _cleanup_(policy_freep) Policy *by_name = NULL, *by_exe = NULL, *by_user = NULL, *by_unit = NULL,
+                                       *by_cgroup = NULL, *no_raise = NULL;
+        Policy *ps[4];
+        PolicySet set = {};
+        char none[4096];
+
+        by_name = parse("cache", "[Match]\nName=memcached\nName=redis-server\n");
+        by_exe = parse("exe", "[Match]\nExecutable=/usr/bin/memcached\n");
+        by_user = parse("user", "[Match]\nName=memcached\nUser=memcache\n");
+        by_unit = parse("unit", "[Match]\nName=memcached\nUnit=memcached.service\n");
+        by_cgroup = parse("cgroup", "[Match]\nCgroup=/system.slice/*\n");
+        no_raise = parse("none", "[Match]\nUser=4242\n[Limits]\nRaiseMemlockLimit=no\n");
+
+        /* the spoofed Name= (or a copied executable) as nobody, wherever it runs: no */
+        ASSERT_FALSE(match_may_raise_memlock(by_name, 65534, "/user.slice/user-65534.slice/session-1.scope"));
+        ASSERT_FALSE(match_may_raise_memlock(by_name, 65534, "/system.slice/memcached.service"));
+        ASSERT_FALSE(match_may_raise_memlock(by_exe, 65534, "/system.slice/memcached.service"));
+        ASSERT_FALSE(match_may_raise_memlock(by_name, 65534, NULL));
+        /* root's own processes: yes */
+        ASSERT_TRUE(match_may_raise_memlock(by_name, 0, "/user.slice/user-0.slice/session-1.scope"));
+        /* User=: the policy matched, so the uid is one it names */
+        ASSERT_TRUE(match_may_raise_memlock(by_user, 65534, "/user.slice/user-65534.slice/session-1.scope"));
+        /* Unit= or Cgroup=: only outside user.slice, where a user cannot create or name cgroups */
+        ASSERT_TRUE(match_may_raise_memlock(by_unit, 65534, "/system.slice/memcached.service"));
+        ASSERT_FALSE(match_may_raise_memlock(by_unit, 1000, "/user.slice/user-1000.slice/user@1000.service/app.slice/"
+                                                            "memcached.service"));
+        ASSERT_TRUE(match_may_raise_memlock(by_cgroup, 65534, "/system.slice/foo.service"));
+        ASSERT_FALSE(match_may_raise_memlock(by_cgroup, 65534, "/user.slice"));
+        ASSERT_TRUE(match_may_raise_memlock(by_cgroup, 65534, "/user.slicer/x")); /* another name */
+        ASSERT_FALSE(match_may_raise_memlock(by_cgroup, 65534, NULL));
+        ASSERT_FALSE(match_may_raise_memlock(by_cgroup, 65534, ""));
+        /* RaiseMemlockLimit=no: never, not even for root */
+        ASSERT_FALSE(match_may_raise_memlock(no_raise, 4242, "/system.slice/x.service"));
+        ASSERT_FALSE(match_may_raise_memlock(no_raise, 0, "/system.slice/x.service"));
+        ASSERT_FALSE(match_may_raise_memlock(NULL, 0, "/"));
+
+        /* --check-config warns about the policies that match on forgeable keys only */
+        snprintf(none, sizeof none, "%s/cgroup/none", test_data_dir());
+        ps[0] = by_name, ps[1] = by_user, ps[2] = by_exe, ps[3] = no_raise;
+        set.policies = ps;
+        set.n_policies = 4;
+        ASSERT_OK(match_lint(&set, NULL, none, NULL));
+        {
+                char *raise[4] = {};
+                size_t n = 0;
+
+                /* (the Name= ones are the unlikely-name warnings: no such programs in no dirs) */
+                STRV_FOREACH(w, set.warnings)
+                        if (strstr(*w, "RaiseMemlockLimit=") && n < ELEMENTSOF(raise))
+                                raise[n++] = *w;
+                ASSERT_EQ(n, 2);
+                ASSERT_TRUE(strstr(raise[0], "cache:2: warning: RaiseMemlockLimit= will lift RLIMIT_MEMLOCK for "
+                                             "root's processes only"));
+                ASSERT_TRUE(strstr(raise[1], "exe:2: warning: RaiseMemlockLimit="));
+        }
+        set.warnings = strv_free(set.warnings);
+}
+
 int main(void) {
+        test_may_raise_memlock();
         test_lint();
         test_explain();
         test_resolve_executables();

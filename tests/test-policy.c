@@ -213,6 +213,26 @@ static void test_daemon_edge_values(void) {
         daemon_config_done(&c);
 }
 
+static void test_daemon_max_mappings(void) {
+        _cleanup_strv_free_ char **problems = NULL;
+        const char *text = "[Daemon]\nMaxMappings=-1\nMaxMappings=many\n";
+        DaemonConfig c;
+
+        daemon_config_init(&c);
+        ASSERT_EQ(c.max_mappings, 20000);
+        ASSERT_OK(daemon_config_parse_buffer("m.conf", text, strlen(text), &c, &problems));
+        ASSERT_EQ(strv_length(problems), 2);
+        ASSERT_TRUE(strstr(problems[0], "m.conf:2: Invalid MaxMappings= value '-1'"));
+        ASSERT_TRUE(strstr(problems[1], "m.conf:3: Invalid MaxMappings= value 'many'"));
+        ASSERT_EQ(c.max_mappings, 20000); /* a bad value keeps the default */
+        problems = strv_free(problems);
+        text = "[Daemon]\nMaxMappings=0\n";
+        ASSERT_OK(daemon_config_parse_buffer("m.conf", text, strlen(text), &c, &problems));
+        ASSERT_EQ(strv_length(problems), 0);
+        ASSERT_EQ(c.max_mappings, 0); /* no bound */
+        daemon_config_done(&c);
+}
+
 static void assert_strv(char **l, const char *const *want) {
         size_t n = 0;
 
@@ -649,6 +669,7 @@ int main(void) {
         test_bad_name();
         test_daemon_bad();
         test_daemon_edge_values();
+        test_daemon_max_mappings();
         test_good_dir();
         test_dump_round_trip();
         test_vendor_dir();

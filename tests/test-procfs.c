@@ -138,6 +138,13 @@ static void test_threads(void) {
         ASSERT_EQ(n, 1);
         ASSERT_EQ(l[0], getpid());
         free(l);
+
+        /* every thread in D (99: a vfork parent's shape) or not (1234: S and R) */
+        ASSERT_EQ(procfs_uninterruptible(root, 99), 1);
+        ASSERT_EQ(procfs_uninterruptible(root, 1234), 0);
+        ASSERT_ERROR(procfs_uninterruptible(root, 77), ESRCH); /* no threads */
+        ASSERT_ERROR(procfs_uninterruptible(root, 88), ESRCH); /* no task directory */
+        ASSERT_EQ(procfs_uninterruptible("/proc", getpid()), 0);
 }
 
 static void test_statm(void) {
