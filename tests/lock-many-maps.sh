@@ -15,7 +15,7 @@ Executable=$MY_HOSTILE
 Executable=$MY_TARGET
 [Lock]
 Mode=full
-Regions=all"
+Regions=anon"
 
 start_hostile many --maps 60000
 n=$(wc -l <"/proc/$many/maps")

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Bounded steps whatever the target does (issue 14): a process with a userfaultfd-registered area
-# whose faults it never serves, under Mode=full Regions=all, beside a normal target. A populating
+# whose faults it never serves, under Mode=full Regions=anon, beside a normal target. A populating
 # mlock2 there would wait in handle_userfault() for ever, with the target traced and the injector
 # stuck. The plan leaves the area out (VmFlags um): the rest of the process is locked, the area is
 # not, nothing is left stopped or traced, and the normal target is locked too.
@@ -14,7 +14,7 @@ Executable=$MY_HOSTILE
 Executable=$MY_TARGET
 [Lock]
 Mode=full
-Regions=all"
+Regions=anon"
 
 start_hostile hostile --uffd 4M --anon 4M
 uffd=$(ready_field "$HOSTILE_OUT" uffd)

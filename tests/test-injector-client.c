@@ -189,7 +189,7 @@ static void test_socket(void) {
         req.op = INJECTOR_OP_EXE;
         ASSERT_OK(injector_client_submit(c, &req, -EBADF, USEC_PER_SEC, on_reply, e, NULL));
         run_until_reply(e);
-        ASSERT_EQ(seen.last_r, -ECONNRESET);
+        ASSERT_EQ(seen.last_r, -ETIMEDOUT); /* the call that timed out; the rest go on */
         run_until_reply(e);
         ASSERT_EQ(seen.last_r, -2);
         ASSERT_EQ(injector_client_restarts(c), 1);
