@@ -96,5 +96,8 @@ int injector_call(Injector *i, const InjectorRequest *req, int pidfd, InjectorRe
 
 /* Validation and execution, exported for tests: returns 0 when the request is acceptable. */
 int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, const char **ret_why);
-/* The injector's loop on fd; returns when the manager closes its end. */
+/* The injector's loop on fd; returns when the manager closes its end, or on SIGTERM. Every request
+ * in hand is finished first (a step ends with the target restored and detached): SIGTERM, and the
+ * parent-death signal, re-armed here as SIGTERM (manager is the expected parent; 0: none), are
+ * only taken between requests. SIGINT is ignored (the manager's exit ends us). */
 int injector_serve(int fd, pid_t manager);

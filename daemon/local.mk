@@ -54,8 +54,13 @@ daemon_integration_tests = \
 	tests/lock-maxlocked.sh \
 	tests/lock-apply-async.sh \
 	tests/lock-injector.sh \
-	tests/lock-leader-exit.sh
+	tests/lock-leader-exit.sh \
+	tests/lock-kill.sh
 integration_tests += $(daemon_integration_tests)
+# tests/lock-kill.sh: SIGKILL at the moment a target is inside an injected call
+check_PROGRAMS += tests/helpers/killer
+tests_helpers_killer_SOURCES = tests/helpers/killer.c
+tests_helpers_killer_LDADD =
 EXTRA_DIST += $(daemon_integration_tests)
 
 check_PROGRAMS += tests/helpers/notify-listen
