@@ -71,5 +71,5 @@ bench_programs += tests/bench/bench-spawn tests/bench/bench-hold
 tests_bench_bench_spawn_SOURCES = tests/bench/bench-spawn.c
 tests_bench_bench_spawn_LDADD =
 tests_bench_bench_hold_SOURCES = tests/bench/bench-hold.c
-bench_scripts += tests/bench/bench-lock.sh tests/bench/bench-apply.sh
-EXTRA_DIST += tests/bench/bench-lock.sh tests/bench/bench-apply.sh
+bench_scripts += tests/bench/bench-lock.sh tests/bench/bench-apply.sh tests/bench/bench-kill.sh
+EXTRA_DIST += tests/bench/bench-lock.sh tests/bench/bench-apply.sh tests/bench/bench-kill.sh

@@ -113,11 +113,9 @@ run_one() {
                 line=$(grep '^ward ' "$out" | tail -n1)
                 [[ $line == "ward sum_ok=1 sigs=$sent bad=0 "* ]] || harm="$line (sent $sent signals)"
         fi
-        [[ -n ${KILL_DEBUG:-} ]] && { echo "== $what $kres"; grep -i "injector" "$MLOCKD_LOG"; } >&2
-        if [[ -n $harm ]]; then
-                RUN_HARMED=$(( RUN_HARMED + 1 ))
-                note "$what kill after ${delay_ms} ms harmed $pid: $harm"
-        fi
+        note "$what run: delay ${delay_ms} ms, $kres, ${harm:-unharmed}"
+        [[ -n ${KILL_DEBUG:-} ]] && grep -i "injector" "$MLOCKD_LOG" >&2
+        [[ -n $harm ]] && RUN_HARMED=$(( RUN_HARMED + 1 ))
         kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
         if [[ -n $MLOCKD_PID ]]; then

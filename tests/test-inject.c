@@ -472,6 +472,23 @@ static void test_seccomp(void) {
         ASSERT_FALSE(vma_info(c.pid, c.anon).lo);
         child_done(&c);
 
+        /* a filter that refuses rt_sigreturn: calls go without a frame (and with EXITKILL), and work */
+        child_start(&c, "seccomp-nosigreturn", NULL);
+        for (unsigned i = 0; i < 20; i++) {
+                InjectStats stats;
+
+                lock_round(&c, 0, i % 10 == 0);
+                ASSERT_OK(inject_attach(c.pid, -1, 0, TIMEOUT, &t));
+                ASSERT_OK(inject_call(t, INJECT_MLOCK2, (uint64_t[6]) { c.anon, c.size, MLOCK_ONFAULT }, &r));
+                ASSERT_EQ(r, 0);
+                ASSERT_OK(inject_call(t, INJECT_MUNLOCK, (uint64_t[6]) { c.anon, c.size }, &r));
+                ASSERT_OK(inject_detach(t, &stats));
+                ASSERT_EQ(stats.calls, 2);
+                ASSERT_EQ(stats.frame_calls, 0);
+        }
+        ASSERT_TRUE(wait_state(c.pid, 'S'));
+        child_done(&c);
+
         child_start(&c, "seccomp-allow", NULL);
         for (unsigned i = 0; i < 50; i++)
                 lock_round(&c, 0, i % 10 == 0);

@@ -17,6 +17,8 @@
  *   seccomp-kill          a filter that kills the process on mlock2, then pause()
  *   seccomp-allow         filters that allow mlock2 with MLOCK_ONFAULT, log mlockall and fail
  *                         swapon, then pause()
+ *   seccomp-nosigreturn   a filter that kills the process on rt_sigreturn (self-restoring calls need
+ *                         it), then pause()
  *   exit MS               spin for MS milliseconds, then exit
  *   vfork MS              vfork() a child that sleeps MS ms and exits (the parent waits in D state),
  *                         print "vforked", then pause()
@@ -307,13 +309,16 @@ static void *futex_waker(void *arg) {
         return NULL;
 }
 
-/* kill: KILL_PROCESS on mlock2. allow: mlock2 allowed unless its flags hold more than
- * MLOCK_ONFAULT, mlockall logged; and a second, stacked filter failing swapon. */
-static void install_filter(bool kill) {
+/* kill: KILL_PROCESS on mlock2 (on rt_sigreturn with nosigreturn). allow: mlock2 allowed unless
+ * its flags hold more than MLOCK_ONFAULT, mlockall logged; and a second, stacked filter failing
+ * swapon. */
+static void install_filter(bool kill, bool nosigreturn) {
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW), ctx2 = seccomp_init(SCMP_ACT_ALLOW);
         int r;
 
-        if (kill)
+        if (nosigreturn)
+                r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(rt_sigreturn), 0);
+        else if (kill)
                 r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(mlock2), 0);
         else {
                 r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mlock2), 1, SCMP_A2(SCMP_CMP_GT, 1));
@@ -376,9 +381,11 @@ int main(int argc, char *argv[]) {
             strcmp(mode, "state") == 0 || strcmp(mode, "ward") == 0)
                 spin_setup();
         if (strcmp(mode, "seccomp-kill") == 0)
-                install_filter(true);
+                install_filter(true, false);
         else if (strcmp(mode, "seccomp-allow") == 0)
-                install_filter(false);
+                install_filter(false, false);
+        else if (strcmp(mode, "seccomp-nosigreturn") == 0)
+                install_filter(false, true);
         if (strcmp(mode, "threads") == 0)
                 for (int i = 0; i < 3; i++) {
                         pthread_t t;
