@@ -45,6 +45,7 @@ typedef struct InjectAbi {
 typedef struct InjectFrame {
         uint64_t addr;                  /* where buf goes; the stack pointer for the call */
         size_t size;
+        uint64_t sp;                    /* the saved stack pointer, above it */
         uint8_t *buf;                   /* malloc'd */
 } InjectFrame;
 

@@ -323,7 +323,7 @@ int inject_arch_frame_build(pid_t tid, const InjectAbi *abi, const InjectRegs *s
         memcpy(buf + (fp_addr - frame_addr), xstate, xsize);
         memcpy(buf + (fp_addr - frame_addr) + xsize, &magic2, sizeof(magic2));
 
-        *ret = (InjectFrame) { .addr = frame_addr, .size = size, .buf = TAKE_PTR(buf) };
+        *ret = (InjectFrame) { .addr = frame_addr, .size = size, .sp = u.rsp, .buf = TAKE_PTR(buf) };
         return 0;
 }
 

@@ -59,6 +59,8 @@ struct Tracee {
         uint64_t sigmask;
 
         /* the self-restoring frame on the target's stack: built and written at the first call */
+        char *maps;                     /* /proc/PID/maps as read before seizing */
+        bool frame_unsafe;              /* its stacks may be too small for a frame (Go) */
         bool frame_tried;
         int frame_error;                /* why calls go without it (0: they go with it) */
         InjectFrame frame;
@@ -323,17 +325,27 @@ static bool is_libc(const char *path) {
         return strncmp(b, "libc.so", 7) == 0 || strncmp(b, "libc-", 5) == 0 || strncmp(b, "ld-musl-", 8) == 0;
 }
 
+/* /proc/PID/maps, read once per attach and kept (the frame's place is checked against it). */
+static int read_maps(Tracee *t) {
+        _cleanup_free_ char *path = NULL;
+
+        if (t->maps)
+                return 0;
+        if (asprintf(&path, "/proc/%d/maps", (int) t->pid) < 0)
+                return -ENOMEM;
+        return read_full_file(path, READ_FULL_MAX_DEFAULT, &t->maps, NULL);
+}
+
 static int find_in_exec_mappings(Tracee *t, Needle *needles, size_t n_needles) {
-        _cleanup_free_ char *maps = NULL, *path = NULL;
         _cleanup_free_ uint8_t *buf = NULL;
+        const char *maps;
         size_t scanned = 0;
         int r;
 
-        if (asprintf(&path, "/proc/%d/maps", (int) t->pid) < 0)
-                return -ENOMEM;
-        r = read_full_file(path, READ_FULL_MAX_DEFAULT, &maps, NULL);
+        r = read_maps(t);
         if (r < 0)
                 return r;
+        maps = t->maps;
         buf = malloc(VDSO_READ_MAX);
         if (!buf)
                 return -ENOMEM;
@@ -432,6 +444,36 @@ static int verify_insn(Tracee *t, size_t abi_index) {
         if (t->abi->restorer && !bytes_at(t, t->restorer_addr[abi_index], t->abi->restorer, t->abi->restorer_len))
                 t->restorer_addr[abi_index] = 0;
         return 0;
+}
+
+/* Go runs goroutines on small stacks of its own and takes every signal on an alternate stack, so
+ * the space below a goroutine's stack pointer may be another goroutine's. Its executables carry a
+ * .go.buildinfo section (and .note.go.buildid), kept by strip. Only the main executable is read. */
+static bool exe_is_go(pid_t pid) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ Elf64_Shdr *sh = NULL;
+        _cleanup_free_ char *names = NULL;
+        char path[64];
+        Elf64_Ehdr eh;
+        size_t size;
+
+        snprintf(path, sizeof path, "/proc/%d/exe", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || pread(fd, &eh, sizeof eh, 0) != (ssize_t) sizeof eh)
+                return false;
+        if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+            eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 || eh.e_shnum > 4096 ||
+            eh.e_shstrndx >= eh.e_shnum)
+                return false;
+        sh = calloc(eh.e_shnum, sizeof(Elf64_Shdr));
+        if (!sh || pread(fd, sh, eh.e_shnum * sizeof(Elf64_Shdr), (off_t) eh.e_shoff) !=
+                           (ssize_t) (eh.e_shnum * sizeof(Elf64_Shdr)))
+                return false;
+        size = (size_t) MIN(sh[eh.e_shstrndx].sh_size, (uint64_t) 65536);
+        names = calloc(1, size + 1);
+        if (!names || pread(fd, names, size, (off_t) sh[eh.e_shstrndx].sh_offset) != (ssize_t) size)
+                return false;
+        return memmem(names, size, ".go.buildinfo", 13) || memmem(names, size, ".note.go.buildid", 16);
 }
 
 /* ---- pre-flight --------------------------------------------------------------------------- */
@@ -628,6 +670,7 @@ static Tracee *tracee_free(Tracee *t) {
         safe_close(t->tidfd);
         seccomp_filters_free(t->filters);
         free(t->frame.buf);
+        free(t->maps);
         free(t);
         return NULL;
 }
@@ -749,6 +792,7 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
         r = find_syscall_insns(t);
         if (r < 0)
                 return r;
+        t->frame_unsafe = exe_is_go(pid);
 
         /* Identity pinned: the thread, the process, and its address space. */
         if (pidfd_exited(t->tidfd) || pidfd_exited(t->pidfd))
@@ -846,6 +890,31 @@ static int seccomp_precheck(Tracee *t, long nr, const uint64_t args[6], uint64_t
         return seccomp_allows(t, nr, args, insn_addr + t->abi->insn_len, &t->seccomp_action);
 }
 
+/* The frame goes only where a signal frame would go: into the mapping that holds the stack
+ * pointer, a private, writable, anonymous one or [stack], never across its lower end. */
+static bool frame_fits_stack(const char *maps, uint64_t addr, uint64_t sp) {
+        const char *p = maps;
+
+        while (p && *p) {
+                const char *eol = strchrnul(p, '\n'), *name;
+                char line[4096], perms[5];
+                uint64_t start, end;
+                int pos = 0;
+
+                snprintf(line, sizeof line, "%.*s", (int) (eol - p), p);
+                p = *eol ? eol + 1 : eol;
+                if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %*s%n", &start, &end, perms, &pos) < 3)
+                        return false;
+                if (!(start <= addr && addr < end))
+                        continue;
+                name = line + pos;
+                name += strspn(name, " ");
+                return sp <= end && perms[0] == 'r' && perms[1] == 'w' && perms[3] == 'p' &&
+                       (*name == '\0' || streq(name, "[stack]"));
+        }
+        return false;
+}
+
 static ssize_t write_remote(pid_t pid, uint64_t addr, const void *buf, size_t len) {
         struct iovec local = { .iov_base = (void *) buf, .iov_len = len };
         struct iovec remote = { .iov_base = (void *) (uintptr_t) addr, .iov_len = len };
@@ -877,7 +946,7 @@ static int frame_prepare(Tracee *t, size_t abi_index) {
         t->frame_tried = true;
         t->frame_error = -EOPNOTSUPP;
 
-        if (ret_addr == 0 || restorer == 0 || t->abi->nr_sigreturn <= 0)
+        if (ret_addr == 0 || restorer == 0 || t->abi->nr_sigreturn <= 0 || t->frame_unsafe)
                 return t->frame_error;
         /* rt_sigreturn must pass the thread's filter like the call itself */
         r = seccomp_allows(t, t->abi->nr_sigreturn, (const uint64_t[6]) {}, restorer + t->abi->restorer_len, &action);
@@ -888,6 +957,10 @@ static int frame_prepare(Tracee *t, size_t abi_index) {
         r = inject_arch_frame_build(t->tid, t->abi, &t->saved, t->sigmask, restorer, &t->frame);
         if (r < 0)
                 return t->frame_error = r;
+        if (!frame_fits_stack(t->maps, t->frame.addr, t->frame.sp)) {
+                log_debug("No room for a frame under %d's stack pointer, calls without one.", (int) t->tid);
+                return t->frame_error = -EOPNOTSUPP;
+        }
         n = write_remote(t->pid, t->frame.addr, t->frame.buf, t->frame.size);
         if (n != (ssize_t) t->frame.size) {
                 log_debug("Cannot write a frame into %d's stack: %s", (int) t->tid,

@@ -691,6 +691,38 @@ static void test_state_checks(void) {
         }
 }
 
+/* A Go executable (here the victim with an empty .go.buildinfo section added) gets calls without
+ * a frame: its goroutines' stacks may have no room below the stack pointer. */
+static void test_go_exe(void) {
+        char dir[] = "/tmp/test-inject-go.XXXXXX", path[PATH_MAX + 64], cmd[3 * PATH_MAX];
+        InjectStats stats;
+        Tracee *t;
+        long r;
+        Child c;
+
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/victim", dir);
+        snprintf(cmd, sizeof cmd, "objcopy --add-section .go.buildinfo=/dev/null '%s' '%s' 2>/dev/null",
+                 victim_path(), path);
+        if (system(cmd) != 0) {
+                fprintf(stderr, "go_exe: objcopy failed or missing, skipped\n");
+                rmdir(dir);
+                return;
+        }
+        setenv("VICTIM", path, 1);
+        child_start(&c, "pause", NULL);
+        unsetenv("VICTIM");
+        ASSERT_OK(inject_attach(c.pid, -1, 0, TIMEOUT, &t));
+        ASSERT_OK(inject_call(t, INJECT_GETPID, NULL, &r));
+        ASSERT_EQ(r, c.pid);
+        ASSERT_OK(inject_detach(t, &stats));
+        ASSERT_EQ(stats.calls, 1);
+        ASSERT_EQ(stats.frame_calls, 0);
+        child_done(&c);
+        unlink(path);
+        rmdir(dir);
+}
+
 static bool want(int argc, char *argv[], const char *name) {
         for (int i = 1; i < argc; i++)
                 if (streq(argv[i], name))
@@ -728,5 +760,6 @@ int main(int argc, char *argv[]) {
         RUN(seccomp);
         RUN(state_checks);
         RUN(tracer_vanishes);
+        RUN(go_exe);
         return 0;
 }
