@@ -168,6 +168,7 @@ long inject_arch_result(const InjectRegs *regs, const InjectAbi *abi) {
 #define UC_FP_XSTATE 0x1
 #define UC_SIGCONTEXT_SS 0x2
 #define UC_STRICT_RESTORE_SS 0x4
+#define XFEATURES_DYNAMIC (UINT64_C(1) << 18)  /* XTILEDATA: enabled per task (arch_prctl) */
 
 /* arch/x86/include/uapi/asm/sigcontext.h, struct sigcontext (64-bit) */
 struct frame_sigcontext {
@@ -210,7 +211,8 @@ struct fpx_sw_bytes {
 _Static_assert(sizeof(struct fpx_sw_bytes) == 48, "struct _fpx_sw_bytes");
 
 /* The size of a standard-format XSAVE image holding the components in xfeatures: up to the end of
- * the highest one (CPUID leaf 0xd). The kernel refuses an image larger than the task's own. */
+ * the highest one (CPUID leaf 0xd). The kernel refuses an image larger than the task's own, which
+ * is smaller than the regset when a dynamically enabled component (AMX) is not enabled for it. */
 static size_t xstate_size_for(uint64_t xfeatures) {
         size_t size = FXSAVE_SIZE + XSAVE_HDR_SIZE;
 
@@ -269,7 +271,7 @@ int inject_arch_frame_build(pid_t tid, const InjectAbi *abi, const InjectRegs *s
                 return -EOPNOTSUPP;
 
         /* The FPU and extended state, exactly: a frame without it would reset them. */
-        xstate = calloc(1, XSTATE_READ_MAX);
+        xstate = malloc(XSTATE_READ_MAX);
         if (!xstate)
                 return -ENOMEM;
         iov = (struct iovec) { .iov_base = xstate, .iov_len = XSTATE_READ_MAX };
@@ -279,7 +281,11 @@ int inject_arch_frame_build(pid_t tid, const InjectAbi *abi, const InjectRegs *s
                 return -EOPNOTSUPP;
         memcpy(&xfeatures, xstate + FXSAVE_SIZE, sizeof(xfeatures));       /* XSTATE_BV */
         xfeatures |= 0x3;                                                   /* x87, SSE */
-        xsize = xstate_size_for(xfeatures);
+        memcpy(&sw, xstate + 464, sizeof(sw));                              /* the kernel's, if any */
+        if (sw.magic1 == FP_XSTATE_MAGIC1 && !(sw.xfeatures & XFEATURES_DYNAMIC) && sw.xstate_size == iov.iov_len)
+                xsize = iov.iov_len;    /* every task's image is the regset's: no CPUID (a VM exit) */
+        else
+                xsize = xstate_size_for(xfeatures);
         if (xsize == 0 || xsize > iov.iov_len)
                 return -EOPNOTSUPP;
         sw = (struct fpx_sw_bytes) {
