@@ -409,6 +409,8 @@ static int find_syscall_insns(Tracee *t) {
                 if (needed[i])
                         needles[n_needles++] = (Needle) { abis[i].insn, abis[i].insn_len, abis[i].insn_align,
                                                           &t->insn_addr[i] };
+                if (t->frame_unsafe)
+                        continue;       /* no frame: no gadgets to look for */
                 if (abis[i].insn_ret)
                         needles[n_needles++] = (Needle) { abis[i].insn_ret, abis[i].insn_ret_len, 1,
                                                           &t->insn_ret_addr[i] };
@@ -789,10 +791,10 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
                 return r;
         t->tidfd = r;
 
+        t->frame_unsafe = exe_is_go(pid);
         r = find_syscall_insns(t);
         if (r < 0)
                 return r;
-        t->frame_unsafe = exe_is_go(pid);
 
         /* Identity pinned: the thread, the process, and its address space. */
         if (pidfd_exited(t->tidfd) || pidfd_exited(t->pidfd))

@@ -6,7 +6,7 @@
 # After each kill: every thread alive, not stopped, not traced; then the memory intact, no check
 # failed, every SIGRTMIN sent counted.
 #
-# KILL_RUNS (10) runs of each kind; KILL_MIB (128). tests/bench/bench-kill.sh runs 100 of 1 GiB
+# KILL_RUNS (10) runs of each kind (KILL_ONLY=manager or injector: one kind); KILL_MIB (128). tests/bench/bench-kill.sh runs 100 of 1 GiB
 # and prints the figures. The kill is aimed inside an injected call (tests/helpers/killer polls for
 # a thread of the target traced and running, R or D, and kills then); the figures say how many were.
 : "${top_builddir:=$PWD}"
@@ -146,7 +146,7 @@ calibrate() {
 
 calibrate
 note "a full lock of $KILL_MIB MiB takes $LOCK_MS ms here"
-for what in manager injector; do
+for what in ${KILL_ONLY:-manager injector}; do
         RUN_HARMED=0
         RUN_IN_CALL=0
         for i in $(seq 1 "$KILL_RUNS"); do
@@ -155,5 +155,5 @@ for what in manager injector; do
         echo "kill-$what: $RUN_HARMED of $KILL_RUNS targets harmed ($RUN_IN_CALL killed inside an injected call), $KILL_MIB MiB, Mode=full MaxPause=1ms"
         eval "HARMED_$what=$RUN_HARMED"
 done
-(( HARMED_manager == 0 )) || fail "SIGKILL of the manager harmed $HARMED_manager of $KILL_RUNS targets"
-(( HARMED_injector == 0 )) || fail "SIGKILL of the injector harmed $HARMED_injector of $KILL_RUNS targets"
+(( ${HARMED_manager:-0} == 0 )) || fail "SIGKILL of the manager harmed $HARMED_manager of $KILL_RUNS targets"
+(( ${HARMED_injector:-0} == 0 )) || fail "SIGKILL of the injector harmed $HARMED_injector of $KILL_RUNS targets"
