@@ -995,12 +995,19 @@ int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_re
         abi_index = (size_t) (t->abi - abis);
         nr = t->abi->nr[call];
 
-        use_frame = frame_prepare(t, abi_index) >= 0;
+        /* the call's own check first: nothing is written into a target we will not inject */
+        use_frame = t->insn_ret_addr[abi_index] != 0 && (!t->frame_tried || t->frame_error == 0);
         insn_addr = use_frame ? t->insn_ret_addr[abi_index] : t->insn_addr[abi_index];
-
         r = seccomp_precheck(t, nr, args, insn_addr);
         if (r < 0)
                 return r;
+        if (use_frame && frame_prepare(t, abi_index) < 0) {
+                use_frame = false;
+                insn_addr = t->insn_addr[abi_index];
+                r = seccomp_precheck(t, nr, args, insn_addr);
+                if (r < 0)
+                        return r;
+        }
 
         r = inject_arch_setup_call(&t->saved, t->abi, insn_addr, nr, args, &regs);
         if (r >= 0 && use_frame)
