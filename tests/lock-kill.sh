@@ -77,13 +77,13 @@ run_one() {
 
         # aim at an injected call: most of a lock's time is spent outside them, in the injector
         if [[ $what == manager ]]; then
-                kres=$("$KILLER" "$pid" "$MLOCKD_PID" 2000) || fail "cannot kill the manager"
+                kres=$("$KILLER" "$pid" "$MLOCKD_PID" 5000) || fail "cannot kill the manager"
                 wait "$MLOCKD_PID" 2>/dev/null || true
                 MLOCKD_PID=
                 # the injectors finish the step in hand and exit
                 wait_gone $injectors || fail "an injector outlived the killed manager by 20 s"
         else
-                if ! kres=$("$KILLER" "$pid" 0 2000); then
+                if ! kres=$("$KILLER" "$pid" 0 5000); then
                         set -- $injectors       # not caught in a call: the active one, the first forked
                         kill -KILL "$1"
                         kres="killed $1 in_call=0"
@@ -150,7 +150,8 @@ for what in ${KILL_ONLY:-manager injector}; do
         RUN_HARMED=0
         RUN_IN_CALL=0
         for i in $(seq 1 "$KILL_RUNS"); do
-                run_one "$what" $(( RANDOM % (LOCK_MS + 1) ))
+                # in the first half, so that the lock is still under way on a busier machine
+                run_one "$what" $(( RANDOM % (LOCK_MS / 2 + 1) ))
         done
         echo "kill-$what: $RUN_HARMED of $KILL_RUNS targets harmed ($RUN_IN_CALL killed inside an injected call), $KILL_MIB MiB, Mode=full MaxPause=1ms"
         eval "HARMED_$what=$RUN_HARMED"
