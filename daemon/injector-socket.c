@@ -102,7 +102,8 @@ typedef struct Connection {
 } Connection;
 
 /* The child: serve one authenticated manager until it closes (or SIGTERM shut the socket). */
-static _noreturn_ void serve_connection(int listen_fd, int sfd, Connection *conns, int fd, pid_t peer) {
+static _noreturn_ void serve_connection(int listen_fd, int sfd, Connection *conns, int fd, pid_t peer,
+                                        pid_t listener) {
         int r;
 
         safe_close(listen_fd);
@@ -113,7 +114,7 @@ static _noreturn_ void serve_connection(int listen_fd, int sfd, Connection *conn
         /* SIGTERM stays blocked here: the listener ends us between requests, never inside one */
         r = send_greeting(fd, 0, NULL);
         if (r >= 0)
-                r = injector_serve(fd, peer);
+                r = injector_serve(fd, peer, listener); /* the listener's death ends us between steps */
         if (r == -EPIPE || r == -ECONNRESET)
                 r = 0; /* the manager went away with a reply on its way */
         if (r < 0)
@@ -125,7 +126,7 @@ static void accept_one(int listen_fd, int sfd, Connection *conns, const char *pe
         _cleanup_free_ char *why = NULL;
         _cleanup_close_ int fd = -EBADF;
         Connection *slot = NULL;
-        pid_t peer = 0, pid;
+        pid_t peer = 0, pid, listener;
         int r;
 
         fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -153,6 +154,7 @@ static void accept_one(int listen_fd, int sfd, Connection *conns, const char *pe
                 return;
         }
 
+        listener = getpid();
         pid = fork();
         if (pid < 0) {
                 r = -errno;
@@ -161,7 +163,7 @@ static void accept_one(int listen_fd, int sfd, Connection *conns, const char *pe
                 return;
         }
         if (pid == 0)
-                serve_connection(listen_fd, sfd, conns, fd, peer);
+                serve_connection(listen_fd, sfd, conns, fd, peer, listener);
 
         log_info("Serving the manager (pid %d) in process %d.", (int) peer, (int) pid);
 #ifdef HAVE_SANITIZERS

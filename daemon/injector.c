@@ -474,10 +474,71 @@ static unsigned test_stall_at(void) {
 #endif
 }
 
-int injector_serve(int fd, pid_t manager) {
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) {
+        stop_signal = sig;
+}
+
+/* A request in hand is always carried to its end: a step ends with the target's registers and mask
+ * back and the target detached. So SIGTERM, and the parent-death signal, which becomes SIGTERM
+ * here, are blocked except while we wait for a request, and end the loop only between requests.
+ * SIGINT (a terminal's ^C reaches the whole process group) is left to the manager, whose exit
+ * closes the socket. The OOM killer is asked to spare us (best effort: lowering oom_score_adj
+ * needs CAP_SYS_RESOURCE). Returns the mask to wait with. */
+static int injector_handle_signals(pid_t parent, sigset_t *ret_wait_mask) {
+        struct sigaction sa = { .sa_handler = on_stop_signal };
+        sigset_t block;
+        int fd;
+
+        sigemptyset(&block);
+        sigaddset(&block, SIGTERM);
+        if (sigprocmask(SIG_BLOCK, &block, ret_wait_mask) < 0)
+                return -errno;
+        sigdelset(ret_wait_mask, SIGTERM);
+        if (sigaction(SIGTERM, &sa, NULL) < 0)
+                return -errno;
+        (void) signal(SIGINT, SIG_IGN);
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        /* The parent is often SIGKILLed; a SIGKILL here would cut a step in the middle. */
+        if (parent > 0) {
+                if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
+                        return -errno;
+                if (getppid() != parent)
+                        stop_signal = SIGTERM;  /* it died before the signal was re-armed */
+        }
+
+        fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "-1000", 5) != 5)
+                log_debug_errno(errno, "Cannot set the injector's oom_score_adj to -1000, ignoring: %m");
+        safe_close(fd);
+        return 0;
+}
+
+/* Wait for a request, or for SIGTERM: 1 when fd is readable, 0 when we are to stop. */
+static int wait_request(int fd, const sigset_t *wait_mask) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+
+        for (;;) {
+                if (stop_signal)
+                        return 0;
+                if (ppoll(&p, 1, NULL, wait_mask) > 0)
+                        return 1;
+                if (errno != EINTR)
+                        return -errno;
+        }
+}
+
+int injector_serve(int fd, pid_t manager, pid_t parent) {
         pid_t self = getpid();
         unsigned stall_at = test_stall_at(), steps = 0;
+        sigset_t wait_mask;
+        int r;
 
+        r = injector_handle_signals(parent, &wait_mask);
+        if (r < 0)
+                return r;
         if (stall_at > 0)
                 log_notice("Test hook: this injector stops answering at STEP request %u.", stall_at);
 
@@ -487,8 +548,14 @@ int injector_serve(int fd, pid_t manager) {
                 InjectorReply reply = {};
                 const char *why = NULL;
                 ssize_t n;
-                int r;
 
+                r = wait_request(fd, &wait_mask);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        log_info("Injector: signal %d, no request in hand, exiting.", (int) stop_signal);
+                        return 0;
+                }
                 n = recv_with_fd(fd, &req, sizeof req, &pidfd);
                 if (n == 0)
                         return 0; /* the manager went away */
@@ -521,6 +588,15 @@ int injector_serve(int fd, pid_t manager) {
 
                 reply.has_fd = out_fd >= 0;
                 r = send_with_fd(fd, &reply, sizeof reply, out_fd);
+                if (stop_signal) {
+                        log_info("Injector: signal %d, request done, exiting.", (int) stop_signal);
+                        return 0;
+                }
+                if (r == -EPIPE || r == -ECONNRESET) {
+                        /* the manager went away while we finished the request: as at end-of-file */
+                        log_info("Injector: the manager is gone, request done, exiting.");
+                        return 0;
+                }
                 if (r < 0)
                         return r;
         }
@@ -577,7 +653,7 @@ int injector_start(Injector **ret) {
                         log_error_errno(r, "Failed to confine the injector: %m");
                         _exit(EXIT_FAILURE);
                 }
-                r = injector_serve(injector_end, manager);
+                r = injector_serve(injector_end, manager, manager);
                 if (r < 0)
                         log_error_errno(r, "Injector failed: %m");
                 _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);

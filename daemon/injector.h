@@ -107,5 +107,10 @@ int injector_call(Injector *i, const InjectorRequest *req, int pidfd, InjectorRe
 
 /* Validation and execution, exported for tests: returns 0 when the request is acceptable. */
 int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, const char **ret_why);
-/* The injector's loop on fd; returns when the manager closes its end. */
-int injector_serve(int fd, pid_t manager);
+/* The injector's loop on fd; returns when the manager closes its end, or on SIGTERM. Every request
+ * in hand is finished first (a step ends with the target restored and detached): SIGTERM, and the
+ * parent-death signal, re-armed here as SIGTERM (parent is the expected parent: the manager when
+ * forked by it, the listener of the injector service; 0: none), are only taken between requests.
+ * manager is the process served (requests on it are refused). SIGINT is ignored (the manager's exit
+ * ends us). */
+int injector_serve(int fd, pid_t manager, pid_t parent);

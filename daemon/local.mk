@@ -76,8 +76,13 @@ daemon_integration_tests = \
 	tests/lock-thp.sh \
 	tests/lock-swap.sh \
 	tests/lock-drift.sh \
-	tests/cgroup-budget-swap.sh
+	tests/cgroup-budget-swap.sh \
+	tests/lock-kill.sh
 integration_tests += $(daemon_integration_tests)
+# tests/lock-kill.sh: SIGKILL at the moment a target is inside an injected call
+check_PROGRAMS += tests/helpers/killer
+tests_helpers_killer_SOURCES = tests/helpers/killer.c
+tests_helpers_killer_LDADD =
 EXTRA_DIST += $(daemon_integration_tests)
 
 check_PROGRAMS += tests/helpers/notify-listen
@@ -88,5 +93,5 @@ bench_programs += tests/bench/bench-spawn tests/bench/bench-hold
 tests_bench_bench_spawn_SOURCES = tests/bench/bench-spawn.c
 tests_bench_bench_spawn_LDADD =
 tests_bench_bench_hold_SOURCES = tests/bench/bench-hold.c
-bench_scripts += tests/bench/bench-lock.sh tests/bench/bench-apply.sh tests/bench/bench-pace.sh
-EXTRA_DIST += tests/bench/bench-lock.sh tests/bench/bench-apply.sh tests/bench/bench-pace.sh
+bench_scripts += tests/bench/bench-lock.sh tests/bench/bench-apply.sh tests/bench/bench-pace.sh tests/bench/bench-kill.sh
+EXTRA_DIST += tests/bench/bench-lock.sh tests/bench/bench-apply.sh tests/bench/bench-pace.sh tests/bench/bench-kill.sh

@@ -32,7 +32,22 @@ typedef struct InjectAbi {
         size_t insn_align;              /* where the instruction may start */
         bool vdso_elf64;                /* the ELF class of this ABI's vdso */
         long nr[_INJECT_CALL_MAX];      /* syscall numbers */
+
+        /* Self-restoring calls (inject.c); NULL where the ABI has none. */
+        const uint8_t *insn_ret;        /* the syscall instruction, then a return: "syscall; ret" */
+        size_t insn_ret_len;
+        const uint8_t *restorer;        /* what a libc's sa_restorer holds: rt_sigreturn */
+        size_t restorer_len;
+        long nr_sigreturn;
 } InjectAbi;
+
+/* A signal frame for the target's stack: rt_sigreturn from it gives back the saved state. */
+typedef struct InjectFrame {
+        uint64_t addr;                  /* where buf goes; the stack pointer for the call */
+        size_t size;
+        uint64_t sp;                    /* the saved stack pointer, above it */
+        uint8_t *buf;                   /* malloc'd */
+} InjectFrame;
 
 /* The general registers, NT_PRSTATUS: the same request on every architecture. */
 static inline int inject_regs_get(pid_t tid, InjectRegs *ret) {
@@ -65,3 +80,14 @@ int inject_arch_setup_call(const InjectRegs *saved, const InjectAbi *abi, uint64
 int inject_arch_restore(pid_t tid, const InjectRegs *saved);
 /* The syscall's return value (sign-extended for 32-bit ABIs). */
 long inject_arch_result(const InjectRegs *regs, const InjectAbi *abi);
+
+/* The frame for thread tid, stopped with the registers and signal mask saved: the saved registers
+ * as the kernel would resume them (an interrupted syscall rewound to restart, or made to return
+ * EINTR where the restart needs state rt_sigreturn clears), the mask, and the FPU/xstate read from
+ * the thread now. Its first word is the return address, restorer: "syscall; ret" returns there,
+ * and rt_sigreturn finds the frame just above. It sits below the red zone under the saved stack
+ * pointer. -EOPNOTSUPP where the ABI has none, or the thread's state cannot be put in one. */
+int inject_arch_frame_build(pid_t tid, const InjectAbi *abi, const InjectRegs *saved, uint64_t sigmask,
+                            uint64_t restorer, InjectFrame *ret);
+/* Registers from inject_arch_setup_call, made to run with the stack pointer at frame_addr. */
+int inject_arch_frame_enter(InjectRegs *regs, const InjectAbi *abi, uint64_t frame_addr);

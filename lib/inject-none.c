@@ -25,3 +25,12 @@ int inject_arch_restore(pid_t tid, const InjectRegs *saved) {
 long inject_arch_result(const InjectRegs *regs, const InjectAbi *abi) {
         return -EOPNOTSUPP;
 }
+
+int inject_arch_frame_build(pid_t tid, const InjectAbi *abi, const InjectRegs *saved, uint64_t sigmask,
+                            uint64_t restorer, InjectFrame *ret) {
+        return -EOPNOTSUPP;     /* calls here are covered by PTRACE_O_EXITKILL instead */
+}
+
+int inject_arch_frame_enter(InjectRegs *regs, const InjectAbi *abi, uint64_t frame_addr) {
+        return -EOPNOTSUPP;
+}

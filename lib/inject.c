@@ -44,16 +44,27 @@ struct Tracee {
         int tidfd;                      /* PIDFD_THREAD of tid */
 
         uint64_t insn_addr[ABIS_MAX];   /* per ABI; 0: none found */
+        uint64_t insn_ret_addr[ABIS_MAX];       /* "syscall; ret", for self-restoring calls */
+        uint64_t restorer_addr[ABIS_MAX];       /* rt_sigreturn */
         int seccomp_mode;               /* from the thread's status before seizing */
 
         bool seized;                    /* a ptrace relation exists */
         bool stopped;                   /* at a ptrace stop, ours to act on */
         bool group_stopped;
         bool regs_dirty;                /* fake registers are live */
-        bool sigmask_saved;
+        bool mask_blocked;              /* every signal blocked, for the call */
+        bool exitkill;                  /* PTRACE_O_EXITKILL on */
         const InjectAbi *abi;
         InjectRegs saved;
         uint64_t sigmask;
+
+        /* the self-restoring frame on the target's stack: built and written at the first call */
+        char *maps;                     /* /proc/PID/maps as read before seizing */
+        bool frame_unsafe;              /* its stacks may be too small for a frame (Go) */
+        bool frame_tried;
+        int frame_error;                /* why calls go without it (0: they go with it) */
+        InjectFrame frame;
+        bool frame_call;                /* the live fake registers run on the frame */
 
         bool filters_fetched;
         int filters_error;
@@ -61,7 +72,7 @@ struct Tracee {
         const char *seccomp_action;
 
         usec_t t_seize, t_stop;
-        unsigned calls;
+        unsigned calls, frame_calls;
 };
 
 static const char *const call_table[_INJECT_CALL_MAX] = {
@@ -185,6 +196,14 @@ static void tracee_reap(Tracee *t) {
 /* ---- finding a syscall instruction in the target, reading only ---------------------------- */
 
 static bool scan_for_insn(const uint8_t *buf, size_t n, const InjectAbi *abi, size_t *ret_off) {
+        if (abi->insn_align <= 1) {
+                const uint8_t *p = memmem(buf, n, abi->insn, abi->insn_len);
+
+                if (!p)
+                        return false;
+                *ret_off = (size_t) (p - buf);
+                return true;
+        }
         for (size_t off = 0; off + abi->insn_len <= n; off += abi->insn_align)
                 if (memcmp(buf + off, abi->insn, abi->insn_len) == 0) {
                         *ret_off = off;
@@ -271,65 +290,107 @@ static int find_in_vdso(Tracee *t, const InjectAbi *abis, size_t n_abis, bool *n
         return 0;
 }
 
-/* Without a vdso: the first executable mapping that holds the instruction. */
-static int find_in_exec_mappings(Tracee *t, const InjectAbi *abis, size_t n_abis, bool *needed) {
-        _cleanup_free_ char *maps = NULL, *path = NULL;
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t scanned = 0;
-        char *p, *line;
-        int r;
+/* Byte strings looked for in the target's executable mappings. */
+typedef struct Needle {
+        const uint8_t *bytes;
+        size_t len, align;
+        uint64_t *ret;                  /* the address; 0 until found */
+} Needle;
 
+static bool scan_needles(const uint8_t *buf, size_t n, uint64_t base, Needle *needles, size_t n_needles) {
+        bool all_found = true;
+
+        for (size_t i = 0; i < n_needles; i++) {
+                size_t off;
+
+                if (*needles[i].ret == 0) {
+                        const InjectAbi pattern = {
+                                .insn = needles[i].bytes, .insn_len = needles[i].len, .insn_align = needles[i].align,
+                        };
+
+                        if (scan_for_insn(buf, n, &pattern, &off))
+                                *needles[i].ret = base + off;
+                }
+                all_found = all_found && *needles[i].ret != 0;
+        }
+        return all_found;
+}
+
+/* The C library's text holds the self-restoring gadgets (a syscall wrapper's "syscall; ret", and
+ * __restore_rt), near its start: it is scanned first, then every executable mapping in order. */
+static bool is_libc(const char *path) {
+        const char *b = strrchr(path, '/');
+
+        b = b ? b + 1 : path;
+        return strncmp(b, "libc.so", 7) == 0 || strncmp(b, "libc-", 5) == 0 || strncmp(b, "ld-musl-", 8) == 0;
+}
+
+/* /proc/PID/maps, read once per attach and kept (the frame's place is checked against it). */
+static int read_maps(Tracee *t) {
+        _cleanup_free_ char *path = NULL;
+
+        if (t->maps)
+                return 0;
         if (asprintf(&path, "/proc/%d/maps", (int) t->pid) < 0)
                 return -ENOMEM;
-        r = read_full_file(path, READ_FULL_MAX_DEFAULT, &maps, NULL);
+        return read_full_file(path, READ_FULL_MAX_DEFAULT, &t->maps, NULL);
+}
+
+static int find_in_exec_mappings(Tracee *t, Needle *needles, size_t n_needles) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        const char *maps;
+        size_t scanned = 0;
+        int r;
+
+        r = read_maps(t);
         if (r < 0)
                 return r;
+        maps = t->maps;
         buf = malloc(VDSO_READ_MAX);
         if (!buf)
                 return -ENOMEM;
 
-        p = maps;
-        while ((line = next_line(&p)) && scanned < EXEC_SCAN_MAX) {
-                uint64_t start, end;
-                char perms[5];
-                int pos = 0;
+        for (unsigned pass = 0; pass < 2; pass++) {
+                const char *p = maps;
 
-                if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %*s%n", &start, &end, perms, &pos) < 3)
-                        return -EINVAL;
-                if (perms[2] != 'x' || strstr(line + pos, "[vsyscall]"))
-                        continue;
+                while (*p && scanned < EXEC_SCAN_MAX) {
+                        const char *eol = strchrnul(p, '\n');
+                        char line[4096], perms[5];
+                        uint64_t start, end;
+                        int pos = 0;
 
-                for (uint64_t a = start; a < end && scanned < EXEC_SCAN_MAX;) {
-                        size_t want = (size_t) MIN(end - a, (uint64_t) VDSO_READ_MAX);
-                        bool all_found = true;
-                        ssize_t n;
+                        snprintf(line, sizeof line, "%.*s", (int) (eol - p), p);
+                        p = *eol ? eol + 1 : eol;
+                        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %*s%n", &start, &end, perms, &pos) < 3)
+                                return -EINVAL;
+                        if (perms[2] != 'x' || strstr(line + pos, "[vsyscall]"))
+                                continue;
+                        if (is_libc(line + pos) != (pass == 0))
+                                continue;
 
-                        n = read_remote(t->pid, a, buf, want);
-                        if (n <= 0)
-                                break;
-                        for (size_t i = 0; i < n_abis; i++) {
-                                size_t off;
+                        for (uint64_t a = start; a < end && scanned < EXEC_SCAN_MAX;) {
+                                size_t want = (size_t) MIN(end - a, (uint64_t) VDSO_READ_MAX);
+                                ssize_t n;
 
-                                if (needed[i] && scan_for_insn(buf, (size_t) n, &abis[i], &off)) {
-                                        t->insn_addr[i] = a + off;
-                                        needed[i] = false;
-                                }
-                                all_found = all_found && !needed[i];
+                                n = read_remote(t->pid, a, buf, want);
+                                if (n <= 0)
+                                        break;
+                                if (scan_needles(buf, (size_t) n, a, needles, n_needles))
+                                        return 0;
+                                /* keep a string cut by the chunk boundary */
+                                a += (uint64_t) n > 16 ? (uint64_t) n - 16 : (uint64_t) n;
+                                scanned += (size_t) n;
                         }
-                        if (all_found)
-                                return 0;
-                        /* keep an instruction cut by the chunk boundary */
-                        a += (uint64_t) n > 8 ? (uint64_t) n - 8 : (uint64_t) n;
-                        scanned += (size_t) n;
                 }
         }
         return 0;
 }
 
 static int find_syscall_insns(Tracee *t) {
+        Needle needles[3 * ABIS_MAX];
         bool needed[ABIS_MAX];
         const InjectAbi *abis;
-        size_t n;
+        size_t n, n_needles = 0;
         int r;
 
         abis = inject_arch_abis(&n);
@@ -341,24 +402,80 @@ static int find_syscall_insns(Tracee *t) {
         r = find_in_vdso(t, abis, n, needed);
         if (r < 0)
                 log_debug_errno(r, "No vdso in %d, scanning executable mappings: %m", (int) t->pid);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+                /* a vdso of the other class: the task cannot be of this ABI */
+                if (r >= 0 && !needed[i] && t->insn_addr[i] == 0)
+                        continue;
                 if (needed[i])
-                        return find_in_exec_mappings(t, abis, n, needed);
-        return 0;
+                        needles[n_needles++] = (Needle) { abis[i].insn, abis[i].insn_len, abis[i].insn_align,
+                                                          &t->insn_addr[i] };
+                if (t->frame_unsafe)
+                        continue;       /* no frame: no gadgets to look for */
+                if (abis[i].insn_ret)
+                        needles[n_needles++] = (Needle) { abis[i].insn_ret, abis[i].insn_ret_len, 1,
+                                                          &t->insn_ret_addr[i] };
+                if (abis[i].restorer)
+                        needles[n_needles++] = (Needle) { abis[i].restorer, abis[i].restorer_len, 1,
+                                                          &t->restorer_addr[i] };
+        }
+        if (n_needles == 0)
+                return 0;
+        return find_in_exec_mappings(t, needles, n_needles);
+}
+
+static bool bytes_at(Tracee *t, uint64_t addr, const uint8_t *bytes, size_t len) {
+        uint8_t b[16];
+        ssize_t n;
+
+        if (addr == 0 || len > sizeof b)
+                return false;
+        n = read_remote(t->pid, addr, b, len);
+        return n == (ssize_t) len && memcmp(b, bytes, len) == 0;
 }
 
 /* The instruction is still there, in the stopped target's current image: had it exec'd since we
- * looked, the vdso would have moved or the bytes would differ. */
+ * looked, the vdso would have moved or the bytes would differ. Gadgets that moved are forgotten:
+ * calls then go without a frame. */
 static int verify_insn(Tracee *t, size_t abi_index) {
-        uint8_t b[8];
-        ssize_t n;
-
         if (t->insn_addr[abi_index] == 0)
                 return -ENOEXEC;
-        n = read_remote(t->pid, t->insn_addr[abi_index], b, t->abi->insn_len);
-        if (n < 0 || (size_t) n != t->abi->insn_len || memcmp(b, t->abi->insn, t->abi->insn_len) != 0)
+        if (!bytes_at(t, t->insn_addr[abi_index], t->abi->insn, t->abi->insn_len))
                 return -ESRCH;
+        if (t->abi->insn_ret && !bytes_at(t, t->insn_ret_addr[abi_index], t->abi->insn_ret, t->abi->insn_ret_len))
+                t->insn_ret_addr[abi_index] = 0;
+        if (t->abi->restorer && !bytes_at(t, t->restorer_addr[abi_index], t->abi->restorer, t->abi->restorer_len))
+                t->restorer_addr[abi_index] = 0;
         return 0;
+}
+
+/* Go runs goroutines on small stacks of its own and takes every signal on an alternate stack, so
+ * the space below a goroutine's stack pointer may be another goroutine's. Its executables carry a
+ * .go.buildinfo section (and .note.go.buildid), kept by strip. Only the main executable is read. */
+static bool exe_is_go(pid_t pid) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ Elf64_Shdr *sh = NULL;
+        _cleanup_free_ char *names = NULL;
+        char path[64];
+        Elf64_Ehdr eh;
+        size_t size;
+
+        snprintf(path, sizeof path, "/proc/%d/exe", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || pread(fd, &eh, sizeof eh, 0) != (ssize_t) sizeof eh)
+                return false;
+        if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+            eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 || eh.e_shnum > 4096 ||
+            eh.e_shstrndx >= eh.e_shnum)
+                return false;
+        sh = calloc(eh.e_shnum, sizeof(Elf64_Shdr));
+        if (!sh || pread(fd, sh, eh.e_shnum * sizeof(Elf64_Shdr), (off_t) eh.e_shoff) !=
+                           (ssize_t) (eh.e_shnum * sizeof(Elf64_Shdr)))
+                return false;
+        size = (size_t) MIN(sh[eh.e_shstrndx].sh_size, (uint64_t) 65536);
+        names = calloc(1, size + 1);
+        if (!names || pread(fd, names, size, (off_t) sh[eh.e_shstrndx].sh_offset) != (ssize_t) size)
+                return false;
+        return memmem(names, size, ".go.buildinfo", 13) || memmem(names, size, ".note.go.buildid", 16);
 }
 
 /* ---- pre-flight --------------------------------------------------------------------------- */
@@ -554,8 +671,34 @@ static Tracee *tracee_free(Tracee *t) {
                 safe_close(t->pidfd);
         safe_close(t->tidfd);
         seccomp_filters_free(t->filters);
+        free(t->frame.buf);
+        free(t->maps);
         free(t);
         return NULL;
+}
+
+/* Back to the saved state at a stop: the mask first, then the registers (until they are back, a
+ * vanished tracer leaves the target to its frame, or to EXITKILL), then EXITKILL off. */
+static int restore_state(Tracee *t) {
+        int r;
+
+        if (t->mask_blocked) {
+                if (ptrace(PTRACE_SETSIGMASK, t->tid, (void *) sizeof(t->sigmask), &t->sigmask) < 0)
+                        return -errno;
+                t->mask_blocked = false;
+        }
+        if (t->regs_dirty) {
+                r = inject_arch_restore(t->tid, &t->saved);
+                if (r < 0)
+                        return r;
+                t->regs_dirty = t->frame_call = false;
+        }
+        if (t->exitkill) {
+                if (ptrace(PTRACE_SETOPTIONS, t->tid, NULL, (void *) (long) PTRACE_O_TRACESYSGOOD) < 0)
+                        return -errno;
+                t->exitkill = false;
+        }
+        return 0;
 }
 
 static int tracee_release(Tracee *t) {
@@ -569,19 +712,14 @@ static int tracee_release(Tracee *t) {
                 return -ESRCH;
         }
 
-        if (t->regs_dirty) {
-                r = inject_arch_restore(t->tid, &t->saved);
-                if (r < 0 && r != -ESRCH) {
-                        /* Never let it run on the fake registers: that is what EXITKILL is for,
-                         * and what we do here by hand. Not seen in practice. */
-                        (void) syscall(SYS_pidfd_send_signal, t->pidfd, SIGKILL, NULL, 0);
-                        tracee_reap(t);
-                        return r;
-                }
+        r = restore_state(t);
+        if (r < 0 && r != -ESRCH && t->regs_dirty && !t->frame_call) {
+                /* Never let it run on the fake registers: that is what EXITKILL is for, and what we
+                 * do here by hand. Not seen in practice. (On a frame, it restores itself.) */
+                (void) syscall(SYS_pidfd_send_signal, t->pidfd, SIGKILL, NULL, 0);
+                tracee_reap(t);
+                return r;
         }
-        if (r >= 0 && t->sigmask_saved &&
-            ptrace(PTRACE_SETSIGMASK, t->tid, (void *) sizeof(t->sigmask), &t->sigmask) < 0)
-                r = -errno;
         if (ptrace(PTRACE_DETACH, t->tid, NULL, NULL) < 0)
                 r = -errno;
         if (r == -ESRCH) {
@@ -605,7 +743,6 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
         size_t abi_index;
         const InjectAbi *abis;
         size_t n_abis;
-        uint64_t all = UINT64_MAX;
         int r;
 
         if (pid <= 0 || tid < 0 || !ret)
@@ -654,6 +791,7 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
                 return r;
         t->tidfd = r;
 
+        t->frame_unsafe = exe_is_go(pid);
         r = find_syscall_insns(t);
         if (r < 0)
                 return r;
@@ -693,10 +831,9 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
         if (pidfd_exited(t->pidfd))
                 return -ESRCH;
 
+        /* Blocked only while a call runs (inject_call): a tracer that vanishes between calls must
+         * not leave the target with every signal blocked. */
         if (ptrace(PTRACE_GETSIGMASK, t->tid, (void *) sizeof(t->sigmask), &t->sigmask) < 0)
-                return -errno;
-        t->sigmask_saved = true;
-        if (ptrace(PTRACE_SETSIGMASK, t->tid, (void *) sizeof(all), &all) < 0)
                 return -errno;
 
         *ret = TAKE_PTR(t);
@@ -708,11 +845,11 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
 /* Whether the thread's seccomp filters would let this call through. An injected syscall is
  * filtered like any other (ptrace's entry report runs first, seccomp second): ERRNO shows at the
  * exit stop, KILL_PROCESS kills the target after detach with a SIGSYS no tracer can cancel. */
-static int seccomp_precheck(Tracee *t, long nr, const uint64_t args[6], uint64_t insn_addr) {
+static int seccomp_allows(Tracee *t, long nr, const uint64_t args[6], uint64_t ip, const char **ret_action) {
         struct seccomp_data d = {
                 .nr = (int) nr,
                 .arch = t->abi->audit_arch,
-                .instruction_pointer = insn_addr + t->abi->insn_len,
+                .instruction_pointer = ip,
         };
         uint32_t action;
         int r;
@@ -724,7 +861,7 @@ static int seccomp_precheck(Tracee *t, long nr, const uint64_t args[6], uint64_t
         if (t->filters_error == -EINVAL) {
                 /* the kernel says: not in filter mode. Strict mode allows nothing we inject. */
                 if (t->seccomp_mode == 1) {
-                        t->seccomp_action = "strict";
+                        *ret_action = "strict";
                         return -EPERM;
                 }
                 return 0;
@@ -734,43 +871,115 @@ static int seccomp_precheck(Tracee *t, long nr, const uint64_t args[6], uint64_t
                  * target is never tried */
                 if (t->seccomp_mode == 0)
                         return 0;
-                t->seccomp_action = t->seccomp_mode == 1 ? "strict" : "unreadable";
+                *ret_action = t->seccomp_mode == 1 ? "strict" : "unreadable";
                 return -EPERM;
         }
 
         memcpy(d.args, args, sizeof(d.args));
         r = seccomp_filters_evaluate(t->filters, &d, &action);
         if (r < 0) {
-                t->seccomp_action = "unreadable";
+                *ret_action = "unreadable";
                 return -EPERM;
         }
         if (!seccomp_action_allows(action)) {
-                t->seccomp_action = seccomp_action_to_string(action);
+                *ret_action = seccomp_action_to_string(action);
                 return -EPERM;
         }
         return 0;
 }
 
-/* Back to the saved state at a stop; EXITKILL off again. */
-static int restore_regs(Tracee *t) {
+static int seccomp_precheck(Tracee *t, long nr, const uint64_t args[6], uint64_t insn_addr) {
+        return seccomp_allows(t, nr, args, insn_addr + t->abi->insn_len, &t->seccomp_action);
+}
+
+/* The frame goes only where a signal frame would go: into the mapping that holds the stack
+ * pointer, a private, writable, anonymous one or [stack], never across its lower end. */
+static bool frame_fits_stack(const char *maps, uint64_t addr, uint64_t sp) {
+        const char *p = maps;
+
+        while (p && *p) {
+                const char *eol = strchrnul(p, '\n'), *name;
+                char line[4096], perms[5];
+                uint64_t start, end;
+                int pos = 0;
+
+                snprintf(line, sizeof line, "%.*s", (int) (eol - p), p);
+                p = *eol ? eol + 1 : eol;
+                if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %*s%n", &start, &end, perms, &pos) < 3)
+                        return false;
+                if (!(start <= addr && addr < end))
+                        continue;
+                name = line + pos;
+                name += strspn(name, " ");
+                return sp <= end && perms[0] == 'r' && perms[1] == 'w' && perms[3] == 'p' &&
+                       (*name == '\0' || streq(name, "[stack]"));
+        }
+        return false;
+}
+
+static ssize_t write_remote(pid_t pid, uint64_t addr, const void *buf, size_t len) {
+        struct iovec local = { .iov_base = (void *) buf, .iov_len = len };
+        struct iovec remote = { .iov_base = (void *) (uintptr_t) addr, .iov_len = len };
+        ssize_t n;
+
+        n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+        if (n < 0)
+                return -errno;
+        return n;
+}
+
+/* Self-restoring calls. The call runs at a "syscall; ret" found in the target, with the stack
+ * pointer at a signal frame written below the red zone: its first word is the address of an
+ * rt_sigreturn (a libc's __restore_rt), then the saved registers (with the kernel's restart
+ * adjustment), the signal mask and the FPU/xstate. While we are there, the call ends at its exit
+ * stop and the saved registers go back as before: the frame is never used. If we vanish (SIGKILL,
+ * a crash), the kernel detaches the target, which finishes the call, returns into rt_sigreturn
+ * and resumes exactly where it was, with its own mask. So no PTRACE_O_EXITKILL. Without the
+ * gadgets, with a shadow stack, a stack we cannot write, or a seccomp filter that refuses
+ * rt_sigreturn, calls go the old way: EXITKILL while the fake registers are live. */
+static int frame_prepare(Tracee *t, size_t abi_index) {
+        uint64_t ret_addr = t->insn_ret_addr[abi_index], restorer = t->restorer_addr[abi_index];
+        const char *action = NULL;
+        ssize_t n;
         int r;
 
-        r = inject_arch_restore(t->tid, &t->saved);
+        if (t->frame_tried)
+                return t->frame_error;
+        t->frame_tried = true;
+        t->frame_error = -EOPNOTSUPP;
+
+        if (ret_addr == 0 || restorer == 0 || t->abi->nr_sigreturn <= 0 || t->frame_unsafe)
+                return t->frame_error;
+        /* rt_sigreturn must pass the thread's filter like the call itself */
+        r = seccomp_allows(t, t->abi->nr_sigreturn, (const uint64_t[6]) {}, restorer + t->abi->restorer_len, &action);
+        if (r < 0) {
+                log_debug("seccomp of %d: rt_sigreturn %s, calls without a frame.", (int) t->tid, action);
+                return t->frame_error = r;
+        }
+        r = inject_arch_frame_build(t->tid, t->abi, &t->saved, t->sigmask, restorer, &t->frame);
         if (r < 0)
-                return r;
-        t->regs_dirty = false;
-        if (ptrace(PTRACE_SETOPTIONS, t->tid, NULL, (void *) (long) PTRACE_O_TRACESYSGOOD) < 0)
-                return -errno;
-        return 0;
+                return t->frame_error = r;
+        if (!frame_fits_stack(t->maps, t->frame.addr, t->frame.sp)) {
+                log_debug("No room for a frame under %d's stack pointer, calls without one.", (int) t->tid);
+                return t->frame_error = -EOPNOTSUPP;
+        }
+        n = write_remote(t->pid, t->frame.addr, t->frame.buf, t->frame.size);
+        if (n != (ssize_t) t->frame.size) {
+                log_debug("Cannot write a frame into %d's stack: %s", (int) t->tid,
+                          n < 0 ? strerror((int) -n) : "short write");
+                return t->frame_error = n < 0 ? (int) n : -EIO;
+        }
+        return t->frame_error = 0;
 }
 
 int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_result) {
         static const uint64_t zero[6] = {};
+        const uint64_t all = UINT64_MAX;
         const InjectAbi *abis;
         InjectRegs regs;
         uint64_t insn_addr;
-        size_t n_abis;
-        bool entered = false;
+        size_t n_abis, abi_index;
+        bool entered = false, use_frame;
         long nr, result;
         int status, r;
 
@@ -783,23 +992,43 @@ int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_re
 
         t->seccomp_action = NULL;
         abis = inject_arch_abis(&n_abis);
-        insn_addr = t->insn_addr[t->abi - abis];
+        abi_index = (size_t) (t->abi - abis);
         nr = t->abi->nr[call];
 
+        /* the call's own check first: nothing is written into a target we will not inject */
+        use_frame = t->insn_ret_addr[abi_index] != 0 && (!t->frame_tried || t->frame_error == 0);
+        insn_addr = use_frame ? t->insn_ret_addr[abi_index] : t->insn_addr[abi_index];
         r = seccomp_precheck(t, nr, args, insn_addr);
         if (r < 0)
                 return r;
+        if (use_frame && frame_prepare(t, abi_index) < 0) {
+                use_frame = false;
+                insn_addr = t->insn_addr[abi_index];
+                r = seccomp_precheck(t, nr, args, insn_addr);
+                if (r < 0)
+                        return r;
+        }
 
         r = inject_arch_setup_call(&t->saved, t->abi, insn_addr, nr, args, &regs);
+        if (r >= 0 && use_frame)
+                r = inject_arch_frame_enter(&regs, t->abi, t->frame.addr);
         if (r < 0)
                 return r;
-        /* from here until the registers are back, a dying injector must kill, not corrupt */
-        if (ptrace(PTRACE_SETOPTIONS, t->tid, NULL, (void *) (long) (PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)) < 0)
-                return -errno;
+        if (!use_frame) {
+                /* from here until the registers are back, a dying injector must kill, not corrupt */
+                if (ptrace(PTRACE_SETOPTIONS, t->tid, NULL, (void *) (long) (PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)) < 0)
+                        return -errno;
+                t->exitkill = true;
+        }
         r = inject_regs_set(t->tid, &regs);
         if (r < 0)
                 return r;
         t->regs_dirty = true;
+        t->frame_call = use_frame;
+        /* Only now: had we vanished just before, the target would resume with its own mask. */
+        if (ptrace(PTRACE_SETSIGMASK, t->tid, (void *) sizeof(all), &all) < 0)
+                return -errno;
+        t->mask_blocked = true;
 
         if (ptrace(PTRACE_SYSCALL, t->tid, NULL, NULL) < 0)
                 return -errno;
@@ -812,7 +1041,7 @@ int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_re
                 if (r < 0)
                         return r;
                 if (WIFEXITED(status) || WIFSIGNALED(status)) {
-                        t->seized = t->regs_dirty = false;
+                        t->seized = t->regs_dirty = t->mask_blocked = t->exitkill = false;
                         return -ESRCH;
                 }
                 if (!WIFSTOPPED(status))
@@ -831,7 +1060,7 @@ int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_re
                                 /* Everything blockable is blocked: this is a synchronous signal the
                                  * injected instruction caused. Drop it and put everything back. */
                                 log_debug("Signal %d in %d during injection, aborting.", sig, (int) t->tid);
-                                r = restore_regs(t);
+                                r = restore_state(t);
                                 return r < 0 ? r : -EFAULT;
                         }
                 }
@@ -844,10 +1073,12 @@ int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_re
         if (r < 0)
                 return r;
         result = inject_arch_result(&regs, t->abi);
-        r = restore_regs(t);
+        r = restore_state(t);
         if (r < 0)
                 return r;
         t->calls++;
+        if (use_frame)
+                t->frame_calls++;
 
         /* The return register still holding the syscall number means a filter rolled the call
          * back (SECCOMP_RET_KILL_*, TRAP): report it. Only calls that return 0 or -errno. */
@@ -881,6 +1112,7 @@ int inject_detach(Tracee *t, InjectStats *ret_stats) {
                         .held = t->t_stop > 0 ? end - t->t_stop : 0,
                         .total = t->t_seize > 0 ? end - t->t_seize : 0,
                         .calls = t->calls,
+                        .frame_calls = t->frame_calls,
                 };
         tracee_free(t);
         return r;

@@ -12,8 +12,17 @@
  * user space applies the kernel's restart logic to the restored orig_rax/rax (staying attached and
  * resuming instead made a read() return errno 512; rewinding by hand, as compel does, lost a
  * signal in 20 of 20 runs here). A group-stopped target stays
- * stopped; signals that arrive meanwhile are delivered afterwards. PTRACE_O_EXITKILL is on only
- * while fake registers are live.
+ * stopped; signals that arrive meanwhile are delivered afterwards.
+ *
+ * A tracer that vanishes (SIGKILL, a crash) harms no target. Calls are self-restoring where the
+ * target allows: the call runs at a "syscall; ret" of the target's own text, on a signal frame
+ * written below its red zone that holds the saved registers (with the kernel's restart adjustment),
+ * mask and FPU/xstate, and returns into the target's own rt_sigreturn (a libc's __restore_rt).
+ * Left alone, the target finishes the call and resumes as it was; while we are there the frame is
+ * never used. Elsewhere (no gadgets, ia32 and aarch64 tasks, a shadow stack, a filter refusing
+ * rt_sigreturn, an unwritable stack) PTRACE_O_EXITKILL is on while fake registers are live, and a
+ * vanished tracer kills the target rather than corrupt it. Signals are blocked only during a call:
+ * between calls a vanished tracer leaves the target's own mask.
  *
  * All ptrace requests on a Tracee must come from the thread that attached. The calls must be short:
  * a long job is several attach/detach steps. Nothing here logs above debug. */
@@ -42,6 +51,7 @@ typedef struct InjectStats {
         usec_t held;            /* from the stop being reaped to detach returning */
         usec_t total;           /* from seize to detach */
         unsigned calls;         /* calls that ran (not those refused by the seccomp pre-check) */
+        unsigned frame_calls;   /* of which self-restoring (on a frame; see inject.c) */
 } InjectStats;
 
 /* Pre-flight checks on the process, without touching it. Returns 0 when injection may be tried,

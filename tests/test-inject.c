@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "test-inject-util.h"
@@ -151,6 +152,8 @@ static void test_spin(void) {
         }
         ASSERT_OK(inject_detach(t, &stats));
         ASSERT_EQ(stats.calls, 100);
+        /* a glibc target has the gadgets: every call was self-restoring */
+        ASSERT_EQ(stats.frame_calls, 100);
         ASSERT_TRUE(stats.held > 0 && stats.total >= stats.held);
 
         ASSERT_EQ(kill(c.pid, SIGUSR1), 0);
@@ -469,6 +472,23 @@ static void test_seccomp(void) {
         ASSERT_FALSE(vma_info(c.pid, c.anon).lo);
         child_done(&c);
 
+        /* a filter that refuses rt_sigreturn: calls go without a frame (and with EXITKILL), and work */
+        child_start(&c, "seccomp-nosigreturn", NULL);
+        for (unsigned i = 0; i < 20; i++) {
+                InjectStats stats;
+
+                lock_round(&c, 0, i % 10 == 0);
+                ASSERT_OK(inject_attach(c.pid, -1, 0, TIMEOUT, &t));
+                ASSERT_OK(inject_call(t, INJECT_MLOCK2, (uint64_t[6]) { c.anon, c.size, MLOCK_ONFAULT }, &r));
+                ASSERT_EQ(r, 0);
+                ASSERT_OK(inject_call(t, INJECT_MUNLOCK, (uint64_t[6]) { c.anon, c.size }, &r));
+                ASSERT_OK(inject_detach(t, &stats));
+                ASSERT_EQ(stats.calls, 2);
+                ASSERT_EQ(stats.frame_calls, 0);
+        }
+        ASSERT_TRUE(wait_state(c.pid, 'S'));
+        child_done(&c);
+
         child_start(&c, "seccomp-allow", NULL);
         for (unsigned i = 0; i < 50; i++)
                 lock_round(&c, 0, i % 10 == 0);
@@ -484,6 +504,232 @@ static void test_seccomp(void) {
         child_done(&c);
 }
 
+/* ---- a tracer that vanishes mid-call --------------------------------------------------------- */
+
+static pid_t other_thread(pid_t pid) {
+        pid_t other = 0;
+
+        /* it starts its thread after the ready line */
+        for (unsigned k = 0; other == 0 && k < 10000; k++) {
+                pid_t *tids = NULL;
+                size_t n = 0;
+
+                ASSERT_OK(procfs_list_threads("/proc", pid, &tids, &n));
+                for (size_t i = 0; i < n; i++)
+                        if (tids[i] != pid)
+                                other = tids[i];
+                free(tids);
+                if (other == 0)
+                        usleep(500);
+        }
+        ASSERT_TRUE(other > 0);
+        return other;
+}
+
+/* Every thread of pid: not stopped, not traced. */
+static void assert_released(pid_t pid) {
+        pid_t *tids = NULL;
+        size_t n = 0;
+
+        ASSERT_TRUE(kill(pid, 0) == 0);
+        ASSERT_OK(procfs_list_threads("/proc", pid, &tids, &n));
+        for (size_t i = 0; i < n; i++) {
+                ProcStatus s;
+
+                ASSERT_OK(procfs_read_status("/proc", pid, tids[i], &s));
+                if (s.tracer_pid != 0 || s.state == 'T' || s.state == 't' || s.state == 'Z')
+                        test_fail("thread %d of %d: state %c, tracer %d", (int) tids[i], (int) pid, s.state,
+                                  (int) s.tracer_pid);
+        }
+        free(tids);
+}
+
+static void write_pattern(Child *c, uint64_t *total, size_t n) {
+        unsigned char chunk[512];
+
+        ASSERT_TRUE(n <= sizeof chunk);
+        for (size_t k = 0; k < n; k++)
+                chunk[k] = (unsigned char) ((*total + k) % 251);
+        ASSERT_EQ(write(c->in_fd, chunk, n), (ssize_t) n);
+        *total += n;
+}
+
+/* A tracer process that injects in a loop, each attach into one of two threads: the spinning
+ * main thread, which checks its registers, FPU state and mask, and the one blocked in read(). The
+ * calls are getpid, a populating mlock2 of 64 MiB (long: most kills land inside it) and munlock. */
+static pid_t start_tracer(Child *c, pid_t reader, unsigned first, bool populate) {
+        pid_t tracer = fork();
+
+        ASSERT_TRUE(tracer >= 0);
+        if (tracer > 0)
+                return tracer;
+        for (unsigned i = first;; i++) {
+                uint64_t args[6] = { c->anon, c->size, populate ? 0 : MLOCK_ONFAULT };
+                Tracee *t;
+                long r;
+
+                if (inject_attach(c->pid, -1, i % 2 ? reader : c->pid, TIMEOUT, &t) < 0)
+                        _exit(1);
+                if (inject_call(t, INJECT_GETPID, NULL, &r) < 0 || r != c->pid ||
+                    inject_call(t, INJECT_MLOCK2, args, &r) < 0 || r != 0 ||
+                    inject_call(t, INJECT_MUNLOCK, args, &r) < 0 || r != 0)
+                        _exit(1);
+                (void) inject_detach(t, NULL);
+        }
+}
+
+static void test_tracer_vanishes(void) {
+        const unsigned rounds = 120;
+        uint64_t total = 0;
+        unsigned long passes, bad, sigs;
+        unsigned long long nread;
+        unsigned sent = 0;
+        char line[256];
+        int ordered;
+        pid_t reader;
+        Child c;
+
+        srand((unsigned) getpid());
+        child_start(&c, "state", NULL);
+        reader = other_thread(c.pid);
+        ASSERT_TRUE(wait_syscall(reader, SYS_read));
+
+        /* the path under test is the self-restoring one */
+        {
+                InjectStats stats;
+                Tracee *t;
+                long r;
+
+                ASSERT_OK(inject_attach(c.pid, -1, reader, TIMEOUT, &t));
+                ASSERT_OK(inject_call(t, INJECT_GETPID, NULL, &r));
+                ASSERT_OK(inject_detach(t, &stats));
+                ASSERT_EQ(stats.frame_calls, 1);
+        }
+
+        for (unsigned i = 0; i < rounds; i++) {
+                pid_t tracer = start_tracer(&c, reader, i, i % 4 != 3);
+                int status;
+
+                usleep((useconds_t) (rand() % 4000));
+                if (i % 3 == 0) {
+                        /* pending while blocked for a call, or delivered between calls */
+                        ASSERT_EQ(kill(c.pid, SIGRTMIN), 0);
+                        sent++;
+                        usleep((useconds_t) (rand() % 1000));
+                }
+                ASSERT_EQ(kill(tracer, SIGKILL), 0);
+                ASSERT_TRUE(waitpid(tracer, &status, 0) == tracer);
+                ASSERT_TRUE(WIFSIGNALED(status));       /* killed while injecting, not failed */
+                assert_released(c.pid);
+                ASSERT_EQ(kill(c.pid, SIGRTMIN), 0);
+                sent++;
+                write_pattern(&c, &total, 1 + (size_t) (rand() % 500));
+        }
+        /* the thread it interrupted last is back in its own read, at the right place */
+        ASSERT_TRUE(wait_syscall(reader, SYS_read));
+        usleep(200 * 1000);
+        close(c.in_fd);
+        c.in_fd = -1;
+        expect_line(&c, "state ", line, sizeof line);
+        ASSERT_EQ(sscanf(line, "state passes=%lu bad=%lu sigs=%lu read=%llu ordered=%d", &passes, &bad, &sigs,
+                         &nread, &ordered), 5);
+        if (bad != 0 || sigs != sent || nread != total || ordered != 1)
+                test_fail("after %u vanished tracers: \"%s\" (sent %u signals, %llu bytes)", rounds, line, sent,
+                          (unsigned long long) total);
+        ASSERT_TRUE(passes > 0);
+        ASSERT_TRUE(WIFEXITED(child_wait(&c)));
+        child_done(&c);
+}
+
+/* The checks of "state" can fail: a mask left blocked, and an MXCSR reset, are both seen. */
+static void test_state_checks(void) {
+        unsigned long passes, bad, sigs;
+        unsigned long long nread;
+        char line[256];
+        int ordered;
+
+        for (unsigned what = 0; what < 2; what++) {
+                Child c;
+                pid_t tracer;
+                int status;
+
+                child_start(&c, "state", NULL);
+                tracer = fork();
+                ASSERT_TRUE(tracer >= 0);
+                if (tracer == 0) {
+                        uint64_t all = UINT64_MAX;
+                        uint8_t xstate[16384];
+                        struct iovec iov = { .iov_base = xstate, .iov_len = sizeof xstate };
+                        uint32_t mxcsr = 0x1f80;
+
+                        if (ptrace(PTRACE_SEIZE, c.pid, NULL, NULL) < 0 || ptrace(PTRACE_INTERRUPT, c.pid, NULL, NULL) < 0 ||
+                            waitpid(c.pid, &status, __WALL) != c.pid)
+                                _exit(1);
+                        if (what == 0 && ptrace(PTRACE_SETSIGMASK, c.pid, (void *) sizeof(all), &all) < 0)
+                                _exit(1);
+                        if (what == 1) {
+                                if (ptrace(PTRACE_GETREGSET, c.pid, (void *) 0x202, &iov) < 0)
+                                        _exit(1);
+                                memcpy(xstate + 24, &mxcsr, sizeof mxcsr);
+                                xstate[512] |= 0x2;     /* XSTATE_BV: the SSE part (with MXCSR) is given */
+                                if (ptrace(PTRACE_SETREGSET, c.pid, (void *) 0x202, &iov) < 0)
+                                        _exit(1);
+                        }
+                        _exit(0);       /* and the kernel detaches */
+                }
+                ASSERT_TRUE(waitpid(tracer, &status, 0) == tracer);
+                ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+                usleep(100 * 1000);
+                close(c.in_fd);
+                c.in_fd = -1;
+                expect_line(&c, "state ", line, sizeof line);
+                ASSERT_EQ(sscanf(line, "state passes=%lu bad=%lu sigs=%lu read=%llu ordered=%d", &passes, &bad,
+                                 &sigs, &nread, &ordered), 5);
+                if (bad == 0)
+                        test_fail("state did not notice %s: %s", what == 0 ? "a blocked mask" : "MXCSR reset", line);
+                child_done(&c);
+        }
+}
+
+/* A Go executable (here the victim with an empty .go.buildinfo section added) gets calls without
+ * a frame: its goroutines' stacks may have no room below the stack pointer. */
+static void test_go_exe(void) {
+        char dir[] = "/tmp/test-inject-go.XXXXXX", path[PATH_MAX + 64], cmd[3 * PATH_MAX];
+        InjectStats stats;
+        Tracee *t;
+        long r;
+        Child c;
+
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/victim", dir);
+        snprintf(cmd, sizeof cmd, "objcopy --add-section .go.buildinfo=/dev/null '%s' '%s' 2>/dev/null",
+                 victim_path(), path);
+        if (system(cmd) != 0) {
+                fprintf(stderr, "go_exe: objcopy failed or missing, skipped\n");
+                rmdir(dir);
+                return;
+        }
+        setenv("VICTIM", path, 1);
+        child_start(&c, "pause", NULL);
+        unsetenv("VICTIM");
+        ASSERT_OK(inject_attach(c.pid, -1, 0, TIMEOUT, &t));
+        ASSERT_OK(inject_call(t, INJECT_GETPID, NULL, &r));
+        ASSERT_EQ(r, c.pid);
+        ASSERT_OK(inject_detach(t, &stats));
+        ASSERT_EQ(stats.calls, 1);
+        ASSERT_EQ(stats.frame_calls, 0);
+        child_done(&c);
+        unlink(path);
+        rmdir(dir);
+}
+
+static bool want(int argc, char *argv[], const char *name) {
+        for (int i = 1; i < argc; i++)
+                if (streq(argv[i], name))
+                        return true;
+        return argc < 2;
+}
+
 int main(int argc, char *argv[]) {
         if (!inject_supported()) {
                 fprintf(stderr, "injection is not supported on this architecture\n");
@@ -497,18 +743,23 @@ int main(int argc, char *argv[]) {
         /* a victim that vanishes must not take us down with SIGPIPE */
         signal(SIGPIPE, SIG_IGN);
 
-        test_precheck();
-        test_spin();
-        test_sleep("sleep-glibc");
-        test_sleep("sleep-raw");
-        test_sleep("sleep-abs");
-        test_read();
-        test_futex();
-        test_pause();
-        test_threads();
-        test_uninterruptible();
-        test_group_stop();
-        test_exit_midway();
-        test_seccomp();
+        /* test-inject [NAME...]: only those (e.g. "tracer_vanishes") */
+#define RUN(name, ...) if (want(argc, argv, #name)) test_##name(__VA_ARGS__)
+        RUN(precheck);
+        RUN(spin);
+        RUN(sleep, "sleep-glibc");
+        RUN(sleep, "sleep-raw");
+        RUN(sleep, "sleep-abs");
+        RUN(read);
+        RUN(futex);
+        RUN(pause);
+        RUN(threads);
+        RUN(uninterruptible);
+        RUN(group_stop);
+        RUN(exit_midway);
+        RUN(seccomp);
+        RUN(state_checks);
+        RUN(tracer_vanishes);
+        RUN(go_exe);
         return 0;
 }

@@ -207,6 +207,45 @@ int main(void) {
                 ASSERT_TRUE(st.cap_eff & (1ULL << 19)); /* CAP_SYS_PTRACE */
         }
 
+        /* SIGINT is the manager's: the injector goes on answering */
+        ASSERT_EQ(kill(inj->pid, SIGINT), 0);
+        req.call = INJECT_MLOCK2;
+        req.args[2] = 1;
+        ASSERT_OK(call(inj, &req, &reply, NULL));
+        ASSERT_TRUE(has_lo(child, child_anon));
+
+        /* SIGTERM is taken between requests: a step sent with it is answered (or, when the signal
+         * came first, never read), then the injector exits 0 and the target runs, untraced */
+        {
+                _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, child, 0);
+                ProcStatus st = {};
+                int status, r;
+
+                bool in_step = false;
+
+                req.call = INJECT_MUNLOCK;
+                req.args[2] = 0;
+                ASSERT_OK(injector_send(inj, &req, pidfd));
+                /* best when the step is under way: the target traced */
+                for (unsigned k = 0; k < 200000 && !in_step; k++)
+                        in_step = procfs_read_status("/proc", child, 0, &st) >= 0 && st.tracer_pid == inj->pid;
+                ASSERT_EQ(kill(inj->pid, SIGTERM), 0);
+                r = injector_receive(inj, &reply, &fd);
+                ASSERT_TRUE(r == 0 || (!in_step && r == -ECONNRESET));
+                if (r == 0) {
+                        ASSERT_OK(reply.r);
+                        ASSERT_FALSE(has_lo(child, child_anon));
+                }
+                fprintf(stderr, "SIGTERM %s the step: %s\n", in_step ? "during" : "around",
+                        r == 0 ? "answered" : "not read");
+                ASSERT_TRUE(waitpid(inj->pid, &status, 0) == inj->pid);
+                inj->pid = 0;
+                ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+                ASSERT_OK(procfs_read_status("/proc", child, 0, &st));
+                ASSERT_EQ(st.tracer_pid, 0);
+                ASSERT_TRUE(st.state != 'T' && st.state != 't');
+        }
+
         kill(child, SIGKILL);
         waitpid(child, NULL, 0);
         return 0;

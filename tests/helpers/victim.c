@@ -17,11 +17,23 @@
  *   seccomp-kill          a filter that kills the process on mlock2, then pause()
  *   seccomp-allow         filters that allow mlock2 with MLOCK_ONFAULT, log mlockall and fail
  *                         swapon, then pause()
+ *   seccomp-nosigreturn   a filter that kills the process on rt_sigreturn (self-restoring calls need
+ *                         it), then pause()
  *   exit MS               spin for MS milliseconds, then exit
  *   vfork MS              vfork() a child that sleeps MS ms and exits (the parent waits in D state),
  *                         print "vforked", then pause()
  *   clock                 read CLOCK_MONOTONIC in a loop and note every gap over 5 us; SIGUSR1:
  *                         "gaps N" then N lines "g START_NS LEN_NS" (for the benchmark)
+ *   state                 the main thread checks, pass after pass, the LCG and buffer of spin, patterns
+ *                         held in xmm8-15 (ymm8-15 with AVX) across a busy loop, MXCSR and the x87
+ *                         control word it set, and its signal mask (SIGUSR2 blocked); a second thread
+ *                         reads stdin as "read" does; SIGRTMIN is counted. At EOF on stdin:
+ *                         "state passes=N bad=B sigs=S read=BYTES ordered=0|1" (B: passes that saw a
+ *                         register, the mask or a checksum changed)
+ *   ward MIB              the workload of the kill-safety tests: MIB MiB more of anonymous memory, every
+ *                         word written from its index; two threads check as state does (SIGRTMIN and
+ *                         SIGUSR2 blocked there); the main thread waits in pause() and counts SIGRTMIN.
+ *                         SIGUSR2: "ward sum_ok=0|1 sigs=S bad=B passes=N" (sum_ok: every word intact)
  * Every mode maps 64 MiB anonymous memory and touches its first 8 MiB:
  *   "ready pid=PID anon=ADDR size=BYTES" */
 
@@ -106,6 +118,187 @@ static void *spinner(void *arg) {
         return NULL;
 }
 
+/* ---- state: what a self-restoring injection must give back ------------------------------- */
+
+static uint8_t vec_pattern[256] __attribute__((aligned(64)));
+static atomic_ulong rt_count, bad_passes;
+static atomic_int reader_done;
+static uint64_t reader_n;
+static int reader_ordered = 1;
+
+static void on_rt(int sig) {
+        atomic_fetch_add(&rt_count, 1);
+}
+
+/* Patterns in xmm8-15, or ymm8-15 (upper halves too) with AVX, held across a busy loop in one asm
+ * block so that no compiled code touches them: true when they came back. A reset FPU, or one cut
+ * to its legacy part, shows zeros. */
+static bool vec_pass(bool avx) {
+        uint8_t out[256] __attribute__((aligned(64)));
+
+        if (avx)
+                __asm__ volatile(
+                        "vmovdqu 0(%0), %%ymm8\n\tvmovdqu 32(%0), %%ymm9\n\tvmovdqu 64(%0), %%ymm10\n\t"
+                        "vmovdqu 96(%0), %%ymm11\n\tvmovdqu 128(%0), %%ymm12\n\tvmovdqu 160(%0), %%ymm13\n\t"
+                        "vmovdqu 192(%0), %%ymm14\n\tvmovdqu 224(%0), %%ymm15\n\t"
+                        "mov $3000000, %%ecx\n1:\n\tdec %%ecx\n\tjnz 1b\n\t"
+                        "vmovdqu %%ymm8, 0(%1)\n\tvmovdqu %%ymm9, 32(%1)\n\tvmovdqu %%ymm10, 64(%1)\n\t"
+                        "vmovdqu %%ymm11, 96(%1)\n\tvmovdqu %%ymm12, 128(%1)\n\tvmovdqu %%ymm13, 160(%1)\n\t"
+                        "vmovdqu %%ymm14, 192(%1)\n\tvmovdqu %%ymm15, 224(%1)\n\tvzeroupper"
+                        : : "r"(vec_pattern), "r"(out)
+                        : "rcx", "memory", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+        else {
+                __asm__ volatile(
+                        "movdqu 0(%0), %%xmm8\n\tmovdqu 16(%0), %%xmm9\n\tmovdqu 32(%0), %%xmm10\n\t"
+                        "movdqu 48(%0), %%xmm11\n\tmovdqu 64(%0), %%xmm12\n\tmovdqu 80(%0), %%xmm13\n\t"
+                        "movdqu 96(%0), %%xmm14\n\tmovdqu 112(%0), %%xmm15\n\t"
+                        "mov $3000000, %%ecx\n1:\n\tdec %%ecx\n\tjnz 1b\n\t"
+                        "movdqu %%xmm8, 0(%1)\n\tmovdqu %%xmm9, 16(%1)\n\tmovdqu %%xmm10, 32(%1)\n\t"
+                        "movdqu %%xmm11, 48(%1)\n\tmovdqu %%xmm12, 64(%1)\n\tmovdqu %%xmm13, 80(%1)\n\t"
+                        "movdqu %%xmm14, 96(%1)\n\tmovdqu %%xmm15, 112(%1)"
+                        : : "r"(vec_pattern), "r"(out)
+                        : "rcx", "memory", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+                memcpy(out + 128, vec_pattern + 128, 128);
+        }
+        return memcmp(out, vec_pattern, sizeof out) == 0;
+}
+
+static void *state_reader(void *arg) {
+        unsigned char buf[4096];
+        ssize_t k;
+
+        /* the test writes bytes i % 251 for i = 0, 1, 2, ... */
+        while ((k = read(STDIN_FILENO, buf, sizeof buf)) != 0) {
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;       /* SA_RESTART is set: an EINTR here is still wrong */
+                        reader_ordered = 0;
+                        break;
+                }
+                for (ssize_t i = 0; i < k; i++, reader_n++)
+                        if (buf[i] != reader_n % 251)
+                                reader_ordered = 0;
+        }
+        atomic_store(&reader_done, 1);
+        return NULL;
+}
+
+static const uint32_t mxcsr_set = 0x7f80;      /* exceptions masked, round toward zero */
+static const uint16_t fcw_set = 0x027f;         /* x87: 53-bit precision */
+
+/* This thread's checker: block the signals in want, set MXCSR and the x87 control word. */
+static void checker_setup(const sigset_t *want) {
+        pthread_sigmask(SIG_BLOCK, want, NULL);
+        __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr_set));
+        __asm__ volatile("fldcw %0" : : "m"(fcw_set));
+}
+
+/* One checking pass: vector registers, MXCSR, x87 control word, the mask, the LCG and buffer. */
+static void checker_pass(bool avx, const sigset_t *want) {
+        uint32_t mxcsr;
+        uint16_t fcw;
+        sigset_t cur;
+        bool ok = vec_pass(avx);
+
+        __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+        __asm__ volatile("fnstcw %0" : "=m"(fcw));
+        sigemptyset(&cur);
+        pthread_sigmask(SIG_BLOCK, NULL, &cur);
+        for (int sig = 1; sig < SIGRTMAX; sig++)
+                ok = ok && sigismember(&cur, sig) == sigismember(want, sig);
+        ok = ok && mxcsr == mxcsr_set && fcw == fcw_set;
+        ok = ok && lcg_run() == lcg_expected && buf_sum() == buf_expected;
+        if (!ok)
+                atomic_fetch_add(&bad_passes, 1);
+        atomic_fetch_add(&passes, 1);
+}
+
+static void vec_setup(void) {
+        for (size_t i = 0; i < sizeof vec_pattern; i++)
+                vec_pattern[i] = (uint8_t) (i * 13 + 1);
+}
+
+static void state_mode(void) {
+        struct sigaction sa = { .sa_handler = on_rt, .sa_flags = SA_RESTART };
+        bool avx = __builtin_cpu_supports("avx");
+        sigset_t want;
+        pthread_t t;
+
+        vec_setup();
+        sigaction(SIGRTMIN, &sa, NULL);
+        sigemptyset(&want);
+        sigaddset(&want, SIGUSR2);
+        pthread_sigmask(SIG_BLOCK, &want, NULL);
+        if (pthread_create(&t, NULL, state_reader, NULL) != 0)
+                exit(2);
+        checker_setup(&want);
+        while (!atomic_load(&reader_done))
+                checker_pass(avx, &want);
+        pthread_join(t, NULL);
+        printf("state passes=%lu bad=%lu sigs=%lu read=%llu ordered=%d\n", (unsigned long) atomic_load(&passes),
+               (unsigned long) atomic_load(&bad_passes), (unsigned long) atomic_load(&rt_count),
+               (unsigned long long) reader_n, reader_ordered);
+}
+
+/* ---- ward ---------------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t report_asked;
+static sigset_t ward_blocked;
+
+static void on_usr2(int sig) {
+        report_asked = 1;
+}
+
+static uint64_t ward_word(size_t i) {
+        return (uint64_t) i * 0x9e3779b97f4a7c15ULL ^ 0x5bd1e995;
+}
+
+static void *ward_checker(void *arg) {
+        bool avx = __builtin_cpu_supports("avx");
+
+        checker_setup(&ward_blocked);
+        for (;;)
+                checker_pass(avx, &ward_blocked);
+        return NULL;
+}
+
+static void ward_mode(long mib) {
+        struct sigaction rt = { .sa_handler = on_rt, .sa_flags = SA_RESTART }, usr2 = { .sa_handler = on_usr2 };
+        size_t n = (size_t) mib << 17;  /* words */
+        uint64_t *w;
+
+        w = mmap(NULL, n * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (w == MAP_FAILED)
+                exit(2);
+        for (size_t i = 0; i < n; i++)
+                w[i] = ward_word(i);
+        vec_setup();
+        sigaction(SIGRTMIN, &rt, NULL);
+        sigaction(SIGUSR2, &usr2, NULL);
+        sigemptyset(&ward_blocked);
+        sigaddset(&ward_blocked, SIGRTMIN);
+        sigaddset(&ward_blocked, SIGUSR2);
+        for (int i = 0; i < 2; i++) {
+                pthread_t t;
+
+                if (pthread_create(&t, NULL, ward_checker, NULL) != 0)
+                        exit(2);
+        }
+        printf("ready pid=%d anon=%p size=%zu\n", (int) getpid(), (void *) w, n * sizeof(uint64_t));
+        for (;;) {
+                bool sum_ok = true;
+
+                pause();
+                if (!report_asked)
+                        continue;
+                report_asked = 0;
+                for (size_t i = 0; i < n; i++)
+                        sum_ok = sum_ok && w[i] == ward_word(i);
+                printf("ward sum_ok=%d sigs=%lu bad=%lu passes=%lu\n", sum_ok, (unsigned long) atomic_load(&rt_count),
+                       (unsigned long) atomic_load(&bad_passes), (unsigned long) atomic_load(&passes));
+        }
+}
+
 static void *futex_waker(void *arg) {
         char c;
 
@@ -116,13 +309,16 @@ static void *futex_waker(void *arg) {
         return NULL;
 }
 
-/* kill: KILL_PROCESS on mlock2. allow: mlock2 allowed unless its flags hold more than
- * MLOCK_ONFAULT, mlockall logged; and a second, stacked filter failing swapon. */
-static void install_filter(bool kill) {
+/* kill: KILL_PROCESS on mlock2 (on rt_sigreturn with nosigreturn). allow: mlock2 allowed unless
+ * its flags hold more than MLOCK_ONFAULT, mlockall logged; and a second, stacked filter failing
+ * swapon. */
+static void install_filter(bool kill, bool nosigreturn) {
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW), ctx2 = seccomp_init(SCMP_ACT_ALLOW);
         int r;
 
-        if (kill)
+        if (nosigreturn)
+                r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(rt_sigreturn), 0);
+        else if (kill)
                 r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(mlock2), 0);
         else {
                 r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mlock2), 1, SCMP_A2(SCMP_CMP_GT, 1));
@@ -181,12 +377,15 @@ int main(int argc, char *argv[]) {
                 return 2;
         memset(anon, 0x5a, TOUCH_SIZE);
 
-        if (strcmp(mode, "spin") == 0 || strcmp(mode, "threads") == 0 || strcmp(mode, "exit") == 0)
+        if (strcmp(mode, "spin") == 0 || strcmp(mode, "threads") == 0 || strcmp(mode, "exit") == 0 ||
+            strcmp(mode, "state") == 0 || strcmp(mode, "ward") == 0)
                 spin_setup();
         if (strcmp(mode, "seccomp-kill") == 0)
-                install_filter(true);
+                install_filter(true, false);
         else if (strcmp(mode, "seccomp-allow") == 0)
-                install_filter(false);
+                install_filter(false, false);
+        else if (strcmp(mode, "seccomp-nosigreturn") == 0)
+                install_filter(false, true);
         if (strcmp(mode, "threads") == 0)
                 for (int i = 0; i < 3; i++) {
                         pthread_t t;
@@ -195,6 +394,8 @@ int main(int argc, char *argv[]) {
                                 return 2;
                 }
 
+        if (strcmp(mode, "ward") == 0)
+                ward_mode(arg);         /* its own ready line, for its own mapping */
         printf("ready pid=%d anon=%p size=%lu\n", (int) getpid(), (void *) anon, ANON_SIZE);
 
         if (strcmp(mode, "spin") == 0) {
@@ -210,7 +411,9 @@ int main(int argc, char *argv[]) {
                         nanosleep(&ts, NULL);
                 }
                 printf("ok passes=%lu\n", (unsigned long) atomic_load(&passes));
-        } else if (strncmp(mode, "sleep-", 6) == 0)
+        } else if (strcmp(mode, "state") == 0)
+                state_mode();
+        else if (strncmp(mode, "sleep-", 6) == 0)
                 sleep_mode(mode, arg);
         else if (strcmp(mode, "read") == 0) {
                 uint64_t n = 0, sum = 1469598103934665603ULL;
