@@ -112,13 +112,21 @@ if grep -q "Test hook: this injector stops answering" "$INJ_LOG"; then
         wait_until 20 grep -q "Connected to the injector at $SOCK again" "$MLOCKD_LOG" ||
                 { cat "$MLOCKD_LOG" >&2; fail "the manager did not reconnect after the stuck server"; }
         ! grep -q "left stopped or traced" "$MLOCKD_LOG" || fail "the stuck server left the target stopped or traced"
-        # a call that did not return is not tried again on that target (failed:stuck); a new one
-        # is locked through the new connection
-        wait_until 20 grep -q "Process $pid (.*), policy [a-z]*: failed:stuck" "$MLOCKD_LOG" ||
+        # a call that did not return is not tried again on that target (failed:stuck), whichever
+        # target the stalled step was on; a fresh copy of it is locked through the new connection
+        wait_until 20 grep -q "Process [0-9]* (.*), policy [a-z]*: failed:stuck" "$MLOCKD_LOG" ||
                 { cat "$MLOCKD_LOG" >&2; fail "the target of the stuck call is not failed:stuck"; }
-        assert_unharmed "$pid"
-        start_my_target pid --anon 16M --touch 4M
-        addr=$(ready_field "$(target_output)" anon)
+        stuck=$(sed -n 's/.*Process \([0-9]*\) (.*), policy [a-z]*: failed:stuck.*/\1/p' "$MLOCKD_LOG" | head -n1)
+        assert_unharmed "$stuck"
+        if [[ $stuck == "$pid" ]]; then
+                start_my_target pid --anon 16M --touch 4M
+                addr=$(ready_field "$(target_output)" anon)
+        elif [[ $stuck == "$allowpid" ]]; then
+                start_victim seccomp-allow allowpid
+                aaddr=$(ready_field "$TEST_TMP/seccomp-allow.out" anon)
+        else
+                fail "the stuck call was on $stuck, not one of this test's targets"
+        fi
 else
         note "not a test build: the stall hook is not honoured, the stuck-server case is not run"
 fi
