@@ -124,8 +124,12 @@ if grep -q "Test hook: this injector stops answering" "$INJ_LOG"; then
         elif [[ $stuck == "$allowpid" ]]; then
                 start_victim seccomp-allow allowpid
                 aaddr=$(ready_field "$TEST_TMP/seccomp-allow.out" anon)
+        elif [[ $stuck == "$killpid" ]]; then
+                # its filter is read in the injector at the step, so the stalled step may be its own
+                start_victim seccomp-kill killpid
+                kaddr=$(ready_field "$TEST_TMP/seccomp-kill.out" anon)
         else
-                fail "the stuck call was on $stuck, not one of this test's targets"
+                fail "the stuck call was on $stuck, not one of this test's targets ($pid $allowpid $killpid)"
         fi
 else
         note "not a test build: the stall hook is not honoured, the stuck-server case is not run"
