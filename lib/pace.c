@@ -138,15 +138,17 @@ uint64_t pace_step_bytes(const Pace *p, const PaceMix *range_mix, uint64_t range
                         continue;
                 share = (double) range_mix->bytes[k] / (double) range_bytes;
                 per_byte += share * cost_or_prior(p, k) / MIB;
-                cap = p->kinds[k].largest_ok > 0 ? p->params.growth * (double) p->kinds[k].largest_ok
-                                                 : first_bytes(p, k);
+                /* growth from the largest step that stayed within budget, never below the first
+                 * step: a step cut short (a window's edge, the range's end) must not pin the next */
+                cap = MAX(first_bytes(p, k), p->params.growth * (double) p->kinds[k].largest_ok);
                 if (x * share > cap)
                         x = cap / share;
         }
         if (per_byte > 0 && x * per_byte > budget_usec(p))
                 x = budget_usec(p) / per_byte;
 
-        step = x >= (double) range_bytes ? range_bytes : (uint64_t) x / ps * ps;
+        /* to the nearest page: a cap of a page at a fractional share must not round down to less */
+        step = x >= (double) range_bytes ? range_bytes : (uint64_t) (x + (double) ps / 2) / ps * ps;
         return MAX(step, MIN(ps, range_bytes));
 }
 

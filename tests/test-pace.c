@@ -112,6 +112,30 @@ static void test_robust(void) {
         ASSERT_TRUE(after >= 256 * KiB);
 }
 
+/* A first step cut to one page (a 2 MiB window's edge) over a range whose resident share is a
+ * fraction: that page's share is all the kind "took", and the steps after it must still grow.
+ * They once stayed at one page for good (31,232 steps for 128 MiB). */
+static void test_clipped_first_step(void) {
+        Pace p = fresh(5000);
+        PaceMix m = { .bytes[PACE_RESIDENT] = 40 * MiB, .bytes[PACE_POPULATE] = 88 * MiB };
+        PaceMix one = { .bytes[PACE_RESIDENT] = 1280, .bytes[PACE_POPULATE] = 4096 - 1280 };
+        uint64_t step = 0;
+
+        pace_record(&p, &one, 150);
+        for (int i = 0; i < 6; i++) {
+                uint64_t s = pace_step_bytes(&p, &m, 128 * MiB);
+
+                ASSERT_TRUE(s >= step);
+                step = s;
+                pace_record(&p,
+                            &(PaceMix) { .bytes[PACE_RESIDENT] = step * 40 / 128,
+                                         .bytes[PACE_POPULATE] = step - step * 40 / 128 },
+                            100 + step / MiB * 1000);
+        }
+        ASSERT_TRUE(step >= 512 * KiB);
+        ASSERT_EQ(p.over, 0);
+}
+
 static void test_mixed(void) {
         Pace p = fresh(5000);
         PaceMix m = { .bytes[PACE_RESIDENT] = 32 * MiB, .bytes[PACE_SWAPIN] = 32 * MiB };
@@ -183,6 +207,7 @@ int main(void) {
         test_growth();
         test_robust();
         test_mixed();
+        test_clipped_first_step();
         test_overhead();
         test_mix_from_counts();
         return 0;
