@@ -113,11 +113,12 @@ static char *cell_display(const TableColumn *c, const Cell *cell) {
                 f = open_memstream(&s, &size);
                 if (!f)
                         return NULL;
+                /* The daemon already escapes what targets put in strings ("\xff"); a backslash
+                 * is left as it is, as systemctl shows "\x2d" in unit names. Only what would
+                 * break a table line is escaped here. */
                 for (const unsigned char *p = (const unsigned char *) cell->text; *p; p++)
                         if (*p < 0x20 || *p == 0x7f)
                                 fprintf(f, "\\x%02x", *p);
-                        else if (*p == '\\')
-                                fputs("\\\\", f);
                         else
                                 fputc(*p, f);
                 if (fclose(f) != 0) {

@@ -89,8 +89,9 @@ assert d["memory_cgroup"]["data"].endswith("-\\xff\\x01"), d' "$desc" || fail "D
                 fail "ListCgroups ${who:-as root} failed"
         grep -qF -- '-\\xff\\x01"' <<<"$cgroups" || fail "ListCgroups ${who:-as root} lacks the escaped cgroup: $cgroups"
         out=$($who "$MLOCKCTL" targets 2>&1) || fail "mlockctl targets ${who:-as root}: $out"
-        # (mlockctl shows a backslash doubled, so its tables are unambiguous: the bus's \xff is \\xff)
-        grep -qF 'x\\xff\\xfe' <<<"$out" || fail "mlockctl targets ${who:-as root} lacks the escaped comm: $out"
+        # mlockctl shows the bus's escapes as they are (as systemctl shows "\x2d"), not doubled
+        grep -qF 'x\xff\xfe' <<<"$out" || fail "mlockctl targets ${who:-as root} lacks the escaped comm: $out"
+        ! grep -qF 'x\\xff' <<<"$out" || fail "mlockctl targets ${who:-as root} doubles the backslashes: $out"
         out=$($who "$MLOCKCTL" --json targets 2>&1) || fail "mlockctl --json targets ${who:-as root}: $out"
         python3 -c 'import json, sys; json.loads(sys.argv[1])' "$out" || fail "mlockctl --json targets is not JSON: $out"
         for p in "$bad" "$ctl" "$deep_pid"; do

@@ -78,7 +78,7 @@ static void test_table_escapes(void) {
 
         ASSERT_STREQ(text,
                      "PID COMM            LOCKED BUDGET STATE\n"
-                     "  1 ev\\x1b[2Jil\\x0a     0B      - q\"uote\\\\d\n");
+                     "  1 ev\\x1b[2Jil\\x0a     0B      - q\"uote\\d\n");
         ASSERT_STREQ(json,
                      "[{\"pid\":1,\"comm\":\"ev\\u001b[2Jil\\n\",\"locked_bytes\":0,"
                      "\"budget_bytes\":0,\"state\":\"q\\\"uote\\\\d\"}]");
