@@ -562,6 +562,8 @@ int injector_serve(int fd, pid_t manager, pid_t parent) {
                 if (n < 0) {
                         if (n == -EINTR)
                                 continue;
+                        if (n == -ECONNRESET)
+                                return 0; /* it went away with a request of ours unread: the same */
                         if (n == -EMSGSIZE) {
                                 reply.r = -EMSGSIZE;
                                 set_reason(&reply, "malformed request");
