@@ -40,7 +40,12 @@ track_pid() {
 }
 
 _test_cleanup() {
-        local pid cg sw
+        local status=$? pid cg sw
+        # a failed test shows the end of the daemon's log (debug lines left out) in its own log
+        if (( status == 1 )) && [[ -s ${MLOCKD_LOG:-} ]]; then
+                echo "--- the last lines of $MLOCKD_LOG above debug level:" >&2
+                grep -v '^<7>' "$MLOCKD_LOG" | tail -n 30 >&2
+        fi
         for pid in "${_test_pids[@]}"; do
                 kill -KILL "$pid" 2>/dev/null || true
         done
@@ -55,7 +60,11 @@ _test_cleanup() {
         for sw in "${_test_swapfiles[@]}"; do
                 remove_swapfile "$sw"
         done
-        rm -rf "$TEST_TMP"
+        if [[ ${MLOCKD_TEST_KEEP:-} == 1 ]]; then
+                echo "# kept $TEST_TMP (MLOCKD_TEST_KEEP=1)" >&2
+        else
+                rm -rf "$TEST_TMP"
+        fi
 }
 trap _test_cleanup EXIT
 
