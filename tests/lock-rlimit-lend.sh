@@ -7,6 +7,7 @@
 # CAP_SYS_RESOURCE for a process of our own uid, so the root targets here run on any host; the
 # root targets have CAP_IPC_LOCK taken away, which would otherwise lift the limit.)
 . "${top_srcdir:-.}/tests/lib.sh"
+require_root # its targets run as other users (setpriv), before start_mlockd would check
 command -v setpriv >/dev/null || skip "setpriv not installed"
 command -v prlimit >/dev/null || skip "prlimit not installed"
 
