@@ -626,6 +626,9 @@ static int verb_status_pid(sd_bus *bus, uint32_t pid) {
         if (property_uint(&p, "not_mlocked_bytes") > 0)
                 fprintf(out, "            not mlocked: %s of the locked ranges\n",
                         format_bytes(b1, sizeof b1, property_uint(&p, "not_mlocked_bytes")));
+        if (property_uint(&p, "foreign_charged_bytes") > 0)
+                fprintf(out, "            charged to other cgroups: %s (their budgets count them)\n",
+                        format_bytes(b1, sizeof b1, property_uint(&p, "foreign_charged_bytes")));
         fprintf(out, "    Cgroup: %s\n", property_string(&p, "cgroup"));
         if (!property_uint(&p, "cgroup_accounted"))
                 fprintf(out, "    Budget: - (memory cgroup %s not accounted)\n",
@@ -639,6 +642,9 @@ static int verb_status_pid(sd_bus *bus, uint32_t pid) {
                         format_bytes(b1, sizeof b1, property_uint(&p, "budget_bytes")),
                         format_bytes(b2, sizeof b2, property_uint(&p, "cgroup_unevictable_bytes")),
                         property_string(&p, "memory_cgroup"));
+        if (property_uint(&p, "cgroup_foreign_bytes") > 0)
+                fprintf(out, "            of it locked by targets in other cgroups: %s\n",
+                        format_bytes(b1, sizeof b1, property_uint(&p, "cgroup_foreign_bytes")));
         if (property_get(&p, "max_hold_usec")) {
                 char t[FORMAT_TIMESPAN_MAX];
 

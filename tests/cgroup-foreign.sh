@@ -127,6 +127,11 @@ import json, sys
 rows = {r["cgroup"]: r for r in json.load(open(sys.argv[1]))}
 assert rows[sys.argv[2]]["foreign_bytes"] >= 30 << 20, rows
 PY
+"$MLOCKCTL" status "$b" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || fail "mlockctl status $b: $(cat "$TEST_TMP/err")"
+grep -qE "^ +charged to other cgroups: 3[0-9.]+M" "$TEST_TMP/out" || fail "mlockctl status $b: $(cat "$TEST_TMP/out")"
+"$MLOCKCTL" status "$a" >"$TEST_TMP/out" 2>"$TEST_TMP/err" || fail "mlockctl status $a: $(cat "$TEST_TMP/err")"
+grep -qE "^ +of it locked by targets in other cgroups: 3[0-9.]+M" "$TEST_TMP/out" ||
+        fail "mlockctl status $a: $(cat "$TEST_TMP/out")"
 desc=$(busctl --json=short call org.mlockd1 /org/mlockd1 org.mlockd1.Manager DescribeTarget u "$b") ||
         fail "DescribeTarget failed"
 python3 - "$desc" <<'PY' || fail "DescribeTarget: $desc"
