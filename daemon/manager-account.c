@@ -31,16 +31,6 @@ uint64_t target_claimed(const Target *t) {
         return MAX(t->locked_bytes, t->smaps_locked);
 }
 
-/* What mlockd's targets in the cgroup hold (target_claimed()). */
-uint64_t manager_cgroup_claimed(Manager *m, const char *memcg) {
-        uint64_t sum = 0;
-
-        for (size_t i = 0; i < m->n_targets; i++)
-                if (streq_ptr(m->targets[i]->memcg, memcg))
-                        sum += target_claimed(m->targets[i]);
-        return sum;
-}
-
 static uint64_t page_bytes(void) {
         long p = sysconf(_SC_PAGESIZE);
         return p > 0 ? (uint64_t) p : 4096;
