@@ -229,8 +229,19 @@ static int handle_pages(const InjectorRequest *req, int pidfd, InjectorReply *re
         int r;
 
         r = pageflags_open("/proc", req->pid, req->value ? PAGEFLAGS_CGROUP : 0, &p, &why);
-        for (uint32_t k = 0; r >= 0 && k < req->n_ranges; k++)
-                r = pageflags_count(p, req->ranges[k].start, req->ranges[k].end, req->value, &c, &why);
+        if (r < 0 && req->value && streq_ptr(why, "kpagecgroup-unreadable")) {
+                /* the flags without the charges, rather than nothing */
+                reply->charges.unread = 1;
+                why = NULL;
+                r = pageflags_open("/proc", req->pid, 0, &p, &why);
+        }
+        for (uint32_t k = 0; r >= 0 && k < req->n_ranges; k++) {
+                uint64_t before = c.memcg_mlocked;
+
+                r = pageflags_count_charged(p, req->ranges[k].start, req->ranges[k].end, req->value, &c,
+                                            req->value ? &reply->charges : NULL, &why);
+                reply->range_memcg[k] = c.memcg_mlocked - before;
+        }
         if (r < 0) {
                 set_reason(reply, why);
                 return r;

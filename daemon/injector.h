@@ -57,7 +57,8 @@ typedef struct InjectorRequest {
         uint64_t value;                 /* OPEN: InjectorFile; PRLIMIT: the new soft limit;
                                            PRLIMIT_RESTORE: the soft limit to put back (args[0]: the
                                            one mlockd set, only replaced if still in place);
-                                           PAGES: memcg inode for memcg_mlocked, 0: none */
+                                           PAGES: memcg inode for memcg_mlocked, range_memcg and
+                                           charges (those charged elsewhere), 0: none */
         PrefetchRange ranges[INJECTOR_MAX_RANGES];
 } InjectorRequest;
 
@@ -74,6 +75,10 @@ typedef struct InjectorReply {
         char path[4096];                /* EXE */
         PageCounts pages;               /* PAGES: summed over the ranges (reason on refusal:
                                            "kpageflags-unreadable") */
+        PageCharges charges;            /* PAGES with a memcg inode: mlocked pages charged to other
+                                           memcgs (charges.unread: kpagecgroup refused, no breakdown) */
+        uint64_t range_memcg[INJECTOR_MAX_RANGES]; /* PAGES with a memcg inode: per range, mlocked
+                                                      pages charged to that memcg */
 } InjectorReply;
 
 typedef struct Injector Injector;

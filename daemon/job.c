@@ -80,6 +80,7 @@ Job *job_free(Job *j) {
         job_spec_done(&j->spec);
         job_pages_done(&j->survey);
         job_pages_done(&j->verify);
+        job_foreign_done(&j->trim);
         lock_plan_free(j->plan);
         ledger_maps_free(j->planner_maps);
         maps_free(j->plan_smaps);
@@ -176,6 +177,8 @@ static void job_send_pages(Job *j, const JobPages *pg) {
         InjectorRequest req;
 
         job_request(j, INJECTOR_OP_PAGES, &req);
+        if (pg == &j->verify)
+                req.value = j->spec.memcg_ino; /* and the pages charged elsewhere */
         req.n_ranges = (uint32_t) w->n;
         for (size_t k = 0; k < w->n; k++)
                 req.ranges[k] = (PrefetchRange) { .start = pg->pieces[w->first + k].start,
@@ -353,6 +356,10 @@ static void job_next_ledger_step(Job *j) {
                         job_send_open(j, JOB_PLAN); /* plan again from what is left */
                         return;
                 }
+                if (j->phase == JOB_FOREIGN_UNLOCK) {
+                        job_send_open(j, JOB_VERIFY); /* what is left, per page */
+                        return;
+                }
                 if (j->error != TARGET_REASON_NONE)
                         job_finish(j, TARGET_FAILED, j->error, NULL);
                 else
@@ -511,6 +518,13 @@ static int job_count_reply(Job *j, JobPages *pg, int r, const InjectorReply *rep
                 return -1;
         }
         pg->windows[pg->at].counts = reply->pages;
+        pg->windows[pg->at].charges = (PageCharges) {};
+        if (pg == &j->verify && j->spec.memcg_ino != 0) {
+                if (page_charges_check(&reply->charges, j->spec.memcg_ino, reply->pages.mlocked) >= 0)
+                        pg->windows[pg->at].charges = reply->charges;
+                else
+                        log_debug("Ignoring an implausible breakdown of charged pages for %d.", (int) j->target->pid);
+        }
         pg->windows[pg->at].counted = true;
         if (++pg->at < pg->n_windows) {
                 job_send_pages(j, pg);
@@ -820,11 +834,14 @@ static void job_conclude(Job *j) {
                          : j->large_not_mlocked > 0 && j->folio_split > 0 ? TARGET_REASON_FOLIO
                                                                           : TARGET_REASON_NOT_MLOCKED;
         if (v->complete && !j->plan->trimmed && j->error == TARGET_REASON_NONE && !j->plan->future_refused &&
-            j->not_mlocked == 0 && !j->drifted)
+            j->not_mlocked == 0 && !j->drifted && !j->foreign_over)
                 job_finish(j, TARGET_LOCKED, TARGET_REASON_NONE, NULL);
+        else if (j->foreign_over && v->flagged == 0 && !j->drifted)
+                job_finish(j, TARGET_SKIPPED, TARGET_REASON_BUDGET_FOREIGN, NULL); /* all given back */
         else if (v->flagged > 0 || j->drifted)
                 job_finish(j, TARGET_PARTIAL,
                            j->drifted                       ? TARGET_REASON_DRIFTED
+                           : j->foreign_over                ? TARGET_REASON_BUDGET_FOREIGN
                            : j->plan->trimmed               ? trimmed_reason(j->plan)
                            : j->error != TARGET_REASON_NONE ? j->error
                            : j->plan->future_refused        ? TARGET_REASON_RLIMIT
@@ -902,6 +919,8 @@ static bool job_window_wants_relock(const Job *j, const JobWindow *w) {
         return missing > MIN(missing, w->counts.large_not_mlocked) || (missing > 0 && j->rounds == 0);
 }
 
+static void job_counted_end(Job *j);
+
 /* Every window counted: relock mlockd's windows with pages missing, or conclude. */
 static void job_pages_counted(Job *j) {
         bool any = false;
@@ -915,14 +934,14 @@ static void job_pages_counted(Job *j) {
                 for (size_t w = 0; w < j->verify.n_windows; w++)
                         any = any || job_window_wants_relock(j, &j->verify.windows[w]);
                 if (!any) {
-                        job_conclude(j);
+                        job_counted_end(j);
                         return;
                 }
         }
         if (!any || j->rounds >= JOB_VERIFY_ROUNDS || (j->spec.recheck && !j->spec.relock)) {
                 if (any && j->spec.recheck && !j->spec.relock)
                         j->drifted = true;
-                job_conclude(j);
+                job_counted_end(j);
                 return;
         }
         if (j->rounds == 0)
@@ -932,6 +951,185 @@ static void job_pages_counted(Job *j) {
         j->relock_offset = 0;
         j->phase = JOB_RELOCK;
         job_next_relock(j);
+}
+
+/* ---- pages charged to other cgroups ---------------------------------------------------------- */
+
+void job_foreign_done(JobForeign *f) {
+        free(f->pieces);
+        free(f->located);
+        free(f->picked);
+        *f = (JobForeign) {};
+}
+
+int job_foreign_add(JobForeign *f, uint64_t start, uint64_t end) {
+        while (start < end) {
+                uint64_t e = MIN(end, (start / JOB_FOREIGN_GRAIN + 1) * JOB_FOREIGN_GRAIN);
+                PrefetchRange *n = reallocarray(f->pieces, f->n_pieces + 1, sizeof *n);
+
+                if (!n)
+                        return -ENOMEM;
+                f->pieces = n;
+                f->pieces[f->n_pieces++] = (PrefetchRange) { .start = start, .end = e };
+                start = e;
+        }
+        return 0;
+}
+
+int job_foreign_steps(const JobForeign *f, LedgerStep **ret, size_t *ret_n) {
+        _cleanup_free_ LedgerStep *steps = NULL;
+        size_t n = 0;
+
+        for (size_t k = 0; k < f->n_pieces; k++) {
+                const PrefetchRange *p = &f->pieces[k];
+                LedgerStep *ns;
+
+                if (!f->picked || !f->picked[k])
+                        continue;
+                if (n > 0 && steps[n - 1].start + steps[n - 1].len == p->start) {
+                        steps[n - 1].len += p->end - p->start;
+                        continue;
+                }
+                ns = reallocarray(steps, n + 1, sizeof *ns);
+                if (!ns)
+                        return -ENOMEM;
+                steps = ns;
+                steps[n++] = (LedgerStep) { .call = INJECT_MUNLOCK, .start = p->start, .len = p->end - p->start };
+        }
+        *ret = TAKE_PTR(steps);
+        *ret_n = n;
+        return 0;
+}
+
+static void job_send_locate(Job *j) {
+        JobForeign *f = &j->trim;
+        size_t n = MIN(f->n_pieces - f->piece_at, (size_t) INJECTOR_MAX_RANGES);
+        InjectorRequest req;
+
+        job_request(j, INJECTOR_OP_PAGES, &req);
+        req.value = f->ino[f->at];
+        req.n_ranges = (uint32_t) n;
+        memcpy(req.ranges, f->pieces + f->piece_at, n * sizeof(PrefetchRange));
+        job_send(j, &req);
+}
+
+/* Whether window w has pages charged to one of the memcgs over their budget (or to memcgs past
+ * the breakdown's bounds, which may be one). */
+static bool window_charged_over(const JobWindow *w, const JobForeign *f) {
+        if (w->charges.other > 0)
+                return true;
+        for (size_t i = 0; i < f->n; i++)
+                if (page_charges_get(&w->charges, f->ino[i]) > 0)
+                        return true;
+        return false;
+}
+
+/* Ask the manager whose budget the pages charged elsewhere exceed; if any, locate them in mlockd's
+ * pieces. False when there is nothing to give back (or no way to find it). */
+static bool job_foreign_start(Job *j) {
+        uint64_t want[PAGE_CHARGES_MAX] = {};
+        JobForeign *f = &j->trim;
+
+        if (j->ops->foreign(j, &j->foreign, want, j->userdata) < 0)
+                return false;
+        job_foreign_done(f);
+        for (uint32_t i = 0; i < j->foreign.n && i < PAGE_CHARGES_MAX; i++)
+                if (want[i] > 0) {
+                        f->ino[f->n] = j->foreign.charges[i].memcg_ino;
+                        f->want[f->n++] = want[i];
+                }
+        if (f->n == 0)
+                return false;
+        j->foreign_over = true;
+        for (size_t w = 0; w < j->verify.n_windows; w++) {
+                const JobWindow *win = &j->verify.windows[w];
+
+                if (!window_piece(&j->verify, win)->ours || !window_charged_over(win, f))
+                        continue;
+                for (size_t k = win->first; k < win->first + win->n; k++)
+                        if (job_foreign_add(f, j->verify.pieces[k].start, j->verify.pieces[k].end) < 0)
+                                return false;
+        }
+        if (f->n_pieces == 0)
+                return false;
+        f->located = calloc(f->n_pieces, sizeof *f->located);
+        f->picked = calloc(f->n_pieces, sizeof *f->picked);
+        if (!f->located || !f->picked)
+                return false;
+        j->phase = JOB_FOREIGN_LOCATE;
+        job_send_locate(j);
+        return true;
+}
+
+/* Every window counted and relocked: give back what took another cgroup past its budget (once a
+ * job, then verify again), or conclude. */
+static void job_counted_end(Job *j) {
+        j->foreign = (PageCharges) {};
+        for (size_t w = 0; w < j->verify.n_windows; w++)
+                page_charges_merge(&j->foreign, &j->verify.windows[w].charges);
+        if (!j->foreign_asked && j->ops->foreign && page_charges_total(&j->foreign) > 0) {
+                j->foreign_asked = true;
+                if (job_foreign_start(j))
+                        return;
+        }
+        job_conclude(j);
+}
+
+/* The picked pieces are munlocked (ledger steps: the ledger forgets them), then verify again. */
+static void job_foreign_unlock(Job *j) {
+        uint64_t bytes = 0;
+        char b[FORMAT_BYTES_MAX];
+
+        free(j->steps);
+        j->steps = NULL;
+        j->n_steps = j->step_at = 0;
+        if (job_foreign_steps(&j->trim, &j->steps, &j->n_steps) < 0 || j->n_steps == 0) {
+                job_conclude(j);
+                return;
+        }
+        for (size_t k = 0; k < j->n_steps; k++)
+                bytes += j->steps[k].len;
+        log_info("Process %d (%s): giving back %s of its lock, where pages charged to another cgroup took it "
+                 "past its budget.", (int) j->target->pid, strempty(j->target->comm), format_bytes(b, sizeof b, bytes));
+        j->phase = JOB_FOREIGN_UNLOCK;
+        job_next_ledger_step(j);
+}
+
+static void job_locate_reply(Job *j, int r, const InjectorReply *reply) {
+        JobForeign *f = &j->trim;
+        uint64_t ps = page_size(), got;
+
+        if (r == -ESRCH) {
+                job_gone(j);
+                return;
+        }
+        if (r < 0) {
+                log_debug_errno(r, "Could not locate the pages of %d charged elsewhere: %m", (int) j->target->pid);
+                job_foreign_unlock(j); /* what was picked so far */
+                return;
+        }
+        for (uint32_t k = 0; k < j->last.n_ranges; k++) {
+                const PrefetchRange *p = &f->pieces[f->piece_at + k];
+                uint64_t n = reply->range_memcg[k];
+
+                f->located[f->piece_at + k] = n <= (p->end - p->start) / ps ? n : 0; /* implausible: none */
+        }
+        f->piece_at += j->last.n_ranges;
+        if (f->piece_at < f->n_pieces) {
+                job_send_locate(j);
+                return;
+        }
+        got = account_trim_pick(f->located, f->n_pieces, f->want[f->at], f->picked);
+        if (got < f->want[f->at])
+                log_debug("Process %d: only %" PRIu64 " of %" PRIu64 " pages charged to memcg %" PRIu64
+                          " found in mlockd's ranges.", (int) j->target->pid, got, f->want[f->at], f->ino[f->at]);
+        if (++f->at < f->n) {
+                f->piece_at = 0;
+                memset(f->located, 0, f->n_pieces * sizeof *f->located);
+                job_send_locate(j);
+                return;
+        }
+        job_foreign_unlock(j);
 }
 
 static void job_pages_reply(Job *j, int r, const InjectorReply *reply) {
@@ -1120,7 +1318,11 @@ void job_reply(Job *j, int r, const InjectorReply *reply, int fd) {
                 return;
         case JOB_TRIM:
         case JOB_UNLOCK_STEP:
+        case JOB_FOREIGN_UNLOCK:
                 job_ledger_step_reply(j, r, reply);
+                return;
+        case JOB_FOREIGN_LOCATE:
+                job_locate_reply(j, r, reply);
                 return;
         case JOB_PRLIMIT:
                 job_prlimit_reply(j, r, reply);

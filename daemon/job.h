@@ -9,7 +9,9 @@
  *           huge) [-> prefetch] -> lock steps (paced by kind of memory for MaxPause, edges on folio
  *           boundaries) [-> MCL_FUTURE] -> open smaps (cross-check) -> per-page verify
  *           [-> relock what is VM_LOCKED but not mlocked (munlock + mlock2 in one stop), verify
- *           again; at most JOB_VERIFY_ROUNDS times].
+ *           again; at most JOB_VERIFY_ROUNDS times]
+ *           [-> pages charged to another cgroup took it past its budget: locate them (per-range
+ *           counts for that memcg), munlock the pieces that hold them, verify again; once].
  *   UNLOCK: open smaps -> the ledger's unlock steps -> done (Release, policy gone, Mode=none).
  *
  * The job talks to the injector only through JobOps.submit and learns the answer through
@@ -45,6 +47,8 @@ typedef enum JobPhase {
         JOB_VERIFY,             /* waiting for smaps to verify from */
         JOB_PAGES,              /* per-page counts of the locked ranges */
         JOB_RELOCK,             /* munlock + mlock2 of ranges with pages not mlocked */
+        JOB_FOREIGN_LOCATE,     /* per-range counts of pages charged to a cgroup over its budget */
+        JOB_FOREIGN_UNLOCK,     /* munlock of the pieces that hold them */
         JOB_UNLOCK_MAPS,        /* waiting for smaps to unlock from */
         JOB_UNLOCK_STEP,
         JOB_DONE,
@@ -67,6 +71,8 @@ typedef struct JobSpec {
         bool recheck;                   /* a periodic re-verification, not a first lock */
         FolioSizes folios;              /* the enabled large-folio sizes: chunk edges fall on them */
         unsigned max_mappings;          /* [Daemon] MaxMappings=: more, and the plan is refused (0: any) */
+        uint64_t memcg_ino;             /* the target's memcg inode: verify breaks down the pages
+                                           charged elsewhere (0: it does not) */
 } JobSpec;
 
 /* How many times verify may relock before it reports what stays not mlocked. */
@@ -89,8 +95,30 @@ typedef struct JobWindow {
         size_t first, n;
         uint64_t bytes;
         PageCounts counts;
+        PageCharges charges;            /* of its mlocked pages, those charged to other memcgs */
         bool counted;
 } JobWindow;
+
+/* Pieces of mlockd's ranges given back where a cgroup's budget is exceeded by pages charged there:
+ * the grain of what is given back (edges on PMD-sized folio boundaries; 64 pieces, one request,
+ * per JOB_WINDOW). */
+#define JOB_FOREIGN_GRAIN (JOB_WINDOW / INJECTOR_MAX_RANGES)
+
+typedef struct JobForeign {
+        uint64_t ino[PAGE_CHARGES_MAX];         /* the memcgs over their budget */
+        uint64_t want[PAGE_CHARGES_MAX];        /* pages to give back there */
+        size_t n, at;
+        PrefetchRange *pieces;                  /* mlockd's pieces in windows with pages there */
+        uint64_t *located;                      /* pages of memcg ino[at] in each */
+        bool *picked;                           /* to give back */
+        size_t n_pieces, piece_at;
+} JobForeign;
+
+void job_foreign_done(JobForeign *f);
+/* Cut [start, end) into pieces at JOB_FOREIGN_GRAIN boundaries, added to f. */
+int job_foreign_add(JobForeign *f, uint64_t start, uint64_t end);
+/* The munlock steps for f's picked pieces, adjacent ones merged. */
+int job_foreign_steps(const JobForeign *f, LedgerStep **ret, size_t *ret_n);
 
 typedef struct JobPages {
         JobPiece *pieces;
@@ -123,6 +151,9 @@ typedef struct JobOps {
         int (*limits)(Job *j, uint64_t held, JobLimits *ret, void *userdata);
         /* A step ran (for metrics); held_usec: how long the target was held. */
         void (*stepped)(Job *j, uint64_t held_usec, void *userdata);
+        /* How many of the pages charged to other memcgs (charged, from verify) to give back, per
+         * entry of charged, because they put that cgroup past its budget; optional. */
+        int (*foreign)(Job *j, const PageCharges *charged, uint64_t ret_pages[PAGE_CHARGES_MAX], void *userdata);
         /* The target's mounts (for the filesystem of each file mapping); optional. */
         int (*mounts)(Job *j, Mounts **ret, void *userdata);
         /* The job ended; it may be freed from here. */
@@ -163,6 +194,10 @@ struct Job {
         LockVerify smaps_verify;        /* the cross-check */
         uint64_t folio_split;           /* bytes where the target's own VMA edges cut a folio */
         uint64_t inherited_locked;      /* locks found in place after a restart (smaps) */
+        PageCharges foreign;            /* verified: mlocked pages charged to other memcgs */
+        JobForeign trim;                /* giving back pages charged where a budget is exceeded */
+        bool foreign_over;              /* a cgroup's budget was exceeded by pages charged there */
+        bool foreign_asked;             /* the manager was asked (once a job) */
 
         /* the outcome */
         TargetState state;

@@ -77,6 +77,7 @@ daemon_integration_tests = \
 	tests/lock-swap.sh \
 	tests/lock-drift.sh \
 	tests/cgroup-budget-swap.sh \
+	tests/cgroup-foreign.sh \
 	tests/lock-kill.sh
 integration_tests += $(daemon_integration_tests)
 # tests/lock-kill.sh: SIGKILL at the moment a target is inside an injected call

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
@@ -30,13 +31,35 @@ uint64_t target_claimed(const Target *t) {
         return MAX(t->locked_bytes, t->smaps_locked);
 }
 
-/* What mlockd's targets in the cgroup hold (target_claimed()). */
-uint64_t manager_cgroup_claimed(Manager *m, const char *memcg) {
+static uint64_t page_bytes(void) {
+        long p = sysconf(_SC_PAGESIZE);
+        return p > 0 ? (uint64_t) p : 4096;
+}
+
+uint64_t target_foreign_bytes(const Target *t, uint64_t ino) {
+        return (ino == 0 ? page_charges_total(&t->foreign) : page_charges_get(&t->foreign, ino)) * page_bytes();
+}
+
+/* A target's claim on its own cgroup: what it holds less what is charged elsewhere. */
+static uint64_t target_claimed_here(const Target *t) {
+        uint64_t c = target_claimed(t), out = target_foreign_bytes(t, 0);
+
+        return c > out ? c - out : 0;
+}
+
+uint64_t manager_cgroup_charged(Manager *m, const char *memcg, uint64_t ino, const Target *except) {
         uint64_t sum = 0;
 
-        for (size_t i = 0; i < m->n_targets; i++)
-                if (streq_ptr(m->targets[i]->memcg, memcg))
-                        sum += target_claimed(m->targets[i]);
+        for (size_t i = 0; i < m->n_targets; i++) {
+                const Target *t = m->targets[i];
+
+                if (t == except)
+                        continue;
+                if (streq_ptr(t->memcg, memcg))
+                        sum += target_claimed_here(t);
+                else if (ino != 0)
+                        sum += target_foreign_bytes(t, ino);
+        }
         return sum;
 }
 
@@ -88,7 +111,7 @@ void manager_account(Manager *m) {
                         }
                         fresh = n;
                         c = &fresh[n_fresh++];
-                        *c = (CgroupAccount) { .path = strdup(t->memcg) };
+                        *c = (CgroupAccount) { .path = strdup(t->memcg), .ino = t->memcg_ino };
                         if (!c->path) {
                                 n_fresh--;
                                 log_oom();
@@ -102,20 +125,27 @@ void manager_account(Manager *m) {
                         c->over_budget = old && old->over_budget;
                 }
                 c->locked += t->locked_bytes;
-                c->claimed += target_claimed(t);
+                c->claimed += target_claimed_here(t);
+                c->foreign_out += MIN(target_foreign_bytes(t, 0), t->locked_bytes);
                 c->budget = budget_tighten(c->budget, target_policy(m, t));
         }
 
+        /* pages charged here that targets elsewhere mlocked count here, not there */
+        for (size_t j = 0; j < n_fresh; j++)
+                for (size_t i = 0; fresh[j].ino != 0 && i < m->n_targets; i++)
+                        if (!streq_ptr(m->targets[i]->memcg, fresh[j].path))
+                                fresh[j].foreign += target_foreign_bytes(m->targets[i], fresh[j].ino);
+
         for (size_t j = 0; j < n_fresh; j++) {
                 CgroupAccount *c = &fresh[j];
-                uint64_t held = MAX(c->unevictable, c->claimed);
+                uint64_t held = MAX(c->unevictable, c->claimed + c->foreign);
                 bool over = c->budget > 0 && held > c->budget;
 
                 if (over && !c->over_budget) {
                         char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], d[FORMAT_BYTES_MAX];
                         log_warning("Cgroup %s holds %s unevictable (mlockd holds %s there), over its budget of %s.",
                                     c->path, format_bytes(a, sizeof a, c->unevictable),
-                                    format_bytes(d, sizeof d, c->claimed), format_bytes(b, sizeof b, c->budget));
+                                    format_bytes(d, sizeof d, c->claimed + c->foreign), format_bytes(b, sizeof b, c->budget));
                         bus_emit_budget_exceeded(m, c);
                 }
                 c->over_budget = over;
@@ -161,7 +191,7 @@ void manager_check_drift(Manager *m) {
                                   format_bytes(b, sizeof b, status.vm_lck));
                 else if (c && t->cg_unevictable > 0 &&
                          c->unevictable + drift_slack(t->cg_unevictable) < t->cg_unevictable &&
-                         c->unevictable + drift_slack(c->locked) < c->locked)
+                         c->unevictable + drift_slack(c->locked - c->foreign_out) < c->locked - c->foreign_out)
                         log_debug("Process %d (%s): unevictable of %s fell from %s to %s, checking its lock.",
                                   (int) t->pid, strempty(t->comm), c->path,
                                   format_bytes(a, sizeof a, t->cg_unevictable),
@@ -197,7 +227,8 @@ void manager_write_metrics(Manager *m) {
         }
         for (size_t i = 0; i < m->n_cgroups; i++)
                 cg[i] = (MetricsCgroup) { .path = m->cgroups[i].path, .unevictable = m->cgroups[i].unevictable,
-                                          .locked = m->cgroups[i].locked, .budget = m->cgroups[i].budget };
+                                          .locked = m->cgroups[i].locked, .budget = m->cgroups[i].budget,
+                                          .foreign = m->cgroups[i].foreign };
         for (size_t i = 0; i < m->policies->n_policies; i++) {
                 const char *name = m->policies->policies[i]->name;
                 pol[i] = (MetricsPolicy) { .name = name, .locked = manager_policy_locked(m, name) };

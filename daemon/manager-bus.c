@@ -124,8 +124,9 @@ static int append_cgroup(sd_bus_message *reply, const char *signature, Manager *
         const CgroupAccount *c = &m->cgroups[i];
         _cleanup_free_ char *path = NULL;
 
+        /* foreign last: callers reading the first four by index go on working */
         return sd_bus_message_append(reply, signature, utf8_safe(c->path, &path), c->unevictable, c->locked,
-                                     c->budget);
+                                     c->budget, c->foreign);
 }
 
 static int method_list_policies(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -143,7 +144,7 @@ static int method_list_targets(sd_bus_message *message, void *userdata, sd_bus_e
 static int method_list_cgroups(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
 
-        return reply_array(message, "(sttt)", m, m->n_cgroups, append_cgroup);
+        return reply_array(message, "(stttt)", m, m->n_cgroups, append_cgroup);
 }
 
 static int method_get_target(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -388,11 +389,14 @@ static int method_describe_target(sd_bus_message *message, void *userdata, sd_bu
             (r = append_entry(reply, "smaps_locked_bytes", "t", t->smaps_locked)) < 0 ||
             (r = append_entry(reply, "pages_verified", "b", t->pages_verified)) < 0 ||
             (r = append_entry(reply, "not_mlocked_bytes", "t", t->not_mlocked)) < 0 ||
+            (r = append_entry(reply, "foreign_charged_bytes", "t",
+                              page_charges_total(&t->foreign) * (uint64_t) sysconf(_SC_PAGESIZE))) < 0 ||
             (r = append_entry(reply, "cgroup", "s", utf8_safe(t->cgroup, &cgroup))) < 0 ||
             (r = append_entry(reply, "memory_cgroup", "s", utf8_safe(t->memcg, &memcg))) < 0 ||
             (r = append_entry(reply, "budget_bytes", "t", c ? c->budget : UINT64_C(0))) < 0 ||
             (r = append_entry(reply, "cgroup_accounted", "b", c != NULL)) < 0 ||
             (r = append_entry(reply, "cgroup_unevictable_bytes", "t", c ? c->unevictable : UINT64_C(0))) < 0 ||
+            (r = append_entry(reply, "cgroup_foreign_bytes", "t", c ? c->foreign : UINT64_C(0))) < 0 ||
             (r = append_entry(reply, "max_hold_usec", "t", (uint64_t) t->max_hold)) < 0 ||
             (r = append_entry(reply, "max_pause_usec", "t", (uint64_t) (policy ? policy->max_pause : 0))) < 0 ||
             (r = append_entry(reply, "replans", "u", (uint32_t) t->replans)) < 0 ||
@@ -534,7 +538,7 @@ const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListCgroups",
                                 SD_BUS_NO_ARGS,
-                                SD_BUS_RESULT("a(sttt)", cgroups),
+                                SD_BUS_RESULT("a(stttt)", cgroups),
                                 method_list_cgroups,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetTarget",

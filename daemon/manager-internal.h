@@ -54,7 +54,11 @@ extern const double injection_bucket_bounds[8];
 CgroupAccount *manager_find_cgroup(Manager *m, const char *path);
 uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, const Target *except);
 uint64_t manager_cgroup_budget(Manager *m, const char *memcg);
-uint64_t manager_cgroup_claimed(Manager *m, const char *memcg);
+/* What budgets count in the cgroup at memcg (inode ino): what its targets claim, less their pages
+ * charged elsewhere, plus the pages charged there that other targets (but except) mlocked. */
+uint64_t manager_cgroup_charged(Manager *m, const char *memcg, uint64_t ino, const Target *except);
+/* Bytes of t's mlocked pages charged to other memcgs (all, or to the one of inode ino). */
+uint64_t target_foreign_bytes(const Target *t, uint64_t ino);
 void manager_account(Manager *m);
 /* Each accounting tick: targets whose lock drifted (VmLck fell, or their cgroup's unevictable fell
  * below what mlockd verified there) are re-verified. */

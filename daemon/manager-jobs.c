@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "account.h"
 #include "injector-client.h"
@@ -110,11 +111,60 @@ static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) 
                 in.cgroup_budget = manager_cgroup_budget(m, t->memcg);
                 in.limit_margin = m->policies->daemon.cgroup_limit_margin;
                 in.in_flight = manager_cgroup_in_flight(m, t->memcg, t);
-                in.claimed = manager_cgroup_claimed(m, t->memcg);
+                in.claimed = manager_cgroup_charged(m, t->memcg, t->memcg_ino, NULL);
         }
 
         *ret = (JobLimits) { .vm_locked = status.vm_lck, .memlock_limit = soft };
         account_target(&in, &ret->account);
+        return 0;
+}
+
+/* The cgroup other than t's whose memcg has inode ino, and one of its targets (for the budget). */
+static const char *foreign_cgroup(Manager *m, const Target *t, uint64_t ino) {
+        for (size_t i = 0; ino != 0 && i < m->n_targets; i++) {
+                const Target *u = m->targets[i];
+
+                if (u->memcg_ino == ino && u->memcg && !streq_ptr(u->memcg, t->memcg))
+                        return u->memcg;
+        }
+        return NULL;
+}
+
+/* Pages t's lock has charged to other cgroups count against their budgets: what is beyond a budget
+ * is given back. A cgroup mlockd has no target in has no budget here. */
+static int job_op_foreign(Job *j, const PageCharges *charged, uint64_t ret_pages[PAGE_CHARGES_MAX], void *userdata) {
+        Manager *m = userdata;
+        Target *t = j->target;
+        uint64_t ps = (uint64_t) sysconf(_SC_PAGESIZE);
+
+        for (uint32_t i = 0; i < charged->n && i < PAGE_CHARGES_MAX; i++) {
+                uint64_t ino = charged->charges[i].memcg_ino;
+                const char *path = foreign_cgroup(m, t, ino);
+                CgroupMemory mem = {};
+                ForeignInput in;
+                uint64_t excess;
+                char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX];
+
+                ret_pages[i] = 0;
+                if (!path || !m->have_cgroup_layout)
+                        continue;
+                in = (ForeignInput) {
+                        .budget = manager_cgroup_budget(m, path),
+                        .held = manager_cgroup_charged(m, path, ino, t),
+                        .charged = charged->charges[i].pages * ps,
+                };
+                if (in.budget == 0)
+                        continue;
+                if (cgroup_read_memory_fields(&m->cgroup_layout, path, CGROUP_READ_STAT, &mem) >= 0)
+                        in.unevictable = mem.unevictable;
+                excess = account_foreign_excess(&in);
+                if (excess == 0)
+                        continue;
+                ret_pages[i] = (excess + ps - 1) / ps;
+                log_notice("Process %d (%s) locked %s charged to cgroup %s, %s beyond its budget of %s; giving that "
+                           "back.", (int) t->pid, strempty(t->comm), format_bytes(a, sizeof a, in.charged), path,
+                           format_bytes(b, sizeof b, excess), format_bytes(c, sizeof c, in.budget));
+        }
         return 0;
 }
 
@@ -182,6 +232,7 @@ static void manager_lock_finished(Manager *m, Target *t, Job *j) {
                 t->locked_bytes = j->locked_bytes;
                 t->smaps_locked = j->smaps_locked;
                 t->pages_verified = j->pages_verified;
+                t->foreign = j->pages_verified ? j->foreign : (PageCharges) {};
                 t->not_mlocked = j->not_mlocked;
                 CgroupMemory mem = {};
 
@@ -215,7 +266,8 @@ static void manager_lock_finished(Manager *m, Target *t, Job *j) {
                         log_notice("Process %d (%s): its lock drifted (now %s mlocked), left so (Relock=no).",
                                    (int) t->pid, strempty(t->comm), format_bytes(a, sizeof a, j->locked_bytes));
         }
-        t->trimmed = j->reason == TARGET_REASON_LIMIT || j->reason == TARGET_REASON_BUDGET;
+        t->trimmed = j->reason == TARGET_REASON_LIMIT || j->reason == TARGET_REASON_BUDGET ||
+                     j->reason == TARGET_REASON_BUDGET_FOREIGN;
         manager_set_state(m, t, j->state, j->reason, j->detail[0] ? j->detail : NULL);
         if (target_young(t, now_usec(CLOCK_MONOTONIC)))
                 manager_arm_settle(m, false);
@@ -300,6 +352,7 @@ static void job_op_finished(Job *j, void *userdata) {
 static const JobOps job_ops = {
         .submit = job_op_submit,
         .limits = job_op_limits,
+        .foreign = job_op_foreign,
         .stepped = job_op_stepped,
         .mounts = job_op_mounts,
         .finished = job_op_finished,
@@ -354,6 +407,7 @@ static void start_job(Manager *m, Target *t, JobKind kind, TargetThen then, bool
                 /* a limit is lent only on the word of keys the process cannot forge */
                 spec.raise_memlock_limit = spec.raise_memlock_limit && match_may_raise_memlock(p, t->uid, t->cgroup);
                 spec.max_mappings = m->policies->daemon.max_mappings;
+                spec.memcg_ino = t->memcg_ino;
         } else {
                 t->unlock_then = then;
                 r = 0;

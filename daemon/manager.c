@@ -297,6 +297,10 @@ static int target_read(Target *t) {
                 t->cgroup = p ? strdup(p) : NULL;
                 free(t->memcg);
                 t->memcg = paths.memory ? strdup(paths.memory) : (paths.unified ? strdup(paths.unified) : NULL);
+                /* kpagecgroup names a page's memcg by this inode */
+                t->memcg_ino = 0;
+                if (t->memcg && t->manager && t->manager->have_cgroup_layout)
+                        (void) cgroup_inode(&t->manager->cgroup_layout, t->memcg, &t->memcg_ino);
         }
         return 0;
 }

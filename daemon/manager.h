@@ -30,6 +30,10 @@ typedef struct CgroupAccount {
                                    has not mlocked yet will be (reclaim culls them): budgets count them */
         uint64_t budget;        /* CgroupMaxUnevictable= of the policies there, 0: none */
         bool over_budget;       /* BudgetExceeded was emitted and not yet cleared */
+        uint64_t ino;           /* its directory's inode: kpagecgroup's name for it, 0: unknown */
+        uint64_t foreign;       /* bytes charged here that targets in other cgroups mlocked (page
+                                   cache this cgroup read first) */
+        uint64_t foreign_out;   /* of locked, the bytes charged to other cgroups */
 } CgroupAccount;
 
 struct Manager {

@@ -138,7 +138,8 @@ static int get_locked_bytes(sd_bus *bus, uint64_t *ret) {
 /* Reads one struct of a List* reply and adds its row: > 0 a row, 0 the end, < 0 an error. */
 typedef int (*ReadRow)(sd_bus_message *reply, Table *t);
 
-/* Call a List* method and put its array into a table. */
+/* Call a List* method and put its array into a table. signature NULL: the array's own (a member
+ * that grew fields at its end; read_row tells them apart). */
 static int list_table(sd_bus *bus, const char *member, const char *signature, const TableColumn *columns,
                       size_t n_columns, ReadRow read_row, Table **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -154,7 +155,13 @@ static int list_table(sd_bus *bus, const char *member, const char *signature, co
         if (r < 0)
                 return bus_error_parse(r, "make a table");
 
-        r = sd_bus_message_enter_container(reply, 'a', signature);
+        if (!signature) {
+                r = sd_bus_message_peek_type(reply, NULL, &signature);
+                if (r == 0)
+                        r = -EBADMSG;
+        }
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', signature);
         while (r >= 0 && (r = read_row(reply, t)) > 0)
                 ;
         if (r < 0) {
@@ -212,17 +219,25 @@ static const TableColumn cgroup_columns[] = {
         { "UNEVICTABLE", "unevictable_bytes", CELL_BYTES },
         { "LOCKED", "locked_bytes", CELL_BYTES },
         { "BUDGET", "budget_bytes", CELL_LIMIT },
+        { "FOREIGN", "foreign_bytes", CELL_BYTES },
 };
 
+/* (stttt), or (sttt) from a daemon before the foreign bytes (0 then). */
 static int read_cgroup(sd_bus_message *reply, Table *t) {
-        const char *path;
-        uint64_t unevictable, locked, budget;
+        const char *path, *contents = NULL;
+        uint64_t unevictable, locked, budget, foreign = 0;
         int r;
 
-        r = sd_bus_message_read(reply, "(sttt)", &path, &unevictable, &locked, &budget);
+        r = sd_bus_message_peek_type(reply, NULL, &contents);
         if (r <= 0)
                 return r;
-        return table_add_row(t, path, unevictable, locked, budget) ?: 1;
+        if (streq_ptr(contents, "sttt"))
+                r = sd_bus_message_read(reply, "(sttt)", &path, &unevictable, &locked, &budget);
+        else
+                r = sd_bus_message_read(reply, "(stttt)", &path, &unevictable, &locked, &budget, &foreign);
+        if (r <= 0)
+                return r;
+        return table_add_row(t, path, unevictable, locked, budget, foreign) ?: 1;
 }
 
 static int print_table(const Table *t, const char *singular, const char *plural) {
@@ -274,7 +289,7 @@ static int verb_cgroups(sd_bus *bus) {
         _cleanup_(table_freep) Table *t = NULL;
         int r;
 
-        r = list_table(bus, "ListCgroups", "(sttt)", cgroup_columns, ELEMENTSOF(cgroup_columns),
+        r = list_table(bus, "ListCgroups", NULL, cgroup_columns, ELEMENTSOF(cgroup_columns),
                        read_cgroup, &t);
         if (r != 0)
                 return r;
@@ -611,6 +626,9 @@ static int verb_status_pid(sd_bus *bus, uint32_t pid) {
         if (property_uint(&p, "not_mlocked_bytes") > 0)
                 fprintf(out, "            not mlocked: %s of the locked ranges\n",
                         format_bytes(b1, sizeof b1, property_uint(&p, "not_mlocked_bytes")));
+        if (property_uint(&p, "foreign_charged_bytes") > 0)
+                fprintf(out, "            charged to other cgroups: %s (their budgets count them)\n",
+                        format_bytes(b1, sizeof b1, property_uint(&p, "foreign_charged_bytes")));
         fprintf(out, "    Cgroup: %s\n", property_string(&p, "cgroup"));
         if (!property_uint(&p, "cgroup_accounted"))
                 fprintf(out, "    Budget: - (memory cgroup %s not accounted)\n",
@@ -624,6 +642,9 @@ static int verb_status_pid(sd_bus *bus, uint32_t pid) {
                         format_bytes(b1, sizeof b1, property_uint(&p, "budget_bytes")),
                         format_bytes(b2, sizeof b2, property_uint(&p, "cgroup_unevictable_bytes")),
                         property_string(&p, "memory_cgroup"));
+        if (property_uint(&p, "cgroup_foreign_bytes") > 0)
+                fprintf(out, "            of it locked by targets in other cgroups: %s\n",
+                        format_bytes(b1, sizeof b1, property_uint(&p, "cgroup_foreign_bytes")));
         if (property_get(&p, "max_hold_usec")) {
                 char t[FORMAT_TIMESPAN_MAX];
 

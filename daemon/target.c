@@ -55,6 +55,7 @@ static const char *const reason_table[_TARGET_REASON_MAX] = {
         [TARGET_REASON_UNINTERRUPTIBLE] = "uninterruptible",
         [TARGET_REASON_STUCK] = "stuck",
         [TARGET_REASON_TOO_MANY_MAPS] = "too-many-maps",
+        [TARGET_REASON_BUDGET_FOREIGN] = "budget-foreign",
 };
 
 static const char *const reason_sentences[_TARGET_REASON_MAX] = {
@@ -92,6 +93,7 @@ static const char *const reason_sentences[_TARGET_REASON_MAX] = {
         [TARGET_REASON_UNINTERRUPTIBLE] = "it sleeps uninterruptibly (D state); locking waits and is retried",
         [TARGET_REASON_STUCK] = "an injected call did not return in time; it is left alone until it executes",
         [TARGET_REASON_TOO_MANY_MAPS] = "it has more memory mappings than MaxMappings= allows",
+        [TARGET_REASON_BUDGET_FOREIGN] = "pages it locked are charged to another cgroup, whose budget bounds them",
 };
 
 const char *target_reason_describe(TargetReason r, const char *detail) {

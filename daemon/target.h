@@ -23,6 +23,7 @@
 
 #include "inject.h"
 #include "maps.h"
+#include "pageflags.h"
 #include "parse-util.h"
 #include "policy.h"
 
@@ -72,6 +73,8 @@ typedef enum TargetReason {
         TARGET_REASON_UNINTERRUPTIBLE,  /* pending: every thread in D state, the step is retried */
         TARGET_REASON_STUCK,            /* failed: an injected call did not return in time */
         TARGET_REASON_TOO_MANY_MAPS,    /* skipped: more mappings than MaxMappings= */
+        TARGET_REASON_BUDGET_FOREIGN,   /* pages charged to another cgroup took it past its budget:
+                                           given back there */
         _TARGET_REASON_MAX,
         _TARGET_REASON_INVALID = -EINVAL,
 } TargetReason;
@@ -142,6 +145,10 @@ typedef struct Target {
                                    smaps Locked: where the per-page flags cannot be read */
         uint64_t smaps_locked;  /* smaps Locked: over the same ranges (a PSS figure), beside it */
         bool pages_verified;    /* locked_bytes is the kernel's per-page count */
+        PageCharges foreign;    /* of the mlocked pages, those charged to other memcgs (page cache
+                                   another cgroup read first), in pages, from the last verify */
+        uint64_t memcg_ino;     /* the inode of its memory cgroup's directory (kpagecgroup's name
+                                   for it), 0: unknown */
         uint64_t not_mlocked;   /* bytes of mlockd's locked ranges the kernel did not mlock (partial:
                                    not-mlocked, folio, drifted) */
         uint64_t vm_locked;     /* VmLck when the last job ended: a drop is drift */

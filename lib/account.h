@@ -9,6 +9,8 @@
  * what mlockd holds beyond MaxLocked= (after a reload lowered it), to give back.
  * Pure: the manager gathers the inputs. */
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cgroup.h"
@@ -36,3 +38,25 @@ void account_target(const AccountInput *in, AccountResult *ret);
 
 /* Bytes a job has planned and not yet done. */
 uint64_t account_in_flight(uint64_t planned, uint64_t done);
+
+/* A lock's pages charged to another cgroup (page cache that cgroup read first: the kernel charges a
+ * page to the memcg that allocated it, and mlock never re-charges) count against that cgroup's
+ * budget. What the lock holds there beyond the budget is given back. */
+typedef struct ForeignInput {
+        uint64_t budget;                /* CgroupMaxUnevictable= there, 0: none */
+        uint64_t unevictable;           /* the kernel's figure there, read after the lock */
+        uint64_t held;                  /* what mlockd counts there without this lock: the bytes its
+                                           own targets locked charged there, and other targets'
+                                           foreign bytes */
+        uint64_t charged;               /* this lock's mlocked bytes charged there */
+} ForeignInput;
+
+/* Bytes of charged to give back: the larger of the kernel's unevictable and held + charged, less
+ * the budget; never more than charged. 0 without a budget. */
+uint64_t account_foreign_excess(const ForeignInput *in);
+
+/* Which of n pieces to unlock to give back want pages charged there, pages[k] of them in piece k:
+ * the pieces with the most first (the fewest of the target's own pages lost with them), until the
+ * sum reaches want, or all that have any. Sets pick[k]; returns the pages picked. Pieces already
+ * picked (pick[k] set on entry) count towards want. */
+uint64_t account_trim_pick(const uint64_t *pages, size_t n, uint64_t want, bool *pick);

@@ -499,6 +499,24 @@ int cgroup_read_memory_fields(const CgroupLayout *l, const char *path, CgroupRea
         return 0;
 }
 
+int cgroup_inode(const CgroupLayout *l, const char *path, uint64_t *ret) {
+        char dir[PATH_MAX];
+        struct stat st;
+        int k;
+
+        if (!layout_ok(l) || !l->memory_root || !ret || !cgroup_path_is_safe(path))
+                return -EINVAL;
+        k = snprintf(dir, sizeof dir, "%s%s", l->memory_root, path[strspn(path, "/")] == '\0' ? "" : path);
+        if (k < 0 || (size_t) k >= sizeof dir)
+                return -ENAMETOOLONG;
+        if (stat(dir, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        *ret = (uint64_t) st.st_ino;
+        return 0;
+}
+
 int cgroup_read_memory(const CgroupLayout *l, const char *path, CgroupMemory *ret) {
         return cgroup_read_memory_fields(l, path, CGROUP_READ_ALL, ret);
 }

@@ -101,6 +101,10 @@ int cgroup_read_memory_fields(const CgroupLayout *l, const char *path, CgroupRea
  * -ENOENT once the cgroup was removed. */
 int cgroup_read_memory_at(const CgroupLayout *l, int dir_fd, bool is_root, CgroupMemory *ret);
 
+/* The inode of path's directory in the memory hierarchy (v1 memory or v2): what /proc/kpagecgroup
+ * gives for the pages charged to that cgroup. Errors as cgroup_read_memory(). */
+int cgroup_inode(const CgroupLayout *l, const char *path, uint64_t *ret);
+
 /* Parse memory.stat text of the given version into unevictable / unevictable_local (the other
  * fields are left alone). -EBADMSG when a needed key is missing or not a number. */
 int cgroup_memory_stat_parse(CgroupVersion v, const char *text, CgroupMemory *m);

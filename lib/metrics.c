@@ -142,6 +142,9 @@ int metrics_format(const MetricsSnapshot *s, char **ret_text) {
         put_cgroup_family(f, s, "mlockd_cgroup_budget_bytes",
                           "CgroupMaxUnevictable= budget of the cgroup (0: none).",
                           offsetof(MetricsCgroup, budget));
+        put_cgroup_family(f, s, "mlockd_cgroup_foreign_bytes",
+                          "Memory charged to the cgroup that mlockd locked in processes of other cgroups.",
+                          offsetof(MetricsCgroup, foreign));
 
         put_family(f, "mlockd_locked_bytes", "gauge", "Memory mlockd locked for the policy.");
         for (size_t i = 0; i < s->n_policies; i++) {

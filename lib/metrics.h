@@ -11,6 +11,7 @@
  *   mlockd_cgroup_unevictable_bytes{cgroup}   gauge   kernel's memory.stat unevictable
  *   mlockd_cgroup_locked_bytes{cgroup}        gauge   what mlockd locked there
  *   mlockd_cgroup_budget_bytes{cgroup}        gauge   CgroupMaxUnevictable= (0: none)
+ *   mlockd_cgroup_foreign_bytes{cgroup}       gauge   charged there, mlocked by targets elsewhere
  *   mlockd_locked_bytes{policy}               gauge
  *   mlockd_targets{policy,state,reason}       gauge   state "partial:rlimit" -> state="partial",
  *                                                     reason="rlimit" (reason="" when none)
@@ -30,6 +31,7 @@
 typedef struct MetricsCgroup {
         const char *path;
         uint64_t unevictable, locked, budget;
+        uint64_t foreign;       /* charged there, mlocked by targets in other cgroups */
 } MetricsCgroup;
 
 typedef struct MetricsPolicy {

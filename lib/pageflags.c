@@ -137,9 +137,69 @@ static bool bit(uint64_t v, unsigned b) {
         return (v >> b) & 1;
 }
 
+void page_charges_add(PageCharges *c, uint64_t memcg_ino, uint64_t pages) {
+        if (memcg_ino == 0 || pages == 0)
+                return;
+        for (uint32_t i = 0; i < c->n && i < PAGE_CHARGES_MAX; i++)
+                if (c->charges[i].memcg_ino == memcg_ino) {
+                        c->charges[i].pages += pages;
+                        return;
+                }
+        if (c->n < PAGE_CHARGES_MAX)
+                c->charges[c->n++] = (PageCharge) { .memcg_ino = memcg_ino, .pages = pages };
+        else
+                c->other += pages;
+}
+
+void page_charges_merge(PageCharges *c, const PageCharges *from) {
+        for (uint32_t i = 0; i < from->n && i < PAGE_CHARGES_MAX; i++)
+                page_charges_add(c, from->charges[i].memcg_ino, from->charges[i].pages);
+        c->other += from->other;
+        c->unread = c->unread || from->unread;
+}
+
+uint64_t page_charges_get(const PageCharges *c, uint64_t memcg_ino) {
+        for (uint32_t i = 0; memcg_ino != 0 && i < c->n && i < PAGE_CHARGES_MAX; i++)
+                if (c->charges[i].memcg_ino == memcg_ino)
+                        return c->charges[i].pages;
+        return 0;
+}
+
+uint64_t page_charges_total(const PageCharges *c) {
+        uint64_t sum = c->other;
+
+        for (uint32_t i = 0; i < c->n && i < PAGE_CHARGES_MAX; i++)
+                sum += c->charges[i].pages;
+        return sum;
+}
+
+int page_charges_check(const PageCharges *c, uint64_t own_ino, uint64_t mlocked) {
+        uint64_t sum = c->other;
+
+        if (c->n > PAGE_CHARGES_MAX || c->unread > 1 || (c->unread && (c->n > 0 || c->other > 0)))
+                return -EBADMSG;
+        for (uint32_t i = 0; i < c->n; i++) {
+                const PageCharge *e = &c->charges[i];
+
+                if (e->memcg_ino == 0 || e->memcg_ino == own_ino || e->pages == 0 || e->pages > mlocked)
+                        return -EBADMSG;
+                for (uint32_t k = 0; k < i; k++)
+                        if (c->charges[k].memcg_ino == e->memcg_ino)
+                                return -EBADMSG;
+                sum += e->pages;
+        }
+        return sum <= mlocked ? 0 : -EBADMSG;
+}
+
 int pageflags_count(PageFlags *p, uint64_t start, uint64_t end, uint64_t memcg_ino, PageCounts *c,
                     const char **ret_reason) {
+        return pageflags_count_charged(p, start, end, memcg_ino, c, NULL, ret_reason);
+}
+
+int pageflags_count_charged(PageFlags *p, uint64_t start, uint64_t end, uint64_t memcg_ino, PageCounts *c,
+                            PageCharges *foreign, const char **ret_reason) {
         uint64_t entries[BATCH], pfns[BATCH], kflags[BATCH], cgroups[BATCH];
+        PageCharges facc = {};
         PageCounts acc;
 
         if (!p || !c || end < start || start % p->page_size || end % p->page_size)
@@ -205,6 +265,8 @@ int pageflags_count(PageFlags *p, uint64_t start, uint64_t end, uint64_t memcg_i
                                 acc.mlocked++;
                                 if (p->kpagecgroup_fd >= 0 && memcg_ino != 0 && cgroups[j] == memcg_ino)
                                         acc.memcg_mlocked++;
+                                else if (foreign && p->kpagecgroup_fd >= 0 && memcg_ino != 0)
+                                        page_charges_add(&facc, cgroups[j], 1);
                         } else if (large)
                                 acc.large_not_mlocked++;
                 }
@@ -212,5 +274,7 @@ int pageflags_count(PageFlags *p, uint64_t start, uint64_t end, uint64_t memcg_i
         }
 
         *c = acc;
+        if (foreign)
+                page_charges_merge(foreign, &facc);
         return 0;
 }

@@ -50,6 +50,35 @@ typedef struct PageCounts {
         uint64_t memcg_mlocked;         /* mlocked and charged to the memcg asked for */
 } PageCounts;
 
+/* Mlocked pages charged to memory cgroups other than one (the target's own): a fixed-size breakdown
+ * by memcg inode, for the injector's PAGES reply. Pages of memcgs past the first PAGE_CHARGES_MAX
+ * are summed in other; pages charged to no memcg (inode 0) are not counted. */
+#define PAGE_CHARGES_MAX 8
+
+typedef struct PageCharge {
+        uint64_t memcg_ino;
+        uint64_t pages;
+} PageCharge;
+
+typedef struct PageCharges {
+        uint32_t n;
+        uint32_t unread;                /* kpagecgroup could not be read: no breakdown */
+        PageCharge charges[PAGE_CHARGES_MAX];
+        uint64_t other;
+} PageCharges;
+
+/* Add pages charged to memcg_ino (not 0) to c. */
+void page_charges_add(PageCharges *c, uint64_t memcg_ino, uint64_t pages);
+/* Add every entry of from to c. */
+void page_charges_merge(PageCharges *c, const PageCharges *from);
+/* The pages c has for memcg_ino (0 when none). */
+uint64_t page_charges_get(const PageCharges *c, uint64_t memcg_ino);
+uint64_t page_charges_total(const PageCharges *c);
+/* A breakdown from another process (the injector's reply) is believed only if it could be true:
+ * n within bounds, each inode set, distinct and not own, no entry empty, the total no more than
+ * the mlocked pages it came with. -EBADMSG otherwise. */
+int page_charges_check(const PageCharges *c, uint64_t own_ino, uint64_t mlocked);
+
 typedef struct PageFlags PageFlags;
 
 #define PAGEFLAGS_CGROUP (1U << 0)      /* also read kpagecgroup */
@@ -65,6 +94,10 @@ DEFINE_CLEANUP(PageFlags *, pageflags_free);
  * when pagemap hides PFNs (no CAP_SYS_ADMIN). */
 int pageflags_count(PageFlags *p, uint64_t start, uint64_t end, uint64_t memcg_ino, PageCounts *c,
                     const char **ret_reason);
+/* The same, and when foreign is not NULL (and kpagecgroup open, memcg_ino not 0), adds the mlocked
+ * pages charged to memcgs other than memcg_ino to *foreign. */
+int pageflags_count_charged(PageFlags *p, uint64_t start, uint64_t end, uint64_t memcg_ino, PageCounts *c,
+                            PageCharges *foreign, const char **ret_reason);
 
 /* The page size the counts are in (sysconf). */
 uint64_t pageflags_page_size(const PageFlags *p);

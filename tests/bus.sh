@@ -78,7 +78,7 @@ wait_until 30 daemon_settled "$T" || fail "the daemon never recorded a final sta
 has_lo "$T" "$ADDR" || fail "VmFlags of $ADDR in $T lack lo: $(vmflags_at "$T" "$ADDR")"
 
 # Signatures
-for m in ListPolicies:'a(sssut)' ListTargets:'a(usssts)' ListCgroups:'a(sttt)'; do
+for m in ListPolicies:'a(sssut)' ListTargets:'a(usssts)' ListCgroups:'a(stttt)'; do
         j=$(call "${m%%:*}") || fail "${m%%:*} failed"
         [[ $(py 'd["type"]' "$j") == "${m#*:}" ]] || fail "${m%%:*} answered $(py 'd["type"]' "$j")"
 done

@@ -33,7 +33,7 @@ sum=$(( $(locked_kb "$a") + $(locked_kb "$b") ))
 grep -Eq "Process ($a|$b) \(.*\), policy budgeted: (partial|skipped):budget" "$MLOCKD_LOG" ||
         fail "no target reported over budget: $(grep 'policy budgeted' "$MLOCKD_LOG")"
 
-# ListCgroups: a(sttt) cgroup, unevictable, locked, budget
+# ListCgroups: a(stttt) cgroup, unevictable, locked, budget, foreign
 rel=${cg#/sys/fs/cgroup/memory}
 [[ -d /sys/fs/cgroup/memory ]] || rel=${cg#/sys/fs/cgroup}
 sleep 0.5 # one accounting round
@@ -43,10 +43,11 @@ kernel=$(awk '$1 == "total_unevictable" || ($1 == "unevictable" && !seen) { v = 
 python3 - "$reply" "$rel" "$kernel" <<'PY' || fail "ListCgroups disagrees: $reply (kernel says $kernel)"
 import json, sys
 reply, rel, kernel = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-assert reply["type"] == "a(sttt)", reply["type"]
+assert reply["type"] == "a(stttt)", reply["type"]
 rows = [r for r in reply["data"][0] if r[0] == rel]
 assert rows, "cgroup %s not listed" % rel
-path, unevictable, locked, budget = rows[0]
+path, unevictable, locked, budget, foreign = rows[0]
+assert foreign == 0, foreign
 assert budget == 48 << 20, budget
 assert abs(unevictable - kernel) <= 2 << 20, (unevictable, kernel)
 assert 32 << 20 <= locked <= 48 << 20, locked

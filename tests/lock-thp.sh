@@ -63,7 +63,16 @@ wait_until 60 grep -q "Process $c (.*), policy thp-onfault: locked," "$MLOCKD_LO
 
 # several steps were needed (MaxPause=1ms)
 wait_until 5 test -s "$TEST_TMP/metrics.prom" || fail "no metrics"
-steps=$(awk '$1 == "mlockd_injections_total" { print $2 }' "$TEST_TMP/metrics.prom")
+# the file is rewritten every AccountingInterval (and its timer may fire late): the locks can end
+# before the first rewrite, so wait for one that counts them rather than read the first file
+metrics_steps() {
+        local s
+        s=$(awk '$1 == "mlockd_injections_total" { print $2 }' "$TEST_TMP/metrics.prom" 2>/dev/null)
+        echo "${s:-0}"
+}
+steps_at_least() { (( $(metrics_steps) >= $1 )); }
+wait_until 5 steps_at_least 8 || true
+steps=$(metrics_steps)
 note "injections: $steps"
 (( steps >= 8 )) || fail "only $steps injections for 128 MiB at MaxPause=1ms"
 

@@ -26,7 +26,7 @@ grep -q "org.mlockd1 is already owned" "$TEST_TMP/err" || fail "second owner: $(
 # Signatures as busctl sees them
 busctl --system introspect org.mlockd1 /org/mlockd1 org.mlockd1.Manager >"$TEST_TMP/introspect" ||
         fail "introspect failed"
-for row in ".Apply method u s" ".GetTarget method u usssts" ".ListCgroups method - a(sttt)" \
+for row in ".Apply method u s" ".GetTarget method u usssts" ".ListCgroups method - a(stttt)" \
            ".ListPolicies method - a(sssut)" ".ListTargets method - a(usssts)" ".Release method u -" \
            ".Reload method - -" ".LockedBytes property t" ".Version property s" \
            ".BudgetExceeded signal stt" ".TargetChanged signal us"; do
@@ -40,7 +40,8 @@ grep -qE "^4242 redis-server redis +16M partial:rlimit /system.slice/redis.servi
 grep -qE "^4300 jackd +audio +4K pending$" "$TEST_TMP/out" || fail "targets (no trailing blanks): $(cat "$TEST_TMP/out")"
 grep -qx "2 targets listed." "$TEST_TMP/out" || fail "targets footer: $(cat "$TEST_TMP/out")"
 expect_status 0 "$MLOCKCTL" cgroups
-grep -qE "^/user.slice +4K +4K +-$" "$TEST_TMP/out" || fail "cgroups: $(cat "$TEST_TMP/out")"
+grep -qE "^/user.slice +4K +4K +- +0B$" "$TEST_TMP/out" || fail "cgroups: $(cat "$TEST_TMP/out")"
+grep -qE "^/system.slice/redis.service +20M +16M +1G +2M$" "$TEST_TMP/out" || fail "cgroups: $(cat "$TEST_TMP/out")"
 expect_status 0 "$MLOCKCTL" --no-legend policies
 [[ $(wc -l <"$TEST_TMP/out") == 2 ]] || fail "--no-legend policies: $(cat "$TEST_TMP/out")"
 expect_status 0 "$MLOCKCTL" status

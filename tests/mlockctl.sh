@@ -95,7 +95,7 @@ expect_status 0 "$MLOCKCTL" policies
 grep -qE "^test +onfault +[1-9][0-9]* +[0-9.]+M +$CONF/policy.d/test.conf$" "$TEST_TMP/out" ||
         fail "policies: $(cat "$TEST_TMP/out")"
 expect_status 0 "$MLOCKCTL" cgroups
-grep -qE "^CGROUP +UNEVICTABLE +LOCKED +BUDGET$" "$TEST_TMP/out" || fail "cgroups: $(cat "$TEST_TMP/out")"
+grep -qE "^CGROUP +UNEVICTABLE +LOCKED +BUDGET +FOREIGN$" "$TEST_TMP/out" || fail "cgroups: $(cat "$TEST_TMP/out")"
 expect_status 0 "$MLOCKCTL" status
 grep -qx "Version: $("$MLOCKD" --version | awk '{ print $2 }')" "$TEST_TMP/out" || fail "status: $(cat "$TEST_TMP/out")"
 grep -qE "^ Locked: [0-9.]+[MG] in [1-9][0-9]* targets?$" "$TEST_TMP/out" || fail "status: $(cat "$TEST_TMP/out")"

@@ -3,6 +3,8 @@
  * excess, the cgroup's room is its budget or limit margin less the bytes in flight, against the
  * larger of the kernel's unevictable and what mlockd holds there. */
 
+#include <string.h>
+
 #include "account.h"
 #include "lock.h"
 #include "tests.h"
@@ -92,9 +94,57 @@ static void test_plan_with_held(void) {
         ASSERT_EQ_U64(plan->bytes, 2 * MiB);
 }
 
+/* Pages charged to another cgroup count against its budget, and what is over it is given back. */
+static void test_foreign_excess(void) {
+        /* no budget there: nothing to give back, whatever is charged */
+        ASSERT_EQ_U64(account_foreign_excess(&(ForeignInput) { .unevictable = 32 * MiB, .charged = 32 * MiB }), 0);
+        /* budget 12M, the lock put 32M there (the kernel says so too): 20M back */
+        ASSERT_EQ_U64(account_foreign_excess(&(ForeignInput) { .budget = 12 * MiB, .unevictable = 32 * MiB,
+                                                               .charged = 32 * MiB }),
+                      20 * MiB);
+        /* the kernel's figure lags: held + charged decides */
+        ASSERT_EQ_U64(account_foreign_excess(&(ForeignInput) { .budget = 12 * MiB, .unevictable = 2 * MiB,
+                                                               .held = 4 * MiB, .charged = 10 * MiB }),
+                      2 * MiB);
+        /* within the budget: nothing */
+        ASSERT_EQ_U64(account_foreign_excess(&(ForeignInput) { .budget = 12 * MiB, .unevictable = 11 * MiB,
+                                                               .held = 1 * MiB, .charged = 10 * MiB }),
+                      0);
+        /* over the budget by more than this lock brought: only what it brought goes back */
+        ASSERT_EQ_U64(account_foreign_excess(&(ForeignInput) { .budget = 12 * MiB, .unevictable = 40 * MiB,
+                                                               .held = 30 * MiB, .charged = 3 * MiB }),
+                      3 * MiB);
+        /* nothing charged there: nothing to give back */
+        ASSERT_EQ_U64(account_foreign_excess(&(ForeignInput) { .budget = 1, .unevictable = 40 * MiB }), 0);
+}
+
+static void test_trim_pick(void) {
+        const uint64_t pages[] = { 0, 512, 100, 512, 300, 0 };
+        bool pick[6] = {};
+
+        /* the fullest pieces first, until enough */
+        ASSERT_EQ_U64(account_trim_pick(pages, 6, 600, pick), 1024);
+        ASSERT_TRUE(pick[1] && pick[3]);
+        ASSERT_FALSE(pick[0] || pick[2] || pick[4] || pick[5]);
+        /* picked already counts; then the next fullest */
+        ASSERT_EQ_U64(account_trim_pick(pages, 6, 1200, pick), 1324);
+        ASSERT_TRUE(pick[4]);
+        ASSERT_FALSE(pick[2]);
+        /* more than there is: all that have any, never an empty piece */
+        ASSERT_EQ_U64(account_trim_pick(pages, 6, 5000, pick), 1424);
+        ASSERT_TRUE(pick[2]);
+        ASSERT_FALSE(pick[0] || pick[5]);
+        /* nothing wanted: nothing picked */
+        memset(pick, 0, sizeof pick);
+        ASSERT_EQ_U64(account_trim_pick(pages, 6, 0, pick), 0);
+        ASSERT_FALSE(pick[1]);
+}
+
 int main(void) {
         test_max_locked();
         test_cgroup();
         test_plan_with_held();
+        test_foreign_excess();
+        test_trim_pick();
         return 0;
 }

@@ -225,6 +225,27 @@ static void test_read_memory_v1(void) {
         cgroup_layout_done(&l);
 }
 
+/* The inode kpagecgroup names a cgroup by: its directory's, in the memory hierarchy. */
+static void test_inode(void) {
+        CgroupLayout l = {};
+        struct stat st;
+        uint64_t ino = 0;
+        char dir[8192];
+
+        ASSERT_OK(cgroup_layout_detect(fixture("v1"), &l));
+        ASSERT_OK(cgroup_inode(&l, "/system.slice/redis.service", &ino));
+        snprintf(dir, sizeof dir, "%s/system.slice/redis.service", l.memory_root);
+        ASSERT_OK(stat(dir, &st) < 0 ? -errno : 0);
+        ASSERT_EQ_U64(ino, (uint64_t) st.st_ino);
+        ASSERT_OK(cgroup_inode(&l, "/", &ino));
+        ASSERT_OK(stat(l.memory_root, &st) < 0 ? -errno : 0);
+        ASSERT_EQ_U64(ino, (uint64_t) st.st_ino);
+        ASSERT_ERROR(cgroup_inode(&l, "/no.slice", &ino), ENOENT);
+        ASSERT_ERROR(cgroup_inode(&l, "/system.slice/../x", &ino), EINVAL);
+        ASSERT_ERROR(cgroup_inode(&l, "relative", &ino), EINVAL);
+        cgroup_layout_done(&l);
+}
+
 static void test_read_memory_v2(void) {
         CgroupLayout l = {};
         CgroupMemory m = {};
@@ -604,6 +625,7 @@ int main(void) {
         test_paths_fixtures();
         test_paths_parse();
         test_read_memory_v1();
+        test_inode();
         test_read_memory_v2();
         test_read_memory_at();
         test_read_memory_fields();

@@ -185,9 +185,28 @@ int main(void) {
         ASSERT_EQ_U64(c.present, 1024);
         ASSERT_EQ_U64(c.mlocked, 512);
         ASSERT_EQ_U64(c.unevictable, 512);
-        if (ino)
+        if (ino) {
                 ASSERT_EQ_U64(c.memcg_mlocked, 512);
-        else
+                /* per range, the pages charged to the memcg asked for; none charged elsewhere */
+                req = request(INJECTOR_OP_PAGES);
+                req.n_ranges = 2;
+                req.value = ino;
+                req.ranges[0] = (PrefetchRange) { .start = child_maps.small, .end = child_maps.small + 2 * MiB };
+                req.ranges[1] = (PrefetchRange) { .start = child_maps.small + 2 * MiB,
+                                                  .end = child_maps.small + 4 * MiB };
+                ASSERT_OK(call(inj, &req, &reply));
+                ASSERT_EQ_U64(reply.range_memcg[0], 256);
+                ASSERT_EQ_U64(reply.range_memcg[1], 256);
+                ASSERT_EQ(reply.charges.n, 0U);
+                ASSERT_EQ(reply.charges.unread, 0U);
+                /* asked as if the target were elsewhere: all 512 are charged to another memcg */
+                req.value = UINT64_MAX - 1;
+                ASSERT_OK(call(inj, &req, &reply));
+                ASSERT_EQ(reply.charges.n, 1U);
+                ASSERT_EQ_U64(reply.charges.charges[0].memcg_ino, ino);
+                ASSERT_EQ_U64(reply.charges.charges[0].pages, 512);
+                ASSERT_OK(page_charges_check(&reply.charges, req.value, reply.pages.mlocked));
+        } else
                 printf("# no memory cgroup to check memcg_mlocked against\n");
         step(inj, INJECT_MUNLOCK, child_maps.small + MiB, 2 * MiB, 0);
         ASSERT_EQ_U64(pages(inj, child_maps.small, 4 * MiB, 0).mlocked, 0);

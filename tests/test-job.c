@@ -35,7 +35,26 @@ static struct {
         bool bad_large;                 /* the bad pages are in large folios */
         unsigned pages_asked, relocks;
         uint64_t relock_bytes;
+        uint64_t foreign_start, foreign_end;    /* mlocked pages there are charged to FOREIGN_INO */
+        uint64_t unlocked_start, unlocked_end;  /* munlocked by a step: not mlocked any more */
+        uint64_t foreign_want;                  /* pages of FOREIGN_INO the manager wants back */
+        unsigned foreign_asked;
 } fake;
+
+#define OWN_INO 7
+#define FOREIGN_INO 99
+
+static uint64_t overlap_pages(uint64_t s, uint64_t e, uint64_t a, uint64_t b) {
+        uint64_t x = MAX(s, a), y = MIN(e, b);
+        return x < y ? (y - x) / 4096 : 0;
+}
+
+/* Mlocked pages of [s, e) charged to FOREIGN_INO. */
+static uint64_t fake_foreign_pages(uint64_t s, uint64_t e) {
+        return overlap_pages(s, e, fake.foreign_start, fake.foreign_end) -
+               overlap_pages(MAX(s, fake.foreign_start), MIN(e, fake.foreign_end), fake.unlocked_start,
+                             fake.unlocked_end);
+}
 
 static PageCounts fake_counts(const InjectorRequest *req) {
         PageCounts c = {};
@@ -49,6 +68,7 @@ static PageCounts fake_counts(const InjectorRequest *req) {
                 if (fake.untouched && !fake.locked_seen)
                         continue;
                 c.present += pages;
+                bad += overlap_pages(s, e, fake.unlocked_start, fake.unlocked_end);
                 c.mlocked += pages - bad;
                 c.unevictable += pages - bad;
                 if (fake.bad_large) {
@@ -78,6 +98,13 @@ static int fake_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) {
 
 static void fake_stepped(Job *j, uint64_t held_usec, void *userdata) {
         fake.steps++;
+}
+
+static int fake_foreign(Job *j, const PageCharges *charged, uint64_t ret_pages[PAGE_CHARGES_MAX], void *userdata) {
+        fake.foreign_asked++;
+        for (uint32_t i = 0; i < charged->n; i++)
+                ret_pages[i] = charged->charges[i].memcg_ino == FOREIGN_INO ? fake.foreign_want : 0;
+        return 0;
 }
 
 static void fake_finished(Job *j, void *userdata) {
@@ -131,6 +158,14 @@ static void answer_pages(Job *j) {
         }
         fake.pages_asked++;
         reply.pages = fake_counts(&fake.req);
+        for (uint32_t k = 0; k < fake.req.n_ranges; k++) {
+                uint64_t n = fake_foreign_pages(fake.req.ranges[k].start, fake.req.ranges[k].end);
+
+                if (fake.req.value == FOREIGN_INO)
+                        reply.range_memcg[k] = n;
+                else if (fake.req.value == OWN_INO)
+                        page_charges_add(&reply.charges, FOREIGN_INO, n);
+        }
         job_reply(j, 0, &reply, -EBADF);
 }
 
@@ -652,6 +687,94 @@ static void test_pages_windows(void) {
         ASSERT_EQ_U64(job_window_missing(&w, LOCK_MODE_FULL), 0);
 }
 
+/* Pages charged to another cgroup over its budget: verify reports them by memcg, the manager says
+ * how many to give back, the job locates them (per-range counts in 2 MiB pieces), munlocks the
+ * fullest pieces, verifies again and ends partial:budget-foreign. */
+static void test_foreign_trim(void) {
+        static const JobOps ops = {
+                .submit = fake_submit, .limits = fake_limits, .stepped = fake_stepped,
+                .foreign = fake_foreign, .finished = fake_finished,
+        };
+        _cleanup_(target_freep) Target *t = new_target();
+        _cleanup_(job_freep) Job *j = NULL;
+        JobSpec spec = spec_of(LOCK_MODE_ONFAULT);
+        unsigned locates = 0;
+
+        spec.memcg_ino = OWN_INO;
+        reset();
+        fake.foreign_start = FREE + 3 * MiB; /* 6 MiB charged elsewhere, from the middle of a piece */
+        fake.foreign_end = FREE + 9 * MiB;
+        fake.foreign_want = 1024;            /* 4 MiB back */
+        fake.manual_pages = true;
+        ASSERT_OK(job_new(JOB_LOCK, t, &spec, &ops, NULL, &j));
+        job_start(j);
+        answer(j, 0, 0, 0);
+        answer_smaps(j, "selflock.smaps");
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_PAGES); /* the survey: no memcg asked */
+        ASSERT_EQ_U64(fake.req.value, 0);
+        answer_pages(j);
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
+        answer(j, 0, 0, 100);
+        answer_smaps(j, "selflock-after.smaps");
+        while (fake.req.op == INJECTOR_OP_PAGES && fake.req.value == OWN_INO)
+                answer_pages(j);
+        ASSERT_EQ(fake.foreign_asked, 1U);
+        ASSERT_EQ_U64(page_charges_get(&j->foreign, FOREIGN_INO), 1536);
+        /* located piece by piece: FREE+2M..4M has 256 pages there, 4M..6M and 6M..8M 512 each */
+        while (fake.req.op == INJECTOR_OP_PAGES && fake.req.value == FOREIGN_INO) {
+                for (uint32_t k = 0; k < fake.req.n_ranges; k++) {
+                        ASSERT_EQ_U64(fake.req.ranges[k].start % JOB_FOREIGN_GRAIN, 0);
+                        ASSERT_TRUE(fake.req.ranges[k].end - fake.req.ranges[k].start <= JOB_FOREIGN_GRAIN);
+                }
+                locates++;
+                answer_pages(j);
+        }
+        ASSERT_TRUE(locates >= 1);
+        /* the two fullest pieces, adjacent: one munlock of 4 MiB */
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
+        ASSERT_EQ(fake.req.call, (int32_t) INJECT_MUNLOCK);
+        ASSERT_EQ_U64(fake.req.args[0], FREE + 4 * MiB);
+        ASSERT_EQ_U64(fake.req.args[1], 4 * MiB);
+        fake.unlocked_start = FREE + 4 * MiB;
+        fake.unlocked_end = FREE + 8 * MiB;
+        answer(j, 0, 0, 10);
+        ASSERT_EQ_U64(ledger_bytes(&t->ledger), 76 * MiB); /* mlockd no longer holds them */
+        /* verify again; the manager is not asked twice */
+        answer_smaps(j, "selflock-after.smaps");
+        while (!fake.finished && fake.req.op == INJECTOR_OP_PAGES)
+                answer_pages(j);
+        ASSERT_TRUE(fake.finished);
+        ASSERT_EQ(fake.foreign_asked, 1U);
+        ASSERT_EQ(j->state, TARGET_PARTIAL);
+        ASSERT_EQ(j->reason, TARGET_REASON_BUDGET_FOREIGN);
+        ASSERT_EQ_U64(page_charges_get(&j->foreign, FOREIGN_INO), 512);
+}
+
+/* The pieces of a trim and its munlock steps. */
+static void test_foreign_pieces(void) {
+        JobForeign f = {};
+        LedgerStep *steps = NULL;
+        size_t n = 0;
+
+        ASSERT_OK(job_foreign_add(&f, JOB_FOREIGN_GRAIN - MiB, 3 * JOB_FOREIGN_GRAIN + 4096));
+        ASSERT_EQ(f.n_pieces, 4);
+        ASSERT_EQ_U64(f.pieces[0].end, JOB_FOREIGN_GRAIN);
+        ASSERT_EQ_U64(f.pieces[3].start, 3 * JOB_FOREIGN_GRAIN);
+        ASSERT_EQ_U64(f.pieces[3].end, 3 * JOB_FOREIGN_GRAIN + 4096);
+        f.picked = calloc(f.n_pieces, sizeof *f.picked);
+        ASSERT_NOT_NULL(f.picked);
+        f.picked[0] = f.picked[1] = f.picked[3] = true;
+        ASSERT_OK(job_foreign_steps(&f, &steps, &n));
+        ASSERT_EQ(n, 2);
+        ASSERT_EQ(steps[0].call, INJECT_MUNLOCK);
+        ASSERT_EQ_U64(steps[0].start, JOB_FOREIGN_GRAIN - MiB);
+        ASSERT_EQ_U64(steps[0].len, JOB_FOREIGN_GRAIN + MiB);
+        ASSERT_EQ_U64(steps[1].start, 3 * JOB_FOREIGN_GRAIN);
+        ASSERT_EQ_U64(steps[1].len, 4096);
+        free(steps);
+        job_foreign_done(&f);
+}
+
 int main(void) {
         test_onfault_adopts();
         test_full_chunks();
@@ -666,5 +789,7 @@ int main(void) {
         test_recheck();
         test_folio_chunks();
         test_pages_windows();
+        test_foreign_trim();
+        test_foreign_pieces();
         return 0;
 }

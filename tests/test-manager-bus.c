@@ -173,7 +173,7 @@ static Target target_b = { .pid = 4300, .comm = (char *) "jackd", .policy = (cha
 static Target *target_list[] = { &target_a, &target_b };
 static CgroupAccount cgroup_list[] = {
         { .path = (char *) "/system.slice/redis.service", .unevictable = 20 << 20, .locked = 16 << 20,
-          .budget = 1ULL << 30 },
+          .budget = 1ULL << 30, .foreign = 2 << 20 },
         { .path = (char *) "/user.slice", .unevictable = 4096, .locked = 4096 },
 };
 
@@ -275,7 +275,7 @@ static void check_lists(sd_bus *bus) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *name, *mode, *file, *comm, *policy, *cgroup, *state;
         uint32_t matched, pid;
-        uint64_t locked, unevictable, budget;
+        uint64_t locked, unevictable, budget, foreign;
 
         reply = call(bus, &error, "ListPolicies", NULL);
         ASSERT_CALL_OK(reply, &error, "ListPolicies", "a(sssut)");
@@ -309,16 +309,18 @@ static void check_lists(sd_bus *bus) {
         reply = sd_bus_message_unref(reply);
 
         reply = call(bus, &error, "ListCgroups", NULL);
-        ASSERT_CALL_OK(reply, &error, "ListCgroups", "a(sttt)");
-        ASSERT_OK(sd_bus_message_enter_container(reply, 'a', "(sttt)"));
-        ASSERT_EQ(sd_bus_message_read(reply, "(sttt)", &cgroup, &unevictable, &locked, &budget), 1);
+        ASSERT_CALL_OK(reply, &error, "ListCgroups", "a(stttt)");
+        ASSERT_OK(sd_bus_message_enter_container(reply, 'a', "(stttt)"));
+        ASSERT_EQ(sd_bus_message_read(reply, "(stttt)", &cgroup, &unevictable, &locked, &budget, &foreign), 1);
         ASSERT_STREQ(cgroup, "/system.slice/redis.service");
         ASSERT_EQ_U64(unevictable, 20 << 20);
         ASSERT_EQ_U64(locked, 16 << 20);
         ASSERT_EQ_U64(budget, 1ULL << 30);
-        ASSERT_EQ(sd_bus_message_read(reply, "(sttt)", &cgroup, &unevictable, &locked, &budget), 1);
+        ASSERT_EQ_U64(foreign, 2 << 20);
+        ASSERT_EQ(sd_bus_message_read(reply, "(stttt)", &cgroup, &unevictable, &locked, &budget, &foreign), 1);
         ASSERT_EQ_U64(budget, 0);
-        ASSERT_EQ(sd_bus_message_read(reply, "(sttt)", &cgroup, &unevictable, &locked, &budget), 0);
+        ASSERT_EQ_U64(foreign, 0);
+        ASSERT_EQ(sd_bus_message_read(reply, "(stttt)", &cgroup, &unevictable, &locked, &budget, &foreign), 0);
         reply = sd_bus_message_unref(reply);
 
         reply = call(bus, &error, "GetTarget", "u", 4300);

@@ -30,6 +30,10 @@ static const char expected[] =
         "# TYPE mlockd_cgroup_budget_bytes gauge\n"
         "mlockd_cgroup_budget_bytes{cgroup=\"/system.slice/redis.service\"} 8589934592\n"
         "mlockd_cgroup_budget_bytes{cgroup=\"/odd \\\"quoted\\\" \\\\ back\\\\x0aslash\"} 18446744073709551615\n"
+        "# HELP mlockd_cgroup_foreign_bytes Memory charged to the cgroup that mlockd locked in processes of other cgroups.\n"
+        "# TYPE mlockd_cgroup_foreign_bytes gauge\n"
+        "mlockd_cgroup_foreign_bytes{cgroup=\"/system.slice/redis.service\"} 0\n"
+        "mlockd_cgroup_foreign_bytes{cgroup=\"/odd \\\"quoted\\\" \\\\ back\\\\x0aslash\"} 33554432\n"
         "# HELP mlockd_locked_bytes Memory mlockd locked for the policy.\n"
         "# TYPE mlockd_locked_bytes gauge\n"
         "mlockd_locked_bytes{policy=\"redis\"} 4194304\n"
@@ -56,7 +60,8 @@ static const char expected[] =
 
 static const MetricsCgroup cgroups[] = {
         { .path = "/system.slice/redis.service", .unevictable = 8388608, .locked = 4194304, .budget = 8589934592ULL },
-        { .path = "/odd \"quoted\" \\ back\nslash", .unevictable = 0, .locked = 1, .budget = UINT64_MAX },
+        { .path = "/odd \"quoted\" \\ back\nslash", .unevictable = 0, .locked = 1, .budget = UINT64_MAX,
+          .foreign = 33554432 },
 };
 static const MetricsPolicy policies[] = {
         { .name = "redis", .locked = 4194304 },
@@ -145,7 +150,7 @@ int main(void) {
         s.no_memory_controller = true;
         ASSERT_OK(metrics_format(&s, &text));
         ASSERT_NULL(strstr(text, "{cgroup="));
-        ASSERT_NOT_NULL(strstr(text, "# TYPE mlockd_cgroup_budget_bytes gauge\n# HELP mlockd_locked_bytes"));
+        ASSERT_NOT_NULL(strstr(text, "# TYPE mlockd_cgroup_foreign_bytes gauge\n# HELP mlockd_locked_bytes"));
         ASSERT_NOT_NULL(strstr(text, "mlockd_locked_bytes{policy=\"redis\"} 4194304\n"));
         text = (free(text), NULL);
 

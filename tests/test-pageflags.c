@@ -76,6 +76,61 @@ static void test_fixture(void) {
         }
 }
 
+/* Mlocked pages charged elsewhere than the memcg asked for, by inode: pages 0-1 and the THP in 77,
+ * pages 2-3 in 88. */
+static void test_charges(void) {
+        _cleanup_(pageflags_freep) PageFlags *p = NULL;
+        PageCounts c = {};
+        PageCharges f = {};
+
+        ASSERT_OK(pageflags_open(root, 100, PAGEFLAGS_CGROUP, &p, NULL));
+        ASSERT_OK(pageflags_count_charged(p, 0, 0x400000, 77, &c, &f, NULL));
+        ASSERT_EQ_U64(c.memcg_mlocked, 2 + 512);
+        ASSERT_EQ(f.n, 1U);
+        ASSERT_EQ_U64(page_charges_get(&f, 88), 2);
+        ASSERT_EQ_U64(page_charges_get(&f, 77), 0);
+        ASSERT_OK(page_charges_check(&f, 77, c.mlocked));
+
+        f = (PageCharges) {};
+        c = (PageCounts) {};
+        ASSERT_OK(pageflags_count_charged(p, 0, 0x400000, 88, &c, &f, NULL));
+        ASSERT_EQ_U64(page_charges_get(&f, 77), 2 + 512);
+        ASSERT_EQ_U64(page_charges_total(&f), 2 + 512);
+        /* it adds up over calls, as the counts do */
+        ASSERT_OK(pageflags_count_charged(p, 0, 2 * 4096, 88, &c, &f, NULL));
+        ASSERT_EQ_U64(page_charges_get(&f, 77), 2 + 512 + 2);
+
+        /* past PAGE_CHARGES_MAX memcgs the rest goes to other */
+        f = (PageCharges) {};
+        for (uint64_t i = 1; i <= PAGE_CHARGES_MAX + 2; i++)
+                page_charges_add(&f, 1000 + i, i);
+        page_charges_add(&f, 0, 5); /* charged to no memcg: not counted */
+        ASSERT_EQ(f.n, (uint32_t) PAGE_CHARGES_MAX);
+        ASSERT_EQ_U64(f.other, (PAGE_CHARGES_MAX + 1) + (PAGE_CHARGES_MAX + 2));
+        ASSERT_EQ_U64(page_charges_total(&f), (PAGE_CHARGES_MAX + 2) * (PAGE_CHARGES_MAX + 3) / 2);
+}
+
+/* What a reply may claim: bounded, distinct, never the target's own memcg, no more than mlocked. */
+static void test_charges_check(void) {
+        PageCharges f = { .n = 2, .charges = { { 10, 5 }, { 11, 6 } }, .other = 1 };
+
+        ASSERT_OK(page_charges_check(&f, 9, 12));
+        ASSERT_ERROR(page_charges_check(&f, 9, 11), EBADMSG);   /* more than mlocked */
+        ASSERT_ERROR(page_charges_check(&f, 10, 12), EBADMSG);  /* the own memcg */
+        f.charges[1].memcg_ino = 10;
+        ASSERT_ERROR(page_charges_check(&f, 9, 12), EBADMSG);   /* twice */
+        f.charges[1] = (PageCharge) { 0, 6 };
+        ASSERT_ERROR(page_charges_check(&f, 9, 12), EBADMSG);   /* no inode */
+        f.charges[1] = (PageCharge) { 11, 0 };
+        ASSERT_ERROR(page_charges_check(&f, 9, 12), EBADMSG);   /* an empty entry */
+        f.n = PAGE_CHARGES_MAX + 1;
+        ASSERT_ERROR(page_charges_check(&f, 9, 12), EBADMSG);
+        f = (PageCharges) { .unread = 1 };
+        ASSERT_OK(page_charges_check(&f, 9, 0));
+        f.other = 1;
+        ASSERT_ERROR(page_charges_check(&f, 9, 5), EBADMSG);    /* unread yet counted */
+}
+
 static void test_refusals(void) {
         _cleanup_(pageflags_freep) PageFlags *p = NULL;
         const char *reason = NULL;
@@ -141,6 +196,8 @@ int main(void) {
         }
         snprintf(root, sizeof root, "%s/pageflags/proc", test_data_dir());
         test_fixture();
+        test_charges();
+        test_charges_check();
         test_refusals();
         test_self();
         return 0;

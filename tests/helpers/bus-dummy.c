@@ -21,7 +21,7 @@ static char *log_level;
 static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const char *member = sd_bus_message_get_member(m);
         const char *sig = strcmp(member, "ListPolicies") == 0 ? "(sssut)" :
-                          strcmp(member, "ListTargets") == 0 ? "(usssts)" : "(sttt)";
+                          strcmp(member, "ListTargets") == 0 ? "(usssts)" : "(stttt)";
         sd_bus_message *reply = NULL;
         int r;
 
@@ -89,7 +89,7 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_list, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListTargets", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(usssts)", targets),
                                 method_list, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListCgroups", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sttt)", cgroups),
+        SD_BUS_METHOD_WITH_ARGS("ListCgroups", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(stttt)", cgroups),
                                 method_list, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetTarget", SD_BUS_ARGS("u", pid), SD_BUS_RESULT("s", state),
                                 method_state, SD_BUS_VTABLE_UNPRIVILEGED),
