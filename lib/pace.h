@@ -23,10 +23,10 @@
  *   alone takes most of the budget (a loaded machine), a step still gets half the budget's worth
  *   of work, rather than shrinking to a page and multiplying the steps, each as long.
  *
- * The hold fed to pace_record() must be the time the target was stopped: from the stop to the
- * PTRACE_DETACH that lets it run (lib/inject.c's InjectStats.held is from the stop being reaped,
- * after the tracer's own poll, to the return of inject_detach(), so the tracer's scheduling
- * delay after the detach counts and the stop's wait before the reap does not).
+ * The hold fed to pace_record() must be the time the target was stopped: lib/inject.c's
+ * InjectStats.held, from the PTRACE_INTERRUPT (a blocking wait reaps the stop) to just before the
+ * PTRACE_DETACH that lets it run, so the tracer's scheduling delay after the detach (the woken
+ * target may preempt it) does not count, and any delay in reaping the stop does.
  *
  * Pure: no I/O, no clock; unit-tested in tests/test-pace.c. */
 

@@ -3,7 +3,7 @@
 # MaxPause=5ms and 1ms, a Mode=full lock of a fresh target (--mode clock: it measures the longest
 # gap between two reads of its own clock) prints, side by side:
 #   - the daemon's holds per step (count, p50, p99, max, steps over MaxPause: the injector's
-#     held time, from the stop being reaped to the detach), from its debug log;
+#     held time, from PTRACE_INTERRUPT to PTRACE_DETACH), from its debug log;
 #   - the longest gap the target itself saw while it was locked, and over the same time idle
 #     before (the noise of this machine in the same run);
 #   - one plain mlock2 of the same range in an identical fresh target (what locking costs without
