@@ -141,6 +141,8 @@ uint64_t pace_step_bytes(const Pace *p, const PaceMix *range_mix, uint64_t range
                 /* growth from the largest step that stayed within budget, never below the first
                  * step: a step cut short (a window's edge, the range's end) must not pin the next */
                 cap = MAX(first_bytes(p, k), p->params.growth * (double) p->kinds[k].largest_ok);
+                if (p->kinds[k].ceiling > 0)
+                        cap = MIN(cap, (double) p->kinds[k].ceiling);
                 if (x * share > cap)
                         x = cap / share;
         }
@@ -188,6 +190,23 @@ static void learn_overhead(Pace *p) {
         p->overhead = o > (double) p->params.overhead ? o : (double) p->params.overhead;
 }
 
+/* After a step: an over-run by the work sets the ceiling of each kind in it to what the step's
+ * rate allows (never below a page, or a folio for THP); a step within budget raises it. */
+static void update_ceiling(Pace *p, PaceKind k, uint64_t bytes, double spent, bool over, bool grow) {
+        PaceKindState *s = &p->kinds[k];
+        uint64_t floor = k == PACE_THP ? p->params.first[PACE_THP] : p->params.page_size;
+
+        if (over && spent > budget_usec(p)) {
+                s->ceiling = MAX(floor, (uint64_t) ((double) bytes * budget_usec(p) / spent));
+                return;
+        }
+        if (s->ceiling == 0 || !grow)
+                return;
+        s->ceiling = (uint64_t) (p->params.growth * (double) MAX(s->ceiling, bytes));
+        if ((double) s->ceiling >= p->params.growth * (double) s->largest_ok)
+                s->ceiling = 0; /* the growth cap binds again */
+}
+
 void pace_record(Pace *p, const PaceMix *mix, usec_t held) {
         double spent, predicted = 0, total = 0;
         bool ok = held <= p->params.max_pause, grow;
@@ -227,5 +246,6 @@ void pace_record(Pace *p, const PaceMix *mix, usec_t held) {
                 add_sample(&p->kinds[k], c * spent / predicted);
                 if (grow && mix->bytes[k] > p->kinds[k].largest_ok)
                         p->kinds[k].largest_ok = mix->bytes[k];
+                update_ceiling(p, k, mix->bytes[k], spent, !ok, grow);
         }
 }

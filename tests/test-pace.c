@@ -95,21 +95,65 @@ static void test_robust(void) {
         before = pace_step_bytes(&p, &m, 1024 * MiB);
         ASSERT_TRUE(before >= 1 * MiB && before <= 2 * MiB);
 
-        /* one step preempted for 50 ms: over MaxPause, counted, but the rate holds */
+        /* one step preempted for 50 ms: over MaxPause, counted, but the rate holds; only the next
+         * step is cut to what that step's rate allows (2400 us of 49.9 ms: 1/20), and growth
+         * brings the steps back within five more */
         pace_record(&p, &(PaceMix) { .bytes[PACE_POPULATE] = 1 * MiB }, 50000);
         ASSERT_EQ(p.over, 1);
         ASSERT_EQ_U64(p.longest, 50000);
+        ASSERT_TRUE(pace_cost(&p, PACE_POPULATE, &c));
+        ASSERT_TRUE(c > 1999 && c < 2001);
         after = pace_step_bytes(&p, &m, 1024 * MiB);
-        ASSERT_EQ_U64(after, before);
+        ASSERT_TRUE(after >= 48 * KiB && after <= 52 * KiB);
+        for (int i = 0; i < 5; i++) {
+                uint64_t next;
 
-        /* a sustained change (the machine got slower) moves the median within a few steps */
-        for (int i = 0; i < 4; i++)
+                pace_record(&p, &(PaceMix) { .bytes[PACE_POPULATE] = after }, 100 + after * 2000 / MiB);
+                next = pace_step_bytes(&p, &m, 1024 * MiB);
+                ASSERT_TRUE(next > after);
+                after = next;
+        }
+        ASSERT_EQ_U64(after, before);
+        ASSERT_EQ(p.over, 1);
+
+        /* a sustained change (the machine got slower) moves the median within a few steps (five:
+         * the window holds five fast samples of the recovery) */
+        for (int i = 0; i < 5; i++)
                 pace_record(&p, &(PaceMix) { .bytes[PACE_POPULATE] = 1 * MiB }, 8100);
         ASSERT_TRUE(pace_cost(&p, PACE_POPULATE, &c));
         ASSERT_TRUE(c >= 7999);
         after = pace_step_bytes(&p, &m, 1024 * MiB);
         ASSERT_TRUE(after <= 2400 * MiB / 8000 + 4096);
         ASSERT_TRUE(after >= 256 * KiB);
+}
+
+/* Huge pages that suddenly need compaction: 2 MiB took 0.2 ms, now 5 ms. The first step after
+ * the change is a long hold whatever the estimate; the next ones must not be (they were, four in
+ * a row, 28-45 ms each at MaxPause=5ms, until the median moved). They come down to a folio or
+ * less (job.c rounds a step up to the folio). */
+static void test_sustained_slowdown(void) {
+        Pace p = fresh(5000);
+        PaceMix m = only(PACE_THP, 1024 * MiB);
+        uint64_t step = 0;
+        unsigned long_holds = 0;
+
+        for (int i = 0; i < 12; i++) {
+                step = pace_step_bytes(&p, &m, 1024 * MiB);
+                pace_record(&p, &(PaceMix) { .bytes[PACE_THP] = step }, 100 + step / MiB * 100);
+        }
+        ASSERT_TRUE(step >= 16 * MiB);
+        ASSERT_EQ(p.over, 0);
+        for (int i = 0; i < 12; i++) {
+                usec_t held;
+
+                step = pace_step_bytes(&p, &m, 1024 * MiB);
+                held = 100 + step / MiB * 2500;
+                if (held > 10000)
+                        long_holds++;
+                pace_record(&p, &(PaceMix) { .bytes[PACE_THP] = step }, held);
+        }
+        ASSERT_EQ(long_holds, 1);
+        ASSERT_TRUE(step <= 2 * MiB); /* the job rounds it up to the folio */
 }
 
 /* A first step cut to one page (a 2 MiB window's edge) over a range whose resident share is a
@@ -206,6 +250,7 @@ int main(void) {
         test_first_steps();
         test_growth();
         test_robust();
+        test_sustained_slowdown();
         test_mixed();
         test_clipped_first_step();
         test_overhead();
