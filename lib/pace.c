@@ -191,13 +191,25 @@ static void learn_overhead(Pace *p) {
 }
 
 /* After a step: an over-run by the work sets the ceiling of each kind in it to what the step's
- * rate allows (never below a page, or a folio for THP); a step within budget raises it. */
+ * rate allows (never below a page, or a folio for THP). The next step is then a probe, sized to
+ * fill the budget at that slow rate. Taking less than half of it, or three times or more (a
+ * fraction of the bytes held as long: the time did not scale with the size), it shows that the
+ * over-run was a one-off, and the ceiling goes; otherwise each step within budget raises it. */
 static void update_ceiling(Pace *p, PaceKind k, uint64_t bytes, double spent, bool over, bool grow) {
         PaceKindState *s = &p->kinds[k];
         uint64_t floor = k == PACE_THP ? p->params.first[PACE_THP] : p->params.page_size;
+        double b = budget_usec(p);
+        bool probe = s->probing;
 
-        if (over && spent > budget_usec(p)) {
-                s->ceiling = MAX(floor, (uint64_t) ((double) bytes * budget_usec(p) / spent));
+        s->probing = false;
+        if (probe && (spent <= b / 2 || spent >= 3 * b)) {
+                /* fast again, or as slow as the over-run whatever the size: a delay, not a rate */
+                s->ceiling = 0;
+                return;
+        }
+        if (over && spent > b) {
+                s->ceiling = MAX(floor, (uint64_t) ((double) bytes * b / spent));
+                s->probing = true;
                 return;
         }
         if (s->ceiling == 0 || !grow)

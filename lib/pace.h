@@ -19,10 +19,11 @@
  *   samples, so one slow step (the target preempted, the machine busy) does not collapse the
  *   rate; a sustained change moves the median within a few steps.
  * - Until it does, a step that went over MaxPause by its work (not by the fixed overhead) caps
- *   the next steps of its kinds at what its own rate allows, and that ceiling grows by `growth`
- *   with each step within the budget: a sustained slowdown (huge pages that suddenly need
- *   compaction, a busy machine) costs one long hold, not the several the median needs to move,
- *   and a one-off costs a few smaller steps, not the rate.
+ *   the next step of its kinds at what its own rate allows. If that step takes less than half
+ *   the budget, the over-run was a one-off and the cap goes; otherwise it grows by `growth` with
+ *   each step within the budget. A sustained slowdown (huge pages that suddenly cost ten times
+ *   as much, a busy machine) costs one long hold, not the several the median needs to move; a
+ *   one-off costs one small step, not the rate.
  * - A step aims at `fraction` of MaxPause, less the fixed attach/detach overhead. That overhead
  *   is learned from the holds (the intercept of a robust fit of hold against bytes): where it
  *   alone takes most of the budget (a loaded machine), a step still gets half the budget's worth
@@ -74,6 +75,7 @@ typedef struct PaceKindState {
                                            within the learned overhead plus the budget) */
         uint64_t ceiling;               /* after an over-run, most bytes of this kind the next step
                                            may take (0: none) */
+        bool probing;                   /* the next step says whether the over-run was a one-off */
 } PaceKindState;
 
 typedef struct Pace {
