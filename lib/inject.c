@@ -71,7 +71,7 @@ struct Tracee {
         SeccompFilters *filters;
         const char *seccomp_action;
 
-        usec_t t_seize, t_stop;
+        usec_t t_seize, t_stop, t_release;
         unsigned calls, frame_calls;
 };
 
@@ -619,23 +619,16 @@ static int wait_not_uninterruptible(Tracee *t, ProcStatus *s, usec_t timeout) {
         return 0;
 }
 
-/* Wait for the PTRACE_INTERRUPT stop, passing signals that come first through. */
-static int wait_interrupt_stop(Tracee *t, usec_t timeout) {
-        usec_t deadline = timeout == USEC_INFINITY ? USEC_INFINITY : now_usec(CLOCK_MONOTONIC) + timeout;
-        bool late = false;
+/* Wait for the PTRACE_INTERRUPT stop (sent at t_interrupt), passing signals that come first
+ * through. The wait blocks: the target is held from the moment it stops, and a poll would add
+ * its granularity to every hold. Seized with a trap pending, a thread that does not stop in time
+ * will stop when it wakes, and only a tracer can let it go, so it is waited for in any case and
+ * released by the caller; the timeout only decides that it is reported (-ETIMEDOUT). */
+static int wait_interrupt_stop(Tracee *t, usec_t t_interrupt, usec_t timeout) {
         int status, r;
 
         for (;;) {
-                usec_t left = deadline == USEC_INFINITY ? USEC_INFINITY : deadline - MIN(deadline, now_usec(CLOCK_MONOTONIC));
-
-                r = wait_tid(t->tid, late ? USEC_INFINITY : left, &status);
-                if (r == -ETIMEDOUT) {
-                        /* Seized with a trap pending: the thread will stop when it wakes and only a
-                         * tracer can let it go. Never leave it so: wait on, detach, report. */
-                        log_debug("Thread %d did not stop in time; waiting to release it.", (int) t->tid);
-                        late = true;
-                        continue;
-                }
+                r = wait_tid(t->tid, USEC_INFINITY, &status);
                 if (r < 0)
                         return r;
                 if (WIFEXITED(status) || WIFSIGNALED(status)) {
@@ -646,10 +639,17 @@ static int wait_interrupt_stop(Tracee *t, usec_t timeout) {
                         continue;
 
                 if (status >> 16 == PTRACE_EVENT_STOP) {
+                        bool late = timeout != USEC_INFINITY &&
+                                    now_usec(CLOCK_MONOTONIC) - t_interrupt > timeout;
+
                         t->stopped = true;
-                        t->t_stop = now_usec(CLOCK_MONOTONIC);
+                        /* held from the interrupt: a running thread stops within microseconds of
+                         * it, and a sleeping one at once (a thread in D was waited out before) */
+                        t->t_stop = t_interrupt;
                         /* the stop signal, not SIGTRAP: the target is in group-stop and stays so */
                         t->group_stopped = WSTOPSIG(status) != SIGTRAP;
+                        if (late)
+                                log_debug("Thread %d did not stop in time; releasing it.", (int) t->tid);
                         return late ? -ETIMEDOUT : 0;
                 }
                 if (status >> 16 != 0) {
@@ -720,6 +720,9 @@ static int tracee_release(Tracee *t) {
                 tracee_reap(t);
                 return r;
         }
+        /* the end of the hold: taken before the detach, since the target it wakes may preempt us
+         * before the call returns (a busy target on our CPU: a whole time slice) */
+        t->t_release = now_usec(CLOCK_MONOTONIC);
         if (ptrace(PTRACE_DETACH, t->tid, NULL, NULL) < 0)
                 r = -errno;
         if (r == -ESRCH) {
@@ -739,6 +742,7 @@ static void tracee_abort(Tracee **t) {
 
 int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret) {
         _cleanup_(tracee_abort) Tracee *t = NULL;
+        usec_t t_interrupt;
         ProcStatus status;
         size_t abi_index;
         const InjectAbi *abis;
@@ -809,10 +813,11 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
                 return r;
         }
         t->seized = true;
+        t_interrupt = now_usec(CLOCK_MONOTONIC);
         if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0 && errno != ESRCH)
                 return -errno;
 
-        r = wait_interrupt_stop(t, timeout);
+        r = wait_interrupt_stop(t, t_interrupt, timeout);
         if (r < 0)
                 return r;
 
@@ -1109,7 +1114,7 @@ int inject_detach(Tracee *t, InjectStats *ret_stats) {
         end = now_usec(CLOCK_MONOTONIC);
         if (ret_stats)
                 *ret_stats = (InjectStats) {
-                        .held = t->t_stop > 0 ? end - t->t_stop : 0,
+                        .held = t->t_stop > 0 ? (t->t_release > 0 ? t->t_release : end) - t->t_stop : 0,
                         .total = t->t_seize > 0 ? end - t->t_seize : 0,
                         .calls = t->calls,
                         .frame_calls = t->frame_calls,

@@ -48,7 +48,7 @@ typedef enum InjectCall {
 typedef struct Tracee Tracee;
 
 typedef struct InjectStats {
-        usec_t held;            /* from the stop being reaped to detach returning */
+        usec_t held;            /* the target stopped: from PTRACE_INTERRUPT to PTRACE_DETACH */
         usec_t total;           /* from seize to detach */
         unsigned calls;         /* calls that ran (not those refused by the seccomp pre-check) */
         unsigned frame_calls;   /* of which self-restoring (on a frame; see inject.c) */

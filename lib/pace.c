@@ -141,6 +141,8 @@ uint64_t pace_step_bytes(const Pace *p, const PaceMix *range_mix, uint64_t range
                 /* growth from the largest step that stayed within budget, never below the first
                  * step: a step cut short (a window's edge, the range's end) must not pin the next */
                 cap = MAX(first_bytes(p, k), p->params.growth * (double) p->kinds[k].largest_ok);
+                if (p->kinds[k].ceiling > 0)
+                        cap = MIN(cap, (double) p->kinds[k].ceiling);
                 if (x * share > cap)
                         x = cap / share;
         }
@@ -188,6 +190,38 @@ static void learn_overhead(Pace *p) {
         p->overhead = o > (double) p->params.overhead ? o : (double) p->params.overhead;
 }
 
+/* After a step: an over-run by the work sets the ceiling of each kind in it to what the step's
+ * rate allows (never below a page, or a folio for THP). The next step is then a probe, sized to
+ * fill the budget at that slow rate. Taking less than half the time that rate predicts for it, or
+ * three times or more (a fraction of the bytes held as long: the time did not scale with the
+ * size), it shows that the over-run was a one-off, and the ceiling goes; otherwise each step
+ * within budget raises it. */
+static void update_ceiling(Pace *p, PaceKind k, uint64_t bytes, double spent, bool over, bool grow) {
+        PaceKindState *s = &p->kinds[k];
+        uint64_t floor = k == PACE_THP ? p->params.first[PACE_THP] : p->params.page_size;
+        double b = budget_usec(p), expected;
+        bool probe = s->probing;
+
+        s->probing = false;
+        /* what the probe would take at the over-run's rate: the ceiling was that rate's budget */
+        expected = s->ceiling > 0 ? b * (double) bytes / (double) s->ceiling : b;
+        if (probe && (spent <= expected / 2 || spent >= 3 * expected)) {
+                /* fast again, or as slow as the over-run whatever the size: a delay, not a rate */
+                s->ceiling = 0;
+                return;
+        }
+        if (over && spent > b) {
+                s->ceiling = MAX(floor, (uint64_t) ((double) bytes * b / spent));
+                s->probing = true;
+                return;
+        }
+        if (s->ceiling == 0 || !grow)
+                return;
+        s->ceiling = (uint64_t) (p->params.growth * (double) MAX(s->ceiling, bytes));
+        if ((double) s->ceiling >= p->params.growth * (double) s->largest_ok)
+                s->ceiling = 0; /* the growth cap binds again */
+}
+
 void pace_record(Pace *p, const PaceMix *mix, usec_t held) {
         double spent, predicted = 0, total = 0;
         bool ok = held <= p->params.max_pause, grow;
@@ -224,8 +258,11 @@ void pace_record(Pace *p, const PaceMix *mix, usec_t held) {
                 if (mix->bytes[k] == 0)
                         continue;
                 c = cost_or_prior(p, k);
+                /* every step's sample, the probe's too: left out, the one-offs would be a larger
+                 * share of the window */
                 add_sample(&p->kinds[k], c * spent / predicted);
                 if (grow && mix->bytes[k] > p->kinds[k].largest_ok)
                         p->kinds[k].largest_ok = mix->bytes[k];
+                update_ceiling(p, k, mix->bytes[k], spent, !ok, grow);
         }
 }

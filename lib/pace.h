@@ -18,15 +18,21 @@
  * - The estimate is robust: the cost per byte of a kind is the median of its last PACE_WINDOW
  *   samples, so one slow step (the target preempted, the machine busy) does not collapse the
  *   rate; a sustained change moves the median within a few steps.
+ * - Until it does, a step that went over MaxPause by its work (not by the fixed overhead) caps
+ *   the next step of its kinds at what its own rate allows. If that step takes less than half
+ *   the budget, the over-run was a one-off and the cap goes; otherwise it grows by `growth` with
+ *   each step within the budget. A sustained slowdown (huge pages that suddenly cost ten times
+ *   as much, a busy machine) costs one long hold, not the several the median needs to move; a
+ *   one-off costs one small step, not the rate.
  * - A step aims at `fraction` of MaxPause, less the fixed attach/detach overhead. That overhead
  *   is learned from the holds (the intercept of a robust fit of hold against bytes): where it
  *   alone takes most of the budget (a loaded machine), a step still gets half the budget's worth
  *   of work, rather than shrinking to a page and multiplying the steps, each as long.
  *
- * The hold fed to pace_record() must be the time the target was stopped: from the stop to the
- * PTRACE_DETACH that lets it run (lib/inject.c's InjectStats.held is from the stop being reaped,
- * after the tracer's own poll, to the return of inject_detach(), so the tracer's scheduling
- * delay after the detach counts and the stop's wait before the reap does not).
+ * The hold fed to pace_record() must be the time the target was stopped: lib/inject.c's
+ * InjectStats.held, from the PTRACE_INTERRUPT (a blocking wait reaps the stop) to just before the
+ * PTRACE_DETACH that lets it run, so the tracer's scheduling delay after the detach (the woken
+ * target may preempt it) does not count, and any delay in reaping the stop does.
  *
  * Pure: no I/O, no clock; unit-tested in tests/test-pace.c. */
 
@@ -67,6 +73,9 @@ typedef struct PaceKindState {
         unsigned n, next;
         uint64_t largest_ok;            /* most bytes of this kind one step took within budget (or
                                            within the learned overhead plus the budget) */
+        uint64_t ceiling;               /* after an over-run, most bytes of this kind the next step
+                                           may take (0: none) */
+        bool probing;                   /* the next step says whether the over-run was a one-off */
 } PaceKindState;
 
 typedef struct Pace {

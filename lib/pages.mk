@@ -6,6 +6,9 @@ lib_libmlockd_la_SOURCES += \
 unit_tests += tests/test-pageflags tests/test-pace
 tests_test_pageflags_SOURCES = tests/test-pageflags.c
 tests_test_pace_SOURCES = tests/test-pace.c
+# the pace against modelled machines (make bench)
+bench_programs += tests/bench/bench-pace-model
+tests_bench_bench_pace_model_SOURCES = tests/bench/bench-pace-model.c
 
 # reads a pid's per-page counts for the integration tests and the kernel-facts experiments
 check_PROGRAMS += tests/helpers/pagecount

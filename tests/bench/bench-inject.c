@@ -2,7 +2,7 @@
 /* How long an injection takes and how long the target is held, over 1,000 runs of
  * attach -> mlock2(4 KiB, MLOCK_ONFAULT) -> detach:
  *   round trip   the three calls, as the injector sees them;
- *   engine held  InjectStats.held (stop reaped to detach returned), and .total;
+ *   engine held  InjectStats.held (PTRACE_INTERRUPT to PTRACE_DETACH), and .total;
  *   target stall the gap the busy target itself sees in its CLOCK_MONOTONIC loop around each run;
  * for a busy target and one asleep in pause(); and next to it, a few runs of
  *   gdb -p PID -batch -ex 'call (int)mlockall(5)'
@@ -96,7 +96,7 @@ static void bench(const char *mode) {
                streq(mode, "clock") ? "busy" : "sleeping", mode, RUNS);
         print_row("round trip", rt, RUNS, 1000.0);
         print_row("engine total (seize..detach)", total, RUNS, 1.0);
-        print_row("engine held (stop..detach)", held, RUNS, 1.0);
+        print_row("engine held (interrupt..detach)", held, RUNS, 1.0);
         if (streq(mode, "clock"))
                 print_row("target's own stall", stall, n_stall, 1000.0);
 }

@@ -2,8 +2,9 @@
 # MaxPause as a bound (make bench; asserts nothing about time). For each kind of memory at
 # MaxPause=5ms and 1ms, a Mode=full lock of a fresh target (--mode clock: it measures the longest
 # gap between two reads of its own clock) prints, side by side:
-#   - the daemon's holds per step (count, p50, p99, max, steps over MaxPause: the injector's
-#     held time, from the stop being reaped to the detach), from its debug log;
+#   - the daemon's holds per step (count, p50, p99, max, steps over MaxPause, holds over 3x MaxPause
+#     and how many of those right after another: the injector's held time, from PTRACE_INTERRUPT to
+#     PTRACE_DETACH), from its debug log;
 #   - the longest gap the target itself saw while it was locked, and over the same time idle
 #     before (the noise of this machine in the same run);
 #   - one plain mlock2 of the same range in an identical fresh target (what locking costs without
@@ -26,6 +27,12 @@ summary() {
                 i50 = int(NR * 0.50 + 0.5); i99 = int(NR * 0.99 + 0.5)
                 if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
                 printf "%d steps, p50 %d us, p99 %d us, max %d us", NR, v[i50], v[i99], v[NR] }'
+}
+# stdin: the holds in step order, $1: MaxPause in us; prints "L > 3x (R after another)": holds over
+# three times MaxPause, and how many of them right after another (what a sustained slowdown costs)
+long_holds() {
+        awk -v m="$1" '{ l = $1 > 3 * m; n += l; r += l && last; last = l }
+                END { printf "%d > 3x (%d after another)", n, r }'
 }
 # the target's longest gap since the last ask
 gap_of() {
@@ -57,7 +64,7 @@ start_case() {
 }
 size_of() { case $1 in 4k) echo $((2 << 30)) ;; thp) echo $((1 << 30)) ;; swap) echo $((256 << 20)) ;; esac; }
 
-printf '%-5s %-8s | %-62s | %-22s | %-13s | %s\n' kind MaxPause "mlockd: held per step (daemon)" \
+printf '%-5s %-8s | %-92s | %-22s | %-13s | %s\n' kind MaxPause "mlockd: held per step (daemon)" \
         "target's longest gap" "idle noise" "one mlock2: held / target's gap"
 for kind in $kinds; do
         for mp in $pauses; do
@@ -85,6 +92,7 @@ MaxPause=$mp"
                 steps=$(grep -Eo "Process $pid: (lock|relock) step at .* held [0-9]+ us" "$MLOCKD_LOG" |
                         grep -Eo '[0-9]+ us$' | cut -d' ' -f1)
                 over=$(awk -v m="$us" '$1 > m { n++ } END { print n + 0 }' <<<"$steps")
+                long=$(long_holds "$us" <<<"$steps")
                 stop_mlockd
                 [[ -n ${BENCH_PACE_KEEP_LOGS:-} ]] && cp "$MLOCKD_LOG" "$BENCH_PACE_KEEP_LOGS/mlockd-$kind-$mp.log"
                 kill -KILL "$pid"; wait "$pid" 2>/dev/null
@@ -96,8 +104,8 @@ MaxPause=$mp"
                 held=$("$bench/bench-hold" "$plain" "$paddr" "$(size_of "$kind")" | grep -Eo 'held [0-9.]+ ms')
                 pgap=$(gap_of "$pout" "$plain")
                 kill -KILL "$plain"; wait "$plain" 2>/dev/null
-                printf '%-5s %-8s | %-62s | %-22s | %-13s | %s\n' "$kind" "$mp" \
-                        "$(summary <<<"$steps"), $over over ($state)" "$locked us" "$idle us" "$held / $pgap us"
+                printf '%-5s %-8s | %-92s | %-22s | %-13s | %s\n' "$kind" "$mp" \
+                        "$(summary <<<"$steps"), $over over, $long ($state)" "$locked us" "$idle us" "$held / $pgap us"
         done
 done
 [[ -n $swapfile ]] && remove_swapfile "$swapfile"
