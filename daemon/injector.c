@@ -300,6 +300,18 @@ static int count_mappings(pid_t pid, uint64_t max) {
         return 0;
 }
 
+/* What the engine found in each target by scanning it (its syscall instruction and gadgets), kept
+ * for its later steps: one injector process serves every step. NULL (no memory): steps scan. */
+#define INJECTOR_SITES_CACHE_SIZE 1024
+
+static InjectCache *sites_cache(void) {
+        static InjectCache *cache;
+
+        if (!cache)
+                (void) inject_cache_new(INJECTOR_SITES_CACHE_SIZE, &cache);
+        return cache;
+}
+
 static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, int *ret_fd) {
         const char *why = NULL;
         int r;
@@ -327,11 +339,11 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
                         return r;
                 }
                 if (req->op == INJECTOR_OP_RELOCK)
-                        r = lock_relock_step(req->pid, pidfd, req->args[0], req->args[1], (unsigned) req->args[2],
-                                             req->timeout_usec, &result, &stats, &why);
+                        r = lock_relock_step(req->pid, pidfd, sites_cache(), req->args[0], req->args[1],
+                                             (unsigned) req->args[2], req->timeout_usec, &result, &stats, &why);
                 else
-                        r = lock_step(req->pid, pidfd, (InjectCall) req->call, req->args, req->timeout_usec,
-                                      &result, &stats, &why);
+                        r = lock_step(req->pid, pidfd, sites_cache(), (InjectCall) req->call, req->args,
+                                      req->timeout_usec, &result, &stats, &why);
                 if (r < 0) {
                         if (why) {
                                 char buf[INJECTOR_REASON_MAX];

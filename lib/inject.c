@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -30,12 +32,33 @@
 #define PTRACE_SECCOMP_GET_FILTER 0x420c
 #endif
 
+#ifndef PID_FS_MAGIC
+#define PID_FS_MAGIC 0x50494446
+#endif
+
 #define PF_EXITING 0x00000004U
 #define ABIS_MAX 4
 #define VDSO_READ_MAX (64U * 1024U)
 #define EXEC_SCAN_MAX (16U * 1024U * 1024U)
 /* Once the target is ours, how long to wait for it to die when it was killed under us. */
 #define REAP_TIMEOUT (5 * USEC_PER_SEC)
+
+/* What one process's scan found, and what says it is still that process's image. */
+typedef struct InjectSites {
+        uint64_t pidfs_ino;             /* the process (pidfs: never reused); 0: a free slot */
+        uint64_t exe_dev, exe_ino;      /* its executable: another after an exec */
+        uint64_t vdso;                  /* its vdso's address (moves at an exec); 0: none */
+        uint64_t insn_addr[ABIS_MAX], insn_ret_addr[ABIS_MAX], restorer_addr[ABIS_MAX];
+        bool frame_unsafe;
+        uint64_t used;                  /* for eviction: the least recently used goes */
+} InjectSites;
+
+struct InjectCache {
+        size_t size;
+        uint64_t clock;
+        InjectCacheStats stats;
+        InjectSites sites[];
+};
 
 struct Tracee {
         pid_t pid, tid;
@@ -47,6 +70,8 @@ struct Tracee {
         uint64_t insn_ret_addr[ABIS_MAX];       /* "syscall; ret", for self-restoring calls */
         uint64_t restorer_addr[ABIS_MAX];       /* rt_sigreturn */
         int seccomp_mode;               /* from the thread's status before seizing */
+        InjectSites *sites;             /* its entry in the caller's cache, or NULL */
+        bool sites_hit;                 /* the addresses came from it, not from a scan */
 
         bool seized;                    /* a ptrace relation exists */
         bool stopped;                   /* at a ptrace stop, ours to act on */
@@ -226,32 +251,24 @@ static ssize_t read_remote(pid_t pid, uint64_t addr, void *buf, size_t len) {
         return n;
 }
 
-/* The [vdso] mapping from /proc/PID/maps (0444; ptrace-gated like the memory itself). */
-static int read_vdso_base(pid_t pid, uint64_t *ret) {
-        _cleanup_free_ char *maps = NULL, *path = NULL;
-        char *p, *line;
-        int r;
-
-        if (asprintf(&path, "/proc/%d/maps", (int) pid) < 0)
-                return -ENOMEM;
-        r = read_full_file(path, READ_FULL_MAX_DEFAULT, &maps, NULL);
-        if (r < 0)
-                return r == -ENOENT ? -ESRCH : r;
-
-        p = maps;
-        while ((line = next_line(&p))) {
+/* The [vdso] mapping's start in the text of /proc/PID/maps; -ENOENT: none. */
+static int maps_vdso_base(const char *maps, uint64_t *ret) {
+        for (const char *p = maps; p && *p;) {
+                const char *eol = strchrnul(p, '\n');
                 uint64_t start, end;
-                size_t l = strlen(line);
 
-                if (l < 7 || !streq(line + l - 6, "[vdso]"))
-                        continue;
-                if (sscanf(line, "%" SCNx64 "-%" SCNx64, &start, &end) != 2)
-                        return -EBADMSG;
-                *ret = start;
-                return 0;
+                if (eol - p >= 7 && strneq(eol - 6, "[vdso]", 6)) {
+                        if (sscanf(p, "%" SCNx64 "-%" SCNx64, &start, &end) != 2)
+                                return -EBADMSG;
+                        *ret = start;
+                        return 0;
+                }
+                p = *eol ? eol + 1 : eol;
         }
         return -ENOENT;
 }
+
+static int read_maps(Tracee *t);
 
 static int find_in_vdso(Tracee *t, const InjectAbi *abis, size_t n_abis, bool *needed) {
         _cleanup_free_ uint8_t *buf = NULL;
@@ -260,7 +277,10 @@ static int find_in_vdso(Tracee *t, const InjectAbi *abis, size_t n_abis, bool *n
         bool elf64;
         int r;
 
-        r = read_vdso_base(t->pid, &base);
+        r = read_maps(t);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        r = maps_vdso_base(t->maps, &base);
         if (r < 0)
                 return r;
         buf = malloc(VDSO_READ_MAX);
@@ -435,17 +455,33 @@ static bool bytes_at(Tracee *t, uint64_t addr, const uint8_t *bytes, size_t len)
 
 /* The instruction is still there, in the stopped target's current image: had it exec'd since we
  * looked, the vdso would have moved or the bytes would differ. Gadgets that moved are forgotten:
- * calls then go without a frame. */
+ * calls then go without a frame. With addresses from the cache, any difference makes the entry
+ * stale: -ESTALE, and the attach starts again with a scan. */
 static int verify_insn(Tracee *t, size_t abi_index) {
+        bool moved = false;
+        int r = 0;
+
         if (t->insn_addr[abi_index] == 0)
-                return -ENOEXEC;
-        if (!bytes_at(t, t->insn_addr[abi_index], t->abi->insn, t->abi->insn_len))
-                return -ESRCH;
-        if (t->abi->insn_ret && !bytes_at(t, t->insn_ret_addr[abi_index], t->abi->insn_ret, t->abi->insn_ret_len))
+                r = -ENOEXEC;
+        else if (!bytes_at(t, t->insn_addr[abi_index], t->abi->insn, t->abi->insn_len))
+                r = -ESRCH;
+        if (r >= 0 && t->abi->insn_ret && t->insn_ret_addr[abi_index] != 0 &&
+            !bytes_at(t, t->insn_ret_addr[abi_index], t->abi->insn_ret, t->abi->insn_ret_len)) {
                 t->insn_ret_addr[abi_index] = 0;
-        if (t->abi->restorer && !bytes_at(t, t->restorer_addr[abi_index], t->abi->restorer, t->abi->restorer_len))
+                moved = true;
+        }
+        if (r >= 0 && t->abi->restorer && t->restorer_addr[abi_index] != 0 &&
+            !bytes_at(t, t->restorer_addr[abi_index], t->abi->restorer, t->abi->restorer_len)) {
                 t->restorer_addr[abi_index] = 0;
-        return 0;
+                moved = true;
+        }
+        if (t->sites && (r < 0 || moved)) {
+                *t->sites = (InjectSites) {};
+                t->sites = NULL;
+                if (t->sites_hit)
+                        return -ESTALE;
+        }
+        return r;
 }
 
 /* Go runs goroutines on small stacks of its own and takes every signal on an alternate stack, so
@@ -537,6 +573,107 @@ int inject_precheck(const char *proc_root, pid_t pid, bool allow_pid1, const cha
                         return -EBUSY;
                 }
         }
+        return 0;
+}
+
+/* ---- the caller's cache of what scans found ---------------------------------------------- */
+
+int inject_cache_new(size_t size, InjectCache **ret) {
+        InjectCache *c;
+
+        if (size == 0 || !ret)
+                return -EINVAL;
+        c = calloc(1, sizeof *c + size * sizeof c->sites[0]);
+        if (!c)
+                return -ENOMEM;
+        c->size = size;
+        *ret = c;
+        return 0;
+}
+
+InjectCache *inject_cache_free(InjectCache *c) {
+        free(c);
+        return NULL;
+}
+
+void inject_cache_stats(const InjectCache *c, InjectCacheStats *ret) {
+        *ret = c ? c->stats : (InjectCacheStats) {};
+}
+
+/* What names this process and its current image: the pidfd's pidfs inode (unique while the system
+ * runs; older kernels' anonymous pidfds share one: -EOPNOTSUPP, nothing is cached), the
+ * executable's inode and the vdso's address. Reads maps into t (the scan and the frame use it). */
+static int sites_key(Tracee *t, InjectSites *ret) {
+        struct statfs sfs;
+        struct stat st;
+        char path[64];
+        int r;
+
+        if (fstatfs(t->pidfd, &sfs) < 0)
+                return -errno;
+        if (sfs.f_type != PID_FS_MAGIC)
+                return -EOPNOTSUPP;
+        if (fstat(t->pidfd, &st) < 0)
+                return -errno;
+        *ret = (InjectSites) { .pidfs_ino = (uint64_t) st.st_ino };
+        snprintf(path, sizeof path, "/proc/%d/exe", (int) t->pid);
+        if (stat(path, &st) < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        ret->exe_dev = (uint64_t) st.st_dev;
+        ret->exe_ino = (uint64_t) st.st_ino;
+        r = read_maps(t);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        r = maps_vdso_base(t->maps, &ret->vdso);
+        return r == -ENOENT ? 0 : r;
+}
+
+/* The scan's findings, from an entry to a tracee or back. */
+static void sites_copy(InjectSites *e, Tracee *t, bool to_tracee) {
+        uint64_t *from[3] = { e->insn_addr, e->insn_ret_addr, e->restorer_addr };
+        uint64_t *to[3] = { t->insn_addr, t->insn_ret_addr, t->restorer_addr };
+
+        for (size_t k = 0; k < 3; k++)
+                memcpy(to_tracee ? to[k] : from[k], to_tracee ? from[k] : to[k], sizeof e->insn_addr);
+        if (to_tracee)
+                t->frame_unsafe = e->frame_unsafe;
+        else
+                e->frame_unsafe = t->frame_unsafe;
+}
+
+/* The addresses: from the cache when this process's image was scanned before, else by a scan,
+ * kept in the cache (the least recently used entry makes room). */
+static int find_sites(Tracee *t, InjectCache *cache) {
+        InjectSites key, *slot = NULL;
+        int r;
+
+        if (cache && sites_key(t, &key) >= 0) {
+                for (size_t i = 0; i < cache->size; i++) {
+                        InjectSites *e = &cache->sites[i];
+
+                        if (e->pidfs_ino == key.pidfs_ino && e->exe_dev == key.exe_dev &&
+                            e->exe_ino == key.exe_ino && e->vdso == key.vdso) {
+                                sites_copy(e, t, true);
+                                e->used = ++cache->clock;
+                                t->sites = e;
+                                t->sites_hit = true;
+                                cache->stats.hits++;
+                                return 0;
+                        }
+                        if (!slot || e->used < slot->used)
+                                slot = e;
+                }
+                cache->stats.misses++;
+        }
+
+        t->frame_unsafe = exe_is_go(t->pid);
+        r = find_syscall_insns(t);
+        if (r < 0 || !slot)
+                return r;
+        *slot = key;
+        sites_copy(slot, t, false);
+        slot->used = ++cache->clock;
+        t->sites = slot;
         return 0;
 }
 
@@ -737,7 +874,7 @@ static void tracee_abort(Tracee **t) {
         *t = tracee_free(*t);
 }
 
-int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret) {
+static int attach_once(pid_t pid, int pidfd, pid_t tid, usec_t timeout, InjectCache *cache, Tracee **ret) {
         _cleanup_(tracee_abort) Tracee *t = NULL;
         ProcStatus status;
         size_t abi_index;
@@ -791,8 +928,7 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
                 return r;
         t->tidfd = r;
 
-        t->frame_unsafe = exe_is_go(pid);
-        r = find_syscall_insns(t);
+        r = find_sites(t, cache);
         if (r < 0)
                 return r;
 
@@ -836,8 +972,25 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
         if (ptrace(PTRACE_GETSIGMASK, t->tid, (void *) sizeof(t->sigmask), &t->sigmask) < 0)
                 return -errno;
 
+        t->sites = NULL; /* the cache may be gone before the tracee */
         *ret = TAKE_PTR(t);
         return 0;
+}
+
+int inject_attach_cached(pid_t pid, int pidfd, pid_t tid, usec_t timeout, InjectCache *cache, Tracee **ret) {
+        int r;
+
+        r = attach_once(pid, pidfd, tid, timeout, cache, ret);
+        if (r == -ESTALE) {
+                /* the cached addresses no longer hold (the entry is dropped): detached, look again */
+                cache->stats.stale++;
+                r = attach_once(pid, pidfd, tid, timeout, cache, ret);
+        }
+        return r == -ESTALE ? -ESRCH : r;
+}
+
+int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret) {
+        return inject_attach_cached(pid, pidfd, tid, timeout, NULL, ret);
 }
 
 /* ---- calls -------------------------------------------------------------------------------- */
