@@ -62,6 +62,7 @@ daemon_integration_tests = \
 	tests/lock-sigterm.sh \
 	tests/lock-many.sh \
 	tests/cgroup-budget.sh \
+	tests/cgroup-limit.sh \
 	tests/metrics.sh \
 	tests/notify.sh \
 	tests/privsep.sh \
