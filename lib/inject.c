@@ -53,10 +53,23 @@ typedef struct InjectSites {
         uint64_t used;                  /* for eviction: the least recently used goes */
 } InjectSites;
 
+/* Where a byte string is in one file mapping (the same in every process that maps that file there),
+ * or that it is not there: a C library is scanned once, not once per process. */
+#define FILE_FINDS_MAX 64
+#define FIND_NONE UINT64_MAX
+
+typedef struct FileFind {
+        uint64_t dev, ino, pgoff, len;  /* the mapping: its file, offset and length; ino 0: free */
+        const uint8_t *needle;          /* the arch table's bytes */
+        uint64_t offset;                /* from the mapping's start; FIND_NONE: not in it */
+        uint64_t used;
+} FileFind;
+
 struct InjectCache {
         size_t size;
         uint64_t clock;
         InjectCacheStats stats;
+        FileFind finds[FILE_FINDS_MAX];
         InjectSites sites[];
 };
 
@@ -70,7 +83,8 @@ struct Tracee {
         uint64_t insn_ret_addr[ABIS_MAX];       /* "syscall; ret", for self-restoring calls */
         uint64_t restorer_addr[ABIS_MAX];       /* rt_sigreturn */
         int seccomp_mode;               /* from the thread's status before seizing */
-        InjectSites *sites;             /* its entry in the caller's cache, or NULL */
+        InjectCache *cache;             /* the caller's, during inject_attach_cached(), or NULL */
+        InjectSites *sites;             /* its entry in the cache, or NULL */
         bool sites_hit;                 /* the addresses came from it, not from a scan */
 
         bool seized;                    /* a ptrace relation exists */
@@ -356,6 +370,62 @@ static int read_maps(Tracee *t) {
         return read_full_file(path, READ_FULL_MAX_DEFAULT, &t->maps, NULL);
 }
 
+static bool all_placed(const Needle *needles, size_t n_needles) {
+        for (size_t i = 0; i < n_needles; i++)
+                if (*needles[i].ret == 0)
+                        return false;
+        return true;
+}
+
+static FileFind *file_find_lookup(InjectCache *c, const FileFind *key) {
+        for (size_t i = 0; c && key->ino != 0 && i < ELEMENTSOF(c->finds); i++) {
+                FileFind *f = &c->finds[i];
+
+                if (f->ino == key->ino && f->dev == key->dev && f->pgoff == key->pgoff && f->len == key->len &&
+                    f->needle == key->needle) {
+                        f->used = ++c->clock;
+                        return f;
+                }
+        }
+        return NULL;
+}
+
+static void file_find_store(InjectCache *c, const FileFind *key, uint64_t offset) {
+        FileFind *slot = NULL;
+
+        if (!c || key->ino == 0)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(c->finds); i++)
+                if (!slot || c->finds[i].used < slot->used)
+                        slot = &c->finds[i];
+        *slot = *key;
+        slot->offset = offset;
+        slot->used = ++c->clock;
+}
+
+/* Take what the cache knows of this mapping: needles it places, or knows are not there. Returns
+ * whether a needle is left to look for in it. */
+static bool file_finds_apply(Tracee *t, FileFind *key, uint64_t start, Needle *needles, size_t n_needles) {
+        bool left = false;
+
+        for (size_t i = 0; i < n_needles; i++) {
+                const FileFind *f;
+
+                if (*needles[i].ret != 0)
+                        continue;
+                key->needle = needles[i].bytes;
+                f = file_find_lookup(t->cache, key);
+                if (!f) {
+                        left = true;
+                        continue;
+                }
+                t->cache->stats.file_hits++;
+                if (f->offset != FIND_NONE)
+                        *needles[i].ret = start + f->offset;
+        }
+        return left;
+}
+
 static int find_in_exec_mappings(Tracee *t, Needle *needles, size_t n_needles) {
         _cleanup_free_ uint8_t *buf = NULL;
         const char *maps;
@@ -376,19 +446,33 @@ static int find_in_exec_mappings(Tracee *t, Needle *needles, size_t n_needles) {
                 while (*p && scanned < EXEC_SCAN_MAX) {
                         const char *eol = strchrnul(p, '\n');
                         char line[4096], perms[5];
-                        uint64_t start, end;
+                        uint64_t start, end, pgoff = 0, ino = 0, a;
+                        unsigned major = 0, minor = 0;
+                        bool wanted[3 * ABIS_MAX] = {};
+                        FileFind key = {};
                         int pos = 0;
 
                         snprintf(line, sizeof line, "%.*s", (int) (eol - p), p);
                         p = *eol ? eol + 1 : eol;
-                        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %*s%n", &start, &end, perms, &pos) < 3)
+                        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 "%n", &start, &end,
+                                   perms, &pgoff, &major, &minor, &ino, &pos) < 3)
                                 return -EINVAL;
                         if (perms[2] != 'x' || strstr(line + pos, "[vsyscall]"))
                                 continue;
                         if (is_libc(line + pos) != (pass == 0))
                                 continue;
 
-                        for (uint64_t a = start; a < end && scanned < EXEC_SCAN_MAX;) {
+                        key = (FileFind) { .dev = ((uint64_t) major << 32) | minor, .ino = ino, .pgoff = pgoff,
+                                           .len = end - start };
+                        if (!file_finds_apply(t, &key, start, needles, n_needles)) {
+                                if (all_placed(needles, n_needles))
+                                        return 0;
+                                continue; /* nothing more to look for in this one */
+                        }
+                        for (size_t i = 0; i < n_needles && i < ELEMENTSOF(wanted); i++)
+                                wanted[i] = *needles[i].ret == 0;
+
+                        for (a = start; a < end && scanned < EXEC_SCAN_MAX;) {
                                 size_t want = (size_t) MIN(end - a, (uint64_t) VDSO_READ_MAX);
                                 ssize_t n;
 
@@ -396,11 +480,24 @@ static int find_in_exec_mappings(Tracee *t, Needle *needles, size_t n_needles) {
                                 if (n <= 0)
                                         break;
                                 if (scan_needles(buf, (size_t) n, a, needles, n_needles))
-                                        return 0;
+                                        break;
                                 /* keep a string cut by the chunk boundary */
                                 a += (uint64_t) n > 16 ? (uint64_t) n - 16 : (uint64_t) n;
                                 scanned += (size_t) n;
                         }
+                        /* what this mapping holds, for the next process that maps it: known only
+                         * for those found, or when it was read to its end */
+                        for (size_t i = 0; i < n_needles && i < ELEMENTSOF(wanted); i++) {
+                                if (!wanted[i])
+                                        continue;
+                                key.needle = needles[i].bytes;
+                                if (*needles[i].ret != 0)
+                                        file_find_store(t->cache, &key, *needles[i].ret - start);
+                                else if (a >= end)
+                                        file_find_store(t->cache, &key, FIND_NONE);
+                        }
+                        if (all_placed(needles, n_needles))
+                                return 0;
                 }
         }
         return 0;
@@ -475,6 +572,9 @@ static int verify_insn(Tracee *t, size_t abi_index) {
                 t->restorer_addr[abi_index] = 0;
                 moved = true;
         }
+        if (t->cache && (r == -ESRCH || moved))
+                /* bytes found in a file's mapping are no longer there: the file changed */
+                memset(t->cache->finds, 0, sizeof t->cache->finds);
         if (t->sites && (r < 0 || moved)) {
                 *t->sites = (InjectSites) {};
                 t->sites = NULL;
@@ -892,7 +992,7 @@ static int attach_once(pid_t pid, int pidfd, pid_t tid, usec_t timeout, InjectCa
         t = calloc(1, sizeof(Tracee));
         if (!t)
                 return -ENOMEM;
-        *t = (Tracee) { .pid = pid, .pidfd = pidfd, .tidfd = -EBADF };
+        *t = (Tracee) { .pid = pid, .pidfd = pidfd, .tidfd = -EBADF, .cache = cache };
         if (pidfd < 0) {
                 r = pidfd_open_flags(pid, 0);
                 if (r < 0)
@@ -973,6 +1073,7 @@ static int attach_once(pid_t pid, int pidfd, pid_t tid, usec_t timeout, InjectCa
                 return -errno;
 
         t->sites = NULL; /* the cache may be gone before the tracee */
+        t->cache = NULL;
         *ret = TAKE_PTR(t);
         return 0;
 }

@@ -74,10 +74,14 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
  * is keyed by the process's pidfs inode (never reused; nothing is cached without pidfs), its
  * executable's inode and its vdso's address, so an exec or a reused pid misses; and every address
  * is still checked against the stopped target's bytes before use: a difference drops the entry,
- * and the attach starts again with a scan. */
+ * and the attach starts again with a scan. A scan itself takes what earlier scans found in the same
+ * file mapping (the C library: file, offset and length) in other processes, placed at this
+ * process's address of it; a difference there forgets every such find. */
 typedef struct InjectCache InjectCache;
 typedef struct InjectCacheStats {
         uint64_t hits, misses, stale;
+        uint64_t file_hits;     /* byte strings placed in (or known absent from) a file mapping
+                                   without reading it: another process maps that file */
 } InjectCacheStats;
 int inject_cache_new(size_t size, InjectCache **ret);
 InjectCache *inject_cache_free(InjectCache *c);
