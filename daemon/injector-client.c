@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -13,7 +14,7 @@
 #include "procfs.h"
 
 struct InjectorCall {
-        InjectorCall *next;
+        InjectorCall *prev, *next;
         InjectorRequest req;
         int pidfd;
         usec_t timeout;
@@ -28,9 +29,10 @@ struct InjectorClient {
         int active_pidfd;
         sd_event_source *io_source, *exit_source, *timer_source;
 
-        InjectorCall *head, *tail;      /* FIFO; head is in flight when sent */
-        bool sent;
+        InjectorCall *head, *tail;      /* FIFO; the first n_sent are in flight, oldest first */
+        size_t n_sent;
         size_t n_queued;
+        bool draining;                  /* a lost injector's replies are read: nothing is sent */
         uint64_t next_serial;
 
         /* socket mode: reconnect to the injector service instead of taking a spare */
@@ -73,17 +75,48 @@ static void call_free(InjectorCall *call) {
         free(call);
 }
 
+/* Take call out of the queue (in flight or not). */
+static InjectorCall *queue_unlink(InjectorClient *c, InjectorCall *call, bool in_flight) {
+        if (call->prev)
+                call->prev->next = call->next;
+        else
+                c->head = call->next;
+        if (call->next)
+                call->next->prev = call->prev;
+        else
+                c->tail = call->prev;
+        call->prev = call->next = NULL;
+        c->n_queued--;
+        if (in_flight)
+                c->n_sent--;
+        return call;
+}
+
 static InjectorCall *queue_pop(InjectorClient *c) {
+        return c->head ? queue_unlink(c, c->head, c->n_sent > 0) : NULL;
+}
+
+/* The call in flight whose serial this is, or NULL. */
+static InjectorCall *queue_find_sent(InjectorClient *c, uint64_t serial) {
         InjectorCall *call = c->head;
 
-        if (!call)
-                return NULL;
-        c->head = call->next;
-        if (!c->head)
-                c->tail = NULL;
-        c->n_queued--;
-        c->sent = false;
-        return call;
+        for (size_t k = 0; k < c->n_sent && call; k++, call = call->next)
+                if (call->req.serial == serial)
+                        return call;
+        return NULL;
+}
+
+/* The deadline is the oldest call's in flight, counted from when it became the oldest: calls queued
+ * behind a slow one in the injector do not time out on its account. */
+static void client_arm_deadline(InjectorClient *c) {
+        if (c->greeting || !c->timer_source)
+                return;
+        if (c->n_sent == 0) {
+                (void) sd_event_source_set_enabled(c->timer_source, SD_EVENT_OFF);
+                return;
+        }
+        (void) sd_event_source_set_time_relative(c->timer_source, c->head->timeout);
+        (void) sd_event_source_set_enabled(c->timer_source, SD_EVENT_ONESHOT);
 }
 
 static void client_detach_sources(InjectorClient *c) {
@@ -104,7 +137,7 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         if (c->greeting)
                 log_error("The injector at %s did not greet within %s.", c->socket_path,
                           format_timespan(b, sizeof b, INJECTOR_GREETING_TIMEOUT_USEC));
-        else if (c->sent && c->head)
+        else if (c->n_sent > 0)
                 log_error("The injector (pid %d) did not answer request %" PRIu64 " (%s, pid %d) within %s; "
                           "killing it.", (int) injector_pid(c->active), c->head->req.serial,
                           op_name(c->head->req.op), (int) c->head->req.pid,
@@ -153,10 +186,32 @@ static void client_take_greeting(InjectorClient *c, const InjectorReply *hello, 
         client_send_next(c);
 }
 
+/* A reply to one of the calls in flight (the injector answers in order; any is accepted), or one
+ * with an unknown serial, dropped. */
+static void client_dispatch(InjectorClient *c, const InjectorReply *reply, int passed) {
+        InjectorCall *call = queue_find_sent(c, reply->serial);
+        bool oldest = call && call == c->head;
+
+        if (!call) {
+                c->dropped++;
+                log_warning("Dropping an injector reply with serial %" PRIu64 ", expected %" PRIu64 ".",
+                            reply->serial, c->n_sent > 0 ? c->head->req.serial : 0);
+                safe_close(passed);
+                return;
+        }
+        queue_unlink(c, call, true);
+        if (oldest)
+                client_arm_deadline(c);
+        if (call->cancelled)
+                safe_close(passed);
+        else
+                call->handler(reply->r, reply, passed, call->userdata);
+        call_free(call);
+}
+
 static int on_reply(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         InjectorClient *c = userdata;
         InjectorReply reply = {};
-        InjectorCall *call;
         int passed = -EBADF, r;
 
         r = injector_receive(c->active, &reply, &passed);
@@ -178,21 +233,7 @@ static int on_reply(sd_event_source *s, int fd, uint32_t revents, void *userdata
                 client_take_greeting(c, &reply, passed);
                 return 0;
         }
-        if (!c->sent || !c->head || reply.serial != c->head->req.serial) {
-                c->dropped++;
-                log_warning("Dropping an injector reply with serial %" PRIu64 ", expected %" PRIu64 ".",
-                            reply.serial, c->sent && c->head ? c->head->req.serial : 0);
-                safe_close(passed);
-                return 0;
-        }
-
-        (void) sd_event_source_set_enabled(c->timer_source, SD_EVENT_OFF);
-        call = queue_pop(c);
-        if (call->cancelled)
-                safe_close(passed);
-        else
-                call->handler(reply.r, &reply, passed, call->userdata);
-        call_free(call);
+        client_dispatch(c, &reply, passed);
         client_send_next(c);
         return 0;
 }
@@ -256,21 +297,55 @@ static int client_reconnect(InjectorClient *c) {
         return 0;
 }
 
-/* The active injector is gone or stuck: fail the call in flight after checking its target, then
- * carry on with the spare, or tell the manager there is none. */
+/* The replies a lost (killed and reaped) injector sent before it went: the calls they answer are
+ * done, and the oldest call left is the one it was in. Nothing is sent meanwhile. */
+static void client_drain(InjectorClient *c) {
+        bool reset = false;
+
+        c->draining = true;
+        while (c->n_sent > 0) {
+                struct pollfd p = { .fd = injector_fd(c->active), .events = POLLIN };
+                InjectorReply reply = {};
+                int passed = -EBADF, r;
+
+                if (poll(&p, 1, 0) <= 0)
+                        break;
+                r = injector_receive(c->active, &reply, &passed);
+                if (r == -ECONNRESET && !reset) {
+                        /* it died with requests unread: the kernel reports that once, before the
+                         * replies still queued (sock_error() comes first in a datagram receive) */
+                        reset = true;
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                client_dispatch(c, &reply, passed);
+        }
+        c->draining = false;
+}
+
+/* The active injector is gone or stuck: fail the call it was in after checking its target, then
+ * carry on with the spare, or tell the manager there is none. The calls behind it in flight were
+ * never started (the injector serves one at a time): they are sent again. */
 static void client_lose(InjectorClient *c, const char *why) {
         InjectorCall *call = NULL;
-        bool was_greeting = c->greeting;
+        bool was_greeting = c->greeting, timeout = streq(why, "timeout");
+        uint64_t stuck = timeout && c->n_sent > 0 ? c->head->req.serial : 0;
         int left = 0, r;
 
         c->greeting = false;
-        client_detach_sources(c);
         injector_kill(c->active); /* reaped: the kernel has detached whatever it traced */
+        if (!was_greeting)
+                client_drain(c);
+        client_detach_sources(c);
         c->active = injector_free(c->active);
         c->restarts++;
 
-        if (c->sent)
+        if (c->n_sent > 0)
                 call = queue_pop(c);
+        if (c->n_sent > 0)
+                log_debug("Sending %zu request(s) again that the lost injector had not started.", c->n_sent);
+        c->n_sent = 0;
         if (call) {
                 left = injector_target_left_stopped("/proc", call->req.pid);
                 if (left > 0)
@@ -300,11 +375,11 @@ static void client_lose(InjectorClient *c, const char *why) {
         if (call) {
                 if (!call->cancelled)
                         /* a call that timed out is not retried: its target may hold any injector
-                                         * the same way (stuck in the kernel) */
-                        call->handler(!c->active            ? -ENOTCONN
-                                      : left > 0            ? -ENOTRECOVERABLE
-                                      : streq(why, "timeout") ? -ETIMEDOUT
-                                                            : -ECONNRESET,
+                         * the same way (stuck in the kernel); one answered meanwhile was not it */
+                        call->handler(!c->active                          ? -ENOTCONN
+                                      : left > 0                          ? -ENOTRECOVERABLE
+                                      : stuck && call->req.serial == stuck ? -ETIMEDOUT
+                                                                          : -ECONNRESET,
                                       NULL, -EBADF, call->userdata);
                 call_free(call);
         }
@@ -324,34 +399,38 @@ static void client_lose(InjectorClient *c, const char *why) {
                 c->lost(c, c->userdata);
 }
 
+/* Up to INJECTOR_CLIENT_MAX_IN_FLIGHT requests in flight: the injector finds the next one waiting
+ * when it has answered one, and the manager reads replies while it works. */
 static void client_send_next(InjectorClient *c) {
-        while (!c->sent && c->head && c->active && !c->greeting) {
+        while (c->n_sent < INJECTOR_CLIENT_MAX_IN_FLIGHT && c->active && !c->greeting && !c->draining) {
                 InjectorCall *call = c->head;
                 int r;
 
+                for (size_t k = 0; k < c->n_sent && call; k++)
+                        call = call->next;
+                if (!call)
+                        return;
                 if (call->cancelled) {
-                        call_free(queue_pop(c));
+                        call_free(queue_unlink(c, call, false));
                         continue;
                 }
                 r = injector_send(c->active, &call->req, call->pidfd);
                 if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
                         /* it exited before its pidfd or end of file was seen */
                         log_error("The injector (pid %d) died.", (int) injector_pid(c->active));
-                        c->sent = false;
                         client_lose(c, "went away");
                         return;
                 }
                 if (r < 0) {
                         log_debug_errno(r, "Failed to send request %" PRIu64 " to the injector: %m",
                                         call->req.serial);
-                        call = queue_pop(c);
+                        queue_unlink(c, call, false);
                         call->handler(r, NULL, -EBADF, call->userdata);
                         call_free(call);
                         continue;
                 }
-                c->sent = true;
-                (void) sd_event_source_set_time_relative(c->timer_source, call->timeout);
-                (void) sd_event_source_set_enabled(c->timer_source, SD_EVENT_ONESHOT);
+                if (c->n_sent++ == 0)
+                        client_arm_deadline(c);
         }
 }
 
@@ -378,6 +457,7 @@ int injector_client_submit(InjectorClient *c, const InjectorRequest *req, int pi
         call->handler = handler;
         call->userdata = userdata;
 
+        call->prev = c->tail;
         if (c->tail)
                 c->tail->next = call;
         else

@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The manager's side of the injector protocol, on the event loop. Requests wait in one FIFO and go
- * out one at a time; each carries a serial that its reply echoes, and a reply with another serial is
- * dropped and logged. Each request has a deadline, an sd-event timer, never a blocking poll.
+/* The manager's side of the injector protocol, on the event loop. Requests wait in one FIFO and up
+ * to INJECTOR_CLIENT_MAX_IN_FLIGHT of them are in flight at once (the injector serves them in
+ * order, one at a time, and finds the next one waiting when it has answered one); each carries a
+ * serial that its reply echoes, a reply is paired with the call in flight of that serial, and a
+ * reply with an unknown serial is dropped and logged. The oldest call in flight has a deadline,
+ * counted from when it became the oldest (a call does not time out on account of those before
+ * it), an sd-event timer, never a blocking poll.
  *
  * Supervision: the injector's pidfd is watched, so its death is seen at once. When it dies, or does
- * not answer in time (then it is killed), the request in flight fails: its target is checked first
- * (/proc/PID/status State and TracerPid), and the reply handler learns whether it was left running
- * (-ECONNRESET after a death: safe to retry; -ETIMEDOUT after a timeout: not to be retried, the
- * target may be stuck in the kernel and would hold the next injector too) or stopped or traced
- * (-ENOTRECOVERABLE). Then a spare injector takes over and the queue goes on.
+ * not answer in time (then it is killed), the replies it sent before are read, and the oldest call
+ * left in flight, the one it was in, fails: its target is checked first (/proc/PID/status State and
+ * TracerPid), and the reply handler learns whether it was left running (-ECONNRESET after a death:
+ * safe to retry; -ETIMEDOUT after a timeout: not to be retried, the target may be stuck in the
+ * kernel and would hold the next injector too) or stopped or traced (-ENOTRECOVERABLE). Then a
+ * spare injector takes over and the queue goes on, the calls behind that one in flight (never
+ * started) sent again first.
  *
  * Why a spare: the manager runs under a seccomp filter without fork and without the injector's
  * capabilities (daemon/sandbox.c), so it cannot make a new injector once it is confined. Two are
@@ -29,6 +35,7 @@
 #include "injector.h"
 
 #define INJECTOR_GREETING_TIMEOUT_USEC (10 * USEC_PER_SEC)
+#define INJECTOR_CLIENT_MAX_IN_FLIGHT 8
 
 typedef struct InjectorClient InjectorClient;
 typedef struct InjectorCall InjectorCall;
@@ -52,7 +59,7 @@ InjectorClient *injector_client_free(InjectorClient *c);
 DEFINE_CLEANUP(InjectorClient *, injector_client_free);
 
 /* Queue req (its serial is set here) for pidfd (duplicated), with a deadline of timeout from when it
- * is sent. ret_call (optional) may be passed to injector_client_cancel() until the handler runs. */
+ * is the oldest call in flight. ret_call (optional) may be passed to injector_client_cancel() until the handler runs. */
 int injector_client_submit(InjectorClient *c, const InjectorRequest *req, int pidfd, usec_t timeout,
                            InjectorReplyHandler handler, void *userdata, InjectorCall **ret_call);
 /* The handler will not be called (the request may still be in flight; its reply is then dropped). */

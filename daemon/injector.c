@@ -9,6 +9,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -189,16 +191,66 @@ int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, con
         return 0;
 }
 
+#ifndef PID_FS_MAGIC
+#define PID_FS_MAGIC 0x50494446
+#endif
+#define INJECTOR_IDENTITY_CACHE_SIZE 1024
+
+/* Identities checked already. A pidfd's pidfs inode names one process for as long as the system
+ * runs, and a live process keeps its pid and start time: a request on a pidfd of a known inode,
+ * with the pid and start time it was checked with, is about that process while it has not exited,
+ * and no /proc file is read again. Without pidfs (anonymous pidfds share one inode) every request
+ * is checked in full. */
+typedef struct Identity {
+        uint64_t ino;
+        pid_t pid;
+        uint64_t starttime;
+} Identity;
+
+static Identity identities[INJECTOR_IDENTITY_CACHE_SIZE];
+static size_t identities_next;
+
+/* The pidfd's pidfs inode, 0 when there is none to go by. */
+static uint64_t pidfd_inode(int pidfd) {
+        struct statfs sfs;
+        struct stat st;
+
+        if (fstatfs(pidfd, &sfs) < 0 || sfs.f_type != PID_FS_MAGIC || fstat(pidfd, &st) < 0)
+                return 0;
+        return (uint64_t) st.st_ino;
+}
+
+static bool identity_known(uint64_t ino, const InjectorRequest *req, int pidfd) {
+        if (ino == 0)
+                return false;
+        for (size_t k = 0; k < ELEMENTSOF(identities); k++)
+                if (identities[k].ino == ino)
+                        return identities[k].pid == req->pid && identities[k].starttime == req->starttime &&
+                               poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 0) == 0;
+        return false;
+}
+
+static void identity_remember(uint64_t ino, const InjectorRequest *req) {
+        if (ino == 0)
+                return;
+        identities[identities_next] = (Identity) { .ino = ino, .pid = req->pid, .starttime = req->starttime };
+        identities_next = (identities_next + 1) % ELEMENTSOF(identities);
+}
+
 /* The pidfd must belong to req->pid, and the process must still be the one the manager found. */
 static int check_identity(const InjectorRequest *req, int pidfd) {
         _cleanup_free_ char *info = NULL;
         char path[64];
         ProcStat st = {};
         const char *p;
+        uint64_t ino;
         int r;
 
         if (pidfd < 0)
                 return -EBADF;
+        ino = pidfd_inode(pidfd);
+        if (identity_known(ino, req, pidfd))
+                return 0;
         snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
         r = read_full_file(path, 16384, &info, NULL);
         if (r < 0)
@@ -212,6 +264,8 @@ static int check_identity(const InjectorRequest *req, int pidfd) {
                 return -ESRCH;
         r = st.starttime == req->starttime ? 0 : -ESRCH;
         proc_stat_done(&st);
+        if (r == 0)
+                identity_remember(ino, req);
         return r;
 }
 
@@ -311,6 +365,18 @@ static int count_mappings(pid_t pid, uint64_t max) {
         return 0;
 }
 
+/* What the engine found in each target by scanning it (its syscall instruction and gadgets), kept
+ * for its later steps: one injector process serves every step. NULL (no memory): steps scan. */
+#define INJECTOR_SITES_CACHE_SIZE 1024
+
+static InjectCache *sites_cache(void) {
+        static InjectCache *cache;
+
+        if (!cache)
+                (void) inject_cache_new(INJECTOR_SITES_CACHE_SIZE, &cache);
+        return cache;
+}
+
 static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, int *ret_fd) {
         const char *why = NULL;
         int r;
@@ -338,11 +404,11 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
                         return r;
                 }
                 if (req->op == INJECTOR_OP_RELOCK)
-                        r = lock_relock_step(req->pid, pidfd, req->args[0], req->args[1], (unsigned) req->args[2],
-                                             req->timeout_usec, &result, &stats, &why);
+                        r = lock_relock_step(req->pid, pidfd, sites_cache(), req->args[0], req->args[1],
+                                             (unsigned) req->args[2], req->timeout_usec, &result, &stats, &why);
                 else
-                        r = lock_step(req->pid, pidfd, (InjectCall) req->call, req->args, req->timeout_usec,
-                                      &result, &stats, &why);
+                        r = lock_step(req->pid, pidfd, sites_cache(), (InjectCall) req->call, req->args,
+                                      req->timeout_usec, &result, &stats, &why);
                 if (r < 0) {
                         if (why) {
                                 char buf[INJECTOR_REASON_MAX];

@@ -15,7 +15,7 @@ mlockd_SOURCES += \
 
 man_MANS += doc/mlockd.8
 # mlockd(8) points at the hardening notes; install them with the README
-doc_DATA = README.md doc/hardening.md
+doc_DATA = README.md doc/hardening.md doc/throughput.md
 generated_files += doc/mlockd.8
 EXTRA_DIST += doc/mlockd.8.in daemon/local.mk
 
@@ -62,6 +62,7 @@ daemon_integration_tests = \
 	tests/lock-sigterm.sh \
 	tests/lock-many.sh \
 	tests/cgroup-budget.sh \
+	tests/cgroup-limit.sh \
 	tests/metrics.sh \
 	tests/notify.sh \
 	tests/privsep.sh \

@@ -91,6 +91,15 @@ static int job_op_submit(Job *j, const InjectorRequest *req, void *userdata) {
                                       &t->job_call);
 }
 
+/* Whether a policy sets CgroupMaxUnevictable=. Without one no lock is held to a cgroup budget, and
+ * the passes over every target that a budget needs are skipped. */
+static bool manager_any_budget(const Manager *m) {
+        for (size_t i = 0; i < m->policies->n_policies; i++)
+                if (m->policies->policies[i]->cgroup_max_unevictable > 0)
+                        return true;
+        return false;
+}
+
 static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) {
         Manager *m = userdata;
         Target *t = j->target;
@@ -108,10 +117,14 @@ static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) 
 
         if (t->memcg && m->have_cgroup_layout && cgroup_read_memory(&m->cgroup_layout, t->memcg, &mem) >= 0) {
                 in.memory = &mem;
-                in.cgroup_budget = manager_cgroup_budget(m, t->memcg);
+                in.cgroup_budget = manager_any_budget(m) ? manager_cgroup_budget(m, t->memcg) : 0;
                 in.limit_margin = m->policies->daemon.cgroup_limit_margin;
-                in.in_flight = manager_cgroup_in_flight(m, t->memcg, t);
-                in.claimed = manager_cgroup_charged(m, t->memcg, t->memcg_ino, NULL);
+                /* what the cgroup's targets hold counts against a budget only; what they have in
+                 * flight against a budget or a memory limit (account_target()) */
+                if (in.cgroup_budget > 0)
+                        in.claimed = manager_cgroup_charged(m, t->memcg, t->memcg_ino, NULL);
+                if (in.cgroup_budget > 0 || mem.limit != UINT64_MAX)
+                        in.in_flight = manager_cgroup_in_flight(m, t->memcg, t);
         }
 
         *ret = (JobLimits) { .vm_locked = status.vm_lck, .memlock_limit = soft };
@@ -137,6 +150,10 @@ static int job_op_foreign(Job *j, const PageCharges *charged, uint64_t ret_pages
         Target *t = j->target;
         uint64_t ps = (uint64_t) sysconf(_SC_PAGESIZE);
 
+        for (uint32_t i = 0; i < charged->n && i < PAGE_CHARGES_MAX; i++)
+                ret_pages[i] = 0;
+        if (!manager_any_budget(m))
+                return 0; /* no budget anywhere: no pass over every target per charge */
         for (uint32_t i = 0; i < charged->n && i < PAGE_CHARGES_MAX; i++) {
                 uint64_t ino = charged->charges[i].memcg_ino;
                 const char *path = foreign_cgroup(m, t, ino);
@@ -145,7 +162,6 @@ static int job_op_foreign(Job *j, const PageCharges *charged, uint64_t ret_pages
                 uint64_t excess;
                 char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX];
 
-                ret_pages[i] = 0;
                 if (!path || !m->have_cgroup_layout)
                         continue;
                 in = (ForeignInput) {
@@ -315,6 +331,34 @@ static void manager_unlock_finished(Manager *m, Target *t, Job *j, bool *ret_rem
         }
 }
 
+static int on_account_defer(sd_event_source *s, void *userdata) {
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        manager_account(userdata);
+        return 0;
+}
+
+/* The accounts again after a job: at once where a budget is set (what the next job may lock, and
+ * BudgetExceeded, depend on them); otherwise when the loop is idle, once for a burst of jobs rather
+ * than a pass over every target for each of them. */
+static void manager_account_after_job(Manager *m) {
+        int r = 0;
+
+        if (!manager_any_budget(m)) {
+                if (!m->account_defer) {
+                        r = sd_event_add_defer(m->event, &m->account_defer, on_account_defer, m);
+                        if (r >= 0) {
+                                (void) sd_event_source_set_description(m->account_defer, "account-after-jobs");
+                                (void) sd_event_source_set_priority(m->account_defer, SD_EVENT_PRIORITY_IDLE);
+                        }
+                }
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(m->account_defer, SD_EVENT_ONESHOT);
+                if (r >= 0)
+                        return;
+        }
+        manager_account(m);
+}
+
 static void job_op_finished(Job *j, void *userdata) {
         Manager *m = userdata;
         Target *t = j->target;
@@ -338,7 +382,7 @@ static void job_op_finished(Job *j, void *userdata) {
                 return;
 
         manager_update_locked_bytes(m);
-        manager_account(m);
+        manager_account_after_job(m);
 
         if (t->next_job != NEXT_NONE) {
                 TargetNext next = t->next_job;

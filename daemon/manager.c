@@ -1022,6 +1022,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_unref(m->scan_timer);
         sd_event_source_unref(m->accounting_timer);
         sd_event_source_unref(m->settle_timer);
+        sd_event_source_disable_unref(m->account_defer);
         sd_event_source_unref(m->sighup_source);
         safe_close(m->procmon_fd);
         sd_bus_flush_close_unref(m->bus);

@@ -69,6 +69,7 @@ struct Manager {
         sd_event_source *accounting_timer;
         sd_event_source *settle_timer;
         usec_t settle_interval;
+        sd_event_source *account_defer; /* the accounts after jobs, once the loop is idle (no budget) */
         sd_event_source *sighup_source;
         double injection_seconds_sum;
         uint64_t injection_buckets[8];

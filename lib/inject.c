@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -30,12 +32,46 @@
 #define PTRACE_SECCOMP_GET_FILTER 0x420c
 #endif
 
+#ifndef PID_FS_MAGIC
+#define PID_FS_MAGIC 0x50494446
+#endif
+
 #define PF_EXITING 0x00000004U
 #define ABIS_MAX 4
 #define VDSO_READ_MAX (64U * 1024U)
 #define EXEC_SCAN_MAX (16U * 1024U * 1024U)
 /* Once the target is ours, how long to wait for it to die when it was killed under us. */
 #define REAP_TIMEOUT (5 * USEC_PER_SEC)
+
+/* What one process's scan found, and what says it is still that process's image. */
+typedef struct InjectSites {
+        uint64_t pidfs_ino;             /* the process (pidfs: never reused); 0: a free slot */
+        uint64_t exe_dev, exe_ino;      /* its executable: another after an exec */
+        uint64_t vdso;                  /* its vdso's address (moves at an exec); 0: none */
+        uint64_t insn_addr[ABIS_MAX], insn_ret_addr[ABIS_MAX], restorer_addr[ABIS_MAX];
+        bool frame_unsafe;
+        uint64_t used;                  /* for eviction: the least recently used goes */
+} InjectSites;
+
+/* Where a byte string is in one file mapping (the same in every process that maps that file there),
+ * or that it is not there: a C library is scanned once, not once per process. */
+#define FILE_FINDS_MAX 64
+#define FIND_NONE UINT64_MAX
+
+typedef struct FileFind {
+        uint64_t dev, ino, pgoff, len;  /* the mapping: its file, offset and length; ino 0: free */
+        const uint8_t *needle;          /* the arch table's bytes */
+        uint64_t offset;                /* from the mapping's start; FIND_NONE: not in it */
+        uint64_t used;
+} FileFind;
+
+struct InjectCache {
+        size_t size;
+        uint64_t clock;
+        InjectCacheStats stats;
+        FileFind finds[FILE_FINDS_MAX];
+        InjectSites sites[];
+};
 
 struct Tracee {
         pid_t pid, tid;
@@ -47,6 +83,9 @@ struct Tracee {
         uint64_t insn_ret_addr[ABIS_MAX];       /* "syscall; ret", for self-restoring calls */
         uint64_t restorer_addr[ABIS_MAX];       /* rt_sigreturn */
         int seccomp_mode;               /* from the thread's status before seizing */
+        InjectCache *cache;             /* the caller's, during inject_attach_cached(), or NULL */
+        InjectSites *sites;             /* its entry in the cache, or NULL */
+        bool sites_hit;                 /* the addresses came from it, not from a scan */
 
         bool seized;                    /* a ptrace relation exists */
         bool stopped;                   /* at a ptrace stop, ours to act on */
@@ -226,32 +265,24 @@ static ssize_t read_remote(pid_t pid, uint64_t addr, void *buf, size_t len) {
         return n;
 }
 
-/* The [vdso] mapping from /proc/PID/maps (0444; ptrace-gated like the memory itself). */
-static int read_vdso_base(pid_t pid, uint64_t *ret) {
-        _cleanup_free_ char *maps = NULL, *path = NULL;
-        char *p, *line;
-        int r;
-
-        if (asprintf(&path, "/proc/%d/maps", (int) pid) < 0)
-                return -ENOMEM;
-        r = read_full_file(path, READ_FULL_MAX_DEFAULT, &maps, NULL);
-        if (r < 0)
-                return r == -ENOENT ? -ESRCH : r;
-
-        p = maps;
-        while ((line = next_line(&p))) {
+/* The [vdso] mapping's start in the text of /proc/PID/maps; -ENOENT: none. */
+static int maps_vdso_base(const char *maps, uint64_t *ret) {
+        for (const char *p = maps; p && *p;) {
+                const char *eol = strchrnul(p, '\n');
                 uint64_t start, end;
-                size_t l = strlen(line);
 
-                if (l < 7 || !streq(line + l - 6, "[vdso]"))
-                        continue;
-                if (sscanf(line, "%" SCNx64 "-%" SCNx64, &start, &end) != 2)
-                        return -EBADMSG;
-                *ret = start;
-                return 0;
+                if (eol - p >= 7 && strneq(eol - 6, "[vdso]", 6)) {
+                        if (sscanf(p, "%" SCNx64 "-%" SCNx64, &start, &end) != 2)
+                                return -EBADMSG;
+                        *ret = start;
+                        return 0;
+                }
+                p = *eol ? eol + 1 : eol;
         }
         return -ENOENT;
 }
+
+static int read_maps(Tracee *t);
 
 static int find_in_vdso(Tracee *t, const InjectAbi *abis, size_t n_abis, bool *needed) {
         _cleanup_free_ uint8_t *buf = NULL;
@@ -260,7 +291,10 @@ static int find_in_vdso(Tracee *t, const InjectAbi *abis, size_t n_abis, bool *n
         bool elf64;
         int r;
 
-        r = read_vdso_base(t->pid, &base);
+        r = read_maps(t);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        r = maps_vdso_base(t->maps, &base);
         if (r < 0)
                 return r;
         buf = malloc(VDSO_READ_MAX);
@@ -336,6 +370,62 @@ static int read_maps(Tracee *t) {
         return read_full_file(path, READ_FULL_MAX_DEFAULT, &t->maps, NULL);
 }
 
+static bool all_placed(const Needle *needles, size_t n_needles) {
+        for (size_t i = 0; i < n_needles; i++)
+                if (*needles[i].ret == 0)
+                        return false;
+        return true;
+}
+
+static FileFind *file_find_lookup(InjectCache *c, const FileFind *key) {
+        for (size_t i = 0; c && key->ino != 0 && i < ELEMENTSOF(c->finds); i++) {
+                FileFind *f = &c->finds[i];
+
+                if (f->ino == key->ino && f->dev == key->dev && f->pgoff == key->pgoff && f->len == key->len &&
+                    f->needle == key->needle) {
+                        f->used = ++c->clock;
+                        return f;
+                }
+        }
+        return NULL;
+}
+
+static void file_find_store(InjectCache *c, const FileFind *key, uint64_t offset) {
+        FileFind *slot = NULL;
+
+        if (!c || key->ino == 0)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(c->finds); i++)
+                if (!slot || c->finds[i].used < slot->used)
+                        slot = &c->finds[i];
+        *slot = *key;
+        slot->offset = offset;
+        slot->used = ++c->clock;
+}
+
+/* Take what the cache knows of this mapping: needles it places, or knows are not there. Returns
+ * whether a needle is left to look for in it. */
+static bool file_finds_apply(Tracee *t, FileFind *key, uint64_t start, Needle *needles, size_t n_needles) {
+        bool left = false;
+
+        for (size_t i = 0; i < n_needles; i++) {
+                const FileFind *f;
+
+                if (*needles[i].ret != 0)
+                        continue;
+                key->needle = needles[i].bytes;
+                f = file_find_lookup(t->cache, key);
+                if (!f) {
+                        left = true;
+                        continue;
+                }
+                t->cache->stats.file_hits++;
+                if (f->offset != FIND_NONE)
+                        *needles[i].ret = start + f->offset;
+        }
+        return left;
+}
+
 static int find_in_exec_mappings(Tracee *t, Needle *needles, size_t n_needles) {
         _cleanup_free_ uint8_t *buf = NULL;
         const char *maps;
@@ -356,19 +446,33 @@ static int find_in_exec_mappings(Tracee *t, Needle *needles, size_t n_needles) {
                 while (*p && scanned < EXEC_SCAN_MAX) {
                         const char *eol = strchrnul(p, '\n');
                         char line[4096], perms[5];
-                        uint64_t start, end;
+                        uint64_t start, end, pgoff = 0, ino = 0, a;
+                        unsigned major = 0, minor = 0;
+                        bool wanted[3 * ABIS_MAX] = {};
+                        FileFind key = {};
                         int pos = 0;
 
                         snprintf(line, sizeof line, "%.*s", (int) (eol - p), p);
                         p = *eol ? eol + 1 : eol;
-                        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %*s %*s %*s%n", &start, &end, perms, &pos) < 3)
+                        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 "%n", &start, &end,
+                                   perms, &pgoff, &major, &minor, &ino, &pos) < 3)
                                 return -EINVAL;
                         if (perms[2] != 'x' || strstr(line + pos, "[vsyscall]"))
                                 continue;
                         if (is_libc(line + pos) != (pass == 0))
                                 continue;
 
-                        for (uint64_t a = start; a < end && scanned < EXEC_SCAN_MAX;) {
+                        key = (FileFind) { .dev = ((uint64_t) major << 32) | minor, .ino = ino, .pgoff = pgoff,
+                                           .len = end - start };
+                        if (!file_finds_apply(t, &key, start, needles, n_needles)) {
+                                if (all_placed(needles, n_needles))
+                                        return 0;
+                                continue; /* nothing more to look for in this one */
+                        }
+                        for (size_t i = 0; i < n_needles && i < ELEMENTSOF(wanted); i++)
+                                wanted[i] = *needles[i].ret == 0;
+
+                        for (a = start; a < end && scanned < EXEC_SCAN_MAX;) {
                                 size_t want = (size_t) MIN(end - a, (uint64_t) VDSO_READ_MAX);
                                 ssize_t n;
 
@@ -376,11 +480,24 @@ static int find_in_exec_mappings(Tracee *t, Needle *needles, size_t n_needles) {
                                 if (n <= 0)
                                         break;
                                 if (scan_needles(buf, (size_t) n, a, needles, n_needles))
-                                        return 0;
+                                        break;
                                 /* keep a string cut by the chunk boundary */
                                 a += (uint64_t) n > 16 ? (uint64_t) n - 16 : (uint64_t) n;
                                 scanned += (size_t) n;
                         }
+                        /* what this mapping holds, for the next process that maps it: known only
+                         * for those found, or when it was read to its end */
+                        for (size_t i = 0; i < n_needles && i < ELEMENTSOF(wanted); i++) {
+                                if (!wanted[i])
+                                        continue;
+                                key.needle = needles[i].bytes;
+                                if (*needles[i].ret != 0)
+                                        file_find_store(t->cache, &key, *needles[i].ret - start);
+                                else if (a >= end)
+                                        file_find_store(t->cache, &key, FIND_NONE);
+                        }
+                        if (all_placed(needles, n_needles))
+                                return 0;
                 }
         }
         return 0;
@@ -435,17 +552,36 @@ static bool bytes_at(Tracee *t, uint64_t addr, const uint8_t *bytes, size_t len)
 
 /* The instruction is still there, in the stopped target's current image: had it exec'd since we
  * looked, the vdso would have moved or the bytes would differ. Gadgets that moved are forgotten:
- * calls then go without a frame. */
+ * calls then go without a frame. With addresses from the cache, any difference makes the entry
+ * stale: -ESTALE, and the attach starts again with a scan. */
 static int verify_insn(Tracee *t, size_t abi_index) {
+        bool moved = false;
+        int r = 0;
+
         if (t->insn_addr[abi_index] == 0)
-                return -ENOEXEC;
-        if (!bytes_at(t, t->insn_addr[abi_index], t->abi->insn, t->abi->insn_len))
-                return -ESRCH;
-        if (t->abi->insn_ret && !bytes_at(t, t->insn_ret_addr[abi_index], t->abi->insn_ret, t->abi->insn_ret_len))
+                r = -ENOEXEC;
+        else if (!bytes_at(t, t->insn_addr[abi_index], t->abi->insn, t->abi->insn_len))
+                r = -ESRCH;
+        if (r >= 0 && t->abi->insn_ret && t->insn_ret_addr[abi_index] != 0 &&
+            !bytes_at(t, t->insn_ret_addr[abi_index], t->abi->insn_ret, t->abi->insn_ret_len)) {
                 t->insn_ret_addr[abi_index] = 0;
-        if (t->abi->restorer && !bytes_at(t, t->restorer_addr[abi_index], t->abi->restorer, t->abi->restorer_len))
+                moved = true;
+        }
+        if (r >= 0 && t->abi->restorer && t->restorer_addr[abi_index] != 0 &&
+            !bytes_at(t, t->restorer_addr[abi_index], t->abi->restorer, t->abi->restorer_len)) {
                 t->restorer_addr[abi_index] = 0;
-        return 0;
+                moved = true;
+        }
+        if (t->cache && (r == -ESRCH || moved))
+                /* bytes found in a file's mapping are no longer there: the file changed */
+                memset(t->cache->finds, 0, sizeof t->cache->finds);
+        if (t->sites && (r < 0 || moved)) {
+                *t->sites = (InjectSites) {};
+                t->sites = NULL;
+                if (t->sites_hit)
+                        return -ESTALE;
+        }
+        return r;
 }
 
 /* Go runs goroutines on small stacks of its own and takes every signal on an alternate stack, so
@@ -537,6 +673,107 @@ int inject_precheck(const char *proc_root, pid_t pid, bool allow_pid1, const cha
                         return -EBUSY;
                 }
         }
+        return 0;
+}
+
+/* ---- the caller's cache of what scans found ---------------------------------------------- */
+
+int inject_cache_new(size_t size, InjectCache **ret) {
+        InjectCache *c;
+
+        if (size == 0 || !ret)
+                return -EINVAL;
+        c = calloc(1, sizeof *c + size * sizeof c->sites[0]);
+        if (!c)
+                return -ENOMEM;
+        c->size = size;
+        *ret = c;
+        return 0;
+}
+
+InjectCache *inject_cache_free(InjectCache *c) {
+        free(c);
+        return NULL;
+}
+
+void inject_cache_stats(const InjectCache *c, InjectCacheStats *ret) {
+        *ret = c ? c->stats : (InjectCacheStats) {};
+}
+
+/* What names this process and its current image: the pidfd's pidfs inode (unique while the system
+ * runs; older kernels' anonymous pidfds share one: -EOPNOTSUPP, nothing is cached), the
+ * executable's inode and the vdso's address. Reads maps into t (the scan and the frame use it). */
+static int sites_key(Tracee *t, InjectSites *ret) {
+        struct statfs sfs;
+        struct stat st;
+        char path[64];
+        int r;
+
+        if (fstatfs(t->pidfd, &sfs) < 0)
+                return -errno;
+        if (sfs.f_type != PID_FS_MAGIC)
+                return -EOPNOTSUPP;
+        if (fstat(t->pidfd, &st) < 0)
+                return -errno;
+        *ret = (InjectSites) { .pidfs_ino = (uint64_t) st.st_ino };
+        snprintf(path, sizeof path, "/proc/%d/exe", (int) t->pid);
+        if (stat(path, &st) < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        ret->exe_dev = (uint64_t) st.st_dev;
+        ret->exe_ino = (uint64_t) st.st_ino;
+        r = read_maps(t);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        r = maps_vdso_base(t->maps, &ret->vdso);
+        return r == -ENOENT ? 0 : r;
+}
+
+/* The scan's findings, from an entry to a tracee or back. */
+static void sites_copy(InjectSites *e, Tracee *t, bool to_tracee) {
+        uint64_t *from[3] = { e->insn_addr, e->insn_ret_addr, e->restorer_addr };
+        uint64_t *to[3] = { t->insn_addr, t->insn_ret_addr, t->restorer_addr };
+
+        for (size_t k = 0; k < 3; k++)
+                memcpy(to_tracee ? to[k] : from[k], to_tracee ? from[k] : to[k], sizeof e->insn_addr);
+        if (to_tracee)
+                t->frame_unsafe = e->frame_unsafe;
+        else
+                e->frame_unsafe = t->frame_unsafe;
+}
+
+/* The addresses: from the cache when this process's image was scanned before, else by a scan,
+ * kept in the cache (the least recently used entry makes room). */
+static int find_sites(Tracee *t, InjectCache *cache) {
+        InjectSites key, *slot = NULL;
+        int r;
+
+        if (cache && sites_key(t, &key) >= 0) {
+                for (size_t i = 0; i < cache->size; i++) {
+                        InjectSites *e = &cache->sites[i];
+
+                        if (e->pidfs_ino == key.pidfs_ino && e->exe_dev == key.exe_dev &&
+                            e->exe_ino == key.exe_ino && e->vdso == key.vdso) {
+                                sites_copy(e, t, true);
+                                e->used = ++cache->clock;
+                                t->sites = e;
+                                t->sites_hit = true;
+                                cache->stats.hits++;
+                                return 0;
+                        }
+                        if (!slot || e->used < slot->used)
+                                slot = e;
+                }
+                cache->stats.misses++;
+        }
+
+        t->frame_unsafe = exe_is_go(t->pid);
+        r = find_syscall_insns(t);
+        if (r < 0 || !slot)
+                return r;
+        *slot = key;
+        sites_copy(slot, t, false);
+        slot->used = ++cache->clock;
+        t->sites = slot;
         return 0;
 }
 
@@ -740,7 +977,7 @@ static void tracee_abort(Tracee **t) {
         *t = tracee_free(*t);
 }
 
-int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret) {
+static int attach_once(pid_t pid, int pidfd, pid_t tid, usec_t timeout, InjectCache *cache, Tracee **ret) {
         _cleanup_(tracee_abort) Tracee *t = NULL;
         usec_t t_interrupt;
         ProcStatus status;
@@ -759,7 +996,7 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
         t = calloc(1, sizeof(Tracee));
         if (!t)
                 return -ENOMEM;
-        *t = (Tracee) { .pid = pid, .pidfd = pidfd, .tidfd = -EBADF };
+        *t = (Tracee) { .pid = pid, .pidfd = pidfd, .tidfd = -EBADF, .cache = cache };
         if (pidfd < 0) {
                 r = pidfd_open_flags(pid, 0);
                 if (r < 0)
@@ -795,8 +1032,7 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
                 return r;
         t->tidfd = r;
 
-        t->frame_unsafe = exe_is_go(pid);
-        r = find_syscall_insns(t);
+        r = find_sites(t, cache);
         if (r < 0)
                 return r;
 
@@ -841,8 +1077,26 @@ int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret)
         if (ptrace(PTRACE_GETSIGMASK, t->tid, (void *) sizeof(t->sigmask), &t->sigmask) < 0)
                 return -errno;
 
+        t->sites = NULL; /* the cache may be gone before the tracee */
+        t->cache = NULL;
         *ret = TAKE_PTR(t);
         return 0;
+}
+
+int inject_attach_cached(pid_t pid, int pidfd, pid_t tid, usec_t timeout, InjectCache *cache, Tracee **ret) {
+        int r;
+
+        r = attach_once(pid, pidfd, tid, timeout, cache, ret);
+        if (r == -ESTALE) {
+                /* the cached addresses no longer hold (the entry is dropped): detached, look again */
+                cache->stats.stale++;
+                r = attach_once(pid, pidfd, tid, timeout, cache, ret);
+        }
+        return r == -ESTALE ? -ESRCH : r;
+}
+
+int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret) {
+        return inject_attach_cached(pid, pidfd, tid, timeout, NULL, ret);
 }
 
 /* ---- calls -------------------------------------------------------------------------------- */

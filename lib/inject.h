@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "macro.h"
 #include "parse-util.h"
 
 typedef enum InjectCall {
@@ -66,6 +67,28 @@ int inject_precheck(const char *proc_root, pid_t pid, bool allow_pid1, const cha
  * permitted (or pid is the caller itself), -ETIMEDOUT, -EOPNOTSUPP unsupported arch/ABI,
  * -ENOEXEC no syscall instruction found in the target. */
 int inject_attach(pid_t pid, int pidfd, pid_t tid, usec_t timeout, Tracee **ret);
+
+/* What inject_attach() finds by scanning a process (its syscall instruction, the self-restoring
+ * gadgets, whether its executable is Go) kept by the caller between attaches, so that later steps on
+ * the same process skip the scan: up to size processes, the least recently used evicted. An entry
+ * is keyed by the process's pidfs inode (never reused; nothing is cached without pidfs), its
+ * executable's inode and its vdso's address, so an exec or a reused pid misses; and every address
+ * is still checked against the stopped target's bytes before use: a difference drops the entry,
+ * and the attach starts again with a scan. A scan itself takes what earlier scans found in the same
+ * file mapping (the C library: file, offset and length) in other processes, placed at this
+ * process's address of it; a difference there forgets every such find. */
+typedef struct InjectCache InjectCache;
+typedef struct InjectCacheStats {
+        uint64_t hits, misses, stale;
+        uint64_t file_hits;     /* byte strings placed in (or known absent from) a file mapping
+                                   without reading it: another process maps that file */
+} InjectCacheStats;
+int inject_cache_new(size_t size, InjectCache **ret);
+InjectCache *inject_cache_free(InjectCache *c);
+DEFINE_CLEANUP(InjectCache *, inject_cache_free);
+void inject_cache_stats(const InjectCache *c, InjectCacheStats *ret);
+/* inject_attach() with the cache (NULL: none). */
+int inject_attach_cached(pid_t pid, int pidfd, pid_t tid, usec_t timeout, InjectCache *cache, Tracee **ret);
 
 /* Run one call inside the stopped tracee; *ret_result is the syscall's return (0 or -errno; the
  * pid for INJECT_GETPID). Runs the seccomp pre-check first when the thread is in filter (or strict)

@@ -171,7 +171,7 @@ void lock_verify(const Maps *smaps, const LockPlan *plan, LockMode mode, LockVer
 }
 
 /* Attach, run calls[0..n) while each succeeds, detach. *ret_result: the first that failed, else 0. */
-static int lock_calls(pid_t pid, int pidfd, usec_t timeout, size_t n, const InjectCall *calls,
+static int lock_calls(pid_t pid, int pidfd, InjectCache *cache, usec_t timeout, size_t n, const InjectCall *calls,
                       const uint64_t (*args)[6], long *ret_result, InjectStats *ret_stats, const char **ret_reason) {
         Tracee *t = NULL;
         InjectStats stats = {};
@@ -181,7 +181,7 @@ static int lock_calls(pid_t pid, int pidfd, usec_t timeout, size_t n, const Inje
         if (ret_reason)
                 *ret_reason = NULL;
 
-        r = inject_attach(pid, pidfd, 0, timeout, &t);
+        r = inject_attach_cached(pid, pidfd, 0, timeout, cache, &t);
         if (r < 0)
                 return r;
 
@@ -203,24 +203,24 @@ static int lock_calls(pid_t pid, int pidfd, usec_t timeout, size_t n, const Inje
         return 0;
 }
 
-int lock_step(pid_t pid, int pidfd, InjectCall call, const uint64_t args[6], usec_t timeout,
-              long *ret_result, InjectStats *ret_stats, const char **ret_reason) {
+int lock_step(pid_t pid, int pidfd, InjectCache *cache, InjectCall call, const uint64_t args[6],
+              usec_t timeout, long *ret_result, InjectStats *ret_stats, const char **ret_reason) {
         uint64_t a[1][6];
 
         memcpy(a[0], args, sizeof a[0]);
-        return lock_calls(pid, pidfd, timeout, 1, &call, (const uint64_t (*)[6]) a, ret_result, ret_stats,
+        return lock_calls(pid, pidfd, cache, timeout, 1, &call, (const uint64_t (*)[6]) a, ret_result, ret_stats,
                           ret_reason);
 }
 
-int lock_relock_step(pid_t pid, int pidfd, uint64_t start, uint64_t len, unsigned flags, usec_t timeout,
-                     long *ret_result, InjectStats *ret_stats, const char **ret_reason) {
+int lock_relock_step(pid_t pid, int pidfd, InjectCache *cache, uint64_t start, uint64_t len, unsigned flags,
+                     usec_t timeout, long *ret_result, InjectStats *ret_stats, const char **ret_reason) {
         /* mlock2 first, over a range that is locked already: it walks nothing (kernel-facts.md 2) and
          * proves the seccomp filter lets this very call through, so the range is never left unlocked
          * by a munlock the filter allows and an mlock2 it refuses. */
         static const InjectCall calls[3] = { INJECT_MLOCK2, INJECT_MUNLOCK, INJECT_MLOCK2 };
         const uint64_t args[3][6] = { { start, len, flags }, { start, len }, { start, len, flags } };
 
-        return lock_calls(pid, pidfd, timeout, 3, calls, args, ret_result, ret_stats, ret_reason);
+        return lock_calls(pid, pidfd, cache, timeout, 3, calls, args, ret_result, ret_stats, ret_reason);
 }
 
 /* "always [madvise] never" -> the bracketed word */

@@ -105,9 +105,10 @@ typedef struct LockVerify {
 void lock_verify(const Maps *smaps, const LockPlan *plan, LockMode mode, LockVerify *ret);
 
 /* One step in-process: attach, run call with args, detach. *ret_result is the syscall's result;
- * *ret_reason (optional) a static reason when the step was refused ("seccomp:kill_process", ...). */
-int lock_step(pid_t pid, int pidfd, InjectCall call, const uint64_t args[6], usec_t timeout,
-              long *ret_result, InjectStats *ret_stats, const char **ret_reason);
+ * *ret_reason (optional) a static reason when the step was refused ("seccomp:kill_process", ...).
+ * cache (optional): what earlier attaches found in the target (inject_attach_cached()). */
+int lock_step(pid_t pid, int pidfd, InjectCache *cache, InjectCall call, const uint64_t args[6],
+              usec_t timeout, long *ret_result, InjectStats *ret_stats, const char **ret_reason);
 
 /* Make the kernel mlock the present pages of a range that is locked already: munlock then mlock2
  * with the range's flags (0 or MLOCK_ONFAULT), in one stop, so the target never runs with it
@@ -115,5 +116,5 @@ int lock_step(pid_t pid, int pidfd, InjectCall call, const uint64_t args[6], use
  * pages faulted back from swap under VM_LOCKED are not mlocked until this. Never on a range the
  * target locked itself: the munlock would undo its lock. Same results as lock_step(); *ret_result
  * is the first call that failed, else 0. */
-int lock_relock_step(pid_t pid, int pidfd, uint64_t start, uint64_t len, unsigned flags, usec_t timeout,
-                     long *ret_result, InjectStats *ret_stats, const char **ret_reason);
+int lock_relock_step(pid_t pid, int pidfd, InjectCache *cache, uint64_t start, uint64_t len, unsigned flags,
+                     usec_t timeout, long *ret_result, InjectStats *ret_stats, const char **ret_reason);

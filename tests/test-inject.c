@@ -718,9 +718,119 @@ static void test_go_exe(void) {
         ASSERT_OK(inject_detach(t, &stats));
         ASSERT_EQ(stats.calls, 1);
         ASSERT_EQ(stats.frame_calls, 0);
+        /* and so when the cache says what the first attach found */
+        {
+                _cleanup_(inject_cache_freep) InjectCache *cache = NULL;
+                InjectCacheStats st;
+
+                ASSERT_OK(inject_cache_new(4, &cache));
+                for (unsigned i = 0; i < 2; i++) {
+                        ASSERT_OK(inject_attach_cached(c.pid, -1, 0, TIMEOUT, cache, &t));
+                        ASSERT_OK(inject_call(t, INJECT_GETPID, NULL, &r));
+                        ASSERT_OK(inject_detach(t, &stats));
+                        ASSERT_EQ(stats.frame_calls, 0);
+                }
+                inject_cache_stats(cache, &st);
+                ASSERT_TRUE(st.hits == 1 || st.misses == 0);
+        }
         child_done(&c);
         unlink(path);
         rmdir(dir);
+}
+
+/* One attach through the cache: getpid, on a frame (the gadgets were found, or taken from the cache). */
+static void attach_cached(pid_t pid, InjectCache *cache) {
+        InjectStats stats;
+        Tracee *t = NULL;
+        long r = 0;
+
+        ASSERT_OK(inject_attach_cached(pid, -1, 0, TIMEOUT, cache, &t));
+        ASSERT_OK(inject_call(t, INJECT_GETPID, NULL, &r));
+        ASSERT_EQ(r, pid);
+        ASSERT_OK(inject_detach(t, &stats));
+        ASSERT_EQ(stats.frame_calls, 1);
+}
+
+static void expect_cache(const InjectCache *cache, uint64_t hits, uint64_t misses) {
+        InjectCacheStats st;
+
+        inject_cache_stats(cache, &st);
+        ASSERT_EQ_U64(st.hits, hits);
+        ASSERT_EQ_U64(st.misses, misses);
+        ASSERT_EQ_U64(st.stale, 0);
+}
+
+/* The second attach to a process takes what the first found; after an exec, and for another
+ * process, the image is scanned again. */
+static void test_cache(void) {
+        _cleanup_(inject_cache_freep) InjectCache *cache = NULL;
+        char exe[PATH_MAX] = "", path[64];
+        InjectCacheStats st;
+        uint64_t file_hits;
+        int fds[2], status;
+        pid_t pid, other;
+
+        ASSERT_OK(inject_cache_new(2, &cache));
+        ASSERT_OK(pipe2(fds, O_CLOEXEC));
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                char b;
+
+                if (read(fds[0], &b, 1) == 1)
+                        execl("/bin/sleep", "sleep", "60", NULL);
+                _exit(1);
+        }
+        close(fds[0]);
+        other = fork();
+        ASSERT_TRUE(other >= 0);
+        if (other == 0) {
+                pause();
+                _exit(0);
+        }
+
+        attach_cached(pid, cache);
+        inject_cache_stats(cache, &st);
+        if (st.misses == 0) {
+                fprintf(stderr, "cache: no pidfs here, nothing is cached, skipped\n");
+                goto finish;
+        }
+        expect_cache(cache, 0, 1);
+        for (unsigned i = 0; i < 5; i++)
+                attach_cached(pid, cache);
+        expect_cache(cache, 5, 1);
+        /* another process: scanned, but the C library's gadgets are where the first scan found
+         * them in that mapping (and the frame call works from them) */
+        attach_cached(other, cache);
+        expect_cache(cache, 5, 2);
+        inject_cache_stats(cache, &st);
+        ASSERT_TRUE(st.file_hits >= 1);
+        file_hits = st.file_hits;
+
+        /* a new image in the same process: a miss, and what the scan finds works */
+        ASSERT_EQ(write(fds[1], "x", 1), 1);
+        snprintf(path, sizeof path, "/proc/%d/exe", (int) pid);
+        for (int k = 0; k < 500 && !strstr(exe, "sleep"); k++) {
+                ssize_t n = readlink(path, exe, sizeof exe - 1);
+
+                exe[n > 0 ? n : 0] = 0;
+                usleep(10000);
+        }
+        ASSERT_TRUE(strstr(exe, "sleep") != NULL);
+        usleep(100000); /* past the loader */
+        attach_cached(pid, cache);
+        expect_cache(cache, 5, 3);
+        inject_cache_stats(cache, &st);
+        ASSERT_TRUE(st.file_hits > file_hits); /* the same libc, at another address */
+        attach_cached(pid, cache);
+        expect_cache(cache, 6, 3);
+
+finish:
+        close(fds[1]);
+        ASSERT_OK(kill(pid, SIGKILL));
+        ASSERT_OK(kill(other, SIGKILL));
+        ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
+        ASSERT_TRUE(waitpid(other, &status, 0) == other);
 }
 
 static bool want(int argc, char *argv[], const char *name) {
@@ -761,5 +871,6 @@ int main(int argc, char *argv[]) {
         RUN(state_checks);
         RUN(tracer_vanishes);
         RUN(go_exe);
+        RUN(cache);
         return 0;
 }

@@ -2,9 +2,13 @@
 /* The injector client against fake injectors (forked children speaking the protocol): replies are
  * paired by serial and a stale one is dropped; a request with no answer is a timeout that kills
  * the injector, checks the target and hands over to the spare; a dead last injector is reported.
+ * Pipelining: up to INJECTOR_CLIENT_MAX_IN_FLIGHT requests in flight and no more, a deadline counted
+ * from when a call is the oldest, and on a loss the replies sent before it are taken, the call the
+ * injector was in fails, and those behind it go to the spare.
  * Socket mode against a fake injector service: the greeting names the server, a lost server is
  * replaced by a new connection, a refusing one is reported lost. */
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +23,7 @@
 
 /* A fake injector on fd: answers each request with r = -(serial), except that when stale is set it
  * first sends a reply with a wrong serial, and it never answers a STEP (a stuck call). */
-static void fake_serve(int fd, bool stale) {
+static _noreturn_ void fake_serve(int fd, bool stale) {
         for (;;) {
                 InjectorRequest req;
                 InjectorReply reply = {};
@@ -41,7 +45,45 @@ static void fake_serve(int fd, bool stale) {
         }
 }
 
-static Injector *fake_injector(bool stale) {
+typedef enum FakeMode {
+        FAKE_PLAIN,     /* fake_serve() */
+        FAKE_STALE,     /* fake_serve(), a stale reply first */
+        FAKE_BATCH,     /* reads requests until it has MAX_IN_FLIGHT, then answers them: result 1 if
+                           one more was already waiting */
+        FAKE_SLOW,      /* 100 ms per request */
+        FAKE_DIE,       /* answers, but exits at a PRECHECK and never answers a STEP */
+} FakeMode;
+
+static _noreturn_ void fake_serve_mode(int fd, FakeMode mode) {
+        InjectorRequest req[INJECTOR_CLIENT_MAX_IN_FLIGHT];
+
+        for (;;) {
+                size_t n = mode == FAKE_BATCH ? INJECTOR_CLIENT_MAX_IN_FLIGHT : 1;
+                bool more;
+
+                for (size_t k = 0; k < n; k++)
+                        if (recv(fd, &req[k], sizeof req[k], 0) <= 0)
+                                _exit(0);
+                more = poll(&(struct pollfd) { .fd = fd, .events = POLLIN }, 1, 100) > 0;
+                for (size_t k = 0; k < n; k++) {
+                        InjectorReply reply = { .serial = req[k].serial, .r = -(int32_t) req[k].serial };
+
+                        if (mode == FAKE_SLOW)
+                                usleep(100 * 1000);
+                        if (mode == FAKE_DIE && req[k].op == INJECTOR_OP_PRECHECK)
+                                _exit(0);
+                        if (mode == FAKE_DIE && req[k].op == INJECTOR_OP_STEP)
+                                for (;;)
+                                        pause();
+                        reply.result = mode == FAKE_BATCH && more;
+                        (void) send(fd, &reply, sizeof reply, 0);
+                }
+                if (mode == FAKE_BATCH)
+                        mode = FAKE_SLOW;
+        }
+}
+
+static Injector *fake_injector_mode(FakeMode mode) {
         Injector *i = NULL;
         int fds[2];
         pid_t pid;
@@ -51,11 +93,17 @@ static Injector *fake_injector(bool stale) {
         ASSERT_TRUE(pid >= 0);
         if (pid == 0) {
                 close(fds[0]);
-                fake_serve(fds[1], stale);
+                if (mode == FAKE_PLAIN || mode == FAKE_STALE)
+                        fake_serve(fds[1], mode == FAKE_STALE);
+                fake_serve_mode(fds[1], mode);
         }
         close(fds[1]);
         ASSERT_OK(injector_from_fd(fds[0], pid, &i));
         return i;
+}
+
+static Injector *fake_injector(bool stale) {
+        return fake_injector_mode(stale ? FAKE_STALE : FAKE_PLAIN);
 }
 
 static struct {
@@ -79,6 +127,115 @@ static void run_until_reply(sd_event *e) {
 
         while (seen.n == before && !seen.lost)
                 ASSERT_TRUE(sd_event_run(e, 10 * USEC_PER_SEC) >= 0);
+}
+
+/* Each call's own answer, by the index passed as its userdata. */
+static struct {
+        int n[16], r[16];
+        int64_t result[16];
+        int total;
+} calls;
+
+static void on_call_reply(int r, const InjectorReply *reply, int fd, void *userdata) {
+        size_t k = (size_t) (uintptr_t) userdata;
+
+        calls.n[k]++;
+        calls.r[k] = r;
+        calls.result[k] = reply ? reply->result : -1;
+        calls.total++;
+        if (fd >= 0)
+                close(fd);
+}
+
+static void run_until_calls(sd_event *e, int total) {
+        while (calls.total < total && !seen.lost)
+                ASSERT_TRUE(sd_event_run(e, 10 * USEC_PER_SEC) >= 0);
+}
+
+static void submit_calls(InjectorClient *c, InjectorRequest *req, size_t from, size_t to, usec_t timeout) {
+        for (size_t k = from; k < to; k++)
+                ASSERT_OK(injector_client_submit(c, req, -EBADF, timeout, on_call_reply, (void *) (uintptr_t) k,
+                                                 NULL));
+}
+
+/* A FAKE_DIE injector and a spare, requests of these ops (a STEP with a deadline of 200 ms) all at
+ * once, until each is answered. */
+static InjectorClient *run_dying(sd_event *e, pid_t target, const uint32_t *ops, size_t n) {
+        InjectorRequest req = { .magic = INJECTOR_MAGIC, .pid = target };
+        InjectorClient *c = NULL;
+
+        calls = (typeof(calls)) {};
+        ASSERT_OK(injector_client_new(e, fake_injector_mode(FAKE_DIE), fake_injector(false), on_lost, NULL, &c));
+        for (size_t k = 0; k < n; k++) {
+                req.op = ops[k];
+                submit_calls(c, &req, k, k + 1, ops[k] == INJECTOR_OP_STEP ? 200 * USEC_PER_MSEC : 5 * USEC_PER_SEC);
+        }
+        run_until_calls(e, (int) n);
+        ASSERT_FALSE(seen.lost);
+        return c;
+}
+
+static void test_pipeline(pid_t target) {
+        InjectorRequest req = { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_EXE, .pid = target };
+        InjectorClient *c = NULL;
+        sd_event *e = NULL;
+        const size_t max = INJECTOR_CLIENT_MAX_IN_FLIGHT;
+
+        ASSERT_OK(sd_event_new(&e));
+        seen.lost = false;
+
+        /* the fake answers only once it holds max requests: sent one at a time, none would be
+         * answered; the one after them is not sent until one is answered */
+        calls = (typeof(calls)) {};
+        ASSERT_OK(injector_client_new(e, fake_injector_mode(FAKE_BATCH), NULL, on_lost, NULL, &c));
+        submit_calls(c, &req, 0, max + 2, 5 * USEC_PER_SEC);
+        ASSERT_EQ(injector_client_queued(c), max + 2);
+        run_until_calls(e, (int) max + 2);
+        ASSERT_FALSE(seen.lost);
+        for (size_t k = 0; k < max + 2; k++) {
+                ASSERT_EQ(calls.n[k], 1);
+                ASSERT_EQ(calls.r[k], -(int) (k + 1)); /* serials from 1, in order */
+        }
+        for (size_t k = 0; k < max; k++)
+                ASSERT_EQ(calls.result[k], 0); /* no more than max were in flight */
+        ASSERT_EQ_U64(injector_client_dropped(c), 0);
+        ASSERT_EQ(injector_client_queued(c), 0);
+
+        /* 100 ms each, all in flight at once, a deadline of 400 ms each: had it counted from the
+         * send, the fifth would time out; counted from when each is the oldest, none does */
+        calls = (typeof(calls)) {};
+        submit_calls(c, &req, 0, 6, 400 * USEC_PER_MSEC);
+        run_until_calls(e, 6);
+        for (size_t k = 0; k < 6; k++)
+                ASSERT_EQ(calls.r[k], -(int) (max + 3 + k));
+        ASSERT_EQ(injector_client_restarts(c), 0);
+        c = injector_client_free(c);
+
+        /* a STEP stuck as the oldest with three behind it in flight: it alone fails (-ETIMEDOUT,
+         * its target found running), the three are sent to the spare and answered there */
+        c = run_dying(e, target, (const uint32_t[]) { INJECTOR_OP_EXE, INJECTOR_OP_STEP, INJECTOR_OP_EXE,
+                                                      INJECTOR_OP_EXE, INJECTOR_OP_EXE }, 5);
+        ASSERT_EQ(calls.r[0], -1);
+        ASSERT_EQ(calls.r[1], -ETIMEDOUT);
+        for (size_t k = 2; k < 5; k++) {
+                ASSERT_EQ(calls.n[k], 1);
+                ASSERT_EQ(calls.r[k], -(int) (k + 1));
+        }
+        ASSERT_EQ(injector_client_restarts(c), 1);
+        c = injector_client_free(c);
+
+        /* the injector answers the first and dies in the second, a third waiting: the first keeps
+         * its answer (read after the death), the second fails as safe to retry, the third goes to
+         * the spare */
+        c = run_dying(e, target, (const uint32_t[]) { INJECTOR_OP_EXE, INJECTOR_OP_PRECHECK, INJECTOR_OP_EXE }, 3);
+        ASSERT_EQ(calls.r[0], -1);
+        ASSERT_EQ(calls.r[1], -ECONNRESET);
+        ASSERT_EQ(calls.n[2], 1);
+        ASSERT_EQ(calls.r[2], -3);
+        ASSERT_EQ(injector_client_restarts(c), 1);
+        c = injector_client_free(c);
+
+        sd_event_unref(e);
 }
 
 /* A fake injector service on a listening socket: each connection is served by a child that
@@ -277,6 +434,8 @@ int main(void) {
         while (!seen.lost)
                 ASSERT_TRUE(sd_event_run(e, 10 * USEC_PER_SEC) >= 0);
         ASSERT_ERROR(injector_client_submit(c, &req, -EBADF, USEC_PER_SEC, on_reply, e, NULL), ENOTCONN);
+
+        test_pipeline(target);
 
         /* the target check itself */
         ASSERT_EQ(injector_target_left_stopped("/proc", target), 0);

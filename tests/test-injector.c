@@ -82,7 +82,7 @@ static bool has_lo(pid_t pid, void *addr) {
 
 int main(void) {
         _cleanup_(injector_freep) Injector *inj = NULL;
-        InjectorRequest req;
+        InjectorRequest req, step;
         InjectorReply reply;
         int fd = -1;
 
@@ -197,6 +197,34 @@ int main(void) {
         req.args[2] = 0;
         ASSERT_OK(call(inj, &req, &reply, NULL));
         ASSERT_FALSE(has_lo(child, child_anon));
+
+        /* the identity is known now (no /proc file is read for it again), and still checked: a
+         * wrong start time, another process's pidfd, a process that died */
+        step = req;
+        req = request(INJECTOR_OP_EXE);
+        req.starttime++;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), ESRCH);
+        {
+                _cleanup_close_ int self = (int) syscall(SYS_pidfd_open, getpid(), 0), pidfd = -EBADF;
+                pid_t saved = child;
+
+                req = request(INJECTOR_OP_EXE);
+                ASSERT_ERROR(injector_call(inj, &req, self, &reply, &fd), EBADF);
+                ASSERT_OK(call(inj, &req, &reply, NULL));
+
+                start_child();
+                pidfd = (int) syscall(SYS_pidfd_open, child, 0);
+                ASSERT_TRUE(pidfd >= 0);
+                req = request(INJECTOR_OP_EXE);
+                ASSERT_OK(injector_call(inj, &req, pidfd, &reply, &fd));
+                ASSERT_OK(kill(child, SIGKILL));
+                ASSERT_TRUE(waitpid(child, NULL, 0) == child);
+                /* refused by the full check (its fdinfo has no pid now), not by the exe lookup */
+                ASSERT_ERROR(injector_call(inj, &req, pidfd, &reply, &fd), EBADF);
+                ASSERT_STREQ(reply.reason, "bad pidfd");
+                child = saved;
+        }
+        req = step;
 
         /* the injector keeps only its capabilities */
         {

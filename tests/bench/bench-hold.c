@@ -25,7 +25,7 @@ int main(int argc, char *argv[]) {
         }
         args[0] = strtoull(argv[2], NULL, 0);
         args[1] = strtoull(argv[3], NULL, 0);
-        r = lock_step((pid_t) atoi(argv[1]), -1, INJECT_MLOCK2, args, 10 * USEC_PER_SEC, &result, &stats, &reason);
+        r = lock_step((pid_t) atoi(argv[1]), -1, NULL, INJECT_MLOCK2, args, 10 * USEC_PER_SEC, &result, &stats, &reason);
         if (r < 0) {
                 fprintf(stderr, "injection failed: %d %s\n", r, reason ?: "");
                 return 1;

@@ -4,7 +4,8 @@
  *   round trip   the three calls, as the injector sees them;
  *   engine held  InjectStats.held (PTRACE_INTERRUPT to PTRACE_DETACH), and .total;
  *   target stall the gap the busy target itself sees in its CLOCK_MONOTONIC loop around each run;
- * for a busy target and one asleep in pause(); and next to it, a few runs of
+ * for a busy target and one asleep in pause(), each without and with the cache of what the first
+ * attach found (inject_attach_cached(): the daemon's injector keeps one); and next to it, a few runs of
  *   gdb -p PID -batch -ex 'call (int)mlockall(5)'
  * Prints figures, asserts nothing. */
 #include <sys/mman.h>
@@ -31,12 +32,15 @@ static void print_row(const char *name, uint64_t *v, size_t n, double scale) {
                (double) v[n / 2] / scale, (double) v[n * 90 / 100] / scale, (double) v[n * 99 / 100] / scale, n);
 }
 
-static void bench(const char *mode) {
+static void bench(const char *mode, bool cached) {
+        _cleanup_(inject_cache_freep) InjectCache *cache = NULL;
         static uint64_t rt[RUNS], held[RUNS], total[RUNS], win_start[RUNS], win_end[RUNS], stall[RUNS];
         size_t n_stall = 0;
         char line[256];
         Child c;
 
+        if (cached)
+                ASSERT_OK(inject_cache_new(16, &cache));
         child_start(&c, mode, NULL);
         usleep(100 * 1000);
         for (size_t i = 0; i < RUNS; i++) {
@@ -47,7 +51,7 @@ static void bench(const char *mode) {
                 long r;
 
                 clock_gettime(CLOCK_MONOTONIC, &a);
-                ASSERT_OK(inject_attach(c.pid, -1, 0, 5 * USEC_PER_SEC, &t));
+                ASSERT_OK(inject_attach_cached(c.pid, -1, 0, 5 * USEC_PER_SEC, cache, &t));
                 ASSERT_OK(inject_call(t, INJECT_MLOCK2, args, &r));
                 ASSERT_OK(inject_detach(t, &st));
                 clock_gettime(CLOCK_MONOTONIC, &b);
@@ -92,8 +96,9 @@ static void bench(const char *mode) {
         }
         child_done(&c);
 
-        printf("%s target (%s), %d runs of attach -> mlock2(4K, ONFAULT) -> detach:\n",
-               streq(mode, "clock") ? "busy" : "sleeping", mode, RUNS);
+        printf("%s target (%s), %d runs of attach -> mlock2(4K, ONFAULT) -> detach, %s:\n",
+               streq(mode, "clock") ? "busy" : "sleeping", mode, RUNS,
+               cached ? "scan cached" : "a scan each");
         print_row("round trip", rt, RUNS, 1000.0);
         print_row("engine total (seize..detach)", total, RUNS, 1.0);
         print_row("engine held (interrupt..detach)", held, RUNS, 1.0);
@@ -135,8 +140,10 @@ int main(void) {
                 printf("injection not supported here\n");
                 return 0;
         }
-        bench("clock");
-        bench("pause");
+        bench("clock", false);
+        bench("clock", true);
+        bench("pause", false);
+        bench("pause", true);
         bench_gdb();
         return 0;
 }

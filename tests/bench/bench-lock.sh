@@ -5,17 +5,19 @@
 #     same mapping timed the same way from exec (a copy of the target the policy does not match,
 #     run with --lock-anon onfault);
 #   - the same with 50 processes started at once;
-#   - 2,000 processes started at once until all are locked (none missed) against 2,000 that lock
-#     themselves, with the daemon's CPU per process;
-#   - the daemon's CPU per accounting tick with 2,000 idle targets, and its wakeups per second with
+#   - 2,000 (BENCH_MANY) processes started at once until all are locked (none missed) against as
+#     many that lock themselves, with the daemon's CPU per process;
+#   - the daemon's CPU per accounting tick with as many idle targets, and its wakeups per second with
 #     no target (context switches of every thread of the manager and the injector);
 #   - the longest hold under MaxPause against one plain mlock2 of the same size.
 # The daemon's CPU is the sum of /proc/PID/task/*/schedstat (ns on CPU) of the manager and its
 # children. Prints figures; asserts nothing about time.
 # BENCH_ONLY="idle one fifty many tick hold" (any subset) runs only those sections.
+# At the end every figure is printed again in one table, beside its floor and their ratio.
 . "${top_srcdir:-.}/tests/lib.sh"
 bench=$top_builddir/tests/bench
 rounds=${BENCH_ROUNDS:-5}
+many=${BENCH_MANY:-2000}
 FLOOR=$TEST_TMP/target-floor
 cp "$MY_TARGET" "$FLOOR"
 target_args=(--anon 1M --touch 256K)
@@ -50,6 +52,19 @@ section() {
 median() {
         sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'
 }
+# stdin: one number a line; prints "p50/p90/p99"
+pcts() {
+        percentiles "" | awk '{ gsub(/,/, ""); print $2 "/" $4 "/" $6 }'
+}
+# row WHAT MLOCKD FLOOR: a line of the closing table; the ratio is of the last of a/b/c figures
+TABLE=$TEST_TMP/table
+: >"$TABLE"
+row() {
+        awk -v w="$1" -v d="$2" -v f="$3" 'BEGIN {
+                n = split(d, dv, "/"); split(f, fv, "/")
+                ratio = (f == "0" || f == "-") ? "-" : (fv[n] > 0 ? sprintf("%.1fx", dv[n] / fv[n]) : "-")
+                printf "%-44s %-24s %-24s %s\n", w, d, f, ratio }' >>"$TABLE"
+}
 
 write_policy bench "[Match]
 Executable=$MY_TARGET
@@ -73,6 +88,7 @@ done >"$TEST_TMP/idle"
 echo "wakeups: median $(awk '{ print $1 / 4 }' "$TEST_TMP/idle" | median)/s;" \
      "CPU: median $(awk '{ print $2 / 4e3 }' "$TEST_TMP/idle" | median) us/s;" \
      "RSS $(awk '/^VmRSS:/ { print $2 }' "/proc/$MLOCKD_PID/status") kB; floor 0/s"
+row "wakeups/s, no target" "$(awk '{ print $1 / 4 }' "$TEST_TMP/idle" | median)" 0
 stop_mlockd
 fi
 
@@ -91,6 +107,7 @@ for r in $(seq 1 "$rounds"); do
 done
 echo "mlockd:       $(percentiles ' ms' <"$TEST_TMP/one.d")"
 echo "own mlock2:   $(percentiles ' ms' <"$TEST_TMP/one.f")"
+row "exec->locked, one at a time, p50/p90/p99 ms" "$(pcts <"$TEST_TMP/one.d")" "$(pcts <"$TEST_TMP/one.f")"
 
 fi
 if section fifty; then
@@ -103,30 +120,36 @@ for r in $(seq 1 "$rounds"); do
 done
 echo "mlockd:       $(percentiles ' ms' <"$TEST_TMP/fifty.d")"
 echo "own mlock2:   $(percentiles ' ms' <"$TEST_TMP/fifty.f")"
+row "exec->locked, 50 at once, p50/p90/p99 ms" "$(pcts <"$TEST_TMP/fifty.d")" "$(pcts <"$TEST_TMP/fifty.f")"
 
 fi
 if section many; then
-echo "== 2,000 started at once, until all locked: $rounds rounds, interleaved"
+echo "== $many started at once, until all locked: $rounds rounds, interleaved"
 for r in $(seq 1 "$rounds"); do
         mapfile -t pids < <(daemon_pids)
         c0=$(cpu_ns "${pids[@]}")
-        out=$("$bench/bench-spawn" 2000 120 1024 "$MY_TARGET" "${target_args[@]}")
+        out=$("$bench/bench-spawn" "$many" 120 1024 "$MY_TARGET" "${target_args[@]}")
         c1=$(cpu_ns "${pids[@]}")
         echo "d $(awk '/^time until all/ { print $5 }' <<<"$out") $(awk '/^processes:/ { print $6 }' <<<"$out") $(( c1 - c0 ))"
-        out=$("$bench/bench-spawn" 2000 120 1024 "$FLOOR" --lock-anon onfault "${target_args[@]}")
+        out=$("$bench/bench-spawn" "$many" 120 1024 "$FLOOR" --lock-anon onfault "${target_args[@]}")
         echo "f $(awk '/^time until all/ { print $5 }' <<<"$out") $(awk '/^processes:/ { print $6 }' <<<"$out")"
         sleep 2 # the exits are seen and the targets forgotten
 done >"$TEST_TMP/many"
 echo "mlockd:       all locked in median $(awk '$1 == "d" { print $2 }' "$TEST_TMP/many" | median) s," \
      "missed $(awk '$1 == "d" { s += $3 } END { print s }' "$TEST_TMP/many") in all rounds," \
-     "daemon CPU median $(awk '$1 == "d" { print $4 / 2000 / 1e6 }' "$TEST_TMP/many" | median) ms per process"
+     "daemon CPU median $(awk -v n="$many" '$1 == "d" { print $4 / n / 1e6 }' "$TEST_TMP/many" | median) ms per process"
 echo "own mlock2:   all locked in median $(awk '$1 == "f" { print $2 }' "$TEST_TMP/many" | median) s," \
      "missed $(awk '$1 == "f" { s += $3 } END { print s }' "$TEST_TMP/many") in all rounds"
+row "$many at once, until all locked, s" "$(awk '$1 == "d" { print $2 }' "$TEST_TMP/many" | median)" \
+    "$(awk '$1 == "f" { print $2 }' "$TEST_TMP/many" | median)"
+row "$many at once, missed (all rounds)" "$(awk '$1 == "d" { s += $3 } END { print s }' "$TEST_TMP/many")" 0
+row "$many at once, daemon CPU per process, ms" \
+    "$(awk -v n="$many" '$1 == "d" { print $4 / n / 1e6 }' "$TEST_TMP/many" | median)" -
 
 fi
 if section tick; then
-echo "== accounting tick with 2,000 idle locked targets (AccountingInterval=1s): $rounds windows of 3 s"
-coproc SPAWN { "$bench/bench-spawn" -w 2000 120 1024 "$MY_TARGET" "${target_args[@]}"; }
+echo "== accounting tick with $many idle locked targets (AccountingInterval=1s): $rounds windows of 3 s"
+coproc SPAWN { "$bench/bench-spawn" -w "$many" 120 1024 "$MY_TARGET" "${target_args[@]}"; }
 while read -r -u "${SPAWN[0]}" line; do
         [[ $line == holding* ]] && break
 done
@@ -146,14 +169,14 @@ done >"$TEST_TMP/tick"
 echo "daemon CPU per tick: median $(awk '{ print $1 / 3e6 }' "$TEST_TMP/tick" | median) ms" \
      "(manager alone $(awk '{ print $2 / 3e6 }' "$TEST_TMP/tick" | median) ms)," \
      "wakeups $(awk '{ print $3 / 3 }' "$TEST_TMP/tick" | median)/s; floor 0"
+row "tick, $many idle targets, daemon CPU ms" "$(awk '{ print $1 / 3e6 }' "$TEST_TMP/tick" | median)" 0
 echo >&"${SPAWN[1]}"
 wait "$SPAWN_PID" 2>/dev/null || true
 fi
 stop_mlockd
 rm -f "$CONF_DIR/mlockd.conf"
 
-[[ -n ${BENCH_SKIP_HOLD:-} ]] && exit 0
-section hold || exit 0
+if [[ -z ${BENCH_SKIP_HOLD:-} ]] && section hold; then
 echo "== hold under MaxPause=5ms vs one plain mlock2 (384 MiB, populating)"
 write_policy bench "[Match]
 Executable=$MY_TARGET
@@ -168,7 +191,8 @@ addr=$(ready_field "$out" anon)
 wait_until 60 eval '(( $(locked_kb_at "$spin" "$addr") >= 393216 ))' || echo "not locked in time"
 kill -USR1 "$spin"
 wait_until 5 grep -q gap_us "$out"
-echo "mlockd, MaxPause=5ms: longest gap seen by the target $(grep -o 'gap_us=[0-9]*' "$out" | tail -n1 | cut -d= -f2) us"
+held=$(grep -o 'gap_us=[0-9]*' "$out" | tail -n1 | cut -d= -f2)
+echo "mlockd, MaxPause=5ms: longest gap seen by the target $held us"
 stop_mlockd
 start_my_target plain --anon 384M --mode clock
 out=$(target_output)
@@ -176,4 +200,11 @@ addr=$(ready_field "$out" anon)
 "$bench/bench-hold" "$plain" "$addr" $((384 << 20))
 kill -USR1 "$plain"
 wait_until 5 grep -q gap_us "$out"
-echo "plain mlock2: longest gap seen by the target $(grep -o 'gap_us=[0-9]*' "$out" | tail -n1 | cut -d= -f2) us"
+plain_gap=$(grep -o 'gap_us=[0-9]*' "$out" | tail -n1 | cut -d= -f2)
+echo "plain mlock2: longest gap seen by the target $plain_gap us"
+row "hold, 384 MiB full, MaxPause=5ms, gap us" "$held" "$plain_gap"
+fi
+
+echo "== every figure beside its floor (the floor: the processes lock themselves; 0: nothing)"
+printf "%-44s %-24s %-24s %s\n" "what" "mlockd" "floor" "ratio"
+cat "$TABLE"
