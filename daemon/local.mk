@@ -16,6 +16,7 @@ mlockd_SOURCES += \
 man_MANS += doc/mlockd.8
 # mlockd(8) points at the hardening notes; install them with the README
 doc_DATA = README.md doc/hardening.md doc/throughput.md
+EXTRA_DIST += doc/throughput.md
 generated_files += doc/mlockd.8
 EXTRA_DIST += doc/mlockd.8.in daemon/local.mk
 
