@@ -338,7 +338,7 @@ static void target_watch_exit(Manager *m, Target *t) {
 
         r = sd_event_add_io(m->event, &t->exit_source, t->pidfd, EPOLLIN, on_target_exit, t);
         if (r < 0) {
-                log_debug_errno(r, "Failed to watch the pidfd of %d, relying on events and scans: %m", (int) t->pid);
+                log_debug_errno(r, "Failed to watch the pidfd of %d, relying on rescans: %m", (int) t->pid);
                 return;
         }
         (void) sd_event_source_set_description(t->exit_source, "target-exit");
@@ -842,8 +842,9 @@ static void manager_handle_event(Manager *m, const ProcEvent *ev) {
                 (void) manager_discover(m, ev->tgid, true, NULL);
                 break;
         case PROC_EVENT_EXIT:
-                /* nothing: the leader's EXIT comes while other threads may still run; the target's
-                 * pidfd says when the whole process is gone (on_target_exit) */
+                /* not subscribed to (only kernels before 6.6 send it): the leader's EXIT comes while
+                 * other threads may still run; the target's pidfd says when the whole process is
+                 * gone (on_target_exit) */
                 break;
         case PROC_EVENT_COMM:
                 if (!manager_get_target(m, ev->tgid))
