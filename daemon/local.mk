@@ -57,6 +57,7 @@ daemon_integration_tests = \
 	tests/lock-rlimit.sh \
 	tests/lock-reload.sh \
 	tests/lock-recheck.sh \
+	tests/tick-idle.sh \
 	tests/lock-rename.sh \
 	tests/lock-exe-access.sh \
 	tests/lock-sigterm.sh \

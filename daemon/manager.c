@@ -346,6 +346,8 @@ static void target_watch_exit(Manager *m, Target *t) {
         (void) sd_event_source_set_priority(t->exit_source, SD_EVENT_PRIORITY_NORMAL - 1);
 }
 
+static void manager_arm_accounting(Manager *m, usec_t usec);
+
 /* The candidate's exe is known (or unreadable): match it, and make it a target or drop it. */
 static void manager_match_candidate(Manager *m, Target *t, bool defer) {
         const Policy *p = target_match(m, t);
@@ -372,6 +374,7 @@ static void manager_match_candidate(Manager *m, Target *t, bool defer) {
         }
         log_debug("Process %d (%s, %s) matches policy %s.", (int) t->pid, t->comm, t->exe ?: "?", p->name);
         bus_emit_target_changed(m, t);
+        manager_arm_accounting(m, m->policies->daemon.accounting_interval);
 
         if (p->mode == LOCK_MODE_NONE && t->n_apply_waiters == 0)
                 manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_MODE_NONE, NULL);
@@ -644,6 +647,13 @@ void manager_arm_settle(Manager *m, bool soon) {
         (void) sd_event_source_set_enabled(m->settle_timer, SD_EVENT_ONESHOT);
 }
 
+/* A tick has work while there are targets, cgroups whose accounts are to be emptied, or a
+ * metrics file whose timestamp says we are alive. Without, the timer is off until a target
+ * appears (manager_arm_accounting): no wakeup with nothing to do. */
+static bool manager_accounting_needed(const Manager *m) {
+        return m->n_targets > 0 || m->n_cgroups > 0 || m->policies->daemon.metrics_file;
+}
+
 static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
@@ -654,8 +664,28 @@ static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata
         m->metrics_dirty = true; /* the file's timestamp says we are alive: rewrite it every tick */
         manager_write_metrics(m);
         manager_notify_status(m);
+        if (!manager_accounting_needed(m)) {
+                log_debug("No target and no metrics file: the accounting tick is off until a target appears.");
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                return 0;
+        }
         (void) sd_event_source_set_time_relative(s, m->policies->daemon.accounting_interval);
         return 0;
+}
+
+/* A target appeared (or a reload): the tick runs again, after usec (0: at once). */
+static void manager_arm_accounting(Manager *m, usec_t usec) {
+        int enabled = SD_EVENT_OFF;
+
+        if (!m->accounting_timer)
+                return;
+        (void) sd_event_source_get_enabled(m->accounting_timer, &enabled);
+        if (enabled != SD_EVENT_OFF && usec > 0)
+                return;
+        if (enabled == SD_EVENT_OFF)
+                log_debug("The accounting tick is on again.");
+        (void) sd_event_source_set_time_relative(m->accounting_timer, usec);
+        (void) sd_event_source_set_enabled(m->accounting_timer, SD_EVENT_ON);
 }
 
 /* ---- bus actions -------------------------------------------------------------------------------- */
@@ -823,7 +853,7 @@ int manager_reload(Manager *m, char ***ret_problems) {
         }
 
         (void) manager_scan(m);
-        (void) sd_event_source_set_time_relative(m->accounting_timer, 0);
+        manager_arm_accounting(m, 0);
         (void) sd_notify(false, "READY=1");
         return 0;
 }
