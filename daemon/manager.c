@@ -7,9 +7,11 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -380,7 +382,7 @@ static void manager_match_candidate(Manager *m, Target *t, bool defer) {
                 manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_MODE_NONE, NULL);
         else {
                 /* planned at once; one just forked or exec'd is still laying itself out, and what
-                 * it maps next is caught by the young rechecks (statm says when it moved) */
+                 * it maps next is caught by the young rechecks (VmSize says when it moved) */
                 manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
                 if (defer)
                         manager_arm_settle(m, true);
@@ -552,17 +554,49 @@ static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *us
         }
 }
 
-/* Whether the target's mapped size moved since the last recheck: a new mapping, a grown or a gone
- * one. statm is one read that needs no ptrace access, against an smaps read through the injector:
- * an idle target costs the tick almost nothing. Unreadable: look (the recheck finds out why). */
-static bool target_mapped_size_moved(Target *t) {
-        uint64_t size;
+int manager_sample_target(Manager *m, Target *t, ProcMmCounters *ret) {
+        int r;
 
-        if (procfs_read_statm("/proc", t->pid, &size, NULL) < 0)
+        if (t->sampled_tick != 0 && t->sampled_tick == m->tick) {
+                *ret = t->sample;
+                return 0;
+        }
+        if (t->status_fd < 0) {
+                r = procfs_open_status("/proc", t->pid, &t->status_fd);
+                if (r < 0)
+                        return r;
+                /* opened by pid: still the process the pidfd holds, so that file is its own */
+                if (syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) < 0) {
+                        t->status_fd = safe_close(t->status_fd);
+                        return -ESRCH;
+                }
+        }
+        r = procfs_sample_mm_counters(t->status_fd, &t->sample);
+        /* one descriptor per target beside its pidfd, while there are plenty to spare */
+        if (r < 0 || t->status_fd >= m->keep_fd_below)
+                t->status_fd = safe_close(t->status_fd);
+        if (r < 0) {
+                t->sampled_tick = 0;
+                return r;
+        }
+        m->tick_samples++;
+        t->sampled_tick = m->tick;
+        *ret = t->sample;
+        return 0;
+}
+
+/* Whether the target's mapped size moved since the last recheck: a new mapping, a grown or a gone
+ * one. VmSize is one pread of a status file kept open, that needs no ptrace access, against an
+ * smaps read through the injector: an idle target costs the tick almost nothing. Unreadable: look
+ * (the recheck finds out why). */
+static bool target_mapped_size_moved(Manager *m, Target *t) {
+        ProcMmCounters c;
+
+        if (manager_sample_target(m, t, &c) < 0)
                 return true;
-        if (size == t->checked_size)
+        if (c.vm_size == t->checked_size)
                 return false;
-        t->checked_size = size;
+        t->checked_size = c.vm_size;
         return true;
 }
 
@@ -591,8 +625,9 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                         continue;
                 if (t->reason == TARGET_REASON_DRIFTED) /* Relock=no: left so */
                         continue;
-                if (!target_mapped_size_moved(t))
+                if (!target_mapped_size_moved(m, t))
                         continue;
+                m->tick_rereads++;
                 req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_OPEN, .pid = t->pid,
                                           .starttime = t->starttime, .value = INJECTOR_FILE_SMAPS,
                                           .flags = t->pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
@@ -608,6 +643,8 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
  * size that moved costs an smaps read and a plan. */
 static int on_settle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
+
+        m->tick++; /* a round of its own: young targets are sampled afresh */
 
         if (manager_recheck(m, true) > 0) {
                 m->settle_interval = MIN(m->settle_interval * 2, SETTLE_MAX_INTERVAL_USEC);
@@ -657,10 +694,16 @@ static bool manager_accounting_needed(const Manager *m) {
 static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
+        m->tick++;
+        m->tick_samples = m->tick_rereads = 0;
         (void) manager_recheck(m, false);
         if (m->n_targets > 0 || m->n_cgroups > 0)
                 manager_account(m);
         manager_check_drift(m);
+        if (m->n_targets > 0)
+                log_debug("Tick: %zu %s, %u sampled, %u smaps %s.", m->n_targets,
+                          PLURAL(m->n_targets, "target", "targets"), m->tick_samples, m->tick_rereads,
+                          PLURAL(m->tick_rereads, "read", "reads"));
         m->metrics_dirty = true; /* the file's timestamp says we are alive: rewrite it every tick */
         manager_write_metrics(m);
         manager_notify_status(m);
@@ -1017,6 +1060,13 @@ int manager_new(const char *config_dir, bool dry_run, PolicySet *policies, Manag
                 return log_oom();
         m->procmon_fd = -EBADF;
         m->dry_run = dry_run;
+        {
+                struct rlimit nofile;
+
+                /* half the soft limit for status descriptors; pidfds and the rest have the other */
+                m->keep_fd_below = getrlimit(RLIMIT_NOFILE, &nofile) >= 0 && nofile.rlim_cur != RLIM_INFINITY ?
+                                           (int) MIN(nofile.rlim_cur / 2, (rlim_t) INT_MAX) : INT_MAX;
+        }
         m->config_dir = strdup(config_dir);
         if (!m->config_dir)
                 return log_oom();
