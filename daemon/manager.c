@@ -307,17 +307,30 @@ static int target_read(Target *t) {
         return 0;
 }
 
+/* t as matching sees it; *unit (derived from its cgroup) is the caller's to free */
+static MatchProcess target_match_process(const Target *t, char **unit) {
+        *unit = NULL;
+        if (t->cgroup)
+                (void) unit_from_cgroup_path(t->cgroup, unit);
+        return (MatchProcess) {
+                .pid = t->pid, .exe = t->exe, .comm = t->comm,
+                .cgroup = t->cgroup, .unit = *unit, .uid = t->uid,
+        };
+}
+
 static const Policy *target_match(Manager *m, Target *t) {
         _cleanup_free_ char *unit = NULL;
-        MatchProcess p;
+        MatchProcess p = target_match_process(t, &unit);
 
-        if (t->cgroup)
-                (void) unit_from_cgroup_path(t->cgroup, &unit);
-        p = (MatchProcess) {
-                .pid = t->pid, .exe = t->exe, .comm = t->comm,
-                .cgroup = t->cgroup, .unit = unit, .uid = t->uid,
-        };
         return match_policy(m->policies, &p);
+}
+
+/* Whether its exe, not yet known, could still make it match. */
+static bool target_may_match(Manager *m, const Target *t) {
+        _cleanup_free_ char *unit = NULL;
+        MatchProcess p = target_match_process(t, &unit);
+
+        return match_possible_without_exe(m->policies, &p);
 }
 
 /* The pidfd turns readable when the whole thread group is gone: a dead target goes at once, with
@@ -448,6 +461,11 @@ static int manager_discover(Manager *m, pid_t pid, bool defer, Target **ret) {
                 return r == -ENOENT ? 0 : r;
 
         t->deferred = defer; /* until matched: whether to plan at once */
+
+        /* what is known already rules out every policy, whatever the exe: no exe to read (for a
+         * process of another owner, a round trip that wakes the injector). An Apply answers why. */
+        if (!ret && !target_may_match(m, t))
+                return 0;
 
         /* A process of our own uid that is dumpable lets us read its exe without ptrace rights:
          * matched now, without an injector round trip. The pidfd, opened before, says the pid was
