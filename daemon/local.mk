@@ -58,6 +58,8 @@ daemon_integration_tests = \
 	tests/lock-rlimit.sh \
 	tests/lock-reload.sh \
 	tests/lock-recheck.sh \
+	tests/tick-idle.sh \
+	tests/discover-prefilter.sh \
 	tests/lock-rename.sh \
 	tests/lock-exe-access.sh \
 	tests/lock-sigterm.sh \

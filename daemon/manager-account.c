@@ -170,7 +170,7 @@ void manager_check_drift(Manager *m) {
                 Target *t = m->targets[i];
                 const Policy *p = target_policy(m, t);
                 const CgroupAccount *c = t->memcg ? manager_find_cgroup(m, t->memcg) : NULL;
-                ProcStatus status = {};
+                ProcMmCounters status;
                 char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
 
                 if (!p || p->mode == LOCK_MODE_NONE || t->released || t->job || t->ledger.n == 0 ||
@@ -178,7 +178,7 @@ void manager_check_drift(Manager *m) {
                         continue;
                 if (t->state_id == TARGET_PARTIAL && t->reason == TARGET_REASON_DRIFTED)
                         continue; /* reported, left so (Relock=no) */
-                if (procfs_read_status("/proc", t->pid, 0, &status) < 0)
+                if (manager_sample_target(m, t, &status) < 0)
                         continue; /* gone: the pidfd says so */
 
                 /* The target munlocked or unmapped (VmLck fell), or pages in its cgroup lost their

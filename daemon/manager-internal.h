@@ -42,6 +42,8 @@ void manager_set_state(Manager *m, Target *t, TargetState s, TargetReason r, con
 void manager_remove_target(Manager *m, Target *t);
 void manager_arm_settle(Manager *m, bool soon);
 bool target_young(const Target *t, usec_t now);
+/* t's VmSize and VmLck: one pread of its status (kept open); within an accounting tick, once. */
+int manager_sample_target(Manager *m, Target *t, ProcMmCounters *ret);
 
 /* manager-jobs.c: start t's job now, or after the one running; undo mlockd's part, then then. */
 void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then);

@@ -7,9 +7,11 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -305,17 +307,30 @@ static int target_read(Target *t) {
         return 0;
 }
 
+/* t as matching sees it; *unit (derived from its cgroup) is the caller's to free */
+static MatchProcess target_match_process(const Target *t, char **unit) {
+        *unit = NULL;
+        if (t->cgroup)
+                (void) unit_from_cgroup_path(t->cgroup, unit);
+        return (MatchProcess) {
+                .pid = t->pid, .exe = t->exe, .comm = t->comm,
+                .cgroup = t->cgroup, .unit = *unit, .uid = t->uid,
+        };
+}
+
 static const Policy *target_match(Manager *m, Target *t) {
         _cleanup_free_ char *unit = NULL;
-        MatchProcess p;
+        MatchProcess p = target_match_process(t, &unit);
 
-        if (t->cgroup)
-                (void) unit_from_cgroup_path(t->cgroup, &unit);
-        p = (MatchProcess) {
-                .pid = t->pid, .exe = t->exe, .comm = t->comm,
-                .cgroup = t->cgroup, .unit = unit, .uid = t->uid,
-        };
         return match_policy(m->policies, &p);
+}
+
+/* Whether its exe, not yet known, could still make it match. */
+static bool target_may_match(Manager *m, const Target *t) {
+        _cleanup_free_ char *unit = NULL;
+        MatchProcess p = target_match_process(t, &unit);
+
+        return match_possible_without_exe(m->policies, &p);
 }
 
 /* The pidfd turns readable when the whole thread group is gone: a dead target goes at once, with
@@ -338,13 +353,15 @@ static void target_watch_exit(Manager *m, Target *t) {
 
         r = sd_event_add_io(m->event, &t->exit_source, t->pidfd, EPOLLIN, on_target_exit, t);
         if (r < 0) {
-                log_debug_errno(r, "Failed to watch the pidfd of %d, relying on events and scans: %m", (int) t->pid);
+                log_debug_errno(r, "Failed to watch the pidfd of %d, relying on rescans: %m", (int) t->pid);
                 return;
         }
         (void) sd_event_source_set_description(t->exit_source, "target-exit");
         /* before lock work: a dead target's pending steps are dropped */
         (void) sd_event_source_set_priority(t->exit_source, SD_EVENT_PRIORITY_NORMAL - 1);
 }
+
+static void manager_arm_accounting(Manager *m, usec_t usec);
 
 /* The candidate's exe is known (or unreadable): match it, and make it a target or drop it. */
 static void manager_match_candidate(Manager *m, Target *t, bool defer) {
@@ -372,12 +389,13 @@ static void manager_match_candidate(Manager *m, Target *t, bool defer) {
         }
         log_debug("Process %d (%s, %s) matches policy %s.", (int) t->pid, t->comm, t->exe ?: "?", p->name);
         bus_emit_target_changed(m, t);
+        manager_arm_accounting(m, m->policies->daemon.accounting_interval);
 
         if (p->mode == LOCK_MODE_NONE && t->n_apply_waiters == 0)
                 manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_MODE_NONE, NULL);
         else {
                 /* planned at once; one just forked or exec'd is still laying itself out, and what
-                 * it maps next is caught by the young rechecks (statm says when it moved) */
+                 * it maps next is caught by the young rechecks (VmSize says when it moved) */
                 manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
                 if (defer)
                         manager_arm_settle(m, true);
@@ -443,6 +461,11 @@ static int manager_discover(Manager *m, pid_t pid, bool defer, Target **ret) {
                 return r == -ENOENT ? 0 : r;
 
         t->deferred = defer; /* until matched: whether to plan at once */
+
+        /* what is known already rules out every policy, whatever the exe: no exe to read (for a
+         * process of another owner, a round trip that wakes the injector). An Apply answers why. */
+        if (!ret && !target_may_match(m, t))
+                return 0;
 
         /* A process of our own uid that is dumpable lets us read its exe without ptrace rights:
          * matched now, without an injector round trip. The pidfd, opened before, says the pid was
@@ -549,17 +572,49 @@ static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *us
         }
 }
 
-/* Whether the target's mapped size moved since the last recheck: a new mapping, a grown or a gone
- * one. statm is one read that needs no ptrace access, against an smaps read through the injector:
- * an idle target costs the tick almost nothing. Unreadable: look (the recheck finds out why). */
-static bool target_mapped_size_moved(Target *t) {
-        uint64_t size;
+int manager_sample_target(Manager *m, Target *t, ProcMmCounters *ret) {
+        int r;
 
-        if (procfs_read_statm("/proc", t->pid, &size, NULL) < 0)
+        if (t->sampled_tick != 0 && t->sampled_tick == m->tick) {
+                *ret = t->sample;
+                return 0;
+        }
+        if (t->status_fd < 0) {
+                r = procfs_open_status("/proc", t->pid, &t->status_fd);
+                if (r < 0)
+                        return r;
+                /* opened by pid: still the process the pidfd holds, so that file is its own */
+                if (syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) < 0) {
+                        t->status_fd = safe_close(t->status_fd);
+                        return -ESRCH;
+                }
+        }
+        r = procfs_sample_mm_counters(t->status_fd, &t->sample);
+        /* one descriptor per target beside its pidfd, while there are plenty to spare */
+        if (r < 0 || t->status_fd >= m->keep_fd_below)
+                t->status_fd = safe_close(t->status_fd);
+        if (r < 0) {
+                t->sampled_tick = 0;
+                return r;
+        }
+        m->tick_samples++;
+        t->sampled_tick = m->tick;
+        *ret = t->sample;
+        return 0;
+}
+
+/* Whether the target's mapped size moved since the last recheck: a new mapping, a grown or a gone
+ * one. VmSize is one pread of a status file kept open, that needs no ptrace access, against an
+ * smaps read through the injector: an idle target costs the tick almost nothing. Unreadable: look
+ * (the recheck finds out why). */
+static bool target_mapped_size_moved(Manager *m, Target *t) {
+        ProcMmCounters c;
+
+        if (manager_sample_target(m, t, &c) < 0)
                 return true;
-        if (size == t->checked_size)
+        if (c.vm_size == t->checked_size)
                 return false;
-        t->checked_size = size;
+        t->checked_size = c.vm_size;
         return true;
 }
 
@@ -588,8 +643,9 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                         continue;
                 if (t->reason == TARGET_REASON_DRIFTED) /* Relock=no: left so */
                         continue;
-                if (!target_mapped_size_moved(t))
+                if (!target_mapped_size_moved(m, t))
                         continue;
+                m->tick_rereads++;
                 req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_OPEN, .pid = t->pid,
                                           .starttime = t->starttime, .value = INJECTOR_FILE_SMAPS,
                                           .flags = t->pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
@@ -605,6 +661,8 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
  * size that moved costs an smaps read and a plan. */
 static int on_settle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
+
+        m->tick++; /* a round of its own: young targets are sampled afresh */
 
         if (manager_recheck(m, true) > 0) {
                 m->settle_interval = MIN(m->settle_interval * 2, SETTLE_MAX_INTERVAL_USEC);
@@ -644,18 +702,51 @@ void manager_arm_settle(Manager *m, bool soon) {
         (void) sd_event_source_set_enabled(m->settle_timer, SD_EVENT_ONESHOT);
 }
 
+/* A tick has work while there are targets, cgroups whose accounts are to be emptied, or a
+ * metrics file whose timestamp says we are alive. Without, the timer is off until a target
+ * appears (manager_arm_accounting): no wakeup with nothing to do. */
+static bool manager_accounting_needed(const Manager *m) {
+        return m->n_targets > 0 || m->n_cgroups > 0 || m->policies->daemon.metrics_file;
+}
+
 static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
+        m->tick++;
+        m->tick_samples = m->tick_rereads = 0;
         (void) manager_recheck(m, false);
         if (m->n_targets > 0 || m->n_cgroups > 0)
                 manager_account(m);
         manager_check_drift(m);
+        if (m->n_targets > 0)
+                log_debug("Tick: %zu %s, %u sampled, %u smaps %s.", m->n_targets,
+                          PLURAL(m->n_targets, "target", "targets"), m->tick_samples, m->tick_rereads,
+                          PLURAL(m->tick_rereads, "read", "reads"));
         m->metrics_dirty = true; /* the file's timestamp says we are alive: rewrite it every tick */
         manager_write_metrics(m);
         manager_notify_status(m);
+        if (!manager_accounting_needed(m)) {
+                log_debug("No target and no metrics file: the accounting tick is off until a target appears.");
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                return 0;
+        }
         (void) sd_event_source_set_time_relative(s, m->policies->daemon.accounting_interval);
         return 0;
+}
+
+/* A target appeared (or a reload): the tick runs again, after usec (0: at once). */
+static void manager_arm_accounting(Manager *m, usec_t usec) {
+        int enabled = SD_EVENT_OFF;
+
+        if (!m->accounting_timer)
+                return;
+        (void) sd_event_source_get_enabled(m->accounting_timer, &enabled);
+        if (enabled != SD_EVENT_OFF && usec > 0)
+                return;
+        if (enabled == SD_EVENT_OFF)
+                log_debug("The accounting tick is on again.");
+        (void) sd_event_source_set_time_relative(m->accounting_timer, usec);
+        (void) sd_event_source_set_enabled(m->accounting_timer, SD_EVENT_ON);
 }
 
 /* ---- bus actions -------------------------------------------------------------------------------- */
@@ -823,7 +914,7 @@ int manager_reload(Manager *m, char ***ret_problems) {
         }
 
         (void) manager_scan(m);
-        (void) sd_event_source_set_time_relative(m->accounting_timer, 0);
+        manager_arm_accounting(m, 0);
         (void) sd_notify(false, "READY=1");
         return 0;
 }
@@ -842,8 +933,9 @@ static void manager_handle_event(Manager *m, const ProcEvent *ev) {
                 (void) manager_discover(m, ev->tgid, true, NULL);
                 break;
         case PROC_EVENT_EXIT:
-                /* nothing: the leader's EXIT comes while other threads may still run; the target's
-                 * pidfd says when the whole process is gone (on_target_exit) */
+                /* not subscribed to (only kernels before 6.6 send it): the leader's EXIT comes while
+                 * other threads may still run; the target's pidfd says when the whole process is
+                 * gone (on_target_exit) */
                 break;
         case PROC_EVENT_COMM:
                 if (!manager_get_target(m, ev->tgid))
@@ -986,6 +1078,13 @@ int manager_new(const char *config_dir, bool dry_run, PolicySet *policies, Manag
                 return log_oom();
         m->procmon_fd = -EBADF;
         m->dry_run = dry_run;
+        {
+                struct rlimit nofile;
+
+                /* half the soft limit for status descriptors; pidfds and the rest have the other */
+                m->keep_fd_below = getrlimit(RLIMIT_NOFILE, &nofile) >= 0 && nofile.rlim_cur != RLIM_INFINITY ?
+                                           (int) MIN(nofile.rlim_cur / 2, (rlim_t) INT_MAX) : INT_MAX;
+        }
         m->config_dir = strdup(config_dir);
         if (!m->config_dir)
                 return log_oom();

@@ -76,6 +76,10 @@ struct Manager {
         bool metrics_dirty;
         bool pages_unreadable_noted;    /* the notice that kpageflags cannot be read was logged */
         uint64_t drift_rechecks;        /* rechecks started because a target's lock drifted */
+        uint64_t tick;                  /* rounds (accounting ticks, settle rechecks): a target is
+                                           sampled once a round */
+        unsigned tick_samples, tick_rereads; /* this tick: status samples, smaps reads asked for */
+        int keep_fd_below;              /* status descriptors are kept open below this number */
 };
 
 int manager_new(const char *config_dir, bool dry_run, PolicySet *policies, Manager **ret);

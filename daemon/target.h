@@ -26,6 +26,7 @@
 #include "pageflags.h"
 #include "parse-util.h"
 #include "policy.h"
+#include "procfs.h"
 
 typedef enum TargetState {
         TARGET_PENDING,
@@ -168,7 +169,10 @@ typedef struct Target {
         usec_t discovered;      /* CLOCK_MONOTONIC when mlockd found it (a young target is rechecked often) */
         bool deferred;          /* a candidate found by a fork/exec event: young, rechecked on the settle timer */
         bool trimmed;           /* the last plan was cut by MaxLocked= or a budget: no recheck */
-        uint64_t checked_size;  /* statm's mapped size (pages) at the last recheck, 0: none yet */
+        uint64_t checked_size;  /* VmSize (bytes) at the last recheck, 0: none yet */
+        int status_fd;          /* /proc/PID/status, kept open for the tick's samples; -EBADF: none */
+        uint64_t sampled_tick;  /* the accounting tick of sample, 0: none */
+        ProcMmCounters sample;  /* VmSize and VmLck then */
         struct InjectorCall *call;      /* a request of its own in flight (exe, recheck) */
         struct InjectorCall *job_call;  /* the job's request in flight */
         int next_job;           /* TargetNext: what runs when the job ends */

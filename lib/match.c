@@ -141,6 +141,26 @@ bool match_policy_one(const Policy *policy, const MatchProcess *p) {
         return pid1_allowed(policy, p);
 }
 
+bool match_possible_without_exe(const PolicySet *set, const MatchProcess *p) {
+        if (!set || !p)
+                return false;
+        for (size_t i = 0; i < set->n_policies; i++) {
+                const Policy *policy = set->policies[i];
+                bool any = false, held = true;
+
+                for (MatchKey k = 0; held && k < _MATCH_KEY_MAX; k++) {
+                        if (!key_patterns(policy, k))
+                                continue;
+                        any = true;
+                        if (k != MATCH_KEY_EXECUTABLE && !key_held(policy, k, p))
+                                held = false;
+                }
+                if (any && held)
+                        return true;
+        }
+        return false;
+}
+
 static char *key_value(const MatchProcess *p, MatchKey k) {
         char *s = NULL;
 

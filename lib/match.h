@@ -23,6 +23,10 @@ typedef struct MatchProcess {
 bool match_policy_one(const Policy *policy, const MatchProcess *p);
 /* The first matching policy, NULL when none. */
 const Policy *match_policy(const PolicySet *set, const MatchProcess *p);
+/* Could p match a policy of set once its exe is known: does every key but Executable= of some
+ * policy hold (p->exe is not looked at)? False means that no exe would make it match, so there is
+ * no need to learn it (a round trip to the injector for a process of another owner). */
+bool match_possible_without_exe(const PolicySet *set, const MatchProcess *p);
 /* Why a process did or did not match: for each policy in order, each [Match] key it gives, the
  * process's value and whether the key held. A pure function of the set and the process, for
  * mlockctl explain (the Explain bus method). */

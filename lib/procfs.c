@@ -344,31 +344,80 @@ int procfs_read_memlock_limit(const char *proc_root, pid_t pid, uint64_t *ret_so
         return -EBADMSG;
 }
 
-int procfs_read_statm(const char *proc_root, pid_t pid, uint64_t *ret_size, uint64_t *ret_resident) {
-        char path[PATH_MAX], buf[256];
-        const char *q = buf;
-        uint64_t size, resident;
-        _cleanup_close_ int fd = -EBADF;
-        ssize_t n;
+/* "NAME:   123 kB" after the line start at p: bytes */
+static int parse_kb_line(const char *p, const char *end, uint64_t *ret) {
+        uint64_t v = 0;
+        bool digits = false;
 
-        if (pid <= 0)
+        while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+        for (; p < end && *p >= '0' && *p <= '9'; p++) {
+                if (v > (UINT64_MAX - 9) / 10 / 1024)
+                        return -EINVAL;
+                v = v * 10 + (uint64_t) (*p - '0');
+                digits = true;
+        }
+        if (!digits || end - p < 3 || memcmp(p, " kB", 3) != 0)
                 return -EINVAL;
-        if ((size_t) snprintf(path, sizeof path, "%s/%d/statm", proc_root, (int) pid) >= sizeof path)
-                return -ENAMETOOLONG;
+        *ret = v * 1024;
+        return 0;
+}
+
+static const char *find_line(const char *buf, size_t n, const char *name) {
+        size_t len = strlen(name);
+
+        for (const char *p = buf, *end = buf + n; p && (size_t) (end - p) > len;) {
+                if (memcmp(p, name, len) == 0)
+                        return p + len;
+                p = memchr(p, '\n', (size_t) (end - p));
+                if (p)
+                        p++;
+        }
+        return NULL;
+}
+
+int procfs_parse_mm_counters(const char *buf, size_t n, ProcMmCounters *ret) {
+        const char *size, *lck, *end = buf + n;
+        ProcMmCounters c;
+
+        if (!buf || !ret)
+                return -EINVAL;
+        size = find_line(buf, n, "VmSize:");
+        lck = find_line(buf, n, "VmLck:");
+        if (!size || !lck)
+                return -ENODATA;
+        if (parse_kb_line(size, end, &c.vm_size) < 0 || parse_kb_line(lck, end, &c.vm_lck) < 0)
+                return -EINVAL;
+        *ret = c;
+        return 0;
+}
+
+int procfs_open_status(const char *proc_root, pid_t pid, int *ret_fd) {
+        _cleanup_free_ char *path = NULL;
+        int fd, r;
+
+        if (!ret_fd)
+                return -EINVAL;
+        r = proc_path(proc_root, pid, 0, "status", &path);
+        if (r < 0)
+                return r;
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
-        n = read(fd, buf, sizeof buf - 1);
+        *ret_fd = fd;
+        return 0;
+}
+
+int procfs_sample_mm_counters(int fd, ProcMmCounters *ret) {
+        char buf[4096]; /* status is about 1.5 KiB; the Vm lines come in its first half */
+        ssize_t n;
+
+        if (fd < 0)
+                return -EBADF;
+        n = pread(fd, buf, sizeof buf, 0);
         if (n < 0)
                 return -errno;
-        buf[n] = '\0';
-        if (parse_field_u64(&q, &size) < 0 || *q++ != ' ' || parse_field_u64(&q, &resident) < 0)
-                return -EINVAL;
-        if (ret_size)
-                *ret_size = size;
-        if (ret_resident)
-                *ret_resident = resident;
-        return 0;
+        return procfs_parse_mm_counters(buf, (size_t) n, ret);
 }
 
 static int cmp_pid(const void *a, const void *b) {

@@ -43,10 +43,24 @@ int procfs_read_status(const char *proc_root, pid_t pid, pid_t tid, ProcStatus *
 int procfs_read_exe(const char *proc_root, pid_t pid, char **ret);
 /* /proc/PID/limits "Max locked memory", in bytes; "unlimited" is UINT64_MAX */
 int procfs_read_memlock_limit(const char *proc_root, pid_t pid, uint64_t *ret_soft, uint64_t *ret_hard);
-/* /proc/PID/statm's first two fields, in pages: the mapped size and the resident set. A cheap
- * change signal (one read into a stack buffer, readable without ptrace access): a target whose
- * mapped size did not move has no new mapping to plan. */
-int procfs_read_statm(const char *proc_root, pid_t pid, uint64_t *ret_size, uint64_t *ret_resident);
+/* A process's mm counters from /proc/PID/status, in bytes: VmSize (total_vm: a new, grown or gone
+ * mapping moves it) and VmLck (locked_vm: an munlock, or an unmap of locked memory, moves it). The
+ * cheap change signal of an accounting tick: a target neither of whose counters moved has nothing
+ * to re-read. */
+typedef struct ProcMmCounters {
+        uint64_t vm_size;
+        uint64_t vm_lck;
+} ProcMmCounters;
+
+/* Parse both out of status text (n bytes, need not be NUL-terminated). -ENODATA when either line
+ * is missing (a kernel thread), -EINVAL when one is malformed. */
+int procfs_parse_mm_counters(const char *buf, size_t n, ProcMmCounters *ret);
+/* Open /proc/PID/status to be sampled again and again: the kernel makes the text afresh on every
+ * read from offset 0, and the descriptor stays bound to that process (reads fail with -ESRCH once
+ * it is gone; a reused pid is another file). */
+int procfs_open_status(const char *proc_root, pid_t pid, int *ret_fd);
+/* One pread at offset 0 into a stack buffer, parsed. */
+int procfs_sample_mm_counters(int fd, ProcMmCounters *ret);
 /* The thread ids of pid, from /proc/PID/task, in ascending order. */
 int procfs_list_threads(const char *proc_root, pid_t pid, pid_t **ret, size_t *ret_n);
 /* 1 when every thread of pid is in uninterruptible sleep (State: D: a vfork parent, a read of a

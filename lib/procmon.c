@@ -130,7 +130,7 @@ static int procmon_subscribe(int fd, uint32_t events) {
         return 0;
 }
 
-int procmon_open_events(int *ret_fd, bool comm) {
+static int procmon_open_mask(int *ret_fd, uint32_t events) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_nl addr = {
                 .nl_family = AF_NETLINK,
@@ -156,7 +156,7 @@ int procmon_open_events(int *ret_fd, bool comm) {
         if (bind(fd, (struct sockaddr *) &addr, sizeof addr) < 0)
                 return -errno;
 
-        r = procmon_subscribe(fd, CN_PROC_FORK | CN_PROC_EXEC | CN_PROC_EXIT | (comm ? CN_PROC_COMM : 0));
+        r = procmon_subscribe(fd, events);
         if (r < 0)
                 return r;
 
@@ -164,8 +164,13 @@ int procmon_open_events(int *ret_fd, bool comm) {
         return 0;
 }
 
+int procmon_open_events(int *ret_fd, bool comm) {
+        /* no exit: the manager learns of exits from pidfds, and every thread's exit would wake it */
+        return procmon_open_mask(ret_fd, CN_PROC_FORK | CN_PROC_EXEC | (comm ? CN_PROC_COMM : 0));
+}
+
 int procmon_open(int *ret_fd) {
-        return procmon_open_events(ret_fd, true);
+        return procmon_open_mask(ret_fd, CN_PROC_FORK | CN_PROC_EXEC | CN_PROC_EXIT | CN_PROC_COMM);
 }
 
 static void proc_event_from_wire(const struct cn_proc_event *w, ProcEvent *e) {

@@ -51,10 +51,10 @@ typedef struct ProcEvent {
  * Errors: those of socket/bind/send, e.g. -EPROTONOSUPPORT without CONFIG_PROC_EVENTS,
  * -EPERM on kernels before 6.6 without CAP_NET_ADMIN. */
 int procmon_open(int *ret_fd);
-/* The same, subscribed to fork, exec and exit only, plus comm when asked: on 6.6+ the kernel
- * filters (struct proc_input), so UID/GID/SID/PTRACE/COREDUMP (and comm, unless asked) events
- * are never queued nor wake the reader; older kernels deliver everything and procmon_receive()
- * skips what is not asked for as before. procmon_open() is procmon_open_events(ret_fd, true). */
+/* The same, subscribed to fork and exec only, plus comm when asked: on 6.6+ the kernel filters
+ * (struct proc_input), so EXIT (every thread's), UID/GID/SID/PTRACE/COREDUMP (and comm, unless
+ * asked) events are never queued nor wake the reader; older kernels deliver everything and the
+ * caller ignores what it did not ask for. procmon_open() subscribes to fork, exec, exit and comm. */
 int procmon_open_events(int *ret_fd, bool comm);
 
 /* Whether the connector on fd really delivers: fork a child that exits at once and wait up to

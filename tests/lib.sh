@@ -216,6 +216,15 @@ write_daemon_conf() {
         printf '[Daemon]\n%s\n' "$1" >"$CONF_DIR/mlockd.conf"
 }
 
+# start_notify_listener: tests/helpers/notify-listen on $NOTIFY_SOCK, for NOTIFY_SOCKET=; what it
+# receives goes to $TEST_TMP/notify.out, one line each.
+NOTIFY_SOCK=$TEST_TMP/notify.sock
+start_notify_listener() {
+        "$top_builddir/tests/helpers/notify-listen" "$NOTIFY_SOCK" >"$TEST_TMP/notify.out" 2>&1 &
+        track_pid $!
+        wait_until 5 grep -q listening "$TEST_TMP/notify.out" || fail "listener did not start"
+}
+
 MLOCKD_LOG=$TEST_TMP/mlockd.log
 MLOCKD_PID=
 

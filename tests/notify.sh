@@ -10,12 +10,9 @@ Executable=$MY_TARGET
 Mode=onfault"
 start_private_bus
 
-sock=$TEST_TMP/notify.sock
-"$top_builddir/tests/helpers/notify-listen" "$sock" >"$TEST_TMP/notify.out" 2>&1 &
-track_pid $!
-wait_until 5 grep -q listening "$TEST_TMP/notify.out" || fail "listener did not start"
+start_notify_listener
 
-NOTIFY_SOCKET=$sock WATCHDOG_USEC=400000 start_mlockd
+NOTIFY_SOCKET=$NOTIFY_SOCK WATCHDOG_USEC=400000 start_mlockd
 wait_until 10 grep -q '^READY=1' "$TEST_TMP/notify.out" || fail "no READY=1: $(cat "$TEST_TMP/notify.out")"
 grep -q '^STATUS=.*polic.*target' "$TEST_TMP/notify.out" || fail "no STATUS= summary"
 wait_until 5 grep -q '^WATCHDOG=1' "$TEST_TMP/notify.out" || fail "no WATCHDOG=1 though WATCHDOG_USEC is set"

@@ -348,8 +348,25 @@ int main(void) {
         p.comm = "bash";
         ASSERT_NULL(match_policy(&set, &p));
 
+        /* without its exe: some policy's other keys hold, or none does, whatever the exe */
+        p.exe = NULL;
+        ASSERT_TRUE(match_possible_without_exe(&set, &p) == false); /* /other, and named bash */
+        p.cgroup = "/system.slice/bash.service";
+        ASSERT_TRUE(match_possible_without_exe(&set, &p)); /* redis's Cgroup= holds: its exe decides */
+        p.cgroup = "/other";
+        p.comm = "postgres";
+        ASSERT_TRUE(match_possible_without_exe(&set, &p)); /* any_name has no Executable= at all */
+        p.comm = "bash";
+        Policy *exe_only_list[] = { parse("exe", "[Match]\nExecutable=/usr/bin/redis-*\n") };
+        PolicySet exe_only = { .policies = exe_only_list, .n_policies = 1 };
+        ASSERT_TRUE(match_possible_without_exe(&exe_only, &p)); /* only the exe can say */
+        policy_free(exe_only_list[0]);
+        p.exe = "/usr/bin/redis-server";
+
         /* a policy without any Match key (built by hand: the parser refuses it) matches nothing */
         Policy empty = { .name = (char *) "empty" };
         ASSERT_FALSE(match_policy_one(&empty, &p));
+        Policy *empty_list[] = { &empty };
+        ASSERT_FALSE(match_possible_without_exe(&(PolicySet) { .policies = empty_list, .n_policies = 1 }, &p));
         return 0;
 }

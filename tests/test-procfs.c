@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* procfs parsers on fixtures (tests/data/procfs) and on this very process. */
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "macro.h"
 #include "procfs.h"
 #include "tests.h"
 
@@ -147,29 +151,70 @@ static void test_threads(void) {
         ASSERT_EQ(procfs_uninterruptible("/proc", getpid()), 0);
 }
 
-static void test_statm(void) {
-        uint64_t size = 0, resident = 0;
+/* the text less its last cut bytes */
+static int parse_text(const char *text, size_t cut, ProcMmCounters *ret) {
+        return procfs_parse_mm_counters(text, strlen(text) - cut, ret);
+}
 
-        ASSERT_OK(procfs_read_statm(root, 1234, &size, &resident));
-        ASSERT_EQ_U64(size, 6453);
-        ASSERT_EQ_U64(resident, 1187);
-        ASSERT_ERROR(procfs_read_statm(root, 77, &size, NULL), EINVAL); /* junk */
-        ASSERT_ERROR(procfs_read_statm(root, 99, &size, NULL), ENOENT);
-        ASSERT_ERROR(procfs_read_statm(root, 0, &size, NULL), EINVAL);
+static void test_mm_counters(void) {
+        ProcMmCounters c = {}, after = {};
+        size_t page = (size_t) sysconf(_SC_PAGESIZE), len = 64 * page;
+        int fd = -EBADF, status;
+        void *p;
+        pid_t child;
 
-        /* this process: a new mapping moves the size */
-        ASSERT_OK(procfs_read_statm("/proc", getpid(), &size, &resident));
-        ASSERT_TRUE(size > 0 && resident > 0 && resident <= size);
-        {
-                uint64_t after = 0;
-                size_t len = 64 * (size_t) sysconf(_SC_PAGESIZE);
-                void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ASSERT_OK(procfs_open_status(root, 1234, &fd));
+        ASSERT_OK(procfs_sample_mm_counters(fd, &c));
+        ASSERT_EQ_U64(c.vm_size, UINT64_C(3060) * 1024);
+        ASSERT_EQ_U64(c.vm_lck, UINT64_C(65536) * 1024);
+        fd = safe_close(fd);
+        ASSERT_OK(procfs_open_status(root, 2, &fd)); /* a kernel thread: no Vm lines */
+        ASSERT_ERROR(procfs_sample_mm_counters(fd, &c), ENODATA);
+        fd = safe_close(fd);
+        ASSERT_ERROR(procfs_open_status(root, 99, &fd), ENOENT);
+        ASSERT_ERROR(procfs_sample_mm_counters(-EBADF, &c), EBADF);
 
-                ASSERT_TRUE(p != MAP_FAILED);
-                ASSERT_OK(procfs_read_statm("/proc", getpid(), &after, NULL));
-                ASSERT_TRUE(after >= size + 64);
-                munmap(p, len);
+        /* only at a line's start, in kB, and the buffer's end is respected */
+        ASSERT_ERROR(parse_text("XVmSize: 1 kB\nVmLck: 0 kB\n", 0, &c), ENODATA);
+        ASSERT_ERROR(parse_text("VmSize: x kB\nVmLck: 0 kB\n", 0, &c), EINVAL);
+        ASSERT_ERROR(parse_text("VmSize: 8 kB\nVmLck: 4 kB\n", 3, &c), EINVAL);
+        ASSERT_OK(parse_text("Name:\tx\nVmSize:\t  8 kB\nVmLck:\t 4 kB\n", 0, &c));
+        ASSERT_EQ_U64(c.vm_size, 8192);
+        ASSERT_EQ_U64(c.vm_lck, 4096);
+
+        /* this process, one descriptor kept: each sample is the kernel's figure then */
+        ASSERT_OK(procfs_open_status("/proc", getpid(), &fd));
+        ASSERT_OK(procfs_sample_mm_counters(fd, &c));
+        ASSERT_TRUE(c.vm_size > 0);
+        p = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ASSERT_TRUE(p != MAP_FAILED);
+        ASSERT_OK(procfs_sample_mm_counters(fd, &after));
+        ASSERT_TRUE(after.vm_size >= c.vm_size + len);
+        /* the syscall: ASan's mlock() does nothing and returns 0 */
+        if (syscall(SYS_mlock, p, page) == 0) {
+                ASSERT_OK(procfs_sample_mm_counters(fd, &after));
+                ASSERT_EQ_U64(after.vm_lck, c.vm_lck + page);
+                ASSERT_OK((int) syscall(SYS_munlock, p, page));
+                ASSERT_OK(procfs_sample_mm_counters(fd, &after));
+                ASSERT_EQ_U64(after.vm_lck, c.vm_lck);
+        } else
+                printf("mlock of one page failed (%m): VmLck not checked live\n");
+        munmap(p, len);
+        fd = safe_close(fd);
+
+        /* bound to the process: once it is gone, the kept descriptor says so */
+        child = fork();
+        ASSERT_TRUE(child >= 0);
+        if (child == 0) {
+                pause();
+                _exit(0);
         }
+        ASSERT_OK(procfs_open_status("/proc", child, &fd));
+        ASSERT_OK(procfs_sample_mm_counters(fd, &c));
+        ASSERT_OK(kill(child, SIGKILL));
+        ASSERT_EQ(waitpid(child, &status, 0), child);
+        ASSERT_ERROR(procfs_sample_mm_counters(fd, &c), ESRCH);
+        safe_close(fd);
 }
 
 int main(void) {
@@ -178,6 +223,6 @@ int main(void) {
         test_status();
         test_comm_exe_limits();
         test_threads();
-        test_statm();
+        test_mm_counters();
         return 0;
 }
