@@ -9,8 +9,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -191,9 +189,6 @@ int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, con
         return 0;
 }
 
-#ifndef PID_FS_MAGIC
-#define PID_FS_MAGIC 0x50494446
-#endif
 #define INJECTOR_IDENTITY_CACHE_SIZE 1024
 
 /* Identities checked already. A pidfd's pidfs inode names one process for as long as the system
@@ -209,16 +204,6 @@ typedef struct Identity {
 
 static Identity identities[INJECTOR_IDENTITY_CACHE_SIZE];
 static size_t identities_next;
-
-/* The pidfd's pidfs inode, 0 when there is none to go by. */
-static uint64_t pidfd_inode(int pidfd) {
-        struct statfs sfs;
-        struct stat st;
-
-        if (fstatfs(pidfd, &sfs) < 0 || sfs.f_type != PID_FS_MAGIC || fstat(pidfd, &st) < 0)
-                return 0;
-        return (uint64_t) st.st_ino;
-}
 
 static bool identity_known(uint64_t ino, const InjectorRequest *req, int pidfd) {
         if (ino == 0)
@@ -248,7 +233,8 @@ static int check_identity(const InjectorRequest *req, int pidfd) {
 
         if (pidfd < 0)
                 return -EBADF;
-        ino = pidfd_inode(pidfd);
+        if (pidfd_pidfs_inode(pidfd, &ino) < 0)
+                ino = 0; /* none to go by: checked in full */
         if (identity_known(ino, req, pidfd))
                 return 0;
         snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -30,10 +29,6 @@
 #endif
 #ifndef PTRACE_SECCOMP_GET_FILTER
 #define PTRACE_SECCOMP_GET_FILTER 0x420c
-#endif
-
-#ifndef PID_FS_MAGIC
-#define PID_FS_MAGIC 0x50494446
 #endif
 
 #define PF_EXITING 0x00000004U
@@ -704,18 +699,15 @@ void inject_cache_stats(const InjectCache *c, InjectCacheStats *ret) {
  * runs; older kernels' anonymous pidfds share one: -EOPNOTSUPP, nothing is cached), the
  * executable's inode and the vdso's address. Reads maps into t (the scan and the frame use it). */
 static int sites_key(Tracee *t, InjectSites *ret) {
-        struct statfs sfs;
+        uint64_t ino;
         struct stat st;
         char path[64];
         int r;
 
-        if (fstatfs(t->pidfd, &sfs) < 0)
-                return -errno;
-        if (sfs.f_type != PID_FS_MAGIC)
-                return -EOPNOTSUPP;
-        if (fstat(t->pidfd, &st) < 0)
-                return -errno;
-        *ret = (InjectSites) { .pidfs_ino = (uint64_t) st.st_ino };
+        r = pidfd_pidfs_inode(t->pidfd, &ino);
+        if (r < 0)
+                return r;
+        *ret = (InjectSites) { .pidfs_ino = ino };
         snprintf(path, sizeof path, "/proc/%d/exe", (int) t->pid);
         if (stat(path, &st) < 0)
                 return errno == ENOENT ? -ESRCH : -errno;

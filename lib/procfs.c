@@ -7,12 +7,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "procfs.h"
+
+#ifndef PID_FS_MAGIC
+#define PID_FS_MAGIC 0x50494446
+#endif
 
 #define PROC_FILE_MAX (64U * 1024U)
 #define PF_KTHREAD 0x00200000U
@@ -505,5 +511,19 @@ int procfs_list_threads(const char *proc_root, pid_t pid, pid_t **ret, size_t *r
         qsort(list, n, sizeof(pid_t), cmp_pid);
         *ret = TAKE_PTR(list);
         *ret_n = n;
+        return 0;
+}
+
+int pidfd_pidfs_inode(int pidfd, uint64_t *ret) {
+        struct statfs sfs;
+        struct stat st;
+
+        if (fstatfs(pidfd, &sfs) < 0)
+                return -errno;
+        if (sfs.f_type != PID_FS_MAGIC)
+                return -EOPNOTSUPP;
+        if (fstat(pidfd, &st) < 0)
+                return -errno;
+        *ret = (uint64_t) st.st_ino;
         return 0;
 }

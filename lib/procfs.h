@@ -67,3 +67,7 @@ int procfs_list_threads(const char *proc_root, pid_t pid, pid_t **ret, size_t *r
  * hung network file), 0 when one is not, -ESRCH when it is gone. Such a process cannot be stopped
  * until a thread wakes, which may be never. */
 int procfs_uninterruptible(const char *proc_root, pid_t pid);
+
+/* The pidfs inode of a pidfd: it names one process for as long as the system runs. -EOPNOTSUPP
+ * where pidfds are anonymous inodes (before Linux 6.9: they all share one, so it names nothing). */
+int pidfd_pidfs_inode(int pidfd, uint64_t *ret);
