@@ -186,6 +186,26 @@ static int parse_id_pair(const char *s, unsigned *ret_real, unsigned *ret_eff) {
         return 0;
 }
 
+/* The value of a "NAME:   123 kB" line, from after its colon up to end (need not be NUL-terminated),
+ * in bytes. */
+static int parse_kb_line(const char *p, const char *end, uint64_t *ret) {
+        uint64_t v = 0;
+        bool digits = false;
+
+        while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+        for (; p < end && *p >= '0' && *p <= '9'; p++) {
+                if (v > (UINT64_MAX - 9) / 10 / 1024)
+                        return -EINVAL;
+                v = v * 10 + (uint64_t) (*p - '0');
+                digits = true;
+        }
+        if (!digits || end - p < 3 || memcmp(p, " kB", 3) != 0)
+                return -EINVAL;
+        *ret = v * 1024;
+        return 0;
+}
+
 int procfs_read_status(const char *proc_root, pid_t pid, pid_t tid, ProcStatus *ret) {
         _cleanup_free_ char *buf = NULL;
         ProcStatus s = { .seccomp = -1 };
@@ -248,14 +268,8 @@ int procfs_read_status(const char *proc_root, pid_t pid, pid_t tid, ProcStatus *
                                 return -EINVAL;
                         s.seccomp_filters = u;
                 } else if (streq(line, "VmLck")) {
-                        char *kb = strstr(value, " kB");
-
-                        if (!kb)
+                        if (parse_kb_line(value, value + strlen(value), &s.vm_lck) < 0)
                                 return -EINVAL;
-                        *kb = '\0';
-                        if (parse_uint64(value, &v) < 0 || v > UINT64_MAX / 1024)
-                                return -EINVAL;
-                        s.vm_lck = v * 1024;
                 } else if (streq(line, "CapEff")) {
                         if (parse_hex64(value, &v) < 0)
                                 return -EINVAL;
@@ -348,25 +362,6 @@ int procfs_read_memlock_limit(const char *proc_root, pid_t pid, uint64_t *ret_so
                 return 0;
         }
         return -EBADMSG;
-}
-
-/* "NAME:   123 kB" after the line start at p: bytes */
-static int parse_kb_line(const char *p, const char *end, uint64_t *ret) {
-        uint64_t v = 0;
-        bool digits = false;
-
-        while (p < end && (*p == ' ' || *p == '\t'))
-                p++;
-        for (; p < end && *p >= '0' && *p <= '9'; p++) {
-                if (v > (UINT64_MAX - 9) / 10 / 1024)
-                        return -EINVAL;
-                v = v * 10 + (uint64_t) (*p - '0');
-                digits = true;
-        }
-        if (!digits || end - p < 3 || memcmp(p, " kB", 3) != 0)
-                return -EINVAL;
-        *ret = v * 1024;
-        return 0;
 }
 
 static const char *find_line(const char *buf, size_t n, const char *name) {
