@@ -478,20 +478,33 @@ int cgroup_read_memory_at(const CgroupLayout *l, int dir_fd, bool is_root, Cgrou
         return read_fields(l, dir_fd, "", is_root, CGROUP_READ_ALL, ret);
 }
 
+/* The memory cgroup path's directory in the memory hierarchy, with a trailing slash, in prefix. */
+static int memory_dir(const CgroupLayout *l, const char *path, char prefix[static PATH_MAX], bool *ret_is_root) {
+        bool is_root;
+        int k;
+
+        if (!layout_ok(l) || !l->memory_root || !cgroup_path_is_safe(path))
+                return -EINVAL;
+        is_root = path[strspn(path, "/")] == '\0';
+        k = snprintf(prefix, PATH_MAX, "%s%s/", l->memory_root, is_root ? "" : path);
+        if (k < 0 || k >= PATH_MAX)
+                return -ENAMETOOLONG;
+        if (ret_is_root)
+                *ret_is_root = is_root;
+        return 0;
+}
+
 int cgroup_read_memory_fields(const CgroupLayout *l, const char *path, CgroupReadFlags what, CgroupMemory *ret) {
         char prefix[PATH_MAX];
         bool is_root;
-        int k, r;
+        int r;
 
-        if (!layout_ok(l) || !l->memory_root || !ret || !cgroup_path_is_safe(path) ||
-            (what & ~CGROUP_READ_ALL) != 0)
+        if (!ret || (what & ~CGROUP_READ_ALL) != 0)
                 return -EINVAL;
-
         /* absolute names, one open per file read: no directory fd, no allocation */
-        is_root = path[strspn(path, "/")] == '\0';
-        k = snprintf(prefix, sizeof prefix, "%s%s/", l->memory_root, is_root ? "" : path);
-        if (k < 0 || (size_t) k >= sizeof prefix)
-                return -ENAMETOOLONG;
+        r = memory_dir(l, path, prefix, &is_root);
+        if (r < 0)
+                return r;
 
         r = read_fields(l, AT_FDCWD, prefix, is_root, what, ret);
         if (r < 0)
@@ -502,13 +515,13 @@ int cgroup_read_memory_fields(const CgroupLayout *l, const char *path, CgroupRea
 int cgroup_inode(const CgroupLayout *l, const char *path, uint64_t *ret) {
         char dir[PATH_MAX];
         struct stat st;
-        int k;
+        int r;
 
-        if (!layout_ok(l) || !l->memory_root || !ret || !cgroup_path_is_safe(path))
+        if (!ret)
                 return -EINVAL;
-        k = snprintf(dir, sizeof dir, "%s%s", l->memory_root, path[strspn(path, "/")] == '\0' ? "" : path);
-        if (k < 0 || (size_t) k >= sizeof dir)
-                return -ENAMETOOLONG;
+        r = memory_dir(l, path, dir, NULL);
+        if (r < 0)
+                return r;
         if (stat(dir, &st) < 0)
                 return -errno;
         if (!S_ISDIR(st.st_mode))
