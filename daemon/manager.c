@@ -1069,6 +1069,16 @@ static int manager_add_signals(Manager *m) {
 }
 
 /* ---- life cycle ------------------------------------------------------------------------------- */
+/* Targets keep their status file open below this descriptor number: half the soft RLIMIT_NOFILE,
+ * pidfds and the rest have the other half. */
+static int status_fd_bound(void) {
+        struct rlimit nofile;
+
+        if (getrlimit(RLIMIT_NOFILE, &nofile) < 0 || nofile.rlim_cur == RLIM_INFINITY)
+                return INT_MAX;
+        return (int) MIN(nofile.rlim_cur / 2, (rlim_t) INT_MAX);
+}
+
 int manager_new(const char *config_dir, bool dry_run, PolicySet *policies, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
@@ -1078,13 +1088,7 @@ int manager_new(const char *config_dir, bool dry_run, PolicySet *policies, Manag
                 return log_oom();
         m->procmon_fd = -EBADF;
         m->dry_run = dry_run;
-        {
-                struct rlimit nofile;
-
-                /* half the soft limit for status descriptors; pidfds and the rest have the other */
-                m->keep_fd_below = getrlimit(RLIMIT_NOFILE, &nofile) >= 0 && nofile.rlim_cur != RLIM_INFINITY ?
-                                           (int) MIN(nofile.rlim_cur / 2, (rlim_t) INT_MAX) : INT_MAX;
-        }
+        m->keep_fd_below = status_fd_bound();
         m->config_dir = strdup(config_dir);
         if (!m->config_dir)
                 return log_oom();
