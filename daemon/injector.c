@@ -119,8 +119,10 @@ int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, con
                 why = "refusing to act on mlockd itself";
         else if (req->pid == 1 && !(req->flags & INJECTOR_FLAG_ALLOW_PID1))
                 why = "refusing to act on pid 1";
-        else if (req->flags & ~INJECTOR_FLAG_ALLOW_PID1)
+        else if (req->flags & ~(INJECTOR_FLAG_ALLOW_PID1 | INJECTOR_FLAG_PRECHECK))
                 why = "unknown flags";
+        else if ((req->flags & INJECTOR_FLAG_PRECHECK) && req->op != INJECTOR_OP_OPEN)
+                why = "precheck flag on an operation other than open";
         else if (req->op == INJECTOR_OP_STEP) {
                 const uint64_t *a = req->args;
 
@@ -390,11 +392,16 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
                 return r;
         }
 
-        switch (req->op) {
-        case INJECTOR_OP_PRECHECK:
+        if (req->op == INJECTOR_OP_PRECHECK || (req->flags & INJECTOR_FLAG_PRECHECK)) {
                 r = inject_precheck("/proc", req->pid, req->flags & INJECTOR_FLAG_ALLOW_PID1, &why);
                 set_reason(reply, why);
-                return r;
+                if (r < 0 || req->op == INJECTOR_OP_PRECHECK)
+                        return r;
+        }
+
+        switch (req->op) {
+        case INJECTOR_OP_PRECHECK:
+                return 0; /* above */
 
         case INJECTOR_OP_STEP:
         case INJECTOR_OP_RELOCK:

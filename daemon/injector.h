@@ -42,6 +42,8 @@ typedef enum InjectorFile {
 } InjectorFile;
 
 #define INJECTOR_FLAG_ALLOW_PID1 (1U << 0)
+#define INJECTOR_FLAG_PRECHECK (1U << 1)        /* OPEN: PRECHECK's checks first, refused as it refuses:
+                                                   a job's first request, one round trip less */
 
 typedef struct InjectorRequest {
         uint32_t magic;

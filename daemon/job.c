@@ -290,13 +290,17 @@ static void job_send(Job *j, const InjectorRequest *req) {
                 job_finish(j, TARGET_FAILED, TARGET_REASON_INJECTOR, NULL);
 }
 
+/* Open smaps for phase; the first request of a lock job (JOB_PRECHECK) also has the injector's
+ * pre-checks run first (INJECTOR_FLAG_PRECHECK), and plans from what it opened. */
 static void job_send_open(Job *j, JobPhase phase) {
         InjectorRequest req;
 
         j->phase = phase;
         job_request(j, INJECTOR_OP_OPEN, &req);
         req.value = INJECTOR_FILE_SMAPS;
-        if (phase == JOB_PLAN)
+        if (phase == JOB_PRECHECK)
+                req.flags |= INJECTOR_FLAG_PRECHECK;
+        if (phase == JOB_PLAN || phase == JOB_PRECHECK)
                 req.args[0] = j->spec.max_mappings; /* counted before smaps walks them all */
         job_send(j, &req);
 }
@@ -1284,15 +1288,11 @@ static void job_exclude_may_block(Job *j, Maps *smaps) {
 }
 
 void job_start(Job *j) {
-        InjectorRequest req;
-
         if (j->kind == JOB_UNLOCK) {
                 job_send_open(j, JOB_UNLOCK_MAPS);
                 return;
         }
-        j->phase = JOB_PRECHECK;
-        job_request(j, INJECTOR_OP_PRECHECK, &req);
-        job_send(j, &req);
+        job_send_open(j, JOB_PRECHECK);
 }
 
 static void job_smaps_reply(Job *j, int r, int fd) {
@@ -1366,7 +1366,8 @@ void job_reply(Job *j, int r, const InjectorReply *reply, int fd) {
 
         switch (j->phase) {
         case JOB_PRECHECK:
-                if (r < 0) {
+                if (r < 0 && r != -E2BIG) {
+                        safe_close(fd);
                         if (r == -ESRCH || streq(reply->reason, "gone") || streq(reply->reason, "zombie") ||
                             streq(reply->reason, "exiting"))
                                 job_gone(j);
@@ -1374,7 +1375,8 @@ void job_reply(Job *j, int r, const InjectorReply *reply, int fd) {
                                 job_refused(j, reply->reason, TARGET_REASON_PRECHECK);
                         return;
                 }
-                job_send_open(j, JOB_PLAN);
+                j->phase = JOB_PLAN; /* checked: the smaps passed along is the plan's */
+                job_smaps_reply(j, r, fd);
                 return;
         case JOB_PLAN:
         case JOB_VERIFY:

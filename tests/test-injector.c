@@ -211,6 +211,36 @@ int main(void) {
         ASSERT_OK(call(inj, &req, &reply, NULL));
         ASSERT_TRUE(reply.path[0] == '/');
 
+        /* OPEN with the pre-checks first: the fd when they pass, PRECHECK's refusal when not (a
+         * zombie); the flag is for OPEN only */
+        req = request(INJECTOR_OP_OPEN);
+        req.value = INJECTOR_FILE_SMAPS;
+        req.flags = INJECTOR_FLAG_PRECHECK;
+        ASSERT_OK(call(inj, &req, &reply, &fd));
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        req.op = INJECTOR_OP_EXE;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        ASSERT_STREQ(reply.reason, "precheck flag on an operation other than open");
+        {
+                pid_t saved = child, zombie = fork();
+
+                ASSERT_TRUE(zombie >= 0);
+                if (zombie == 0)
+                        _exit(0);
+                child = zombie;
+                ASSERT_OK(waitid(P_PID, zombie, NULL, WEXITED | WNOWAIT)); /* a zombie, not reaped */
+                req = request(INJECTOR_OP_OPEN);
+                req.value = INJECTOR_FILE_SMAPS;
+                req.flags = INJECTOR_FLAG_PRECHECK;
+                fd = -1;
+                ASSERT_TRUE(call(inj, &req, &reply, &fd) < 0);
+                ASSERT_TRUE(fd < 0);
+                ASSERT_STREQ(reply.reason, "zombie");
+                ASSERT_TRUE(waitpid(zombie, NULL, 0) == zombie);
+                child = saved;
+        }
+
         req = request(INJECTOR_OP_STEP);
         req.call = INJECT_MLOCK2;
         req.args[0] = (uint64_t) child_anon;

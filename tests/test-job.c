@@ -280,8 +280,9 @@ static void test_onfault_adopts(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_PRECHECK);
-        answer(j, 0, 0, 0);
+        /* one request checks and opens: the injector's pre-checks, then smaps */
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_OPEN);
+        ASSERT_EQ(fake.req.flags, INJECTOR_FLAG_PRECHECK);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ_U64(fake.held_asked, 64 * MiB);
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
@@ -311,7 +312,6 @@ static void test_full_chunks(void) {
         fake.untouched = true; /* the survey finds nothing present: a full lock populates it all */
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ(fake.pages_asked, 1U); /* the survey: one 128 MiB block */
         while (fake.req.op == INJECTOR_OP_STEP) {
@@ -346,7 +346,6 @@ static void test_enomem_replans(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         for (unsigned k = 0; k < 3; k++) {
                 answer_smaps(j, "selflock.smaps");
                 ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
@@ -372,7 +371,6 @@ static void test_max_locked(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ(fake.req.call, (int32_t) INJECT_MUNLOCK);
         ASSERT_EQ_U64(fake.req.args[0], OURS + 48 * MiB);
@@ -395,7 +393,6 @@ static void test_max_locked(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_OPEN);
         ASSERT_EQ(fake.steps, 0U);
@@ -407,7 +404,6 @@ static void test_max_locked(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ_U64(fake.held_asked, 68 * MiB);
         ASSERT_TRUE(fake.finished); /* nothing to lock: skipped:limit at once */
@@ -478,7 +474,6 @@ static void test_lost_and_refused(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         before = fake.sent;
         job_reply(j, -ECONNRESET, NULL, -EBADF);
@@ -496,7 +491,6 @@ static void test_lost_and_refused(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
         before = fake.sent;
@@ -540,7 +534,6 @@ static Job *start_lock(Target *t, const JobSpec *spec, uint64_t bad_start, uint6
         fake.bad_end = bad_end;
         ASSERT_OK(job_new(JOB_LOCK, t, spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, plan_smaps);
         return j;
 }
@@ -632,7 +625,6 @@ static void test_verify_unreadable(void) {
         fake.manual_pages = true;
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_PAGES);
         answer_refused(j, -EPERM, "kpageflags-unreadable");
@@ -661,7 +653,6 @@ static void test_recheck(void) {
         fake.bad_end = OURS + 8 * MiB;
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock-after.smaps"); /* all locked as wanted: no step */
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_OPEN);
         answer_smaps(j, "selflock-after.smaps");
@@ -699,7 +690,6 @@ static void test_folio_chunks(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "thp.smaps");
         while (fake.req.op == INJECTOR_OP_STEP) {
                 uint64_t e = fake.req.args[0] + fake.req.args[1];
@@ -764,7 +754,6 @@ static void test_foreign_trim(void) {
         fake.manual_pages = true;
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_PAGES); /* the survey: no memcg asked */
         ASSERT_EQ_U64(fake.req.value, 0);
@@ -848,7 +837,6 @@ static void test_batched_steps(void) {
                 fake.untouched = true;
                 ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
                 job_start(j);
-                answer(j, 0, 0, 0);
                 answer_smaps(j, "batch.smaps");
                 ASSERT_EQ(fake.batch.op, (uint32_t) INJECTOR_OP_LOCK_RANGES);
                 ASSERT_EQ(fake.batch.n_ranges, 2U);
