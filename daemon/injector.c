@@ -27,6 +27,8 @@
 #define MCL_ONFAULT 4
 #endif
 
+_Static_assert(INJECTOR_MAX_LOCK_RANGES <= LOCK_SPANS_MAX, "a LOCK_RANGES request fits one lock_ranges_step()");
+
 #define INJECTOR_REPLY_TIMEOUT_MS 30000
 #define INJECTOR_KILL_WAIT_MS 2000
 
@@ -117,8 +119,10 @@ int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, con
                 why = "refusing to act on mlockd itself";
         else if (req->pid == 1 && !(req->flags & INJECTOR_FLAG_ALLOW_PID1))
                 why = "refusing to act on pid 1";
-        else if (req->flags & ~INJECTOR_FLAG_ALLOW_PID1)
+        else if (req->flags & ~(INJECTOR_FLAG_ALLOW_PID1 | INJECTOR_FLAG_PRECHECK))
                 why = "unknown flags";
+        else if ((req->flags & INJECTOR_FLAG_PRECHECK) && req->op != INJECTOR_OP_OPEN)
+                why = "precheck flag on an operation other than open";
         else if (req->op == INJECTOR_OP_STEP) {
                 const uint64_t *a = req->args;
 
@@ -146,6 +150,21 @@ int injector_validate(const InjectorRequest *req, pid_t self, pid_t manager, con
                 }
                 if (!why && (req->timeout_usec == 0 || req->timeout_usec > 60 * USEC_PER_SEC))
                         why = "timeout out of range";
+        } else if (req->op == INJECTOR_OP_LOCK_RANGES) {
+                const uint64_t *a = req->args;
+
+                if (req->n_ranges == 0 || req->n_ranges > INJECTOR_MAX_LOCK_RANGES)
+                        why = "range count out of bounds";
+                else if ((a[0] & ~(uint64_t) MLOCK_ONFAULT) || a[1] == 0 || a[1] > 60 * USEC_PER_SEC ||
+                         a[2] || a[3] || a[4] || a[5])
+                        why = "bad lock arguments";
+                else if (req->timeout_usec == 0 || req->timeout_usec > 60 * USEC_PER_SEC)
+                        why = "timeout out of range";
+                for (uint32_t k = 0; !why && k < req->n_ranges; k++) {
+                        const PrefetchRange *r = &req->ranges[k];
+                        if (r->end <= r->start || r->start % page || r->end % page || r->chunk)
+                                why = "bad lock range";
+                }
         } else if (req->op == INJECTOR_OP_RELOCK) {
                 const uint64_t *a = req->args;
 
@@ -373,23 +392,38 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
                 return r;
         }
 
-        switch (req->op) {
-        case INJECTOR_OP_PRECHECK:
+        if (req->op == INJECTOR_OP_PRECHECK || (req->flags & INJECTOR_FLAG_PRECHECK)) {
                 r = inject_precheck("/proc", req->pid, req->flags & INJECTOR_FLAG_ALLOW_PID1, &why);
                 set_reason(reply, why);
-                return r;
+                if (r < 0 || req->op == INJECTOR_OP_PRECHECK)
+                        return r;
+        }
+
+        switch (req->op) {
+        case INJECTOR_OP_PRECHECK:
+                return 0; /* above */
 
         case INJECTOR_OP_STEP:
-        case INJECTOR_OP_RELOCK: {
+        case INJECTOR_OP_RELOCK:
+        case INJECTOR_OP_LOCK_RANGES: {
                 InjectStats stats = {};
                 long result = 0;
+                size_t done = 0;
 
                 r = inject_precheck("/proc", req->pid, req->flags & INJECTOR_FLAG_ALLOW_PID1, &why);
                 if (r < 0) {
                         set_reason(reply, why);
                         return r;
                 }
-                if (req->op == INJECTOR_OP_RELOCK)
+                if (req->op == INJECTOR_OP_LOCK_RANGES) {
+                        LockSpan spans[INJECTOR_MAX_LOCK_RANGES];
+
+                        for (uint32_t k = 0; k < req->n_ranges; k++)
+                                spans[k] = (LockSpan) { req->ranges[k].start, req->ranges[k].end - req->ranges[k].start };
+                        r = lock_ranges_step(req->pid, pidfd, sites_cache(), spans, req->n_ranges,
+                                             (unsigned) req->args[0], req->timeout_usec, req->args[1], &done,
+                                             &result, &stats, &why);
+                } else if (req->op == INJECTOR_OP_RELOCK)
                         r = lock_relock_step(req->pid, pidfd, sites_cache(), req->args[0], req->args[1],
                                              (unsigned) req->args[2], req->timeout_usec, &result, &stats, &why);
                 else
@@ -404,6 +438,7 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
                         return r;
                 }
                 reply->result = result;
+                reply->advised = done;
                 reply->held_usec = stats.held;
                 reply->total_usec = stats.total;
                 return 0;
@@ -637,7 +672,8 @@ int injector_serve(int fd, pid_t manager, pid_t parent) {
                 }
                 if ((size_t) n == sizeof req) {
                         reply.serial = req.serial;
-                        if (req.op == INJECTOR_OP_STEP && stall_at > 0 && ++steps == stall_at)
+                        if ((req.op == INJECTOR_OP_STEP || req.op == INJECTOR_OP_LOCK_RANGES) && stall_at > 0 &&
+                            ++steps == stall_at)
                                 for (;;)
                                         pause();
                 }

@@ -18,6 +18,7 @@
 
 #define INJECTOR_MAGIC 0x6d6c6b31U /* "mlk1" */
 #define INJECTOR_MAX_RANGES 64
+#define INJECTOR_MAX_LOCK_RANGES 16     /* LOCK_RANGES: calls in one stop (LOCK_SPANS_MAX) */
 #define INJECTOR_REASON_MAX 48
 
 typedef enum InjectorOp {
@@ -30,6 +31,7 @@ typedef enum InjectorOp {
         INJECTOR_OP_PAGES,              /* per-page flags over ranges (pagemap + kpageflags) */
         INJECTOR_OP_RELOCK,             /* attach, munlock + mlock2 of one locked range, detach */
         INJECTOR_OP_PRLIMIT_RESTORE,    /* put the soft limit back to value, if still args[0] */
+        INJECTOR_OP_LOCK_RANGES,        /* attach, mlock2 over each of ranges in order, detach */
         _INJECTOR_OP_MAX,
 } InjectorOp;
 
@@ -40,6 +42,8 @@ typedef enum InjectorFile {
 } InjectorFile;
 
 #define INJECTOR_FLAG_ALLOW_PID1 (1U << 0)
+#define INJECTOR_FLAG_PRECHECK (1U << 1)        /* OPEN: PRECHECK's checks first, refused as it refuses:
+                                                   a job's first request, one round trip less */
 
 typedef struct InjectorRequest {
         uint32_t magic;
@@ -49,11 +53,13 @@ typedef struct InjectorRequest {
         uint32_t flags;                 /* INJECTOR_FLAG_* */
         uint64_t starttime;             /* must equal /proc/PID/stat field 22: no pid reuse */
         int32_t call;                   /* STEP: InjectCall */
-        uint32_t n_ranges;              /* PREFETCH, PAGES */
+        uint32_t n_ranges;              /* PREFETCH, PAGES, LOCK_RANGES */
         uint64_t args[6];               /* STEP; RELOCK: start, length, mlock2 flags; OPEN: args[0] the
                                            most mappings the process may have (0: any), -E2BIG
-                                           "too-many-maps" beyond */
-        uint64_t timeout_usec;          /* STEP, RELOCK: bound on the wait for the stop */
+                                           "too-many-maps" beyond; LOCK_RANGES: args[0] the mlock2
+                                           flags, args[1] the hold after which no further call
+                                           starts (usec, at most 60 s) */
+        uint64_t timeout_usec;          /* STEP, RELOCK, LOCK_RANGES: bound on the wait for the stop */
         uint64_t value;                 /* OPEN: InjectorFile; PRLIMIT: the new soft limit;
                                            PRLIMIT_RESTORE: the soft limit to put back (args[0]: the
                                            one mlockd set, only replaced if still in place);
@@ -66,11 +72,14 @@ typedef struct InjectorReply {
         uint64_t serial;                /* the request's serial */
         int32_t r;                      /* 0 or negative errno */
         int32_t has_fd;
-        int64_t result;                 /* STEP, RELOCK: the (first failed) syscall's return value;
+        int64_t result;                 /* STEP, RELOCK, LOCK_RANGES: the (first failed) syscall's return value;
                                            PRLIMIT: the soft limit before (RLIM_INFINITY as UINT64_MAX) */
-        uint64_t held_usec;             /* STEP, RELOCK: how long the target was held */
+        uint64_t held_usec;             /* STEP, RELOCK, LOCK_RANGES: how long the target was held */
         uint64_t total_usec;
-        uint64_t advised;               /* PREFETCH: bytes advised; PRLIMIT: the soft limit now */
+        uint64_t advised;               /* PREFETCH: bytes advised; PRLIMIT: the soft limit now;
+                                           LOCK_RANGES: how many ranges were locked (from the first;
+                                           result: the next one's return value, 0 when the hold
+                                           bound or the end stopped the batch) */
         char reason[INJECTOR_REASON_MAX]; /* PRECHECK/STEP: why refused */
         char path[4096];                /* EXE */
         PageCounts pages;               /* PAGES: summed over the ranges (reason on refusal:

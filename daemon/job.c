@@ -290,13 +290,17 @@ static void job_send(Job *j, const InjectorRequest *req) {
                 job_finish(j, TARGET_FAILED, TARGET_REASON_INJECTOR, NULL);
 }
 
+/* Open smaps for phase; the first request of a lock job (JOB_PRECHECK) also has the injector's
+ * pre-checks run first (INJECTOR_FLAG_PRECHECK), and plans from what it opened. */
 static void job_send_open(Job *j, JobPhase phase) {
         InjectorRequest req;
 
         j->phase = phase;
         job_request(j, INJECTOR_OP_OPEN, &req);
         req.value = INJECTOR_FILE_SMAPS;
-        if (phase == JOB_PLAN)
+        if (phase == JOB_PRECHECK)
+                req.flags |= INJECTOR_FLAG_PRECHECK;
+        if (phase == JOB_PLAN || phase == JOB_PRECHECK)
                 req.args[0] = j->spec.max_mappings; /* counted before smaps walks them all */
         job_send(j, &req);
 }
@@ -696,23 +700,41 @@ static uint64_t job_chunk(const Job *j, const JobPages *pg, uint64_t start, uint
         return len;
 }
 
-static void job_next_lock_step(Job *j) {
-        uint64_t args[6] = {}, start;
-        const LockRange *lr;
-
-        /* skip what is done or already locked as wanted */
-        while (j->cursor_range < j->plan->n_ranges &&
-               (j->plan->ranges[j->cursor_range].locked ||
-                j->cursor_offset >= j->plan->ranges[j->cursor_range].end - j->plan->ranges[j->cursor_range].start)) {
-                j->cursor_range++;
-                j->cursor_offset = 0;
+/* Past what is done or already locked as wanted, from (*range, *offset). */
+static void job_skip_done(const Job *j, size_t *range, uint64_t *offset) {
+        while (*range < j->plan->n_ranges &&
+               (j->plan->ranges[*range].locked ||
+                *offset >= j->plan->ranges[*range].end - j->plan->ranges[*range].start)) {
+                (*range)++;
+                *offset = 0;
         }
-        if (j->cursor_range >= j->plan->n_ranges) {
+}
+
+static void pace_mix_add(PaceMix *sum, const PaceMix *m) {
+        for (int k = 0; k < _PACE_KIND_MAX; k++)
+                sum->bytes[k] += m->bytes[k];
+}
+
+/* The next lock step: chunks from the cursor on, in one stop while the pace allows their sum as one
+ * step (a chunk the pace cut short ends the batch: the next one would not fit), at most
+ * INJECTOR_MAX_LOCK_RANGES. The injector also starts no call once the target has been held half of
+ * MaxPause (what the pace aims a step at), so a wrong estimate costs one call, not the batch. */
+static void job_next_lock_step(Job *j) {
+        size_t range = j->cursor_range;
+        uint64_t offset = j->cursor_offset, sum_bytes = 0;
+        InjectorRequest req;
+        PaceMix sum = {};
+
+        job_skip_done(j, &range, &offset);
+        j->cursor_range = range;
+        j->cursor_offset = offset;
+        if (range >= j->plan->n_ranges) {
                 if (j->plan->mlockall_flags && !j->target->ledger.future) {
                         /* MCL_FUTURE alone: the ranges are locked already, and without MCL_CURRENT
                          * mlockall() changes no existing mapping (the target's own locks keep their
                          * mode) */
-                        args[0] = (uint64_t) (j->plan->mlockall_flags & ~MCL_CURRENT);
+                        uint64_t args[6] = { (uint64_t) (j->plan->mlockall_flags & ~MCL_CURRENT) };
+
                         j->phase = JOB_MLOCKALL;
                         job_send_step(j, INJECT_MLOCKALL, args);
                 } else
@@ -720,26 +742,56 @@ static void job_next_lock_step(Job *j) {
                 return;
         }
 
-        lr = &j->plan->ranges[j->cursor_range];
-        start = lr->start + j->cursor_offset;
-        j->chunk = job_chunk(j, &j->survey, start, lr->end, j->spec.mode, &j->step_mix);
-        args[0] = start;
-        args[1] = j->chunk;
-        args[2] = j->spec.mode == LOCK_MODE_ONFAULT ? MLOCK_ONFAULT : 0;
-        job_send_step(j, INJECT_MLOCK2, args);
+        j->n_batch = 0;
+        while (j->n_batch < ELEMENTSOF(j->batch) && range < j->plan->n_ranges) {
+                const LockRange *lr = &j->plan->ranges[range];
+                uint64_t start = lr->start + offset, len, rest;
+                JobChunk *c = &j->batch[j->n_batch];
+                PaceMix with = sum;
+
+                len = job_chunk(j, &j->survey, start, lr->end, j->spec.mode, &c->mix);
+                rest = MIN(lr->end, (start / JOB_WINDOW + 1) * JOB_WINDOW) - start;
+                pace_mix_add(&with, &c->mix);
+                if (j->n_batch > 0 && pace_step_bytes(&j->pace, &with, sum_bytes + len) < sum_bytes + len)
+                        break;
+                c->start = start;
+                c->length = len;
+                sum = with;
+                sum_bytes += len;
+                offset += len;
+                job_skip_done(j, &range, &offset);
+                c->range_after = range;
+                c->offset_after = offset;
+                j->n_batch++;
+                if (len < rest)
+                        break; /* cut short by the pace: this step is full */
+        }
+
+        j->chunk = sum_bytes;
+        j->step_mix = sum;
+        job_request(j, INJECTOR_OP_LOCK_RANGES, &req);
+        req.n_ranges = (uint32_t) j->n_batch;
+        for (size_t k = 0; k < j->n_batch; k++)
+                req.ranges[k] = (PrefetchRange) { .start = j->batch[k].start,
+                                                  .end = j->batch[k].start + j->batch[k].length };
+        req.args[0] = j->spec.mode == LOCK_MODE_ONFAULT ? MLOCK_ONFAULT : 0;
+        req.args[1] = MAX(j->spec.max_pause / 2, (usec_t) 1);
+        req.timeout_usec = STEP_STOP_TIMEOUT_USEC;
+        job_send(j, &req);
 }
 
 /* A lock or relock step ran: metrics, the longest hold, and the pace learns its cost by kind. */
-static void job_stepped(Job *j, const InjectorReply *reply) {
+static void job_stepped(Job *j, uint64_t start, const InjectorReply *reply) {
         const uint64_t *b = j->step_mix.bytes;
 
         /* one line a step, for tests/bench/bench-pace.sh */
         log_debug("Process %d: %s step at 0x%" PRIx64 " of %" PRIu64 " KiB held %" PRIu64
                   " us, MaxPause %" PRIu64 " us (KiB resident %" PRIu64 ", populate %" PRIu64
-                  ", swapin %" PRIu64 ", thp %" PRIu64 ").",
-                  (int) j->target->pid, j->phase == JOB_RELOCK ? "relock" : "lock", j->last.args[0],
+                  ", swapin %" PRIu64 ", thp %" PRIu64 ", %zu calls).",
+                  (int) j->target->pid, j->phase == JOB_RELOCK ? "relock" : "lock", start,
                   j->chunk >> 10, reply->held_usec, (uint64_t) j->spec.max_pause, b[PACE_RESIDENT] >> 10,
-                  b[PACE_POPULATE] >> 10, b[PACE_SWAPIN] >> 10, b[PACE_THP] >> 10);
+                  b[PACE_POPULATE] >> 10, b[PACE_SWAPIN] >> 10, b[PACE_THP] >> 10,
+                  j->phase == JOB_RELOCK ? (size_t) 1 : j->n_batch);
         j->ops->stepped(j, reply->held_usec, j->userdata);
         j->max_hold = MAX(j->max_hold, (usec_t) reply->held_usec);
         if (reply->result == 0)
@@ -748,14 +800,27 @@ static void job_stepped(Job *j, const InjectorReply *reply) {
 
 static void job_lock_step_reply(Job *j, int r, const InjectorReply *reply) {
         Target *t = j->target;
-        uint64_t start = j->last.args[0];
+        size_t done;
 
         if (r < 0) {
                 job_step_failed(j, r, reply ? reply->reason : NULL);
                 return;
         }
-        job_stepped(j, reply);
-        if (reply->result == -ENOMEM && j->replans < MAX_REPLANS) {
+        done = (size_t) MIN(reply->advised, (uint64_t) j->n_batch);
+        if (done < j->n_batch && reply->result == 0) {
+                /* the hold bound ended the batch: the pace learns what ran */
+                j->step_mix = (PaceMix) {};
+                j->chunk = 0;
+                for (size_t k = 0; k < done; k++) {
+                        pace_mix_add(&j->step_mix, &j->batch[k].mix);
+                        j->chunk += j->batch[k].length;
+                }
+        }
+        job_stepped(j, j->batch[0].start, reply);
+        for (size_t k = 0; k < done; k++)
+                (void) ledger_add(&t->ledger, j->batch[k].start, j->batch[k].start + j->batch[k].length,
+                                  j->spec.mode);
+        if (reply->result == -ENOMEM && done < j->n_batch && j->replans < MAX_REPLANS) {
                 /* The range is no longer mapped as planned (a program right after exec is still being
                  * laid out by its loader): plan again from fresh maps rather than report it. */
                 log_debug("Process %d changed its mappings under the plan, planning again.", (int) t->pid);
@@ -763,11 +828,15 @@ static void job_lock_step_reply(Job *j, int r, const InjectorReply *reply) {
                 job_send_open(j, JOB_PLAN);
                 return;
         }
-        if (reply->result == 0)
-                (void) ledger_add(&t->ledger, start, start + j->chunk, j->spec.mode);
-        else if (j->error == TARGET_REASON_NONE)
-                j->error = error_reason(reply->result);
-        j->cursor_offset += j->chunk;
+        if (reply->result != 0 && done < j->n_batch) {
+                if (j->error == TARGET_REASON_NONE)
+                        j->error = error_reason(reply->result);
+                done++; /* the failed call's range is passed over */
+        }
+        if (done > 0) {
+                j->cursor_range = j->batch[done - 1].range_after;
+                j->cursor_offset = j->batch[done - 1].offset_after;
+        }
         job_next_lock_step(j);
 }
 
@@ -1192,7 +1261,7 @@ static void job_relock_reply(Job *j, int r, const InjectorReply *reply) {
                 job_send_open(j, JOB_VERIFY);
                 return;
         }
-        job_stepped(j, reply);
+        job_stepped(j, j->last.args[0], reply);
         if (reply->result != 0 && reply->result != -ENOMEM && j->error == TARGET_REASON_NONE)
                 j->error = error_reason(reply->result); /* verify's smaps prune what was lost */
         j->relock_offset += j->chunk;
@@ -1219,15 +1288,11 @@ static void job_exclude_may_block(Job *j, Maps *smaps) {
 }
 
 void job_start(Job *j) {
-        InjectorRequest req;
-
         if (j->kind == JOB_UNLOCK) {
                 job_send_open(j, JOB_UNLOCK_MAPS);
                 return;
         }
-        j->phase = JOB_PRECHECK;
-        job_request(j, INJECTOR_OP_PRECHECK, &req);
-        job_send(j, &req);
+        job_send_open(j, JOB_PRECHECK);
 }
 
 static void job_smaps_reply(Job *j, int r, int fd) {
@@ -1301,7 +1366,8 @@ void job_reply(Job *j, int r, const InjectorReply *reply, int fd) {
 
         switch (j->phase) {
         case JOB_PRECHECK:
-                if (r < 0) {
+                if (r < 0 && r != -E2BIG) {
+                        safe_close(fd);
                         if (r == -ESRCH || streq(reply->reason, "gone") || streq(reply->reason, "zombie") ||
                             streq(reply->reason, "exiting"))
                                 job_gone(j);
@@ -1309,7 +1375,8 @@ void job_reply(Job *j, int r, const InjectorReply *reply, int fd) {
                                 job_refused(j, reply->reason, TARGET_REASON_PRECHECK);
                         return;
                 }
-                job_send_open(j, JOB_PLAN);
+                j->phase = JOB_PLAN; /* checked: the smaps passed along is the plan's */
+                job_smaps_reply(j, r, fd);
                 return;
         case JOB_PLAN:
         case JOB_VERIFY:

@@ -160,6 +160,14 @@ typedef struct JobOps {
         void (*finished)(Job *j, void *userdata);
 } JobOps;
 
+/* One mlock2 of a lock step, and where the plan's cursor stands once it is done. */
+typedef struct JobChunk {
+        uint64_t start, length;
+        PaceMix mix;
+        size_t range_after;
+        uint64_t offset_after;
+} JobChunk;
+
 struct Job {
         JobKind kind;
         JobPhase phase;
@@ -179,6 +187,8 @@ struct Job {
         size_t n_prefetch, prefetch_at;
         size_t cursor_range;
         uint64_t cursor_offset, chunk;
+        JobChunk batch[INJECTOR_MAX_LOCK_RANGES]; /* the lock step in flight: its calls, in order */
+        size_t n_batch;
         LedgerStep *steps;
         size_t n_steps, step_at;
         TargetReason error;             /* the first failed call's reason */

@@ -15,9 +15,16 @@
 #include "manager-internal.h"
 #include "procfs.h"
 
+/* A lock step: the requests that stop the target to run calls in it (besides RELOCK, which only
+ * follows a step that stopped it). */
+static bool op_is_step(uint32_t op) {
+        return op == INJECTOR_OP_STEP || op == INJECTOR_OP_LOCK_RANGES;
+}
+
 static usec_t request_timeout(const InjectorRequest *req) {
         switch (req->op) {
         case INJECTOR_OP_STEP:
+        case INJECTOR_OP_LOCK_RANGES:
         case INJECTOR_OP_RELOCK:
                 return req->timeout_usec + INJECTOR_STEP_SLACK_USEC;
         case INJECTOR_OP_PREFETCH:
@@ -70,7 +77,7 @@ static void on_job_reply(int r, const InjectorReply *reply, int fd, void *userda
         t->job_call = NULL;
         /* the injector found the thread in D, or it did not stop in time: the target was left
          * running, untouched; hold the step back rather than fail it */
-        if (r == -ETIMEDOUT && reply && j->last.op == INJECTOR_OP_STEP && job_hold_back(t->manager, t) >= 0) {
+        if (r == -ETIMEDOUT && reply && op_is_step(j->last.op) && job_hold_back(t->manager, t) >= 0) {
                 safe_close(fd);
                 return;
         }
@@ -81,9 +88,9 @@ static int job_op_submit(Job *j, const InjectorRequest *req, void *userdata) {
         Manager *m = userdata;
         Target *t = j->target;
 
-        if (req->op == INJECTOR_OP_STEP && procfs_uninterruptible("/proc", t->pid) > 0)
+        if (op_is_step(req->op) && procfs_uninterruptible("/proc", t->pid) > 0)
                 return job_hold_back(m, t);
-        if (t->hold_backoff > 0 && req->op == INJECTOR_OP_STEP) {
+        if (t->hold_backoff > 0 && op_is_step(req->op)) {
                 log_debug("Process %d (%s) woke up; its lock goes on.", (int) t->pid, strempty(t->comm));
                 t->hold_backoff = 0;
         }

@@ -1349,6 +1349,10 @@ bool inject_tracee_group_stopped(const Tracee *t) {
         return t && t->group_stopped;
 }
 
+usec_t inject_held(const Tracee *t) {
+        return t && t->t_stop > 0 ? now_usec(CLOCK_MONOTONIC) - t->t_stop : 0;
+}
+
 int inject_detach(Tracee *t, InjectStats *ret_stats) {
         usec_t end;
         int r;

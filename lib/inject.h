@@ -101,6 +101,8 @@ int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_re
 const char *inject_seccomp_action(const Tracee *t);
 /* Whether the target was in group-stop (it stays stopped after detach). */
 bool inject_tracee_group_stopped(const Tracee *t);
+/* How long the tracee has been held so far (as InjectStats.held would count it now). */
+usec_t inject_held(const Tracee *t);
 
 /* Restore everything and detach; frees t. Always safe to call (NULL too); stats optional.
  * Returns 0, or -ESRCH when the target died meanwhile. */

@@ -170,12 +170,16 @@ void lock_verify(const Maps *smaps, const LockPlan *plan, LockMode mode, LockVer
         *ret = v;
 }
 
-/* Attach, run calls[0..n) while each succeeds, detach. *ret_result: the first that failed, else 0. */
-static int lock_calls(pid_t pid, int pidfd, InjectCache *cache, usec_t timeout, size_t n, const InjectCall *calls,
-                      const uint64_t (*args)[6], long *ret_result, InjectStats *ret_stats, const char **ret_reason) {
+/* Attach, run calls[0..n) while each succeeds, detach; a call after the first only while the target
+ * has been held less than hold_budget (0: no bound). *ret_result: the first that failed, else 0;
+ * *ret_done (optional): how many succeeded. */
+static int lock_calls(pid_t pid, int pidfd, InjectCache *cache, usec_t timeout, usec_t hold_budget, size_t n,
+                      const InjectCall *calls, const uint64_t (*args)[6], size_t *ret_done, long *ret_result,
+                      InjectStats *ret_stats, const char **ret_reason) {
         Tracee *t = NULL;
         InjectStats stats = {};
         long result = 0;
+        size_t done = 0;
         int r, q;
 
         if (ret_reason)
@@ -185,8 +189,13 @@ static int lock_calls(pid_t pid, int pidfd, InjectCache *cache, usec_t timeout, 
         if (r < 0)
                 return r;
 
-        for (size_t i = 0; r >= 0 && result == 0 && i < n; i++)
-                r = inject_call(t, calls[i], args[i], &result);
+        for (; r >= 0 && result == 0 && done < n; done++) {
+                if (done > 0 && hold_budget > 0 && inject_held(t) >= hold_budget)
+                        break;
+                r = inject_call(t, calls[done], args[done], &result);
+                if (r < 0 || result != 0)
+                        break;
+        }
         if (r == -EPERM && ret_reason)
                 *ret_reason = inject_seccomp_action(t);
 
@@ -196,6 +205,8 @@ static int lock_calls(pid_t pid, int pidfd, InjectCache *cache, usec_t timeout, 
         if (r < 0)
                 return r;
 
+        if (ret_done)
+                *ret_done = done;
         if (ret_result)
                 *ret_result = result;
         if (ret_stats)
@@ -208,8 +219,27 @@ int lock_step(pid_t pid, int pidfd, InjectCache *cache, InjectCall call, const u
         uint64_t a[1][6];
 
         memcpy(a[0], args, sizeof a[0]);
-        return lock_calls(pid, pidfd, cache, timeout, 1, &call, (const uint64_t (*)[6]) a, ret_result, ret_stats,
-                          ret_reason);
+        return lock_calls(pid, pidfd, cache, timeout, 0, 1, &call, (const uint64_t (*)[6]) a, NULL, ret_result,
+                          ret_stats, ret_reason);
+}
+
+int lock_ranges_step(pid_t pid, int pidfd, InjectCache *cache, const LockSpan *spans, size_t n, unsigned flags,
+                     usec_t timeout, usec_t hold_budget, size_t *ret_done, long *ret_result, InjectStats *ret_stats,
+                     const char **ret_reason) {
+        InjectCall calls[LOCK_SPANS_MAX];
+        uint64_t args[LOCK_SPANS_MAX][6];
+
+        if (n == 0 || n > LOCK_SPANS_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                calls[i] = INJECT_MLOCK2;
+                args[i][0] = spans[i].start;
+                args[i][1] = spans[i].length;
+                args[i][2] = flags;
+                args[i][3] = args[i][4] = args[i][5] = 0;
+        }
+        return lock_calls(pid, pidfd, cache, timeout, hold_budget, n, calls, (const uint64_t (*)[6]) args,
+                          ret_done, ret_result, ret_stats, ret_reason);
 }
 
 int lock_relock_step(pid_t pid, int pidfd, InjectCache *cache, uint64_t start, uint64_t len, unsigned flags,
@@ -220,7 +250,7 @@ int lock_relock_step(pid_t pid, int pidfd, InjectCache *cache, uint64_t start, u
         static const InjectCall calls[3] = { INJECT_MLOCK2, INJECT_MUNLOCK, INJECT_MLOCK2 };
         const uint64_t args[3][6] = { { start, len, flags }, { start, len }, { start, len, flags } };
 
-        return lock_calls(pid, pidfd, cache, timeout, 3, calls, args, ret_result, ret_stats, ret_reason);
+        return lock_calls(pid, pidfd, cache, timeout, 0, 3, calls, args, NULL, ret_result, ret_stats, ret_reason);
 }
 
 /* "always [madvise] never" -> the bracketed word */

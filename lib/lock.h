@@ -110,6 +110,19 @@ void lock_verify(const Maps *smaps, const LockPlan *plan, LockMode mode, LockVer
 int lock_step(pid_t pid, int pidfd, InjectCache *cache, InjectCall call, const uint64_t args[6],
               usec_t timeout, long *ret_result, InjectStats *ret_stats, const char **ret_reason);
 
+/* Several mlock2 calls in one stop: attach, mlock2(spans[i], flags) for each in order while each
+ * succeeds, detach. A call after the first starts only while the target has been held less than
+ * hold_budget (0: no bound), so a batch the caller sized by its pace cannot run on far past it.
+ * *ret_done: how many succeeded; *ret_result: the failed call's return (span *ret_done), else 0
+ * (then *ret_done < n means the budget ended the batch). Otherwise as lock_step(). */
+#define LOCK_SPANS_MAX 16
+typedef struct LockSpan {
+        uint64_t start, length;
+} LockSpan;
+int lock_ranges_step(pid_t pid, int pidfd, InjectCache *cache, const LockSpan *spans, size_t n, unsigned flags,
+                     usec_t timeout, usec_t hold_budget, size_t *ret_done, long *ret_result, InjectStats *ret_stats,
+                     const char **ret_reason);
+
 /* Make the kernel mlock the present pages of a range that is locked already: munlock then mlock2
  * with the range's flags (0 or MLOCK_ONFAULT), in one stop, so the target never runs with it
  * unlocked. Only a change from unlocked to locked walks the present pages (doc/kernel-facts.md 2):

@@ -304,16 +304,19 @@ ready_field() {
         grep '^ready' "$1" | tail -n1 | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'
 }
 
-# A process is "unharmed" when it is alive and neither stopped nor traced.
+# A process is "unharmed" when it is alive and none of its threads is stopped or traced (the
+# injector attaches to one thread, not always the first).
 # Left stopped or traced means for good: a lock step in progress holds a target for at most
 # MaxPause, so a stop or a tracer that is still there after 2 s is a failure.
 assert_unharmed() {
         local pid=$1 state tracer i
         for i in $(seq 1 100); do
                 kill -0 "$pid" 2>/dev/null || fail "process $pid died"
-                state=$(awk '/^State:/ { print $2 }' "/proc/$pid/status")
-                tracer=$(awk '/^TracerPid:/ { print $2 }' "/proc/$pid/status")
-                [[ $state != T && $state != t && $tracer == 0 ]] && return 0
+                # each thread's State and TracerPid: the first found stopped or traced, or "S 0"
+                read -r state tracer < <(awk '/^State:/ { s = $2 } /^TracerPid:/ { t = $2
+                        if (s == "T" || s == "t" || t != 0) { print s, t; bad = 1; exit } }
+                        END { if (!bad) print "S", 0 }' /proc/"$pid"/task/*/status 2>/dev/null)
+                [[ -n $state && $state != T && $state != t && $tracer == 0 ]] && return 0
                 sleep 0.02
         done
         [[ $state != T && $state != t ]] || fail "process $pid was left stopped ($state)"

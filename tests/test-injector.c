@@ -143,6 +143,42 @@ int main(void) {
         req.timeout_usec = 0;
         ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
         ASSERT_STREQ(reply.reason, "timeout out of range");
+        /* LOCK_RANGES: 1..INJECTOR_MAX_LOCK_RANGES page-aligned ranges, mlock2's flags, a hold bound */
+        req = request(INJECTOR_OP_LOCK_RANGES);
+        req.n_ranges = 1;
+        req.ranges[0] = (PrefetchRange) { (uint64_t) child_anon, (uint64_t) child_anon + 4096 };
+        req.args[1] = 1000;
+        req.timeout_usec = USEC_PER_SEC;
+        ASSERT_OK(injector_validate(&req, getpid(), 0, NULL));
+        req.n_ranges = 0;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        ASSERT_STREQ(reply.reason, "range count out of bounds");
+        req.n_ranges = INJECTOR_MAX_LOCK_RANGES + 1;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        req.n_ranges = 2;
+        req.ranges[1] = (PrefetchRange) { (uint64_t) child_anon + 8192 + 1, (uint64_t) child_anon + 16384 };
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        ASSERT_STREQ(reply.reason, "bad lock range");
+        req.ranges[1] = (PrefetchRange) { (uint64_t) child_anon + 8192, (uint64_t) child_anon + 8192 };
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        req.ranges[1] = (PrefetchRange) { (uint64_t) child_anon + 8192, (uint64_t) child_anon + 16384, 4096 };
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL); /* no chunk: that is prefetch's */
+        req.ranges[1].chunk = 0;
+        req.args[0] = 0x80;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        ASSERT_STREQ(reply.reason, "bad lock arguments");
+        req.args[0] = 1;
+        req.args[1] = 0;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        req.args[1] = 61 * USEC_PER_SEC;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        req.args[1] = 1000;
+        req.args[5] = 1;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        req.args[5] = 0;
+        req.timeout_usec = 0;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        ASSERT_STREQ(reply.reason, "timeout out of range");
         ASSERT_FALSE(has_lo(child, child_anon)); /* nothing was done to the child */
 
         /* a wrong start time: the process is not the one the manager found */
@@ -175,6 +211,36 @@ int main(void) {
         ASSERT_OK(call(inj, &req, &reply, NULL));
         ASSERT_TRUE(reply.path[0] == '/');
 
+        /* OPEN with the pre-checks first: the fd when they pass, PRECHECK's refusal when not (a
+         * zombie); the flag is for OPEN only */
+        req = request(INJECTOR_OP_OPEN);
+        req.value = INJECTOR_FILE_SMAPS;
+        req.flags = INJECTOR_FLAG_PRECHECK;
+        ASSERT_OK(call(inj, &req, &reply, &fd));
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        req.op = INJECTOR_OP_EXE;
+        ASSERT_ERROR(call(inj, &req, &reply, NULL), EINVAL);
+        ASSERT_STREQ(reply.reason, "precheck flag on an operation other than open");
+        {
+                pid_t saved = child, zombie = fork();
+
+                ASSERT_TRUE(zombie >= 0);
+                if (zombie == 0)
+                        _exit(0);
+                child = zombie;
+                ASSERT_OK(waitid(P_PID, zombie, NULL, WEXITED | WNOWAIT)); /* a zombie, not reaped */
+                req = request(INJECTOR_OP_OPEN);
+                req.value = INJECTOR_FILE_SMAPS;
+                req.flags = INJECTOR_FLAG_PRECHECK;
+                fd = -1;
+                ASSERT_TRUE(call(inj, &req, &reply, &fd) < 0);
+                ASSERT_TRUE(fd < 0);
+                ASSERT_STREQ(reply.reason, "zombie");
+                ASSERT_TRUE(waitpid(zombie, NULL, 0) == zombie);
+                child = saved;
+        }
+
         req = request(INJECTOR_OP_STEP);
         req.call = INJECT_MLOCK2;
         req.args[0] = (uint64_t) child_anon;
@@ -197,6 +263,56 @@ int main(void) {
         req.args[2] = 0;
         ASSERT_OK(call(inj, &req, &reply, NULL));
         ASSERT_FALSE(has_lo(child, child_anon));
+        {
+                /* several ranges in one stop: each locked, one hold; a range not mapped fails there,
+                 * those before it stay locked and none after it runs */
+                InjectorRequest lr = request(INJECTOR_OP_LOCK_RANGES);
+                uint64_t a = (uint64_t) child_anon;
+
+                lr.n_ranges = 3;
+                lr.ranges[0] = (PrefetchRange) { a, a + (1 << 20) };
+                lr.ranges[1] = (PrefetchRange) { a + (2 << 20), a + (3 << 20) };
+                lr.ranges[2] = (PrefetchRange) { a + (4 << 20), a + (5 << 20) };
+                lr.args[0] = 1; /* MLOCK_ONFAULT */
+                lr.args[1] = 60 * USEC_PER_SEC;
+                lr.timeout_usec = 2 * USEC_PER_SEC;
+                ASSERT_OK(call(inj, &lr, &reply, NULL));
+                ASSERT_EQ(reply.result, 0);
+                ASSERT_EQ_U64(reply.advised, 3);
+                ASSERT_TRUE(reply.held_usec > 0);
+                for (unsigned k = 0; k < 5; k++)
+                        ASSERT_TRUE(has_lo(child, (char *) child_anon + ((size_t) k << 20)) == (k % 2 == 0));
+                ASSERT_TRUE(has_vmflag(child, child_anon, " lf"));
+
+                /* the hold bound: once a microsecond has passed, no call after the first starts */
+                lr.ranges[0] = (PrefetchRange) { a + (1 << 20), a + (2 << 20) };
+                lr.ranges[1] = (PrefetchRange) { a + (3 << 20), a + (4 << 20) };
+                lr.n_ranges = 2;
+                lr.args[1] = 1;
+                ASSERT_OK(call(inj, &lr, &reply, NULL));
+                ASSERT_EQ(reply.result, 0);
+                ASSERT_EQ_U64(reply.advised, 1);
+                ASSERT_TRUE(has_lo(child, (char *) child_anon + (1 << 20)));
+                ASSERT_FALSE(has_lo(child, (char *) child_anon + (3 << 20)));
+
+                /* nothing mapped at 64 KiB (mmap_min_addr and below: never in a PIE program): ENOMEM
+                 * there, the first locked, the third never tried */
+                lr.n_ranges = 3;
+                lr.args[1] = 60 * USEC_PER_SEC;
+                lr.ranges[0] = (PrefetchRange) { a + (3 << 20), a + (4 << 20) };
+                lr.ranges[1] = (PrefetchRange) { 16 * 4096, 17 * 4096 };
+                lr.ranges[2] = (PrefetchRange) { a + (5 << 20), a + (6 << 20) };
+                ASSERT_OK(call(inj, &lr, &reply, NULL));
+                ASSERT_EQ(reply.result, -ENOMEM);
+                ASSERT_EQ_U64(reply.advised, 1);
+                ASSERT_TRUE(has_lo(child, (char *) child_anon + (3 << 20)));
+                ASSERT_FALSE(has_lo(child, (char *) child_anon + (5 << 20)));
+
+                req.args[1] = 8 << 20;
+                ASSERT_OK(call(inj, &req, &reply, NULL)); /* munlock it all again */
+                ASSERT_FALSE(has_lo(child, child_anon));
+                ASSERT_FALSE(has_lo(child, (char *) child_anon + (4 << 20)));
+        }
 
         /* the identity is known now (no /proc file is read for it again), and still checked: a
          * wrong start time, another process's pidfd, a process that died */

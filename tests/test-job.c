@@ -39,6 +39,10 @@ static struct {
         uint64_t unlocked_start, unlocked_end;  /* munlocked by a step: not mlocked any more */
         uint64_t foreign_want;                  /* pages of FOREIGN_INO the manager wants back */
         unsigned foreign_asked;
+        InjectorRequest batch;          /* a LOCK_RANGES in flight, shown in req one call at a time */
+        uint32_t batch_at;              /* the call shown */
+        uint64_t batch_held;            /* the calls' holds so far */
+        unsigned batches, batch_most;   /* LOCK_RANGES requests, the most calls in one */
 } fake;
 
 #define OWN_INO 7
@@ -81,10 +85,52 @@ static PageCounts fake_counts(const InjectorRequest *req) {
 
 static void pump_pages(Job *j);
 
+/* Call k of the LOCK_RANGES in flight, shown in req as the STEP it stands for. */
+static void show_batch_call(uint32_t k) {
+        const PrefetchRange *r = &fake.batch.ranges[k];
+
+        fake.batch_at = k;
+        fake.req = fake.batch;
+        fake.req.op = INJECTOR_OP_STEP;
+        fake.req.call = INJECT_MLOCK2;
+        fake.req.n_ranges = 0;
+        memset(fake.req.args, 0, sizeof fake.req.args);
+        fake.req.args[0] = r->start;
+        fake.req.args[1] = r->end - r->start;
+        fake.req.args[2] = fake.batch.args[0];
+}
+
 static int fake_submit(Job *j, const InjectorRequest *req, void *userdata) {
         fake.req = *req;
         fake.sent++;
+        if (req->op == INJECTOR_OP_LOCK_RANGES) {
+                /* what the injector would refuse (injector_validate()) */
+                ASSERT_TRUE(req->n_ranges > 0 && req->n_ranges <= INJECTOR_MAX_LOCK_RANGES);
+                ASSERT_TRUE(req->args[1] > 0 && req->args[1] <= j->spec.max_pause);
+                ASSERT_TRUE(req->timeout_usec > 0);
+                for (uint32_t k = 0; k < req->n_ranges; k++) {
+                        ASSERT_TRUE(req->ranges[k].start < req->ranges[k].end);
+                        ASSERT_EQ_U64(req->ranges[k].chunk, 0);
+                        if (k > 0) /* in order, never overlapping */
+                                ASSERT_TRUE(req->ranges[k].start >= req->ranges[k - 1].end);
+                }
+                fake.batch = *req;
+                fake.batch_held = 0;
+                fake.batches++;
+                fake.batch_most = MAX(fake.batch_most, req->n_ranges);
+                show_batch_call(0);
+        }
         return 0;
+}
+
+/* The LOCK_RANGES in flight ends after its call fake.batch_at (done: the calls that succeeded). */
+static void answer_batch(Job *j, int r, int64_t result, uint32_t done) {
+        InjectorReply reply = { .serial = fake.batch.serial, .r = r, .result = result,
+                                .held_usec = fake.batch_held, .advised = done };
+
+        fake.batch = (InjectorRequest) {};
+        job_reply(j, r, &reply, -EBADF);
+        pump_pages(j);
 }
 
 static int fake_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) {
@@ -134,6 +180,16 @@ static void answer(Job *j, int r, int64_t result, uint64_t held_usec) {
 
         if (fake.req.op == INJECTOR_OP_STEP && r == 0 && result == 0)
                 fake.locked_seen = true;
+        if (fake.batch.op == INJECTOR_OP_LOCK_RANGES) {
+                /* one call of a batch: the next is shown, or the batch answered */
+                fake.batch_held += held_usec;
+                if (r == 0 && result == 0 && fake.batch_at + 1 < fake.batch.n_ranges) {
+                        show_batch_call(fake.batch_at + 1);
+                        return;
+                }
+                answer_batch(j, r, result, r == 0 && result == 0 ? fake.batch_at + 1 : fake.batch_at);
+                return;
+        }
         job_reply(j, r, &reply, -EBADF);
         pump_pages(j);
 }
@@ -224,8 +280,9 @@ static void test_onfault_adopts(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_PRECHECK);
-        answer(j, 0, 0, 0);
+        /* one request checks and opens: the injector's pre-checks, then smaps */
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_OPEN);
+        ASSERT_EQ(fake.req.flags, INJECTOR_FLAG_PRECHECK);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ_U64(fake.held_asked, 64 * MiB);
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
@@ -255,7 +312,6 @@ static void test_full_chunks(void) {
         fake.untouched = true; /* the survey finds nothing present: a full lock populates it all */
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ(fake.pages_asked, 1U); /* the survey: one 128 MiB block */
         while (fake.req.op == INJECTOR_OP_STEP) {
@@ -290,7 +346,6 @@ static void test_enomem_replans(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         for (unsigned k = 0; k < 3; k++) {
                 answer_smaps(j, "selflock.smaps");
                 ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
@@ -316,7 +371,6 @@ static void test_max_locked(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ(fake.req.call, (int32_t) INJECT_MUNLOCK);
         ASSERT_EQ_U64(fake.req.args[0], OURS + 48 * MiB);
@@ -339,7 +393,6 @@ static void test_max_locked(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_OPEN);
         ASSERT_EQ(fake.steps, 0U);
@@ -351,7 +404,6 @@ static void test_max_locked(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ_U64(fake.held_asked, 68 * MiB);
         ASSERT_TRUE(fake.finished); /* nothing to lock: skipped:limit at once */
@@ -422,7 +474,6 @@ static void test_lost_and_refused(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         before = fake.sent;
         job_reply(j, -ECONNRESET, NULL, -EBADF);
@@ -440,7 +491,6 @@ static void test_lost_and_refused(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
         before = fake.sent;
@@ -484,7 +534,6 @@ static Job *start_lock(Target *t, const JobSpec *spec, uint64_t bad_start, uint6
         fake.bad_end = bad_end;
         ASSERT_OK(job_new(JOB_LOCK, t, spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, plan_smaps);
         return j;
 }
@@ -576,7 +625,6 @@ static void test_verify_unreadable(void) {
         fake.manual_pages = true;
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_PAGES);
         answer_refused(j, -EPERM, "kpageflags-unreadable");
@@ -605,7 +653,6 @@ static void test_recheck(void) {
         fake.bad_end = OURS + 8 * MiB;
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock-after.smaps"); /* all locked as wanted: no step */
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_OPEN);
         answer_smaps(j, "selflock-after.smaps");
@@ -643,7 +690,6 @@ static void test_folio_chunks(void) {
         reset();
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "thp.smaps");
         while (fake.req.op == INJECTOR_OP_STEP) {
                 uint64_t e = fake.req.args[0] + fake.req.args[1];
@@ -708,7 +754,6 @@ static void test_foreign_trim(void) {
         fake.manual_pages = true;
         ASSERT_OK(job_new(JOB_LOCK, t, &spec, &ops, NULL, &j));
         job_start(j);
-        answer(j, 0, 0, 0);
         answer_smaps(j, "selflock.smaps");
         ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_PAGES); /* the survey: no memcg asked */
         ASSERT_EQ_U64(fake.req.value, 0);
@@ -775,6 +820,61 @@ static void test_foreign_pieces(void) {
         job_foreign_done(&f);
 }
 
+/* Lock steps in one stop (batch.smaps: two unlocked ranges of 63 and 16 MiB beside the target's own
+ * lock): with nothing present (onfault walks nothing), both go in one LOCK_RANGES; a batch the hold bound ended resumes at the first call not run; a
+ * failed call's range is passed over and the next batch starts after it. The target's own range is
+ * never in one. */
+static void test_batched_steps(void) {
+        _cleanup_(target_freep) Target *t = NULL;
+        _cleanup_(job_freep) Job *j = NULL;
+        JobSpec spec = spec_of(LOCK_MODE_ONFAULT);
+
+        for (unsigned round = 0; round < 3; round++) {
+                t = target_free(t);
+                j = job_free(j);
+                ASSERT_OK(target_new(NULL, 4242, &t));
+                reset();
+                fake.untouched = true;
+                ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
+                job_start(j);
+                answer_smaps(j, "batch.smaps");
+                ASSERT_EQ(fake.batch.op, (uint32_t) INJECTOR_OP_LOCK_RANGES);
+                ASSERT_EQ(fake.batch.n_ranges, 2U);
+                ASSERT_EQ_U64(fake.batch.ranges[0].start, OURS);
+                ASSERT_EQ_U64(fake.batch.ranges[0].end, OURS + 63 * MiB);
+                ASSERT_EQ_U64(fake.batch.ranges[1].start, FREE);
+                ASSERT_EQ_U64(fake.batch.ranges[1].end, FREE + 16 * MiB);
+                ASSERT_EQ_U64(fake.batch.args[0], 1);                   /* MLOCK_ONFAULT */
+                ASSERT_EQ_U64(fake.batch.args[1], spec.max_pause / 2);  /* the hold bound */
+                if (round == 0) {
+                        answer(j, 0, 0, 100); /* both run */
+                        ASSERT_EQ_U64(fake.req.args[0], FREE);
+                        answer(j, 0, 0, 100);
+                }
+                else if (round == 1) {
+                        fake.batch_held = 2600;
+                        answer_batch(j, 0, 0, 1); /* the bound ended it after the first */
+                        ASSERT_EQ(fake.batch.op, (uint32_t) INJECTOR_OP_LOCK_RANGES);
+                        ASSERT_EQ(fake.batch.n_ranges, 1U);
+                        ASSERT_EQ_U64(fake.batch.ranges[0].start, FREE);
+                        answer(j, 0, 0, 100);
+                } else {
+                        answer(j, 0, -EAGAIN, 100); /* the first fails: the second is not run */
+                        ASSERT_EQ(fake.batch.op, (uint32_t) INJECTOR_OP_LOCK_RANGES);
+                        ASSERT_EQ(fake.batch.n_ranges, 1U);
+                        ASSERT_EQ_U64(fake.batch.ranges[0].start, FREE);
+                        answer(j, 0, 0, 100);
+                }
+                ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_OPEN); /* verify */
+                ASSERT_EQ(fake.steps, round == 0 ? 1U : 2U);    /* one stop per batch */
+                ASSERT_EQ_U64(ledger_bytes(&t->ledger), round == 2 ? 16 * MiB : 79 * MiB);
+                for (size_t i = 0; i < t->ledger.n; i++)
+                        ASSERT_TRUE(t->ledger.ranges[i].start >= OWN + 4 * MiB);
+                if (round == 2)
+                        ASSERT_EQ(j->error, TARGET_REASON_EAGAIN);
+        }
+}
+
 int main(void) {
         test_onfault_adopts();
         test_full_chunks();
@@ -791,5 +891,6 @@ int main(void) {
         test_pages_windows();
         test_foreign_trim();
         test_foreign_pieces();
+        test_batched_steps();
         return 0;
 }

@@ -22,10 +22,11 @@ FLOOR=$TEST_TMP/target-floor
 cp "$MY_TARGET" "$FLOOR"
 target_args=(--anon 1M --touch 256K)
 
-# the manager and the processes it forked (the injector)
+# the manager and the processes it forked (the injector and its spare), one a line (children lists
+# them on one line, space-separated)
 daemon_pids() {
         echo "$MLOCKD_PID"
-        cat /proc/"$MLOCKD_PID"/task/*/children 2>/dev/null
+        cat /proc/"$MLOCKD_PID"/task/*/children 2>/dev/null | tr -s ' ' '\n' | grep .
 }
 # ns on CPU of the given pids' threads
 cpu_ns() {
