@@ -32,13 +32,13 @@ settle=0
 pauses=${BENCH_PACE_PAUSES:-5ms 1ms}
 write_daemon_conf "AccountingInterval=10s"
 
-# stdin: one number a line; prints "n N, p50 X, p99 Y, max Z"
+# stdin: one number a line; prints "n N, p50 X, p99 Y, max Z, sum S"
 summary() {
-        sort -g | awk '{ v[NR] = $1 } END {
+        sort -g | awk '{ v[NR] = $1; sum += $1 } END {
                 if (NR == 0) { print "no steps"; exit }
                 i50 = int(NR * 0.50 + 0.5); i99 = int(NR * 0.99 + 0.5)
                 if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
-                printf "%d steps, p50 %d us, p99 %d us, max %d us", NR, v[i50], v[i99], v[NR] }'
+                printf "%d steps, p50 %d us, p99 %d us, max %d us, sum %d ms", NR, v[i50], v[i99], v[NR], sum / 1000 }'
 }
 # stdin: the holds in step order, $1: MaxPause in us; prints "L > 3x (R after another)": holds over
 # three times MaxPause, and how many of them right after another (what a sustained slowdown costs)
