@@ -831,8 +831,16 @@ static void manager_resubscribe_procmon(Manager *m) {
 
         r = procmon_open_events(&fd, comm);
         if (r < 0) {
-                log_debug_errno(r, "Could not subscribe again to process events (comm changes %s), keeping the "
-                                "old subscription: %m", comm ? "included" : "left out");
+                /* without rename events a Name= policy still sees each process as it was at exec,
+                 * at a reload and at a rescan; renames in between are what it would miss */
+                if (comm)
+                        log_warning_errno(r, "Could not subscribe again to process events with rename events, "
+                                          "keeping the old subscription without them: a process that renames "
+                                          "itself from now on is matched by its new name only at the next "
+                                          "reload or restart: %m");
+                else
+                        log_debug_errno(r, "Could not subscribe again to process events (comm changes left out), "
+                                        "keeping the old subscription: %m");
                 return;
         }
         old_source = TAKE_PTR(m->procmon_source);

@@ -106,6 +106,7 @@ struct Tracee {
         const char *seccomp_action;
 
         usec_t t_seize, t_stop, t_release;
+        usec_t stop_wait, in_calls;     /* InjectStats */
         unsigned calls, frame_calls;
 };
 
@@ -872,6 +873,7 @@ static int wait_interrupt_stop(Tracee *t, usec_t t_interrupt, usec_t timeout) {
                                     now_usec(CLOCK_MONOTONIC) - t_interrupt > timeout;
 
                         t->stopped = true;
+                        t->stop_wait = now_usec(CLOCK_MONOTONIC) - t_interrupt;
                         /* held from the interrupt: a running thread stops within microseconds of
                          * it, and a sleeping one at once (a thread in D was waited out before) */
                         t->t_stop = t_interrupt;
@@ -1231,6 +1233,7 @@ int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_re
         uint64_t insn_addr;
         size_t n_abis, abi_index;
         bool entered = false, use_frame;
+        usec_t t_run;
         long nr, result;
         int status, r;
 
@@ -1281,6 +1284,7 @@ int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_re
                 return -errno;
         t->mask_blocked = true;
 
+        t_run = now_usec(CLOCK_MONOTONIC);
         if (ptrace(PTRACE_SYSCALL, t->tid, NULL, NULL) < 0)
                 return -errno;
         t->stopped = false;
@@ -1300,8 +1304,10 @@ int inject_call(Tracee *t, InjectCall call, const uint64_t args[6], long *ret_re
                 t->stopped = true;
 
                 if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
-                        if (entered)
+                        if (entered) {
+                                t->in_calls += now_usec(CLOCK_MONOTONIC) - t_run;
                                 break;          /* the syscall-exit stop */
+                        }
                         entered = true;
                 } else if (status >> 16 == PTRACE_EVENT_STOP) {
                         ;                       /* a SIGSTOP arrived: group-stop, resumed by us for now */
@@ -1368,6 +1374,8 @@ int inject_detach(Tracee *t, InjectStats *ret_stats) {
                         .total = t->t_seize > 0 ? end - t->t_seize : 0,
                         .calls = t->calls,
                         .frame_calls = t->frame_calls,
+                        .stop_wait = t->stop_wait,
+                        .in_calls = t->in_calls,
                 };
         tracee_free(t);
         return r;

@@ -53,6 +53,10 @@ typedef struct InjectStats {
         usec_t total;           /* from seize to detach */
         unsigned calls;         /* calls that ran (not those refused by the seccomp pre-check) */
         unsigned frame_calls;   /* of which self-restoring (on a frame; see inject.c) */
+        usec_t stop_wait;       /* of held: from PTRACE_INTERRUPT until the stop was reaped (the
+                                   target getting to a point where it can stop: its CPU, the kernel) */
+        usec_t in_calls;        /* of held: the injected syscalls running, from the resume at their
+                                   instruction to their exit stop (the kernel's work: mlock2 itself) */
 } InjectStats;
 
 /* Pre-flight checks on the process, without touching it. Returns 0 when injection may be tried,

@@ -155,6 +155,8 @@ static void test_spin(void) {
         /* a glibc target has the gadgets: every call was self-restoring */
         ASSERT_EQ(stats.frame_calls, 100);
         ASSERT_TRUE(stats.held > 0 && stats.total >= stats.held);
+        /* the split of the hold: waiting for the stop, and the calls themselves, both within it */
+        ASSERT_TRUE(stats.in_calls > 0 && stats.stop_wait + stats.in_calls <= stats.held);
 
         ASSERT_EQ(kill(c.pid, SIGUSR1), 0);
         expect_line(&c, "ok passes=", line, sizeof line);

@@ -8,25 +8,37 @@
 #   - the longest gap the target itself saw while it was locked, and over the same time idle
 #     before (the noise of this machine in the same run);
 #   - one plain mlock2 of the same range in an identical fresh target (what locking costs without
-#     MaxPause), its held time and the target's gap.
+#     MaxPause), its held time and the target's gap;
+#   - on a second line: the floor of the same steps, an identical fresh target mlock2()ing its
+#     own mapping in the very steps mlockd took there (the same sizes, in order, no ptrace: what
+#     the kernel and the machine make each step cost), against mlockd's steps over the same range;
+#     and, for mlockd's steps over MaxPause, where the time went (the injector's debug line):
+#     how many had the syscall alone over MaxPause (the kernel's work, as in the floor) and how
+#     many the wait for the stop (the target waiting for its CPU).
 # Kinds: 2 GiB of 4K pages to populate, 1 GiB MADV_HUGEPAGE to populate (THP), 256 MiB of which
 # 3/4 were pushed to a swapfile by a memcg limit (swap-in, Prefetch=no: the lock pays for it).
 # BENCH_PACE_KINDS selects some ("4k thp swap"), BENCH_PACE_PAUSES the MaxPause values;
 # BENCH_PACE_KEEP_LOGS=DIR keeps the daemon's debug log of each case there.
+# On a VM whose balloon reports free pages to the host (/sys/module/page_reporting), memory freed
+# in the last seconds is still backed by the host and populates up to 26x faster than memory freed
+# before (doc/kernel-facts.md §7): each target then starts BENCH_PACE_SETTLE seconds (default 5)
+# after the last one was killed, so that every column populates memory in the same state.
 . "${top_srcdir:-.}/tests/lib.sh"
 require_root
 bench=$top_builddir/tests/bench
 kinds=${BENCH_PACE_KINDS:-4k thp swap}
+settle=0
+[[ -d /sys/module/page_reporting ]] && settle=${BENCH_PACE_SETTLE:-5}
 pauses=${BENCH_PACE_PAUSES:-5ms 1ms}
 write_daemon_conf "AccountingInterval=10s"
 
-# stdin: one number a line; prints "n N, p50 X, p99 Y, max Z"
+# stdin: one number a line; prints "n N, p50 X, p99 Y, max Z, sum S"
 summary() {
-        sort -g | awk '{ v[NR] = $1 } END {
+        sort -g | awk '{ v[NR] = $1; sum += $1 } END {
                 if (NR == 0) { print "no steps"; exit }
                 i50 = int(NR * 0.50 + 0.5); i99 = int(NR * 0.99 + 0.5)
                 if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
-                printf "%d steps, p50 %d us, p99 %d us, max %d us", NR, v[i50], v[i99], v[NR] }'
+                printf "%d steps, p50 %d us, p99 %d us, max %d us, sum %d ms", NR, v[i50], v[i99], v[NR], sum / 1000 }'
 }
 # stdin: the holds in step order, $1: MaxPause in us; prints "L > 3x (R after another)": holds over
 # three times MaxPause, and how many of them right after another (what a sustained slowdown costs)
@@ -45,19 +57,23 @@ gap_of() {
 
 swapfile=
 cg=
-# start_case KIND VAR: a fresh target of that kind, ready and (for swap) swapped out
+# start_case KIND VAR [TARGET ARGS]: a fresh target of that kind, ready and (for swap) swapped out;
+# the target's mode: clock, or what the arguments say
 start_case() {
         local kind=$1 var=$2 limit_file
+        shift 2
+        sleep "$settle"
+        (( $# > 0 )) || set -- --mode clock
         case $kind in
-        4k) start_my_target "$var" --anon 2G --mode clock ;;
-        thp) start_my_target "$var" --anon 1G --hugepage --mode clock ;;
+        4k) start_my_target "$var" --anon 2G "$@" ;;
+        thp) start_my_target "$var" --anon 1G --hugepage "$@" ;;
         swap)
                 [[ -n $swapfile ]] || swapfile=$(make_swapfile 512)
                 [[ -n $cg ]] || cg=$(make_test_memcg "mlockd-bench-pace-$$")
                 limit_file=$cg/memory.limit_in_bytes
                 [[ -f $limit_file ]] || limit_file=$cg/memory.max
                 echo $((64 << 20)) >"$limit_file"
-                TARGET=$(cgroup_wrapper "$cg") start_target "$var" "$MY_TARGET" --anon 256M --touch 256M --mode clock
+                TARGET=$(cgroup_wrapper "$cg") start_target "$var" "$MY_TARGET" --anon 256M --touch 256M "$@"
                 echo $((2 << 30)) >"$limit_file"
                 ;;
         esac
@@ -68,6 +84,7 @@ printf '%-5s %-8s | %-92s | %-22s | %-13s | %s\n' kind MaxPause "mlockd: held pe
         "target's longest gap" "idle noise" "one mlock2: held / target's gap"
 for kind in $kinds; do
         for mp in $pauses; do
+                us=$(echo "$mp" | sed 's/ms$/000/; s/us$//')
                 write_policy pace "[Match]
 Executable=$MY_TARGET
 [Lock]
@@ -88,9 +105,19 @@ MaxPause=$mp"
                         echo "# $kind $mp: no final state"
                 locked=$(gap_of "$out" "$pid")
                 state=$(grep -Eo "Process $pid \(.*\), policy pace: [a-z:-]+" "$MLOCKD_LOG" | tail -n1 | awk '{ print $NF }')
-                us=$(echo "$mp" | sed 's/ms$/000/; s/us$//')
                 steps=$(grep -Eo "Process $pid: (lock|relock) step at .* held [0-9]+ us" "$MLOCKD_LOG" |
                         grep -Eo '[0-9]+ us$' | cut -d' ' -f1)
+                # mlockd's steps over the target's own mapping, in order: "bytes held_us"
+                end=$(( addr + $(size_of "$kind") ))
+                grep -Eo "Process $pid: lock step at 0x[0-9a-f]+ of [0-9]+ KiB held [0-9]+ us" "$MLOCKD_LOG" |
+                        while read -r _ _ _ _ _ at _ kib _ _ held _; do
+                                (( at >= addr && at < end )) && echo "$(( kib * 1024 )) $held"
+                        done >"$TEST_TMP/steps"
+                # the injector's split of each hold over MaxPause: the call alone over it, or the wait
+                split=$(grep -Eo "Process $pid: held [0-9]+ us, of which [0-9]+ us waiting for the stop and [0-9]+ us in the call" "$MLOCKD_LOG" |
+                        awk -v m="$us" '{ h = $4; w = $8; c = $15
+                                if (h > m) { n++; nc += c > m; nw += w > m / 2 } }
+                                END { printf "%d over: %d with the call alone over, %d waited > MaxPause/2 for the stop", n, nc, nw }')
                 over=$(awk -v m="$us" '$1 > m { n++ } END { print n + 0 }' <<<"$steps")
                 long=$(long_holds "$us" <<<"$steps")
                 stop_mlockd
@@ -104,8 +131,21 @@ MaxPause=$mp"
                 held=$("$bench/bench-hold" "$plain" "$paddr" "$(size_of "$kind")" | grep -Eo 'held [0-9.]+ ms')
                 pgap=$(gap_of "$pout" "$plain")
                 kill -KILL "$plain"; wait "$plain" 2>/dev/null
+                # the floor: the same steps, by the target itself
+                cut -d' ' -f1 "$TEST_TMP/steps" >"$TEST_TMP/steps.bytes"
+                start_case "$kind" own --mode steps --steps "$TEST_TMP/steps.bytes"
+                oout=$(target_output)
+                kill -USR1 "$own"
+                wait_until 300 grep -q '^steps_done' "$oout" || echo "# $kind $mp: the floor's steps did not end"
+                own_steps=$(grep -o '^step_us=[0-9]*' "$oout" | cut -d= -f2)
+                kill -KILL "$own"; wait "$own" 2>/dev/null
                 printf '%-5s %-8s | %-92s | %-22s | %-13s | %s\n' "$kind" "$mp" \
                         "$(summary <<<"$steps"), $over over, $long ($state)" "$locked us" "$idle us" "$held / $pgap us"
+                printf '%-14s | same steps on its mapping: mlockd %s, %s over; own mlock2 %s, %s over | %s\n' "" \
+                        "$(cut -d' ' -f2 "$TEST_TMP/steps" | summary)" \
+                        "$(awk -v m="$us" '$2 > m { n++ } END { print n + 0 }' "$TEST_TMP/steps")" \
+                        "$(summary <<<"$own_steps")" \
+                        "$(awk -v m="$us" '$1 > m { n++ } END { print n + 0 }' <<<"$own_steps")" "$split"
         done
 done
 [[ -n $swapfile ]] && remove_swapfile "$swapfile"

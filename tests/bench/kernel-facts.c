@@ -11,6 +11,10 @@
  *   thp       MADV_HUGEPAGE memory: one mlock, 4K-aligned chunks, PMD-aligned chunks, resident
  *             and untouched; then the re-mlock sequence on what the chunks left
  *   madvise   DONTNEED/FREE/PAGEOUT/COLD on unlocked, full and onfault ranges; malloc_trim
+ *   refault   what one populating mlock2 step costs on memory freed just before against memory
+ *             freed seconds ago (on a VM whose balloon reports free pages, the host takes those
+ *             back and the next touch faults them in again on the host): 2 MiB steps over THP
+ *             memory and 256 KiB steps over 4K pages, p50/p99/max per pass
  *
  * Run by tests/bench/kernel-facts.sh (which makes the swapfile); exit 77 with a reason when
  * something it needs is missing. */
@@ -25,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -497,18 +502,94 @@ static int exp_madvise(void) {
         return 0;
 }
 
+static uint64_t now_us(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* free page reporting's running total (virtio-balloon), or -1 without it */
+static long long reported_kib(void) {
+        long long v = -1;
+        FILE *f = fopen("/sys/module/page_reporting/parameters/reported_kib", "re");
+
+        if (f) {
+                if (fscanf(f, "%lld", &v) != 1)
+                        v = -1;
+                fclose(f);
+        }
+        return v;
+}
+
+/* one pass: map len, mlock2(0) it in steps of step bytes, time each, unmap */
+static void refault_pass(const char *what, uint64_t len, uint64_t step, bool huge) {
+        size_t n = (size_t) (len / step), i;
+        uint64_t *us = calloc(n, sizeof *us);
+        uint8_t *a = map_anon(len, huge);
+        long long rep0 = reported_kib();
+
+        if (!us)
+                die("calloc");
+        for (i = 0; i < n; i++) {
+                uint64_t t0 = now_us();
+
+                xmlock2(a + i * step, step, 0);
+                us[i] = now_us() - t0;
+        }
+        munmap(a, len);
+        qsort(us, n, sizeof *us, cmp_u64);
+        printf("%-28s %4zu steps of %4" PRIu64 " KiB: p50 %6" PRIu64 " us, p99 %6" PRIu64 " us, max %6" PRIu64
+               " us; reported to the host before it: %lld KiB\n", what, n, step >> 10, us[n / 2],
+               us[n * 99 / 100], us[n - 1], rep0 < 0 ? -1 : rep0);
+        free(us);
+}
+
+static int exp_refault(void) {
+        static const struct {
+                const char *name;
+                uint64_t step;
+                bool huge;
+        } kinds[] = { { "THP", PMD, true }, { "4K", 256 * 1024, false } };
+        const uint64_t len = 256ULL << 20;
+
+        if (reported_kib() < 0)
+                printf("(no free page reporting here: /sys/module/page_reporting is absent)\n");
+        for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
+                char what[64];
+
+                sleep(5); /* what the passes before freed is reported and taken back */
+                snprintf(what, sizeof what, "%s, freed seconds ago", kinds[k].name);
+                refault_pass(what, len, kinds[k].step, kinds[k].huge);
+                snprintf(what, sizeof what, "%s, freed just before", kinds[k].name);
+                refault_pass(what, len, kinds[k].step, kinds[k].huge);
+                snprintf(what, sizeof what, "%s, again", kinds[k].name);
+                refault_pass(what, len, kinds[k].step, kinds[k].huge);
+                sleep(5);
+                snprintf(what, sizeof what, "%s, freed 5 s before", kinds[k].name);
+                refault_pass(what, len, kinds[k].step, kinds[k].huge);
+        }
+        return 0;
+}
+
 int main(int argc, char **argv) {
         static const struct {
                 const char *name;
                 int (*run)(void);
         } experiments[] = {
                 { "flags", exp_flags }, { "populate", exp_populate }, { "swapin", exp_swapin },
-                { "thp", exp_thp }, { "madvise", exp_madvise },
+                { "thp", exp_thp }, { "madvise", exp_madvise }, { "refault", exp_refault },
         };
         int r = -1;
 
         if (argc != 2) {
-                fprintf(stderr, "usage: kernel-facts flags|populate|swapin|thp|madvise\n");
+                fprintf(stderr, "usage: kernel-facts flags|populate|swapin|thp|madvise|refault\n");
                 return 2;
         }
         experiment = argv[1];

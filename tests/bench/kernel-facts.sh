@@ -7,7 +7,7 @@ facts=$top_builddir/tests/bench/kernel-facts
 swap=$(make_swapfile 1024) || exit $?
 _test_swapfiles+=("$swap")
 note "swapfile $swap on ($(uname -r))"
-for e in flags populate swapin thp madvise; do
+for e in flags populate swapin thp madvise refault; do
         echo "== kernel-facts $e"
         "$facts" "$e" || [[ $? -eq 77 ]] || fail "kernel-facts $e failed"
 done

@@ -3,6 +3,7 @@
  * requested way until killed.
  *
  *   target [--anon SIZE] [--touch SIZE] [--file PATH] [--self-lock SIZE] [--lock-anon HOW] [--mode MODE]
+ *          [--steps FILE]
  *
  * --anon SIZE     an anonymous private mapping of SIZE bytes (K/M/G suffixes)
  * --touch SIZE    write to the first SIZE bytes of it
@@ -27,6 +28,10 @@
  *                 NAME and prints "renamed"
  *        munlock  like pause, but SIGUSR1 munlock()s the --anon mapping and prints "munlocked"
  *                 (undoes mlockd's lock: drift)
+ *        steps    like pause, but SIGUSR1 mlock2()s (full) the --anon mapping itself in the steps
+ *                 listed in the --steps FILE (one size in bytes a line, consecutive from its start),
+ *                 and prints "step_us=N" for each and then "steps_done n=N": the floor of a paced
+ *                 lock, the same steps without ptrace (tests/bench/bench-pace.sh)
  * In pause mode, SIGUSR1 re-executes the program with the same arguments (a new image), and SIGUSR2
  * forks a child that prints "child pid=PID anon=ADDR" and carries on like its parent.
  * The ready line: "ready pid=PID anon=ADDR file=ADDR own=ADDR" on stdout, flushed. */
@@ -85,6 +90,35 @@ static uint64_t now_ns(void) {
         return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
 }
 
+/* mode steps: the list's steps, one mlock2 each, timed (an unreadable list or a step past the
+ * end stops the walk; what went before stays locked) */
+static void lock_in_steps(char *anon, uint64_t anon_size, const char *steps_file) {
+        unsigned long long len;
+        uint64_t at = 0;
+        unsigned n = 0;
+        FILE *f = fopen(steps_file, "re");
+
+        if (!f) {
+                printf("steps_failed errno=%d\n", errno);
+                fflush(stdout);
+                return;
+        }
+        while (fscanf(f, "%llu", &len) == 1 && len > 0 && at + len <= anon_size) {
+                uint64_t t0 = now_ns();
+
+                if (mlock2(anon + at, len, 0) < 0) {
+                        printf("step_failed errno=%d\n", errno);
+                        break;
+                }
+                printf("step_us=%llu\n", (unsigned long long) ((now_ns() - t0) / 1000));
+                at += len;
+                n++;
+        }
+        fclose(f);
+        printf("steps_done n=%u\n", n);
+        fflush(stdout);
+}
+
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "anon", required_argument, NULL, 'a' },
@@ -97,11 +131,12 @@ int main(int argc, char *argv[]) {
                 { "undumpable", no_argument, NULL, 'u' },
                 { "hugepage", no_argument, NULL, 'H' },
                 { "pageout", no_argument, NULL, 'P' },
+                { "steps", required_argument, NULL, 'S' },
                 {},
         };
         bool hugepage = false, pageout = false;
         uint64_t anon_size = 0, touch = 0, own_size = 0;
-        const char *file = NULL, *mode = "pause", *lock_anon = NULL, *comm = NULL;
+        const char *file = NULL, *mode = "pause", *lock_anon = NULL, *comm = NULL, *steps_file = NULL;
         void *anon = NULL, *fmap = NULL, *own = NULL;
         struct sigaction sa = { .sa_handler = on_signal };
         int c;
@@ -123,6 +158,7 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'H': hugepage = true; break;
                 case 'P': pageout = true; break;
+                case 'S': steps_file = optarg; break;
                 default: return 2;
                 }
 
@@ -261,6 +297,15 @@ int main(int argc, char *argv[]) {
                                         printf("child pid=%d anon=%p\n", (int) getpid(), anon);
                                         fflush(stdout);
                                 }
+                        }
+                }
+
+        if (strcmp(mode, "steps") == 0 && steps_file)
+                for (;;) {
+                        pause();
+                        if (got_usr1) {
+                                got_usr1 = 0;
+                                lock_in_steps(anon, anon_size, steps_file);
                         }
                 }
 
