@@ -114,7 +114,7 @@ MaxPause=$mp"
                                 (( at >= addr && at < end )) && echo "$(( kib * 1024 )) $held"
                         done >"$TEST_TMP/steps"
                 # the injector's split of each hold over MaxPause: the call alone over it, or the wait
-                split=$(grep -Eo "Process $pid: held [0-9]+ us, of which [0-9]+ us waiting for the stop and [0-9]+ us in the call" "$MLOCKD_LOG" |
+                split=$(grep -Eo "Process $pid: held [0-9]+ us, of which [0-9]+ us waiting for the stop and [0-9]+ us in the calls" "$MLOCKD_LOG" |
                         awk -v m="$us" '{ h = $4; w = $8; c = $15
                                 if (h > m) { n++; nc += c > m; nw += w > m / 2 } }
                                 END { printf "%d over: %d with the call alone over, %d waited > MaxPause/2 for the stop", n, nc, nw }')
