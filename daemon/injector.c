@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "injector.h"
 #include "lock.h"
+#include "mapwatch.h"
 #include "log.h"
 #include "procfs.h"
 #include "sandbox.h"
@@ -363,6 +364,23 @@ static InjectCache *sites_cache(void) {
         return cache;
 }
 
+/* Needs CAP_PERFMON, which CAP_SYS_ADMIN includes, and ptrace read access. Opened by pid: checked
+ * again afterwards, as OPEN's files are. */
+static int handle_watch_maps(const InjectorRequest *req, int pidfd, int *ret_fd) {
+        int fd, r;
+
+        r = mapwatch_open(req->pid, &fd);
+        if (r < 0)
+                return r;
+        r = check_identity(req, pidfd);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
 static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, int *ret_fd) {
         const char *why = NULL;
         int r;
@@ -462,6 +480,9 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
 
         case INJECTOR_OP_PRLIMIT_RESTORE:
                 return handle_prlimit_restore(req);
+
+        case INJECTOR_OP_WATCH_MAPS:
+                return handle_watch_maps(req, pidfd, ret_fd);
         }
         return -EINVAL;
 }
