@@ -410,6 +410,21 @@ static const JobOps job_ops = {
         .finished = job_op_finished,
 };
 
+/* The THP sizes a lock chunk's edges align to: a dozen sysfs files, read again at most once a
+ * FOLIO_SIZES_TTL_USEC rather than for every job (they change when an administrator writes them). */
+#define FOLIO_SIZES_TTL_USEC (1 * USEC_PER_SEC)
+
+static FolioSizes manager_folio_sizes(Manager *m) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (m->folios_read == 0 || now >= m->folios_read + FOLIO_SIZES_TTL_USEC) {
+                if (lock_folio_sizes("/sys", &m->folios) < 0)
+                        m->folios = (FolioSizes) {}; /* page-sized edges */
+                m->folios_read = now;
+        }
+        return m->folios;
+}
+
 static void start_job(Manager *m, Target *t, JobKind kind, TargetThen then, bool recheck, Maps *smaps);
 
 /* Start t's job now, or after the one running (which then sees it through). */
@@ -459,8 +474,8 @@ static void start_job(Manager *m, Target *t, JobKind kind, TargetThen then, bool
                         return;
                 }
                 r = job_spec_from_policy(p, m->dry_run, &spec);
-                if (r >= 0 && lock_folio_sizes("/sys", &spec.folios) < 0)
-                        spec.folios = (FolioSizes) {}; /* page-sized edges */
+                if (r >= 0)
+                        spec.folios = manager_folio_sizes(m);
                 spec.recheck = recheck;
                 /* a limit is lent only on the word of keys the process cannot forge */
                 spec.raise_memlock_limit = spec.raise_memlock_limit && match_may_raise_memlock(p, t->uid, t->cgroup);
