@@ -617,9 +617,11 @@ static int wait_request(int fd, const sigset_t *wait_mask) {
 int injector_serve(int fd, pid_t manager, pid_t parent) {
         pid_t self = getpid();
         unsigned stall_at = test_stall_at(), steps = 0;
+        _cleanup_close_ int warm = -EBADF;
         sigset_t wait_mask;
         int r;
 
+        (void) mapwatch_keep_warm(&warm); /* INJECTOR_OP_WATCH_MAPS in microseconds, not 5-14 ms */
         r = injector_handle_signals(parent, &wait_mask);
         if (r < 0)
                 return r;

@@ -84,7 +84,7 @@ static int skip_with(pid_t child_pid, const char *why, int r) {
 
 int main(void) {
         _cleanup_(mapwatch_freep) MapWatch *w = NULL;
-        int to_child[2], from_child[2], fd = -1, r, status;
+        int to_child[2], from_child[2], fd = -1, warm = -1, r, status;
         pid_t pid;
 
         ASSERT_OK(pipe2(to_child, O_CLOEXEC));
@@ -95,6 +95,9 @@ int main(void) {
                 child(to_child[0], from_child[1]);
 
         ASSERT_ERROR(mapwatch_open(0, &fd), EINVAL);
+        r = mapwatch_keep_warm(&warm);
+        if (r >= 0)
+                ASSERT_TRUE(warm >= 0);
         r = mapwatch_open(pid, &fd);
         if (r == -EACCES || r == -EPERM || r == -ENOSYS || r == -ENOENT || r == -EOPNOTSUPP)
                 return skip_with(pid, "perf_event_open refused here", r);
@@ -138,6 +141,8 @@ int main(void) {
 
         w = mapwatch_free(w);
         ASSERT_TRUE(mapwatch_free(NULL) == NULL);
+        if (warm >= 0)
+                close(warm);
         ASSERT_ERROR(mapwatch_new(-1, &w), EINVAL);
         return 0;
 }
