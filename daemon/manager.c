@@ -1109,7 +1109,8 @@ static int on_procmon(sd_event_source *s, int fd, uint32_t revents, void *userda
                         break;
                 }
                 for (size_t i = 0; i < n; i++)
-                        manager_handle_event(m, &events[i]);
+                        if (!procmon_superseded(events, n, i))
+                                manager_handle_event(m, &events[i]);
         }
         return 0;
 }
