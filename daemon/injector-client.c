@@ -52,6 +52,7 @@ static const char *const op_names[_INJECTOR_OP_MAX] = {
         [INJECTOR_OP_EXE] = "exe",           [INJECTOR_OP_PRLIMIT] = "prlimit",
         [INJECTOR_OP_PAGES] = "pages",       [INJECTOR_OP_RELOCK] = "relock",
         [INJECTOR_OP_PRLIMIT_RESTORE] = "prlimit-restore", [INJECTOR_OP_LOCK_RANGES] = "lock-ranges",
+        [INJECTOR_OP_WATCH_MAPS] = "watch-maps",
 };
 
 static const char *op_name(uint32_t op) {

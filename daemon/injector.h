@@ -32,6 +32,8 @@ typedef enum InjectorOp {
         INJECTOR_OP_RELOCK,             /* attach, munlock + mlock2 of one locked range, detach */
         INJECTOR_OP_PRLIMIT_RESTORE,    /* put the soft limit back to value, if still args[0] */
         INJECTOR_OP_LOCK_RANGES,        /* attach, mlock2 over each of ranges in order, detach */
+        INJECTOR_OP_WATCH_MAPS,         /* a perf event on the process's new mappings (mapwatch.h),
+                                           its fd passed back */
         _INJECTOR_OP_MAX,
 } InjectorOp;
 

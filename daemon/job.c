@@ -16,6 +16,7 @@
 
 #define SMAPS_MAX (64U * 1024U * 1024U)
 #define MAX_REPLANS 3
+#define JOB_MAX_FOLLOWS 8 /* plans again from verify reads, for mappings made meanwhile */
 #define STEP_STOP_TIMEOUT_USEC (2 * USEC_PER_SEC)
 
 static uint64_t page_size(void) {
@@ -1277,7 +1278,9 @@ static void job_exclude_may_block(Job *j, Maps *smaps) {
         char b[FORMAT_BYTES_MAX];
         uint64_t bytes;
 
-        if (!j->spec.lock_network_files && j->ops->mounts && j->ops->mounts(j, &mounts, j->userdata) < 0)
+        /* given maps were looked at with the mounts already: counted, not read again */
+        if (!j->maps_given && !j->spec.lock_network_files && j->ops->mounts &&
+            j->ops->mounts(j, &mounts, j->userdata) < 0)
                 log_debug("Could not read the mounts of %d; its network files are not told apart.",
                           (int) j->target->pid);
         bytes = maps_exclude_may_block(smaps, mounts);
@@ -1288,8 +1291,17 @@ static void job_exclude_may_block(Job *j, Maps *smaps) {
 }
 
 void job_start(Job *j) {
+        InjectorRequest req;
+
         if (j->kind == JOB_UNLOCK) {
                 job_send_open(j, JOB_UNLOCK_MAPS);
+                return;
+        }
+        if (j->maps_given) {
+                /* the maps are in hand: the pre-checks alone */
+                j->phase = JOB_PRECHECK;
+                job_request(j, INJECTOR_OP_PRECHECK, &req);
+                job_send(j, &req);
                 return;
         }
         job_send_open(j, JOB_PRECHECK);
@@ -1326,6 +1338,23 @@ static void job_smaps_reply(Job *j, int r, int fd) {
                 job_plan_from(j, j->plan_smaps);
                 return;
         case JOB_VERIFY:
+                if (!j->spec.recheck && j->follows < JOB_MAX_FOLLOWS && j->ops->follow &&
+                    j->ops->follow(j, j->userdata)) {
+                        /* a young target mapped more while it was being locked: this read is the
+                         * next plan's, rather than a verify, a job's end and a recheck's read */
+                        job_exclude_may_block(j, smaps);
+                        if (ledger_needs_more(&j->target->ledger, smaps, j->spec.regions, j->spec.file_globs)) {
+                                log_debug("Process %d mapped more while it was being locked, planning again.",
+                                          (int) j->target->pid);
+                                j->follows++;
+                                j->phase = JOB_PLAN;
+                                j->planner_maps = ledger_maps_free(j->planner_maps);
+                                maps_free(j->plan_smaps);
+                                j->plan_smaps = TAKE_PTR(smaps);
+                                job_plan_from(j, j->plan_smaps);
+                                return;
+                        }
+                }
                 job_verify(j, smaps);
                 return;
         default: /* JOB_UNLOCK_MAPS */
@@ -1373,6 +1402,15 @@ void job_reply(Job *j, int r, const InjectorReply *reply, int fd) {
                                 job_gone(j);
                         else
                                 job_refused(j, reply->reason, TARGET_REASON_PRECHECK);
+                        return;
+                }
+                if (j->maps_given) {
+                        /* planned from the read that asked for this job: one read, not two */
+                        safe_close(fd);
+                        j->phase = JOB_PLAN;
+                        job_exclude_may_block(j, j->plan_smaps);
+                        j->maps_given = false;
+                        job_plan_from(j, j->plan_smaps);
                         return;
                 }
                 j->phase = JOB_PLAN; /* checked: the smaps passed along is the plan's */

@@ -156,6 +156,9 @@ typedef struct JobOps {
         int (*foreign)(Job *j, const PageCharges *charged, uint64_t ret_pages[PAGE_CHARGES_MAX], void *userdata);
         /* The target's mounts (for the filesystem of each file mapping); optional. */
         int (*mounts)(Job *j, Mounts **ret, void *userdata);
+        /* Whether mappings made since the plan are to be locked by this job too (a young target
+         * whose mappings are signalled): a verify read that shows one plans again; optional. */
+        bool (*follow)(Job *j, void *userdata);
         /* The job ended; it may be freed from here. */
         void (*finished)(Job *j, void *userdata);
 } JobOps;
@@ -179,9 +182,12 @@ struct Job {
         InjectorRequest last;           /* resent once after a lost injector */
         unsigned retries;
         unsigned replans;
+        unsigned follows;               /* plans made again from a verify read (ops->follow) */
         LockPlan *plan;
         Maps *planner_maps;             /* what plan came from (kept for a replan after prlimit) */
         Maps *plan_smaps;               /* the smaps planner_maps borrows from */
+        bool maps_given;                /* plan_smaps came with the job (a recheck's read, what may
+                                           block left out): planned from after the precheck */
         LockParams params;
         PrefetchRange *prefetch;
         size_t n_prefetch, prefetch_at;

@@ -58,6 +58,7 @@ daemon_integration_tests = \
 	tests/lock-rlimit.sh \
 	tests/lock-reload.sh \
 	tests/lock-recheck.sh \
+	tests/lock-young-watch.sh \
 	tests/tick-idle.sh \
 	tests/discover-prefilter.sh \
 	tests/lock-rename.sh \

@@ -41,6 +41,9 @@ void target_answer_release(Manager *m, Target *t, int r);
 void manager_set_state(Manager *m, Target *t, TargetState s, TargetReason r, const char *detail);
 void manager_remove_target(Manager *m, Target *t);
 void manager_arm_settle(Manager *m, bool soon);
+/* A lock job of t ended: what t mapped meanwhile is looked at (its watch fired) or the settle
+ * timer armed while it is young. */
+void manager_young_job_done(Manager *m, Target *t);
 bool target_young(const Target *t, usec_t now);
 /* t's VmSize and VmLck: one pread of its status (kept open); within an accounting tick, once. */
 int manager_sample_target(Manager *m, Target *t, ProcMmCounters *ret);
@@ -49,6 +52,8 @@ int manager_sample_target(Manager *m, Target *t, ProcMmCounters *ret);
 void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then);
 /* A lock job that re-verifies a locked target (drift): relocks under Relock=yes, reports else. */
 void manager_start_recheck(Manager *m, Target *t);
+/* A lock job planned from smaps (taken), which the caller read and left what may block out of. */
+void manager_start_lock_from(Manager *m, Target *t, Maps *smaps);
 void manager_unlock(Manager *m, Target *t, TargetThen then);
 
 /* manager-account.c */

@@ -90,6 +90,9 @@ static int job_op_submit(Job *j, const InjectorRequest *req, void *userdata) {
 
         if (op_is_step(req->op) && procfs_uninterruptible("/proc", t->pid) > 0)
                 return job_hold_back(m, t);
+        /* a smaps read sent now sees every mapping signalled so far */
+        if (req->op == INJECTOR_OP_OPEN)
+                t->watch_pending = false;
         if (t->hold_backoff > 0 && op_is_step(req->op)) {
                 log_debug("Process %d (%s) woke up; its lock goes on.", (int) t->pid, strempty(t->comm));
                 t->hold_backoff = 0;
@@ -292,8 +295,7 @@ static void manager_lock_finished(Manager *m, Target *t, Job *j) {
         t->trimmed = j->reason == TARGET_REASON_LIMIT || j->reason == TARGET_REASON_BUDGET ||
                      j->reason == TARGET_REASON_BUDGET_FOREIGN;
         manager_set_state(m, t, j->state, j->reason, j->detail[0] ? j->detail : NULL);
-        if (target_young(t, now_usec(CLOCK_MONOTONIC)))
-                manager_arm_settle(m, false);
+        manager_young_job_done(m, t);
 }
 
 /* An unlock job ended: r 0 when mlockd's part is undone. */
@@ -400,29 +402,56 @@ static void job_op_finished(Job *j, void *userdata) {
         target_answer_apply(m, t, 0);
 }
 
+/* Only for a watched target: the others' new mappings are found by their samples. */
+static bool job_op_follow(Job *j, void *userdata) {
+        return j->target->watch != NULL;
+}
+
 static const JobOps job_ops = {
         .submit = job_op_submit,
         .limits = job_op_limits,
         .foreign = job_op_foreign,
         .stepped = job_op_stepped,
         .mounts = job_op_mounts,
+        .follow = job_op_follow,
         .finished = job_op_finished,
 };
 
-static void start_job(Manager *m, Target *t, JobKind kind, TargetThen then, bool recheck);
+/* The THP sizes a lock chunk's edges align to: a dozen sysfs files, read again at most once a
+ * FOLIO_SIZES_TTL_USEC rather than for every job (they change when an administrator writes them). */
+#define FOLIO_SIZES_TTL_USEC (1 * USEC_PER_SEC)
+
+static FolioSizes manager_folio_sizes(Manager *m) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (m->folios_read == 0 || now >= m->folios_read + FOLIO_SIZES_TTL_USEC) {
+                if (lock_folio_sizes("/sys", &m->folios) < 0)
+                        m->folios = (FolioSizes) {}; /* page-sized edges */
+                m->folios_read = now;
+        }
+        return m->folios;
+}
+
+static void start_job(Manager *m, Target *t, JobKind kind, TargetThen then, bool recheck, Maps *smaps);
 
 /* Start t's job now, or after the one running (which then sees it through). */
 void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then) {
-        start_job(m, t, kind, then, false);
+        start_job(m, t, kind, then, false, NULL);
 }
 
 void manager_start_recheck(Manager *m, Target *t) {
         if (t->job)
                 return; /* the job running verifies anyway */
-        start_job(m, t, JOB_LOCK, THEN_NOTHING, true);
+        start_job(m, t, JOB_LOCK, THEN_NOTHING, true, NULL);
 }
 
-static void start_job(Manager *m, Target *t, JobKind kind, TargetThen then, bool recheck) {
+void manager_start_lock_from(Manager *m, Target *t, Maps *smaps) {
+        start_job(m, t, JOB_LOCK, THEN_NOTHING, false, smaps);
+}
+
+/* smaps (taken; NULL: none): what to plan from, read already. */
+static void start_job(Manager *m, Target *t, JobKind kind, TargetThen then, bool recheck, Maps *smaps) {
+        _cleanup_(maps_freep) Maps *given = smaps;
         _cleanup_(job_spec_done) JobSpec spec = {};
         const Policy *p = NULL;
         Job *j = NULL;
@@ -452,8 +481,8 @@ static void start_job(Manager *m, Target *t, JobKind kind, TargetThen then, bool
                         return;
                 }
                 r = job_spec_from_policy(p, m->dry_run, &spec);
-                if (r >= 0 && lock_folio_sizes("/sys", &spec.folios) < 0)
-                        spec.folios = (FolioSizes) {}; /* page-sized edges */
+                if (r >= 0)
+                        spec.folios = manager_folio_sizes(m);
                 spec.recheck = recheck;
                 /* a limit is lent only on the word of keys the process cannot forge */
                 spec.raise_memlock_limit = spec.raise_memlock_limit && match_may_raise_memlock(p, t->uid, t->cgroup);
@@ -468,6 +497,10 @@ static void start_job(Manager *m, Target *t, JobKind kind, TargetThen then, bool
         if (r < 0) {
                 log_oom();
                 return;
+        }
+        if (given && kind == JOB_LOCK) {
+                j->plan_smaps = TAKE_PTR(given);
+                j->maps_given = true;
         }
         t->job = j;
         job_start(j);

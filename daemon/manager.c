@@ -24,6 +24,7 @@
 #include "manager.h"
 #include "manager-internal.h"
 #include "maps.h"
+#include "mapwatch.h"
 #include "parse-util.h"
 #include "mounts.h"
 #include "match.h"
@@ -362,6 +363,7 @@ static void target_watch_exit(Manager *m, Target *t) {
 }
 
 static void manager_arm_accounting(Manager *m, usec_t usec);
+static bool target_watch(Manager *m, Target *t);
 
 /* The candidate's exe is known (or unreadable): match it, and make it a target or drop it. */
 static void manager_match_candidate(Manager *m, Target *t, bool defer) {
@@ -395,9 +397,12 @@ static void manager_match_candidate(Manager *m, Target *t, bool defer) {
                 manager_set_state(m, t, TARGET_SKIPPED, TARGET_REASON_MODE_NONE, NULL);
         else {
                 /* planned at once; one just forked or exec'd is still laying itself out, and what
-                 * it maps next is caught by the young rechecks (VmSize says when it moved) */
+                 * it maps next is caught by the young rechecks: its watch, asked for first, or
+                 * else its VmSize sampled on the settle timer */
+                bool watching = defer && target_watch(m, t);
+
                 manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
-                if (defer)
+                if (defer && !watching)
                         manager_arm_settle(m, true);
         }
 }
@@ -527,24 +532,7 @@ static int manager_scan(Manager *m) {
 
 /* ---- rechecks: programs map more after they were locked --------------------------------------- */
 
-/* Right after exec the loader has mapped little. When smaps shows a selected mapping that neither
- * mlockd's ledger nor the target's own lock covers, plan again. MCL_FUTURE locks a
- * mapping as it is made, so for those only one that raced the mlockall() counts. */
-static bool target_needs_more(const Target *t, const Policy *p, const Maps *smaps) {
-        for (size_t j = 0; j < smaps->n; j++) {
-                const MapsRegion *r = &smaps->regions[j];
-                uint64_t at = r->start;
-
-                if (!maps_region_selected(r, p->regions, p->region_files) || (r->vmflags & VMFLAG_LOCKED))
-                        continue;
-                for (size_t i = 0; i < t->ledger.n; i++)
-                        if (t->ledger.ranges[i].start <= at && t->ledger.ranges[i].end > at)
-                                at = t->ledger.ranges[i].end;
-                if (at < r->end)
-                        return true;
-        }
-        return false;
-}
+static void target_recheck(Manager *m, Target *t);
 
 static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *userdata) {
         _cleanup_(maps_freep) Maps *smaps = NULL;
@@ -566,10 +554,14 @@ static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *us
                 if (mounts_read("/proc", t->pid, &mounts) >= 0)
                         (void) maps_exclude_may_block(smaps, mounts);
         }
-        if (target_needs_more(t, p, smaps)) {
+        if (ledger_needs_more(&t->ledger, smaps, p->regions, p->region_files)) {
                 log_debug("Process %d (%s) mapped more memory, planning again.", (int) t->pid, t->comm);
-                manager_start_job(m, t, JOB_LOCK, THEN_NOTHING);
+                /* planned from this read (the job's own would find the same) */
+                manager_start_lock_from(m, t, TAKE_PTR(smaps));
+                return;
         }
+        if (t->watch_pending) /* it mapped more while this was read: once more */
+                target_recheck(m, t);
 }
 
 int manager_sample_target(Manager *m, Target *t, ProcMmCounters *ret) {
@@ -618,41 +610,190 @@ static bool target_mapped_size_moved(Manager *m, Target *t) {
         return true;
 }
 
+/* Whether t may have more to lock once its maps moved. Planned at exec, a young target may have
+ * failed on a layout still being made: it is tried again. MCL_FUTURE targets are looked at too: a
+ * mapping made between the plan's smaps read and the mlockall() is not locked. */
+static bool target_recheckable(Manager *m, const Target *t, bool young) {
+        const Policy *p = target_policy(m, t);
+
+        if (!p || t->released || t->job || t->call || p->mode == LOCK_MODE_NONE || t->trimmed ||
+            !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL ||
+              (young && t->state_id == TARGET_FAILED)))
+                return false;
+        return t->reason != TARGET_REASON_DRIFTED; /* Relock=no: left so */
+}
+
+/* Read t's smaps (through the injector) and plan again if a selected mapping is not locked. */
+static void target_recheck(Manager *m, Target *t) {
+        InjectorRequest req = { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_OPEN, .pid = t->pid,
+                                .starttime = t->starttime, .value = INJECTOR_FILE_SMAPS,
+                                .flags = t->pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
+
+        t->watch_pending = false;
+        (void) injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_recheck_reply, t,
+                                      &t->call);
+}
+
+static void target_unwatch(Target *t) {
+        t->watch_source = sd_event_source_disable_unref(t->watch_source);
+        t->watch = mapwatch_free(t->watch);
+        t->watch_pending = false;
+}
+
+/* No longer young: the tick's samples take over, from the size it has now (the watch saw every
+ * mapping until then). */
+static void target_watch_expire(Manager *m, Target *t) {
+        ProcMmCounters c;
+
+        target_unwatch(t);
+        if (manager_sample_target(m, t, &c) >= 0)
+                t->checked_size = c.vm_size;
+}
+
 static unsigned manager_recheck(Manager *m, bool young_only) {
         usec_t now = now_usec(CLOCK_MONOTONIC);
         unsigned n_young = 0;
 
         for (size_t i = 0; i < m->n_targets; i++) {
                 Target *t = m->targets[i];
-                const Policy *p = target_policy(m, t);
-                InjectorRequest req;
-
                 bool young = target_young(t, now);
 
+                if (t->watch && !young)
+                        target_watch_expire(m, t);
+                if (t->watch)
+                        continue; /* its mappings are signalled: nothing to sample */
                 if (young)
                         n_young++;
                 else if (young_only)
                         continue;
-                /* planned at exec, a young target may have failed on a layout still being made:
-                 * it is tried again once its maps moved. MCL_FUTURE targets are looked at too: a
-                 * mapping made between the plan's smaps read and the mlockall() is not locked */
-                if (!p || t->released || t->job || t->call || p->mode == LOCK_MODE_NONE ||
-                    t->trimmed ||
-                    !(t->state_id == TARGET_LOCKED || t->state_id == TARGET_PARTIAL ||
-                      (young && t->state_id == TARGET_FAILED)))
-                        continue;
-                if (t->reason == TARGET_REASON_DRIFTED) /* Relock=no: left so */
-                        continue;
-                if (!target_mapped_size_moved(m, t))
+                if (!target_recheckable(m, t, young) || !target_mapped_size_moved(m, t))
                         continue;
                 m->tick_rereads++;
-                req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_OPEN, .pid = t->pid,
-                                          .starttime = t->starttime, .value = INJECTOR_FILE_SMAPS,
-                                          .flags = t->pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
-                (void) injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_recheck_reply,
-                                              t, &t->call);
+                target_recheck(m, t);
         }
         return n_young;
+}
+
+/* ---- young targets: their new mappings signalled ---------------------------------------------- */
+
+/* A watched target mapped something (or, POLLHUP, is gone: its pidfd says so too). */
+static int on_target_mapped(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Target *t = userdata;
+        Manager *m = t->manager;
+
+        if (revents & (EPOLLHUP | EPOLLERR)) {
+                target_unwatch(t);
+                return 0;
+        }
+        if (!mapwatch_moved(t->watch))
+                return 0;
+        log_debug("Process %d (%s) mapped memory (its watch).", (int) t->pid, strempty(t->comm));
+        if (t->job || t->call)
+                t->watch_pending = true; /* looked at when that ends */
+        else if (target_recheckable(m, t, target_young(t, now_usec(CLOCK_MONOTONIC))))
+                target_recheck(m, t);
+        return 0;
+}
+
+/* The descriptor from the injector (taken): map its ring and poll it. Only while the process has
+ * one thread (the event follows that thread alone): counted after the event was opened, and a
+ * thread started later ends the watch (manager_thread_started()). */
+static int target_watch_attach(Manager *m, Target *t, int fd) {
+        _cleanup_(mapwatch_freep) MapWatch *w = NULL;
+        ProcStatus status = {};
+        int r;
+
+        r = mapwatch_new(fd, &w);
+        if (r < 0)
+                return r; /* -EPERM: perf_event_mlock_kb and RLIMIT_MEMLOCK are used up */
+        if (w->fd >= m->keep_fd_below)
+                return -EMFILE;
+        r = procfs_read_status("/proc", t->pid, 0, &status);
+        if (r < 0)
+                return r;
+        if (status.threads != 1)
+                return -EBUSY;
+        r = sd_event_add_io(m->event, &t->watch_source, w->fd, EPOLLIN, on_target_mapped, t);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(t->watch_source, "target-mapped");
+        t->watch = TAKE_PTR(w);
+        return 0;
+}
+
+/* Errors that say perf events on other processes are not to be had here: not asked for again. */
+static bool watch_refused(int r) {
+        return r == -EACCES || r == -EPERM || r == -ENOSYS || r == -ENOENT || r == -EOPNOTSUPP || r == -EINVAL;
+}
+
+static void on_watch_reply(int r, const InjectorReply *reply, int fd, void *userdata) {
+        Target *t = userdata;
+        Manager *m = t->manager;
+
+        t->call = NULL;
+        if (r >= 0 && fd >= 0) {
+                r = target_watch_attach(m, t, fd);
+                if (r < 0)
+                        log_debug_errno(r, "Not watching the mappings of %d (%s), sampling its size instead: %m",
+                                        (int) t->pid, strempty(t->comm));
+        } else {
+                safe_close(fd);
+                if (watch_refused(r) && !m->watch_refused) {
+                        log_info("Perf events on other processes are refused here (%s): a new process's later "
+                                 "mappings are found by sampling its size.", strerror(-r));
+                        m->watch_refused = true;
+                }
+        }
+        if (!t->watch) {
+                manager_arm_settle(m, true);
+                return;
+        }
+        log_debug("Watching the new mappings of %d (%s).", (int) t->pid, strempty(t->comm));
+        /* Asked for just before the job's precheck: the injector answers in order, so the event
+         * is on before the job reads smaps, and whatever comes after wakes us. A job further on
+         * may have read them before: look once more. */
+        if (t->job && t->job->phase == JOB_PRECHECK)
+                return;
+        if (t->job)
+                t->watch_pending = true;
+        else if (target_recheckable(m, t, target_young(t, now_usec(CLOCK_MONOTONIC))))
+                target_recheck(m, t);
+}
+
+/* A young target found by an event: a watch on its new mappings, opened by the injector, asked
+ * for before its first plan. False when none can be asked for. */
+static bool target_watch(Manager *m, Target *t) {
+        InjectorRequest req = { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_WATCH_MAPS, .pid = t->pid,
+                                .starttime = t->starttime, .flags = t->pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
+
+        if (m->watch_refused || m->dry_run || t->call)
+                return false;
+        return injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_watch_reply, t,
+                                      &t->call) >= 0;
+}
+
+void manager_young_job_done(Manager *m, Target *t) {
+        if (t->watch) {
+                if (t->watch_pending && !t->job && t->next_job == NEXT_NONE && target_recheckable(m, t, true))
+                        target_recheck(m, t);
+                return;
+        }
+        if (target_young(t, now_usec(CLOCK_MONOTONIC)))
+                manager_arm_settle(m, false);
+}
+
+/* A thread of a watched target started: what it maps is not seen by the watch, which ends; its size
+ * is sampled from now on, and at once (checked_size 0: the first sample looks). */
+static void manager_thread_started(Manager *m, pid_t tgid) {
+        Target *t = manager_get_target(m, tgid);
+
+        if (!t || !t->watch)
+                return;
+        log_debug("Process %d (%s) started a thread: its new mappings are sampled from now on.", (int) t->pid,
+                  strempty(t->comm));
+        target_unwatch(t);
+        t->checked_size = 0;
+        manager_arm_settle(m, true);
 }
 
 /* A program maps most of its memory in its first moments after exec. A process found by a fork or
@@ -934,6 +1075,8 @@ static void manager_handle_event(Manager *m, const ProcEvent *ev) {
         case PROC_EVENT_FORK:
                 if (!ev->thread)
                         (void) manager_discover(m, ev->tgid, true, NULL);
+                else
+                        manager_thread_started(m, ev->tgid);
                 break;
         case PROC_EVENT_EXEC:
                 /* exec wiped the locks and MCL_FUTURE: a new image to match */
@@ -974,7 +1117,8 @@ static int on_procmon(sd_event_source *s, int fd, uint32_t revents, void *userda
                         break;
                 }
                 for (size_t i = 0; i < n; i++)
-                        manager_handle_event(m, &events[i]);
+                        if (!procmon_superseded(events, n, i))
+                                manager_handle_event(m, &events[i]);
         }
         return 0;
 }

@@ -69,6 +69,10 @@ struct Manager {
         sd_event_source *accounting_timer;
         sd_event_source *settle_timer;
         usec_t settle_interval;
+        FolioSizes folios;      /* THP sizes for chunk edges (lock_folio_sizes()), read at folios_read */
+        usec_t folios_read;
+        bool watch_refused;     /* perf events refused (INJECTOR_OP_WATCH_MAPS): young targets are
+                                   sampled on the settle timer */
         sd_event_source *account_defer; /* the accounts after jobs, once the loop is idle (no budget) */
         sd_event_source *sighup_source;
         double injection_seconds_sum;

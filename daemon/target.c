@@ -5,6 +5,7 @@
 #include <systemd/sd-event.h>
 
 #include "fileio.h"
+#include "mapwatch.h"
 #include "target.h"
 
 #ifndef MLOCK_ONFAULT
@@ -315,6 +316,22 @@ static int planner_piece(const MapsRegion *reg, uint64_t start, uint64_t end, bo
         return 0;
 }
 
+bool ledger_needs_more(const Ledger *l, const Maps *smaps, unsigned regions, char *const *file_globs) {
+        for (size_t j = 0; smaps && j < smaps->n; j++) {
+                const MapsRegion *r = &smaps->regions[j];
+                uint64_t at = r->start;
+
+                if (!maps_region_selected(r, regions, file_globs) || (r->vmflags & VMFLAG_LOCKED))
+                        continue;
+                for (size_t i = 0; i < l->n; i++)
+                        if (l->ranges[i].start <= at && l->ranges[i].end > at)
+                                at = l->ranges[i].end;
+                if (at < r->end)
+                        return true;
+        }
+        return false;
+}
+
 Maps *ledger_maps_free(Maps *m) {
         if (!m)
                 return NULL;
@@ -461,6 +478,8 @@ Target *target_free(Target *t) {
                 return NULL;
         sd_event_source_disable_unref(t->exit_source);
         sd_event_source_disable_unref(t->hold_source);
+        sd_event_source_disable_unref(t->watch_source);
+        mapwatch_free(t->watch);
         safe_close(t->pidfd);
         safe_close(t->status_fd);
         free(t->comm);

@@ -115,6 +115,10 @@ int ledger_prune(Ledger *l, const Maps *smaps);
 int ledger_planner_maps(const Ledger *l, const Maps *smaps, unsigned regions, char *const *file_globs,
                         Maps **ret, uint64_t *ret_adopted);
 Maps *ledger_maps_free(Maps *m);
+/* Whether smaps shows a mapping the selection (regions, file_globs) takes that neither the ledger
+ * nor the kernel's lock covers: more to lock. Regions left out as may_block or not lockable do not
+ * count; a VM_LOCKED mapping counts as covered (MCL_FUTURE locks a mapping as it is made). Pure. */
+bool ledger_needs_more(const Ledger *l, const Maps *smaps, unsigned regions, char *const *file_globs);
 
 typedef struct LedgerStep {
         InjectCall call;                /* INJECT_MUNLOCK, INJECT_MUNLOCKALL, or INJECT_MLOCK2 (restore) */
@@ -181,6 +185,10 @@ typedef struct Target {
         size_t n_apply_waiters, n_release_waiters;
         struct sd_event_source *exit_source; /* the pidfd: the process exited */
         struct sd_event_source *hold_source; /* the job's next step held back: every thread in D */
+        struct MapWatch *watch; /* young, one thread: its new mappings signalled (lib/mapwatch.h);
+                                   NULL: sampled on the settle timer */
+        struct sd_event_source *watch_source;
+        bool watch_pending;     /* the watch fired while a job or recheck was under way */
         usec_t hold_backoff;    /* the wait before the held-back step is tried again */
 } Target;
 

@@ -1,13 +1,17 @@
-# discovery.mk: process discovery (proc connector, /proc scan), memory maps, prefetch.
+# discovery.mk: process discovery (proc connector, /proc scan), young processes' new mappings
+# (mapwatch: a perf event), memory maps, prefetch.
 lib_libmlockd_la_SOURCES += \
 	lib/procmon.c lib/procmon.h \
+	lib/mapwatch.c lib/mapwatch.h \
 	lib/maps.c lib/maps.h \
 	lib/mounts.c lib/mounts.h \
 	lib/prefetch.c lib/prefetch.h
 
-unit_tests += tests/test-procmon tests/test-maps tests/test-prefetch tests/test-mounts
+unit_tests += tests/test-procmon tests/test-mapwatch tests/test-maps tests/test-prefetch tests/test-mounts
 tests_test_procmon_SOURCES = tests/test-procmon.c
 tests_test_procmon_LDADD = $(LDADD) -lpthread
+tests_test_mapwatch_SOURCES = tests/test-mapwatch.c
+tests_test_mapwatch_LDADD = $(LDADD) -lpthread
 tests_test_maps_SOURCES = tests/test-maps.c
 tests_test_prefetch_SOURCES = tests/test-prefetch.c
 tests_test_mounts_SOURCES = tests/test-mounts.c

@@ -300,6 +300,15 @@ int procmon_parse(const void *buf, size_t len, uint32_t sender_pid, ProcEvent *e
         return 0;
 }
 
+bool procmon_superseded(const ProcEvent *events, size_t n, size_t i) {
+        if (!events || i >= n || events[i].type != PROC_EVENT_FORK || events[i].thread)
+                return false;
+        for (size_t j = i + 1; j < n; j++)
+                if (events[j].type == PROC_EVENT_EXEC && events[j].tgid == events[i].tgid)
+                        return true;
+        return false;
+}
+
 int procmon_receive(int fd, ProcEvent *events, size_t max, size_t *ret_n) {
         size_t n = 0;
 

@@ -68,6 +68,10 @@ int procmon_probe(int fd, uint64_t timeout_usec);
  * malformed datagrams and datagrams not sent by the kernel. When *ret_n == max more may be queued:
  * call again. */
 int procmon_receive(int fd, ProcEvent *events, size_t max, size_t *ret_n);
+/* Whether events[i] is a process's FORK that a later EXEC of the same process in events[0..n)
+ * supersedes: the image forked is gone already, and looking at it (an exe read through the
+ * injector) would only delay the one exec'd. Pure. */
+bool procmon_superseded(const ProcEvent *events, size_t n, size_t i);
 
 /* Parse one datagram (for tests/fuzzing); sender_pid is nl_pid of the sender.
  * Returns 0 (*ret_n events, possibly 0 for acks and ignored event types), -EPERM when the sender

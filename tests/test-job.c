@@ -43,6 +43,7 @@ static struct {
         uint32_t batch_at;              /* the call shown */
         uint64_t batch_held;            /* the calls' holds so far */
         unsigned batches, batch_most;   /* LOCK_RANGES requests, the most calls in one */
+        unsigned opens;                         /* smaps reads asked for */
 } fake;
 
 #define OWN_INO 7
@@ -120,6 +121,8 @@ static int fake_submit(Job *j, const InjectorRequest *req, void *userdata) {
                 fake.batch_most = MAX(fake.batch_most, req->n_ranges);
                 show_batch_call(0);
         }
+        if (req->op == INJECTOR_OP_OPEN)
+                fake.opens++;
         return 0;
 }
 
@@ -875,7 +878,87 @@ static void test_batched_steps(void) {
         }
 }
 
+/* A lock job of t: planned from selflock.smaps, its one step (the free range) done, and then
+ * smaps name answering the verify's read. */
+static Job *lock_free_then(Target *t, const JobSpec *spec, const JobOps *ops, const char *name) {
+        Job *j = NULL;
+
+        reset();
+        ASSERT_OK(job_new(JOB_LOCK, t, spec, ops, NULL, &j));
+        job_start(j);
+        answer_smaps(j, "selflock.smaps"); /* the pre-checks and the plan's smaps in one */
+        ASSERT_EQ_U64(fake.req.args[0], FREE);
+        answer(j, 0, 0, 100);
+        answer_smaps(j, name);
+        return j;
+}
+
+static bool fake_follow(Job *j, void *userdata) {
+        return true;
+}
+
+/* A job given the maps of the read that asked for it plans from them after the precheck: no smaps
+ * read of its own. A young, watched target's verify read that shows a mapping made meanwhile
+ * (selected, neither locked nor in the ledger) is planned from; one that shows none is verified. */
+static void test_given_and_follow(void) {
+        _cleanup_(target_freep) Target *t = new_target();
+        _cleanup_(job_freep) Job *j = NULL;
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        JobSpec spec = spec_of(LOCK_MODE_ONFAULT);
+        JobOps ops = fake_ops;
+        Maps *given = NULL;
+
+        reset();
+        ASSERT_TRUE(asprintf(&path, "%s/target/selflock.smaps", test_data_dir()) > 0);
+        ASSERT_OK(read_full_file(path, 1 << 20, &text, NULL));
+        ASSERT_OK(maps_parse(text, &given));
+        ASSERT_OK(job_new(JOB_LOCK, t, &spec, &fake_ops, NULL, &j));
+        j->plan_smaps = given;
+        j->maps_given = true;
+        job_start(j);
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_PRECHECK);
+        answer(j, 0, 0, 0);
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
+        ASSERT_EQ_U64(fake.req.args[0], FREE);
+        ASSERT_EQ(fake.opens, 0U); /* planned from the maps given */
+        answer(j, 0, 0, 100);
+        answer_smaps(j, "selflock-after.smaps");
+        ASSERT_TRUE(fake.finished);
+        ASSERT_EQ(fake.opens, 1U); /* the verify's */
+        ASSERT_EQ(j->state, TARGET_LOCKED);
+        j = job_free(j);
+        target_free(t);
+
+        /* followed: the verify read shows 4 MiB mapped during the lock */
+        t = new_target();
+        ops.follow = fake_follow;
+        j = lock_free_then(t, &spec, &ops, "grown.smaps");
+        ASSERT_EQ(fake.req.op, (uint32_t) INJECTOR_OP_STEP);
+        ASSERT_EQ_U64(fake.req.args[0], 0x7f0006000000ULL);
+        ASSERT_EQ_U64(fake.req.args[1], 4 * MiB);
+        ASSERT_EQ(j->follows, 1U);
+        ASSERT_EQ(fake.opens, 2U); /* the plan's, the verify's that became the next plan's */
+        answer(j, 0, 0, 100);
+        /* this verify read shows nothing more: verified, and locked */
+        answer_smaps(j, "grown-after.smaps");
+        ASSERT_TRUE(fake.finished);
+        ASSERT_EQ(j->follows, 1U);
+        ASSERT_EQ(j->state, TARGET_LOCKED);
+        ASSERT_EQ_U64(ledger_bytes(&t->ledger), 84 * MiB);
+        j = job_free(j);
+        target_free(t);
+
+        /* not followed (no watch): the same read is a verify, and the new mapping waits */
+        t = new_target();
+        j = lock_free_then(t, &spec, &fake_ops, "grown.smaps");
+        ASSERT_TRUE(fake.finished);
+        ASSERT_EQ(j->follows, 0U);
+        ASSERT_EQ(j->state, TARGET_LOCKED);
+        ASSERT_EQ_U64(ledger_bytes(&t->ledger), 80 * MiB);
+}
+
 int main(void) {
+        test_given_and_follow();
         test_onfault_adopts();
         test_full_chunks();
         test_enomem_replans();

@@ -610,7 +610,32 @@ static void test_probe(void) {
                 ASSERT_EQ(WEXITSTATUS(status), EXIT_SUCCESS);
 }
 
+/* A fork that an exec of the same process follows in the batch is not looked at; one whose
+ * exec is not in the batch, a thread's, and another process's are. */
+static void test_superseded(void) {
+        const ProcEvent ev[] = {
+                { .type = PROC_EVENT_FORK, .pid = 10, .tgid = 10, .parent_pid = 1, .parent_tgid = 1 },
+                { .type = PROC_EVENT_FORK, .pid = 11, .tgid = 11, .parent_pid = 1, .parent_tgid = 1 },
+                { .type = PROC_EVENT_FORK, .pid = 13, .tgid = 12, .parent_pid = 12, .parent_tgid = 12,
+                  .thread = true },
+                { .type = PROC_EVENT_EXEC, .pid = 10, .tgid = 10 },
+                { .type = PROC_EVENT_EXEC, .pid = 12, .tgid = 12 },
+                { .type = PROC_EVENT_FORK, .pid = 14, .tgid = 14, .parent_pid = 10, .parent_tgid = 10 },
+        };
+        size_t n = ELEMENTSOF(ev);
+
+        ASSERT_TRUE(procmon_superseded(ev, n, 0));
+        ASSERT_FALSE(procmon_superseded(ev, n, 1)); /* no exec of 11 in the batch */
+        ASSERT_FALSE(procmon_superseded(ev, n, 2)); /* a thread */
+        ASSERT_FALSE(procmon_superseded(ev, n, 3)); /* an exec itself */
+        ASSERT_FALSE(procmon_superseded(ev, n, 5)); /* last */
+        ASSERT_FALSE(procmon_superseded(ev, 3, 0)); /* its exec comes in the next batch */
+        ASSERT_FALSE(procmon_superseded(ev, n, n));
+        ASSERT_FALSE(procmon_superseded(NULL, 0, 0));
+}
+
 int main(void) {
+        test_superseded();
         test_parse();
         test_parse_fuzz();
         test_scan_fixture();

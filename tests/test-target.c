@@ -162,7 +162,37 @@ static void test_prune(void) {
         ledger_done(&l);
 }
 
+/* More to lock: a selected mapping that neither the kernel's lock nor the ledger covers. */
+static void test_needs_more(void) {
+        _cleanup_(maps_freep) Maps *smaps = fixture();
+        char *globs[] = { (char *) "/usr/bin/*", NULL };
+        Ledger l = {};
+
+        /* the 16 MiB free range is anonymous and unlocked */
+        ASSERT_TRUE(ledger_needs_more(&l, smaps, REGION_ANON, NULL));
+        /* the ledger holds it (a step of this job, VmFlags not seen yet): nothing more */
+        ASSERT_OK(ledger_add(&l, FREE, FREE + 16 * MiB, LOCK_MODE_ONFAULT));
+        ASSERT_FALSE(ledger_needs_more(&l, smaps, REGION_ANON, NULL));
+        /* only part of it: the rest is more */
+        ledger_remove(&l, FREE + 8 * MiB, FREE + 16 * MiB);
+        ASSERT_TRUE(ledger_needs_more(&l, smaps, REGION_ANON, NULL));
+        ledger_done(&l);
+
+        /* the locked ranges (the target's own, mlockd's from before) count as covered */
+        smaps->regions[3].vmflags |= VMFLAG_LOCKED;
+        ASSERT_FALSE(ledger_needs_more(&l, smaps, REGION_ANON, NULL));
+        /* a file mapping not selected, then selected by a glob or by Regions=all */
+        ASSERT_FALSE(ledger_needs_more(&l, smaps, REGION_HEAP | REGION_STACK, NULL));
+        ASSERT_TRUE(ledger_needs_more(&l, smaps, REGION_HEAP, globs));
+        ASSERT_TRUE(ledger_needs_more(&l, smaps, REGION_ALL, NULL));
+        /* left out of the plan (a network file, userfaultfd): not more */
+        smaps->regions[0].lockable = false;
+        ASSERT_FALSE(ledger_needs_more(&l, smaps, REGION_ALL, NULL));
+        ASSERT_FALSE(ledger_needs_more(&l, NULL, REGION_ALL, NULL));
+}
+
 int main(void) {
+        test_needs_more();
         test_strings();
         test_ledger_edit();
         test_planner_maps();

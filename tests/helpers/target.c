@@ -22,7 +22,8 @@
  *                 (how long the process was held); SIGUSR1 prints "gap_us=N checksum_ok=1" (the
  *                 longest since the last SIGUSR1)
  *        mmap     like pause, but every SIGUSR1 maps and touches 1 MiB more and prints
- *                 "mmap=ADDR" (or "mmap_failed errno=N"): checks MCL_FUTURE and RLIMIT_MEMLOCK
+ *                 "mmap=ADDR" (or "mmap_failed errno=N"): checks MCL_FUTURE and RLIMIT_MEMLOCK;
+ *                 every SIGUSR2 does the same from a new thread, which then ends ("thread_mmap=ADDR")
  *        thread   a second thread pauses; SIGUSR1 makes the main thread (the leader) exit alone
  *        rename   like pause, but SIGUSR1 renames the process (prctl PR_SET_NAME) to the --comm
  *                 NAME and prints "renamed"
@@ -80,6 +81,25 @@ static uint64_t parse_size_arg(const char *s) {
 static void *pause_forever(void *arg) {
         for (;;)
                 pause();
+        return NULL;
+}
+
+/* mmap mode: map and touch 1 MiB more, and say where ("WHAT=ADDR"). */
+static void map_more(const char *what) {
+        void *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        if (p == MAP_FAILED)
+                printf("%s_failed errno=%d\n", what, errno);
+        else {
+                memset(p, 1, 1 << 20);
+                printf("%s=%p\n", what, p);
+        }
+        fflush(stdout);
+}
+
+/* the same from a thread of its own (which then ends): a mapping the leader did not make */
+static void *thread_maps_more(void *arg) {
+        map_more("thread_mmap");
         return NULL;
 }
 
@@ -261,16 +281,16 @@ int main(int argc, char *argv[]) {
                 for (;;) {
                         pause();
                         if (got_usr1) {
-                                void *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
-                                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                                 got_usr1 = 0;
-                                if (p == MAP_FAILED)
-                                        printf("mmap_failed errno=%d\n", errno);
-                                else {
-                                        memset(p, 1, 1 << 20);
-                                        printf("mmap=%p\n", p);
-                                }
-                                fflush(stdout);
+                                map_more("mmap");
+                        }
+                        if (got_usr2) {
+                                pthread_t th;
+
+                                got_usr2 = 0;
+                                if (pthread_create(&th, NULL, thread_maps_more, NULL) != 0 ||
+                                    pthread_join(th, NULL) != 0)
+                                        return 1;
                         }
                 }
 
