@@ -42,8 +42,13 @@ void manager_set_state(Manager *m, Target *t, TargetState s, TargetReason r, con
 void manager_remove_target(Manager *m, Target *t);
 void manager_arm_settle(Manager *m, bool soon);
 bool target_young(const Target *t, usec_t now);
-/* t's VmSize and VmLck: one pread of its status (kept open); within an accounting tick, once. */
-int manager_sample_target(Manager *m, Target *t, ProcMmCounters *ret);
+/* t's VmSize: one pread of its statm (kept open); within a round (m->tick), once. */
+int manager_sample_size(Manager *m, Target *t, uint64_t *ret);
+/* t's VmLck: its status opened and read (the kernel formats all of it: several times statm's
+ * cost), for the drift check when something moved. */
+int manager_sample_locked(Manager *m, Target *t, uint64_t *ret);
+/* t's cgroup account, by the index cached in t while the table stays the same; NULL: none. */
+CgroupAccount *manager_target_cgroup(Manager *m, Target *t);
 
 /* manager-jobs.c: start t's job now, or after the one running; undo mlockd's part, then then. */
 void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then);

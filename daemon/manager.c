@@ -301,6 +301,7 @@ static int target_read(Target *t) {
                 t->memcg = paths.memory ? strdup(paths.memory) : (paths.unified ? strdup(paths.unified) : NULL);
                 /* kpagecgroup names a page's memcg by this inode */
                 t->memcg_ino = 0;
+                t->account_gen = 0; /* its account is looked up again */
                 if (t->memcg && t->manager && t->manager->have_cgroup_layout)
                         (void) cgroup_inode(&t->manager->cgroup_layout, t->memcg, &t->memcg_ino);
         }
@@ -572,49 +573,75 @@ static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *us
         }
 }
 
-int manager_sample_target(Manager *m, Target *t, ProcMmCounters *ret) {
+/* A /proc file of t opened by pid: still the process the pidfd holds (checked after the open), so
+ * the file is its own. */
+static int target_open_proc(Target *t, int (*open_file)(const char *, pid_t, int *), int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = open_file("/proc", t->pid, &fd);
+        if (r < 0)
+                return r;
+        if (syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) < 0)
+                return -ESRCH;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int manager_sample_size(Manager *m, Target *t, uint64_t *ret) {
         int r;
 
         if (t->sampled_tick != 0 && t->sampled_tick == m->tick) {
-                *ret = t->sample;
+                *ret = t->vm_size;
                 return 0;
         }
-        if (t->status_fd < 0) {
-                r = procfs_open_status("/proc", t->pid, &t->status_fd);
+        if (t->statm_fd < 0) {
+                r = target_open_proc(t, procfs_open_statm, &t->statm_fd);
                 if (r < 0)
                         return r;
-                /* opened by pid: still the process the pidfd holds, so that file is its own */
-                if (syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) < 0) {
-                        t->status_fd = safe_close(t->status_fd);
-                        return -ESRCH;
-                }
         }
-        r = procfs_sample_mm_counters(t->status_fd, &t->sample);
+        r = procfs_sample_vm_size(t->statm_fd, &t->vm_size);
         /* one descriptor per target beside its pidfd, while there are plenty to spare */
-        if (r < 0 || t->status_fd >= m->keep_fd_below)
-                t->status_fd = safe_close(t->status_fd);
+        if (r < 0 || t->statm_fd >= m->keep_fd_below)
+                t->statm_fd = safe_close(t->statm_fd);
         if (r < 0) {
                 t->sampled_tick = 0;
                 return r;
         }
         m->tick_samples++;
         t->sampled_tick = m->tick;
-        *ret = t->sample;
+        *ret = t->vm_size;
+        return 0;
+}
+
+int manager_sample_locked(Manager *m, Target *t, uint64_t *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        ProcMmCounters c;
+        int r;
+
+        r = target_open_proc(t, procfs_open_status, &fd);
+        if (r < 0)
+                return r;
+        r = procfs_sample_mm_counters(fd, &c);
+        if (r < 0)
+                return r;
+        m->tick_status_reads++;
+        *ret = c.vm_lck;
         return 0;
 }
 
 /* Whether the target's mapped size moved since the last recheck: a new mapping, a grown or a gone
- * one. VmSize is one pread of a status file kept open, that needs no ptrace access, against an
+ * one. VmSize is one pread of a statm file kept open, that needs no ptrace access, against an
  * smaps read through the injector: an idle target costs the tick almost nothing. Unreadable: look
  * (the recheck finds out why). */
 static bool target_mapped_size_moved(Manager *m, Target *t) {
-        ProcMmCounters c;
+        uint64_t size;
 
-        if (manager_sample_target(m, t, &c) < 0)
+        if (manager_sample_size(m, t, &size) < 0)
                 return true;
-        if (c.vm_size == t->checked_size)
+        if (size == t->checked_size)
                 return false;
-        t->checked_size = c.vm_size;
+        t->checked_size = size;
         return true;
 }
 
@@ -711,17 +738,20 @@ static bool manager_accounting_needed(const Manager *m) {
 
 static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
+        usec_t cpu0 = now_usec(CLOCK_THREAD_CPUTIME_ID);
 
         m->tick++;
-        m->tick_samples = m->tick_rereads = 0;
+        m->tick_samples = m->tick_rereads = m->tick_status_reads = 0;
         (void) manager_recheck(m, false);
         if (m->n_targets > 0 || m->n_cgroups > 0)
                 manager_account(m);
         manager_check_drift(m);
         if (m->n_targets > 0)
-                log_debug("Tick: %zu %s, %u sampled, %u smaps %s.", m->n_targets,
-                          PLURAL(m->n_targets, "target", "targets"), m->tick_samples, m->tick_rereads,
-                          PLURAL(m->tick_rereads, "read", "reads"));
+                log_debug("Tick: %zu %s, %u sampled, %u smaps %s, %u status %s, %" PRIu64 " us of CPU.",
+                          m->n_targets, PLURAL(m->n_targets, "target", "targets"), m->tick_samples,
+                          m->tick_rereads, PLURAL(m->tick_rereads, "read", "reads"), m->tick_status_reads,
+                          PLURAL(m->tick_status_reads, "read", "reads"),
+                          (uint64_t) (now_usec(CLOCK_THREAD_CPUTIME_ID) - cpu0));
         m->metrics_dirty = true; /* the file's timestamp says we are alive: rewrite it every tick */
         manager_write_metrics(m);
         manager_notify_status(m);
