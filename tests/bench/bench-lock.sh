@@ -72,23 +72,58 @@ Executable=$MY_TARGET
 Mode=onfault
 Regions=anon"
 
+# No process of the bench's own while a window is measured: bash builtins only, and no $(...)
+# (a subshell is a fork the daemon sees): read -t on a FIFO nobody writes for the wait, the
+# counters summed with read into a variable. What the daemon sees then are the machine's own
+# process events, counted by the last pid in /proc/loadavg (every fork and new thread takes one).
+mkfifo "$TEST_TMP/quiet"
+exec {quiet_fd}<>"$TEST_TMP/quiet"
+quiet_sleep() { read -r -t "$1" -u "$quiet_fd" _ || true; }
+# LAST_PID: the last pid the kernel gave out
+last_pid() { local a b c d; read -r a b c d LAST_PID </proc/loadavg; }
+# SWITCHES: the context switches of the given pids' threads, as ctxt_switches counts them
+ctxt_switches_quiet() {
+        local p f k v
+        SWITCHES=0
+        for p in "$@"; do
+                for f in /proc/"$p"/task/*/status; do
+                        [[ -r $f ]] || continue
+                        while read -r k v; do
+                                [[ $k == voluntary_ctxt_switches: || $k == nonvoluntary_ctxt_switches: ]] &&
+                                        (( SWITCHES += v ))
+                        done <"$f"
+                done
+        done
+}
 if section idle; then
-echo "== daemon with no target: wakeups per second (default AccountingInterval), $rounds windows of 4 s"
+echo "== daemon with no target: wakeups per second (default AccountingInterval), $rounds windows of 4 s," \
+     "the bench forking nothing meanwhile"
 start_mlockd
 sleep 1
+mapfile -t pids < <(daemon_pids)
 for r in $(seq 1 "$rounds"); do
-        mapfile -t pids < <(daemon_pids)
-        s0=$(ctxt_switches "${pids[@]}")
-        c0=$(cpu_ns "${pids[@]}")
-        sleep 4
-        s1=$(ctxt_switches "${pids[@]}")
-        c1=$(cpu_ns "${pids[@]}")
-        echo "$(( s1 - s0 )) $(( c1 - c0 ))"
+        quiet_sleep 1 # what the forks before are seen
+        ctxt_switches_quiet "${pids[@]}"; s0=$SWITCHES
+        last_pid; p0=$LAST_PID
+        quiet_sleep 4
+        last_pid; p1=$LAST_PID
+        ctxt_switches_quiet "${pids[@]}"; s1=$SWITCHES
+        # and with 100 fork+exec of the bench's own (/bin/true), for the wakeups per event
+        for i in {1..100}; do /bin/true; done
+        quiet_sleep 1
+        last_pid; p2=$LAST_PID
+        ctxt_switches_quiet "${pids[@]}"; s2=$SWITCHES
+        echo "$(( s1 - s0 )) $(( p1 >= p0 ? p1 - p0 : 0 )) $(( s2 - s1 )) $(( p2 >= p1 ? p2 - p1 : 0 ))"
 done >"$TEST_TMP/idle"
-echo "wakeups: median $(awk '{ print $1 / 4 }' "$TEST_TMP/idle" | median)/s;" \
-     "CPU: median $(awk '{ print $2 / 4e3 }' "$TEST_TMP/idle" | median) us/s;" \
+echo "wakeups: median $(awk '{ print $1 / 4 }' "$TEST_TMP/idle" | median)/s with" \
+     "$(awk '{ print $2 / 4 }' "$TEST_TMP/idle" | median) new pids/s on the machine (per window: $(awk '{ printf "%s%d/%d", (NR > 1 ? ", " : ""), $1, $2 }' "$TEST_TMP/idle") wakeups/pids);" \
+     "windows with no new pid: $(awk '$2 == 0 { n++; s += $1 } END { printf "%d, %d wakeups in them", n, s }' "$TEST_TMP/idle");" \
      "RSS $(awk '/^VmRSS:/ { print $2 }' "/proc/$MLOCKD_PID/status") kB; floor 0/s"
 row "wakeups/s, no target" "$(awk '{ print $1 / 4 }' "$TEST_TMP/idle" | median)" 0
+row "  new pids/s on the machine meanwhile" "$(awk '{ print $2 / 4 }' "$TEST_TMP/idle" | median)" -
+echo "with 100 /bin/true of the bench's own: wakeups per new pid median $(awk '{ print $3 / $4 }' "$TEST_TMP/idle" | median)" \
+     "(per round: $(awk '{ printf "%s%d/%d", (NR > 1 ? ", " : ""), $3, $4 }' "$TEST_TMP/idle") wakeups/pids)"
+row "  wakeups per process event (fork+exec)" "$(awk '{ print $3 / $4 }' "$TEST_TMP/idle" | median)" -
 stop_mlockd
 fi
 
@@ -149,7 +184,13 @@ row "$many at once, daemon CPU per process, ms" \
 fi
 if section tick; then
 echo "== accounting tick with $many idle locked targets (AccountingInterval=1s): $rounds windows of 3 s"
-coproc SPAWN { "$bench/bench-spawn" -w "$many" 120 1024 "$MY_TARGET" "${target_args[@]}"; }
+# at debug, each tick logs the CPU time its handler took (the manager's thread CPU clock): the
+# tick alone, apart from what the machine's process events cost the daemon meanwhile
+stop_mlockd
+start_mlockd --log-level=debug
+# in a memory cgroup of their own, as a workload is: the bench's own processes are not there
+tick_cg=$(make_test_memcg "mlockd-bench-tick-$$")
+coproc SPAWN { echo "$BASHPID" >"$tick_cg/cgroup.procs" && exec "$bench/bench-spawn" -w "$many" 120 1024 "$MY_TARGET" "${target_args[@]}"; }
 while read -r -u "${SPAWN[0]}" line; do
         [[ $line == holding* ]] && break
 done
@@ -159,17 +200,21 @@ mapfile -t pids < <(daemon_pids)
 for r in $(seq 1 "$rounds"); do
         m0=$(cpu_ns "$MLOCKD_PID")
         c0=$(cpu_ns "${pids[@]}")
-        s0=$(ctxt_switches "${pids[@]}")
-        sleep 3
+        ctxt_switches_quiet "${pids[@]}"; s0=$SWITCHES
+        quiet_sleep 3
+        ctxt_switches_quiet "${pids[@]}"; s1=$SWITCHES
         m1=$(cpu_ns "$MLOCKD_PID")
         c1=$(cpu_ns "${pids[@]}")
-        s1=$(ctxt_switches "${pids[@]}")
         echo "$(( c1 - c0 )) $(( m1 - m0 )) $(( s1 - s0 ))"
 done >"$TEST_TMP/tick"
-echo "daemon CPU per tick: median $(awk '{ print $1 / 3e6 }' "$TEST_TMP/tick" | median) ms" \
+grep -o 'Tick: [0-9]* targets.* us of CPU' "$MLOCKD_LOG" | tail -n $(( rounds * 3 )) >"$TEST_TMP/tick.log"
+echo "daemon CPU per second (a tick and the machine's process events): median $(awk '{ print $1 / 3e6 }' "$TEST_TMP/tick" | median) ms" \
      "(manager alone $(awk '{ print $2 / 3e6 }' "$TEST_TMP/tick" | median) ms)," \
-     "wakeups $(awk '{ print $3 / 3 }' "$TEST_TMP/tick" | median)/s; floor 0"
-row "tick, $many idle targets, daemon CPU ms" "$(awk '{ print $1 / 3e6 }' "$TEST_TMP/tick" | median)" 0
+     "wakeups $(awk '{ print $3 / 3 }' "$TEST_TMP/tick" | median)/s"
+echo "the tick's own CPU (its handler, as the manager logs it), last $(wc -l <"$TEST_TMP/tick.log") ticks:" \
+     "median $(awk '{ print $(NF - 3) / 1e3 }' "$TEST_TMP/tick.log" | median) ms; floor 0; last: $(tail -n 1 "$TEST_TMP/tick.log")"
+row "tick, $many idle targets, tick CPU ms" "$(awk '{ print $(NF - 3) / 1e3 }' "$TEST_TMP/tick.log" | median)" 0
+row "  daemon CPU per s (tick + process events), ms" "$(awk '{ print $1 / 3e6 }' "$TEST_TMP/tick" | median)" 0
 echo >&"${SPAWN[1]}"
 wait "$SPAWN_PID" 2>/dev/null || true
 fi
