@@ -230,6 +230,16 @@ static uint64_t drift_slack(uint64_t verified) {
         return MAX(verified / 50, UINT64_C(2) << 20);
 }
 
+bool target_cgroup_idle(Manager *m, Target *t, const Policy *p) {
+        const CgroupAccount *c = manager_target_cgroup(m, t);
+
+        /* a full lock populates: a mapping made and not touched yet (no figure moves) is still
+         * its to lock, unless MCL_FUTURE has the kernel do it at mmap */
+        if (!p || (p->mode != LOCK_MODE_ONFAULT && !p->future))
+                return false;
+        return c && !c->changed && t->checked_size != 0;
+}
+
 /* Whether t's VmLck is worth a read this tick: its cgroup's figures moved (an munlock of resident
  * pages moves them off the unevictable list), or its mapped size did (an unmap), or it was never
  * read since its lock. An munlock of lock-on-fault pages not faulted in yet moves neither: it is
@@ -237,9 +247,13 @@ static uint64_t drift_slack(uint64_t verified) {
 static bool target_drift_worth_reading(Manager *m, Target *t, const CgroupAccount *c) {
         uint64_t size;
 
+        /* nothing moved in its cgroup: no page of it was munlocked or unmapped (a locked page
+         * that goes, or leaves the unevictable list, moves the figures) */
+        if (c && !c->changed && t->drift_size != 0)
+                return false;
         if (manager_sample_size(m, t, &size) < 0)
                 return false; /* gone: the pidfd says so */
-        if (c && !c->changed && t->drift_size != 0 && size == t->drift_size)
+        if (c && !c->changed && size == t->drift_size)
                 return false;
         t->drift_size = size;
         return true;

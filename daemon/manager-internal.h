@@ -49,6 +49,10 @@ int manager_sample_size(Manager *m, Target *t, uint64_t *ret);
 int manager_sample_locked(Manager *m, Target *t, uint64_t *ret);
 /* t's cgroup account, by the index cached in t while the table stays the same; NULL: none. */
 CgroupAccount *manager_target_cgroup(Manager *m, Target *t);
+/* Nothing in t's cgroup moved since the last tick (memory.stat's fingerprint), and under p a
+ * mapping it made since would be locked when faulted in, which moves the figures: the tick need
+ * not look at t's size. */
+bool target_cgroup_idle(Manager *m, Target *t, const Policy *p);
 
 /* manager-jobs.c: start t's job now, or after the one running; undo mlockd's part, then then. */
 void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then);

@@ -670,7 +670,7 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                         continue;
                 if (t->reason == TARGET_REASON_DRIFTED) /* Relock=no: left so */
                         continue;
-                if (!target_mapped_size_moved(m, t))
+                if ((!young && target_cgroup_idle(m, t, p)) || !target_mapped_size_moved(m, t))
                         continue;
                 m->tick_rereads++;
                 req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_OPEN, .pid = t->pid,
@@ -742,9 +742,10 @@ static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata
 
         m->tick++;
         m->tick_samples = m->tick_rereads = m->tick_status_reads = 0;
-        (void) manager_recheck(m, false);
+        /* the accounts first: which cgroups moved decides which targets are looked at */
         if (m->n_targets > 0 || m->n_cgroups > 0)
                 manager_account(m);
+        (void) manager_recheck(m, false);
         manager_check_drift(m);
         if (m->n_targets > 0)
                 log_debug("Tick: %zu %s, %u sampled, %u smaps %s, %u status %s, %" PRIu64 " us of CPU.",

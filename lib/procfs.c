@@ -433,7 +433,7 @@ static int pread_afresh(int fd, char *buf, size_t size, size_t *ret_n) {
 
 int procfs_sample_mm_counters(int fd, ProcMmCounters *ret) {
         char buf[4096]; /* status is about 1.5 KiB; the Vm lines come in its first half */
-        size_t n;
+        size_t n = 0;
         int r;
 
         r = pread_afresh(fd, buf, sizeof buf, &n);
@@ -464,7 +464,7 @@ int procfs_parse_statm_size(const char *buf, size_t n, uint64_t page_size, uint6
 int procfs_sample_vm_size(int fd, uint64_t *ret) {
         char buf[128]; /* seven numbers of pages */
         long ps = sysconf(_SC_PAGESIZE);
-        size_t n;
+        size_t n = 0;
         int r;
 
         r = pread_afresh(fd, buf, sizeof buf, &n);
