@@ -75,12 +75,17 @@ Regions=anon"
 # No process of the bench's own while a window is measured: bash builtins only, and no $(...)
 # (a subshell is a fork the daemon sees): read -t on a FIFO nobody writes for the wait, the
 # counters summed with read into a variable. What the daemon sees then are the machine's own
-# process events, counted by the last pid in /proc/loadavg (every fork and new thread takes one).
+# process events, counted by bench-events (the daemon's own proc connector subscription, in a
+# coprocess started before).
 mkfifo "$TEST_TMP/quiet"
 exec {quiet_fd}<>"$TEST_TMP/quiet"
 quiet_sleep() { read -r -t "$1" -u "$quiet_fd" _ || true; }
-# LAST_PID: the last pid the kernel gave out
-last_pid() { local a b c d; read -r a b c d LAST_PID </proc/loadavg; }
+# EVENTS: the fork, thread and exec events the machine made so far (bench-events runs as the
+# coprocess EVENTS_CO)
+events_now() {
+        local f nf t nt e ne
+        echo >&"${EVENTS_CO[1]}" && read -r -t 5 -u "${EVENTS_CO[0]}" f nf t nt e ne _ && EVENTS=$(( nf + nt + ne )) || EVENTS=0
+}
 # SWITCHES: the context switches of the given pids' threads, as ctxt_switches counts them
 ctxt_switches_quiet() {
         local p f k v
@@ -99,31 +104,35 @@ if section idle; then
 echo "== daemon with no target: wakeups per second (default AccountingInterval), $rounds windows of 4 s," \
      "the bench forking nothing meanwhile"
 start_mlockd
+coproc EVENTS_CO { exec "$bench/bench-events"; }
 sleep 1
 mapfile -t pids < <(daemon_pids)
 for r in $(seq 1 "$rounds"); do
         quiet_sleep 1 # what the forks before are seen
         ctxt_switches_quiet "${pids[@]}"; s0=$SWITCHES
-        last_pid; p0=$LAST_PID
+        events_now; p0=$EVENTS
         quiet_sleep 4
-        last_pid; p1=$LAST_PID
+        events_now; p1=$EVENTS
         ctxt_switches_quiet "${pids[@]}"; s1=$SWITCHES
         # and with 100 fork+exec of the bench's own (/bin/true), for the wakeups per event
         for i in {1..100}; do /bin/true; done
         quiet_sleep 1
-        last_pid; p2=$LAST_PID
+        events_now; p2=$EVENTS
         ctxt_switches_quiet "${pids[@]}"; s2=$SWITCHES
-        echo "$(( s1 - s0 )) $(( p1 >= p0 ? p1 - p0 : 0 )) $(( s2 - s1 )) $(( p2 >= p1 ? p2 - p1 : 0 ))"
+        echo "$(( s1 - s0 )) $(( p1 - p0 )) $(( s2 - s1 )) $(( p2 - p1 ))"
 done >"$TEST_TMP/idle"
 echo "wakeups: median $(awk '{ print $1 / 4 }' "$TEST_TMP/idle" | median)/s with" \
-     "$(awk '{ print $2 / 4 }' "$TEST_TMP/idle" | median) new pids/s on the machine (per window: $(awk '{ printf "%s%d/%d", (NR > 1 ? ", " : ""), $1, $2 }' "$TEST_TMP/idle") wakeups/pids);" \
-     "windows with no new pid: $(awk '$2 == 0 { n++; s += $1 } END { printf "%d, %d wakeups in them", n, s }' "$TEST_TMP/idle");" \
+     "$(awk '{ print $2 / 4 }' "$TEST_TMP/idle" | median) process events/s on the machine (per window: $(awk '{ printf "%s%d/%d", (NR > 1 ? ", " : ""), $1, $2 }' "$TEST_TMP/idle") wakeups/events);" \
+     "windows with no process event: $(awk '$2 == 0 { n++; s += $1 } END { printf "%d, %d wakeups in them", n, s }' "$TEST_TMP/idle");" \
      "RSS $(awk '/^VmRSS:/ { print $2 }' "/proc/$MLOCKD_PID/status") kB; floor 0/s"
 row "wakeups/s, no target" "$(awk '{ print $1 / 4 }' "$TEST_TMP/idle" | median)" 0
-row "  new pids/s on the machine meanwhile" "$(awk '{ print $2 / 4 }' "$TEST_TMP/idle" | median)" -
-echo "with 100 /bin/true of the bench's own: wakeups per new pid median $(awk '{ print $3 / $4 }' "$TEST_TMP/idle" | median)" \
-     "(per round: $(awk '{ printf "%s%d/%d", (NR > 1 ? ", " : ""), $3, $4 }' "$TEST_TMP/idle") wakeups/pids)"
-row "  wakeups per process event (fork+exec)" "$(awk '{ print $3 / $4 }' "$TEST_TMP/idle" | median)" -
+row "  process events/s on the machine meanwhile" "$(awk '{ print $2 / 4 }' "$TEST_TMP/idle" | median)" -
+echo "with 100 /bin/true of the bench's own: wakeups per process event median $(awk '$4 > 0 { print $3 / $4 }' "$TEST_TMP/idle" | median)" \
+     "(per round: $(awk '{ printf "%s%d/%d", (NR > 1 ? ", " : ""), $3, $4 }' "$TEST_TMP/idle") wakeups/events)"
+row "  wakeups per process event" "$(awk '$4 > 0 { print $3 / $4 }' "$TEST_TMP/idle" | median)" -
+events_pid=$EVENTS_CO_PID
+exec {EVENTS_CO[1]}>&-
+wait "$events_pid" 2>/dev/null || true
 stop_mlockd
 fi
 
