@@ -369,7 +369,10 @@ int cgroup_memory_stat_parse(CgroupVersion v, const char *text, CgroupMemory *m)
 }
 
 /* Read all of dir_fd/name into buf (NUL-terminated) with one open and as few read()s as it
- * takes; -EFBIG when it does not fit. */
+ * takes; -EFBIG when it does not fit. A read that returns less than it was given room for has
+ * reached the end: cgroupfs makes a file's text whole in one go (seq_file, one record) and hands
+ * out all that fits, as a regular file (the fixtures) does; so a tick costs one read, not a second
+ * one to see 0. */
 static int read_small_file_at(int dir_fd, const char *name, char *buf, size_t size, size_t *ret_len) {
         _cleanup_close_ int fd = -EBADF;
         size_t len = 0;
@@ -391,6 +394,8 @@ static int read_small_file_at(int dir_fd, const char *name, char *buf, size_t si
                 if (k == 0)
                         break;
                 len += (size_t) k;
+                if ((size_t) k < size - 1 - (len - (size_t) k))
+                        break;
         }
         buf[len] = '\0';
         if (ret_len)
