@@ -115,7 +115,11 @@ static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) 
         if (!(status.cap_eff & (1ULL << CAP_IPC_LOCK_BIT)))
                 (void) procfs_read_memlock_limit("/proc", t->pid, &soft, &hard);
 
-        if (t->memcg && m->have_cgroup_layout && cgroup_read_memory(&m->cgroup_layout, t->memcg, &mem) >= 0) {
+        /* the usage counts only under a finite limit (cgroup_lockable_bytes()): read when there is one */
+        if (t->memcg && m->have_cgroup_layout &&
+            cgroup_read_memory_fields(&m->cgroup_layout, t->memcg, CGROUP_READ_STAT | CGROUP_READ_LIMIT, &mem) >= 0 &&
+            (mem.limit == UINT64_MAX ||
+             cgroup_read_memory_fields(&m->cgroup_layout, t->memcg, CGROUP_READ_USAGE, &mem) >= 0)) {
                 in.memory = &mem;
                 in.cgroup_budget = manager_any_budget(m) ? manager_cgroup_budget(m, t->memcg) : 0;
                 in.limit_margin = m->policies->daemon.cgroup_limit_margin;
