@@ -44,8 +44,8 @@ void manager_arm_settle(Manager *m, bool soon);
 bool target_young(const Target *t, usec_t now);
 /* t's VmSize: one pread of its statm (kept open); within a round (m->tick), once. */
 int manager_sample_size(Manager *m, Target *t, uint64_t *ret);
-/* t's VmLck: its status opened and read (the kernel formats all of it: several times statm's
- * cost), for the drift check when something moved. */
+/* t's VmLck: one pread of its status (kept open; the kernel formats all of it, several times
+ * statm's cost), for the drift check when something moved. */
 int manager_sample_locked(Manager *m, Target *t, uint64_t *ret);
 /* t's cgroup account, by the index cached in t while the table stays the same; NULL: none. */
 CgroupAccount *manager_target_cgroup(Manager *m, Target *t);

@@ -575,17 +575,27 @@ static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *us
 
 /* A /proc file of t opened by pid: still the process the pidfd holds (checked after the open), so
  * the file is its own. */
-static int target_open_proc(Target *t, int (*open_file)(const char *, pid_t, int *), int *ret_fd) {
-        _cleanup_close_ int fd = -EBADF;
+/* A /proc file of t, kept open in *fd: opened by pid when it is not, and then checked to be still
+ * the process the pidfd holds, so the file is its own (a reused pid is another file). */
+static int target_kept_file(Target *t, int (*open_file)(const char *, pid_t, int *), int *fd) {
+        _cleanup_close_ int f = -EBADF;
         int r;
 
-        r = open_file("/proc", t->pid, &fd);
+        if (*fd >= 0)
+                return *fd;
+        r = open_file("/proc", t->pid, &f);
         if (r < 0)
                 return r;
         if (syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) < 0)
                 return -ESRCH;
-        *ret_fd = TAKE_FD(fd);
-        return 0;
+        return *fd = TAKE_FD(f);
+}
+
+/* After a read of a kept file: kept while there are descriptors to spare (two per target beside
+ * its pidfd), and closed on an error. */
+static void target_keep_file(Manager *m, int *fd, int r) {
+        if (r < 0 || *fd >= m->keep_fd_below)
+                *fd = safe_close(*fd);
 }
 
 int manager_sample_size(Manager *m, Target *t, uint64_t *ret) {
@@ -595,15 +605,10 @@ int manager_sample_size(Manager *m, Target *t, uint64_t *ret) {
                 *ret = t->vm_size;
                 return 0;
         }
-        if (t->statm_fd < 0) {
-                r = target_open_proc(t, procfs_open_statm, &t->statm_fd);
-                if (r < 0)
-                        return r;
-        }
-        r = procfs_sample_vm_size(t->statm_fd, &t->vm_size);
-        /* one descriptor per target beside its pidfd, while there are plenty to spare */
-        if (r < 0 || t->statm_fd >= m->keep_fd_below)
-                t->statm_fd = safe_close(t->statm_fd);
+        r = target_kept_file(t, procfs_open_statm, &t->statm_fd);
+        if (r >= 0)
+                r = procfs_sample_vm_size(t->statm_fd, &t->vm_size);
+        target_keep_file(m, &t->statm_fd, r);
         if (r < 0) {
                 t->sampled_tick = 0;
                 return r;
@@ -615,14 +620,13 @@ int manager_sample_size(Manager *m, Target *t, uint64_t *ret) {
 }
 
 int manager_sample_locked(Manager *m, Target *t, uint64_t *ret) {
-        _cleanup_close_ int fd = -EBADF;
         ProcMmCounters c;
         int r;
 
-        r = target_open_proc(t, procfs_open_status, &fd);
-        if (r < 0)
-                return r;
-        r = procfs_sample_mm_counters(fd, &c);
+        r = target_kept_file(t, procfs_open_status, &t->status_fd);
+        if (r >= 0)
+                r = procfs_sample_mm_counters(t->status_fd, &c);
+        target_keep_file(m, &t->status_fd, r);
         if (r < 0)
                 return r;
         m->tick_status_reads++;
@@ -1100,8 +1104,8 @@ static int manager_add_signals(Manager *m) {
 }
 
 /* ---- life cycle ------------------------------------------------------------------------------- */
-/* Targets keep their status file open below this descriptor number: half the soft RLIMIT_NOFILE,
- * pidfds and the rest have the other half. */
+/* Targets keep their statm and status files open below this descriptor number: half the soft
+ * RLIMIT_NOFILE, pidfds and the rest have the other half. */
 static int status_fd_bound(void) {
         struct rlimit nofile;
 

@@ -174,6 +174,7 @@ typedef struct Target {
         bool trimmed;           /* the last plan was cut by MaxLocked= or a budget: no recheck */
         uint64_t checked_size;  /* VmSize (bytes) at the last recheck, 0: none yet */
         int statm_fd;           /* /proc/PID/statm, kept open for the tick's samples; -EBADF: none */
+        int status_fd;          /* /proc/PID/status, kept open once the drift check read it */
         uint64_t sampled_tick;  /* the round of vm_size, 0: none */
         uint64_t vm_size;       /* VmSize (bytes) then */
         uint64_t drift_size;    /* VmSize when the drift check last read VmLck, 0: never */

@@ -191,7 +191,7 @@ int main(void) {
                               .have_cgroup_layout = true };
 
                 for (size_t i = 0; i < N_CGROUPS; i++) {
-                        targets[i] = (Target) { .pid = (pid_t) (i + 1), .memcg = paths[i], .statm_fd = -EBADF };
+                        targets[i] = (Target) { .pid = (pid_t) (i + 1), .memcg = paths[i], .statm_fd = -EBADF, .status_fd = -EBADF };
                         target_list[i] = &targets[i];
                 }
                 manager_account(&m); /* the first tick makes the table, as the daemon's does */
