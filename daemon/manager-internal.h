@@ -42,7 +42,8 @@ void manager_set_state(Manager *m, Target *t, TargetState s, TargetReason r, con
 void manager_remove_target(Manager *m, Target *t);
 void manager_arm_settle(Manager *m, bool soon);
 bool target_young(const Target *t, usec_t now);
-/* t's VmSize: one pread of its statm (kept open); within a round (m->tick), once. */
+/* t's VmSize: one pread of its statm (kept open), or of its status where its cgroup's figures
+ * moved (the drift check wants VmLck there too); within a round (m->tick), once. */
 int manager_sample_size(Manager *m, Target *t, uint64_t *ret);
 /* t's VmLck: one pread of its status (kept open; the kernel formats all of it, several times
  * statm's cost), for the drift check when something moved. */

@@ -598,28 +598,8 @@ static void target_keep_file(Manager *m, int *fd, int r) {
                 *fd = safe_close(*fd);
 }
 
-int manager_sample_size(Manager *m, Target *t, uint64_t *ret) {
-        int r;
-
-        if (t->sampled_tick != 0 && t->sampled_tick == m->tick) {
-                *ret = t->vm_size;
-                return 0;
-        }
-        r = target_kept_file(t, procfs_open_statm, &t->statm_fd);
-        if (r >= 0)
-                r = procfs_sample_vm_size(t->statm_fd, &t->vm_size);
-        target_keep_file(m, &t->statm_fd, r);
-        if (r < 0) {
-                t->sampled_tick = 0;
-                return r;
-        }
-        m->tick_samples++;
-        t->sampled_tick = m->tick;
-        *ret = t->vm_size;
-        return 0;
-}
-
-int manager_sample_locked(Manager *m, Target *t, uint64_t *ret) {
+/* Both counters from status, for this round. */
+static int target_sample_status(Manager *m, Target *t) {
         ProcMmCounters c;
         int r;
 
@@ -627,10 +607,57 @@ int manager_sample_locked(Manager *m, Target *t, uint64_t *ret) {
         if (r >= 0)
                 r = procfs_sample_mm_counters(t->status_fd, &c);
         target_keep_file(m, &t->status_fd, r);
-        if (r < 0)
+        if (r < 0) {
+                t->sampled_tick = t->status_tick = 0;
                 return r;
+        }
+        if (t->sampled_tick != m->tick)
+                m->tick_samples++;
         m->tick_status_reads++;
-        *ret = c.vm_lck;
+        t->vm_size = c.vm_size;
+        t->vm_lck = c.vm_lck;
+        t->sampled_tick = t->status_tick = m->tick;
+        return 0;
+}
+
+int manager_sample_size(Manager *m, Target *t, uint64_t *ret) {
+        const CgroupAccount *c;
+        int r;
+
+        if (t->sampled_tick == 0 || t->sampled_tick != m->tick) {
+                /* where the cgroup moved the drift check wants VmLck too: one read of status gives
+                 * both, else statm's size is the cheaper read */
+                c = manager_target_cgroup(m, t);
+                if (!c || c->changed)
+                        r = target_sample_status(m, t);
+                else {
+                        r = target_kept_file(t, procfs_open_statm, &t->statm_fd);
+                        if (r >= 0)
+                                r = procfs_sample_vm_size(t->statm_fd, &t->vm_size);
+                        target_keep_file(m, &t->statm_fd, r);
+                        if (r < 0)
+                                t->sampled_tick = 0;
+                        else {
+                                m->tick_samples++;
+                                t->sampled_tick = m->tick;
+                        }
+                }
+                if (r < 0)
+                        return r;
+        }
+        *ret = t->vm_size;
+        return 0;
+}
+
+int manager_sample_locked(Manager *m, Target *t, uint64_t *ret) {
+        int r;
+
+        if (t->status_tick == 0 || t->status_tick != m->tick) {
+                r = target_sample_status(m, t);
+                if (r < 0)
+                        return r;
+        }
+        *ret = t->vm_lck;
         return 0;
 }
 

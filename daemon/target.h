@@ -177,6 +177,8 @@ typedef struct Target {
         int status_fd;          /* /proc/PID/status, kept open once the drift check read it */
         uint64_t sampled_tick;  /* the round of vm_size, 0: none */
         uint64_t vm_size;       /* VmSize (bytes) then */
+        uint64_t status_tick;   /* the round of vm_lck (read with vm_size from status), 0: none */
+        uint64_t vm_lck;        /* VmLck (bytes) then */
         uint64_t drift_size;    /* VmSize when the drift check last read VmLck, 0: never */
         struct InjectorCall *call;      /* a request of its own in flight (exe, recheck) */
         struct InjectorCall *job_call;  /* the job's request in flight */
