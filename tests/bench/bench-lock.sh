@@ -223,6 +223,26 @@ echo "daemon CPU per second (a tick and the machine's process events): median $(
 echo "the tick's own CPU (its handler, as the manager logs it), last $(wc -l <"$TEST_TMP/tick.log") ticks:" \
      "median $(awk '{ print $(NF - 3) / 1e3 }' "$TEST_TMP/tick.log" | median) ms; floor 0; last: $(tail -n 1 "$TEST_TMP/tick.log")"
 row "tick, $many idle targets, tick CPU ms" "$(awk '{ print $(NF - 3) / 1e3 }' "$TEST_TMP/tick.log" | median)" 0
+# the same targets while their cgroup is busy: a process there maps and writes 4 MiB anew every
+# 0.3 s, so the cgroup's figures move on every tick and each target is looked at
+if command -v python3 >/dev/null; then
+        python3 -c '
+import mmap, sys, time
+open(sys.argv[1] + "/cgroup.procs", "w").write("0")
+while True:
+    m = mmap.mmap(-1, 4 << 20); m.write(b"x" * (4 << 20)); m.close(); time.sleep(0.3)' "$tick_cg" &
+        busy=$!
+        sleep 2
+        n0=$(grep -c 'Tick: [0-9]* targets' "$MLOCKD_LOG")
+        sleep 6
+        n1=$(grep -c 'Tick: [0-9]* targets' "$MLOCKD_LOG")
+        kill "$busy"
+        wait "$busy" 2>/dev/null || true
+        grep -o 'Tick: [0-9]* targets.* us of CPU' "$MLOCKD_LOG" | sed -n "$(( n0 + 1 )),${n1}p" >"$TEST_TMP/tick-busy.log"
+        echo "the tick's own CPU with the targets' cgroup busy, $(wc -l <"$TEST_TMP/tick-busy.log") ticks:" \
+             "median $(awk '{ print $(NF - 3) / 1e3 }' "$TEST_TMP/tick-busy.log" | median) ms; last: $(tail -n 1 "$TEST_TMP/tick-busy.log")"
+        row "  the same, their cgroup busy, tick CPU ms" "$(awk '{ print $(NF - 3) / 1e3 }' "$TEST_TMP/tick-busy.log" | median)" 0
+fi
 row "  daemon CPU per s (tick + process events), ms" "$(awk '{ print $1 / 3e6 }' "$TEST_TMP/tick" | median)" 0
 echo >&"${SPAWN[1]}"
 wait "$SPAWN_PID" 2>/dev/null || true
