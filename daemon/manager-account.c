@@ -240,23 +240,12 @@ bool target_cgroup_idle(Manager *m, Target *t, const Policy *p) {
         return c && !c->changed && t->checked_size != 0;
 }
 
-/* Whether t's VmLck is worth a read this tick: its cgroup's figures moved (an munlock of resident
- * pages moves them off the unevictable list), or its mapped size did (an unmap), or it was never
- * read since its lock. An munlock of lock-on-fault pages not faulted in yet moves neither: it is
- * seen when they are faulted in (the figures move then), before they can matter. */
-static bool target_drift_worth_reading(Manager *m, Target *t, const CgroupAccount *c) {
-        uint64_t size;
-
-        /* nothing moved in its cgroup: no page of it was munlocked or unmapped (a locked page
-         * that goes, or leaves the unevictable list, moves the figures) */
-        if (c && !c->changed && t->drift_size != 0)
-                return false;
-        if (manager_sample_size(m, t, &size) < 0)
-                return false; /* gone: the pidfd says so */
-        if (c && !c->changed && size == t->drift_size)
-                return false;
-        t->drift_size = size;
-        return true;
+/* Whether t's VmLck is worth a read this tick: its cgroup's figures moved (a locked page that is
+ * munlocked or unmapped leaves the unevictable list, which moves them), or it was not read since
+ * its lock. An munlock of lock-on-fault pages not faulted in yet moves nothing: it is seen when
+ * they are faulted in (the figures move then), before it can matter. */
+static bool target_drift_worth_reading(const Target *t, const CgroupAccount *c) {
+        return !c || c->changed || !t->drift_read;
 }
 
 void manager_check_drift(Manager *m) {
@@ -283,14 +272,20 @@ void manager_check_drift(Manager *m) {
                                   (int) t->pid, strempty(t->comm), c->path,
                                   format_bytes(a, sizeof a, t->cg_unevictable),
                                   format_bytes(b, sizeof b, c->unevictable));
-                else if (target_drift_worth_reading(m, t, c) && manager_sample_locked(m, t, &vm_lck) >= 0 &&
-                         vm_lck + (UINT64_C(1) << 20) <= t->vm_locked) {
+                else {
+                        bool fell = false;
+
+                        if (target_drift_worth_reading(t, c) && manager_sample_locked(m, t, &vm_lck) >= 0) {
+                                t->drift_read = true;
+                                fell = vm_lck + (UINT64_C(1) << 20) <= t->vm_locked;
+                        }
+                        if (!fell)
+                                continue;
                         log_debug("Process %d (%s): VmLck fell from %s to %s, checking its lock.", (int) t->pid,
                                   strempty(t->comm), format_bytes(a, sizeof a, t->vm_locked),
                                   format_bytes(b, sizeof b, vm_lck));
                         t->vm_locked = vm_lck; /* once; the recheck sets both again */
-                } else
-                        continue;
+                }
                 t->cg_unevictable = c ? c->unevictable : 0;
                 m->drift_rechecks++;
                 manager_start_recheck(m, t);

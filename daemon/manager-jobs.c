@@ -259,7 +259,7 @@ static void manager_lock_finished(Manager *m, Target *t, Job *j) {
                 /* the baselines the accounting tick's drift check compares with */
                 if (procfs_read_status("/proc", t->pid, 0, &status) >= 0)
                         t->vm_locked = status.vm_lck;
-                t->drift_size = 0; /* the next tick reads VmLck again */
+                t->drift_read = false; /* the next tick reads VmLck again */
                 t->cg_unevictable = t->memcg && m->have_cgroup_layout &&
                                                     cgroup_read_memory_fields(&m->cgroup_layout, t->memcg,
                                                                               CGROUP_READ_STAT, &mem) >= 0

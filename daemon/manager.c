@@ -573,8 +573,6 @@ static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *us
         }
 }
 
-/* A /proc file of t opened by pid: still the process the pidfd holds (checked after the open), so
- * the file is its own. */
 /* A /proc file of t, kept open in *fd: opened by pid when it is not, and then checked to be still
  * the process the pidfd holds, so the file is its own (a reused pid is another file). */
 static int target_kept_file(Target *t, int (*open_file)(const char *, pid_t, int *), int *fd) {

@@ -179,7 +179,7 @@ typedef struct Target {
         uint64_t vm_size;       /* VmSize (bytes) then */
         uint64_t status_tick;   /* the round of vm_lck (read with vm_size from status), 0: none */
         uint64_t vm_lck;        /* VmLck (bytes) then */
-        uint64_t drift_size;    /* VmSize when the drift check last read VmLck, 0: never */
+        bool drift_read;        /* the drift check read VmLck since the last job ended */
         struct InjectorCall *call;      /* a request of its own in flight (exe, recheck) */
         struct InjectorCall *job_call;  /* the job's request in flight */
         int next_job;           /* TargetNext: what runs when the job ends */
