@@ -234,8 +234,8 @@ bool target_cgroup_idle(Manager *m, Target *t, const Policy *p) {
         const CgroupAccount *c = manager_target_cgroup(m, t);
 
         /* a full lock populates: a mapping made and not touched yet (no figure moves) is still
-         * its to lock, unless MCL_FUTURE has the kernel do it at mmap */
-        if (!p || (p->mode != LOCK_MODE_ONFAULT && !p->future))
+         * its to lock (MCL_FUTURE does not cover one made between the plan and the mlockall) */
+        if (!p || p->mode != LOCK_MODE_ONFAULT)
                 return false;
         return c && !c->changed && t->checked_size != 0;
 }
