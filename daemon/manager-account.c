@@ -80,64 +80,135 @@ uint64_t manager_cgroup_budget(Manager *m, const char *memcg) {
 }
 
 
+static int account_cmp(const void *a, const void *b) {
+        return strcmp(((const CgroupAccount *) a)->path, ((const CgroupAccount *) b)->path);
+}
+
 CgroupAccount *manager_find_cgroup(Manager *m, const char *path) {
-        for (size_t i = 0; i < m->n_cgroups; i++)
-                if (streq(m->cgroups[i].path, path))
-                        return &m->cgroups[i];
-        return NULL;
+        CgroupAccount key = { .path = (char *) path };
+
+        if (!path || m->n_cgroups == 0)
+                return NULL;
+        return bsearch(&key, m->cgroups, m->n_cgroups, sizeof *m->cgroups, account_cmp);
+}
+
+CgroupAccount *manager_target_cgroup(Manager *m, Target *t) {
+        if (m->cgroups_gen == 0 || t->account_gen != m->cgroups_gen) {
+                CgroupAccount *c = manager_find_cgroup(m, t->memcg);
+
+                t->account = c ? (size_t) (c - m->cgroups) : SIZE_MAX;
+                t->account_gen = m->cgroups_gen;
+        }
+        return t->account < m->n_cgroups ? &m->cgroups[t->account] : NULL;
+}
+
+/* The table again, when a target's cgroup is not in it or a cgroup lost its last target: the
+ * accounts kept keep their figures and over_budget, new ones start empty (and changed). Sorted by
+ * path; the targets' cached indexes go stale (cgroups_gen). On OOM the old table stays. */
+static void manager_remake_cgroups(Manager *m) {
+        CgroupAccount *fresh;
+        size_t n = 0, k = 0;
+
+        fresh = calloc(m->n_cgroups + m->n_targets + 1, sizeof *fresh);
+        if (!fresh) {
+                log_oom();
+                return;
+        }
+        for (size_t i = 0; i < m->n_targets; i++) {
+                Target *t = m->targets[i];
+
+                if (!t->memcg || manager_target_cgroup(m, t))
+                        continue;
+                fresh[n] = (CgroupAccount) { .path = strdup(t->memcg), .ino = t->memcg_ino, .changed = true };
+                if (!fresh[n].path) {
+                        for (size_t j = 0; j < n; j++)
+                                free(fresh[j].path);
+                        free(fresh);
+                        log_oom();
+                        return;
+                }
+                n++;
+        }
+        for (size_t i = 0; i < m->n_cgroups; i++) {
+                if (m->cgroups[i].n_targets > 0)
+                        fresh[n++] = m->cgroups[i];
+                else
+                        free(m->cgroups[i].path);
+        }
+        qsort(fresh, n, sizeof *fresh, account_cmp);
+        /* several new targets in one new cgroup: one account */
+        for (size_t i = 0; i < n; i++) {
+                if (k > 0 && streq(fresh[k - 1].path, fresh[i].path)) {
+                        free(fresh[i].path);
+                        continue;
+                }
+                fresh[k++] = fresh[i];
+        }
+        free(m->cgroups);
+        m->cgroups = fresh;
+        m->n_cgroups = k;
+        m->cgroups_gen++;
 }
 
 void manager_account(Manager *m) {
-        CgroupAccount *fresh = NULL;
-        size_t n_fresh = 0;
+        uint64_t ps = page_bytes();
+        bool remake = false;
+
+        /* which cgroups have targets: no path compared for a target whose account is known */
+        for (size_t j = 0; j < m->n_cgroups; j++)
+                m->cgroups[j].n_targets = 0;
+        for (size_t i = 0; i < m->n_targets; i++) {
+                Target *t = m->targets[i];
+                CgroupAccount *c = manager_target_cgroup(m, t);
+
+                if (c)
+                        c->n_targets++;
+                else if (t->memcg)
+                        remake = true;
+        }
+        for (size_t j = 0; !remake && j < m->n_cgroups; j++)
+                remake = m->cgroups[j].n_targets == 0;
+        if (remake)
+                manager_remake_cgroups(m);
+
+        /* a tick wants unevictable alone: memory.stat, one open, one pass; and whether anything
+         * there moved since (changed stays set until the drift check has looked) */
+        for (size_t j = 0; j < m->n_cgroups; j++) {
+                CgroupAccount *c = &m->cgroups[j];
+                CgroupMemory mem = {};
+
+                c->locked = c->claimed = c->foreign_out = c->foreign = c->budget = 0;
+                if (m->have_cgroup_layout &&
+                    cgroup_read_memory_fields(&m->cgroup_layout, c->path, CGROUP_READ_STAT, &mem) >= 0) {
+                        c->changed = c->changed || mem.stat_hash != c->stat_hash;
+                        c->stat_hash = mem.stat_hash;
+                        c->unevictable = mem.unevictable;
+                } else {
+                        c->changed = true;
+                        c->stat_hash = 0;
+                        c->unevictable = 0;
+                }
+        }
 
         for (size_t i = 0; i < m->n_targets; i++) {
-                const Target *t = m->targets[i];
-                CgroupAccount *c = NULL;
+                Target *t = m->targets[i];
+                CgroupAccount *c = manager_target_cgroup(m, t);
 
-                if (!t->memcg)
+                /* pages charged elsewhere that t mlocked count there, not here */
+                for (uint32_t k = 0; k < t->foreign.n && k < PAGE_CHARGES_MAX; k++)
+                        for (size_t j = 0; t->foreign.charges[k].memcg_ino != 0 && j < m->n_cgroups; j++)
+                                if (&m->cgroups[j] != c && m->cgroups[j].ino == t->foreign.charges[k].memcg_ino)
+                                        m->cgroups[j].foreign += t->foreign.charges[k].pages * ps;
+                if (!c)
                         continue;
-                for (size_t j = 0; j < n_fresh; j++)
-                        if (streq(fresh[j].path, t->memcg))
-                                c = &fresh[j];
-                if (!c) {
-                        CgroupAccount *n = reallocarray(fresh, n_fresh + 1, sizeof *fresh);
-                        CgroupMemory mem = {};
-                        const CgroupAccount *old;
-
-                        if (!n) {
-                                log_oom();
-                                break;
-                        }
-                        fresh = n;
-                        c = &fresh[n_fresh++];
-                        *c = (CgroupAccount) { .path = strdup(t->memcg), .ino = t->memcg_ino };
-                        if (!c->path) {
-                                n_fresh--;
-                                log_oom();
-                                break;
-                        }
-                        /* a tick wants unevictable alone: memory.stat, one open, one pass */
-                        if (m->have_cgroup_layout &&
-                            cgroup_read_memory_fields(&m->cgroup_layout, c->path, CGROUP_READ_STAT, &mem) >= 0)
-                                c->unevictable = mem.unevictable;
-                        old = manager_find_cgroup(m, c->path);
-                        c->over_budget = old && old->over_budget;
-                }
                 c->locked += t->locked_bytes;
                 c->claimed += target_claimed_here(t);
                 c->foreign_out += MIN(target_foreign_bytes(t, 0), t->locked_bytes);
                 c->budget = budget_tighten(c->budget, target_policy(m, t));
         }
 
-        /* pages charged here that targets elsewhere mlocked count here, not there */
-        for (size_t j = 0; j < n_fresh; j++)
-                for (size_t i = 0; fresh[j].ino != 0 && i < m->n_targets; i++)
-                        if (!streq_ptr(m->targets[i]->memcg, fresh[j].path))
-                                fresh[j].foreign += target_foreign_bytes(m->targets[i], fresh[j].ino);
-
-        for (size_t j = 0; j < n_fresh; j++) {
-                CgroupAccount *c = &fresh[j];
+        for (size_t j = 0; j < m->n_cgroups; j++) {
+                CgroupAccount *c = &m->cgroups[j];
                 uint64_t held = MAX(c->unevictable, c->claimed + c->foreign);
                 bool over = c->budget > 0 && held > c->budget;
 
@@ -150,12 +221,6 @@ void manager_account(Manager *m) {
                 }
                 c->over_budget = over;
         }
-
-        for (size_t i = 0; i < m->n_cgroups; i++)
-                free(m->cgroups[i].path);
-        free(m->cgroups);
-        m->cgroups = fresh;
-        m->n_cgroups = n_fresh;
         m->metrics_dirty = true;
 }
 
@@ -165,12 +230,30 @@ static uint64_t drift_slack(uint64_t verified) {
         return MAX(verified / 50, UINT64_C(2) << 20);
 }
 
+bool target_cgroup_idle(Manager *m, Target *t, const Policy *p) {
+        const CgroupAccount *c = manager_target_cgroup(m, t);
+
+        /* a full lock populates: a mapping made and not touched yet (no figure moves) is still
+         * its to lock (MCL_FUTURE does not cover one made between the plan and the mlockall) */
+        if (!p || p->mode != LOCK_MODE_ONFAULT)
+                return false;
+        return c && !c->changed && t->checked_size != 0;
+}
+
+/* Whether t's VmLck is worth a read this tick: its cgroup's figures moved (a locked page that is
+ * munlocked or unmapped leaves the unevictable list, which moves them), or it was not read since
+ * its lock. An munlock of lock-on-fault pages not faulted in yet moves nothing: it is seen when
+ * they are faulted in (the figures move then), before it can matter. */
+static bool target_drift_worth_reading(const Target *t, const CgroupAccount *c) {
+        return !c || c->changed || !t->drift_read;
+}
+
 void manager_check_drift(Manager *m) {
         for (size_t i = 0; i < m->n_targets; i++) {
                 Target *t = m->targets[i];
                 const Policy *p = target_policy(m, t);
-                const CgroupAccount *c = t->memcg ? manager_find_cgroup(m, t->memcg) : NULL;
-                ProcMmCounters status;
+                const CgroupAccount *c = manager_target_cgroup(m, t);
+                uint64_t vm_lck = 0;
                 char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
 
                 if (!p || p->mode == LOCK_MODE_NONE || t->released || t->job || t->ledger.n == 0 ||
@@ -178,31 +261,38 @@ void manager_check_drift(Manager *m) {
                         continue;
                 if (t->state_id == TARGET_PARTIAL && t->reason == TARGET_REASON_DRIFTED)
                         continue; /* reported, left so (Relock=no) */
-                if (manager_sample_target(m, t, &status) < 0)
-                        continue; /* gone: the pidfd says so */
 
                 /* The target munlocked or unmapped (VmLck fell), or pages in its cgroup lost their
                  * mlock (unevictable fell since its lock was verified, to below the pages mlockd
                  * verified there: others leaving a shared cgroup are no evidence): look again. The
                  * recheck says what it found (manager-jobs.c). */
-                if (status.vm_lck + (UINT64_C(1) << 20) <= t->vm_locked)
-                        log_debug("Process %d (%s): VmLck fell from %s to %s, checking its lock.", (int) t->pid,
-                                  strempty(t->comm), format_bytes(a, sizeof a, t->vm_locked),
-                                  format_bytes(b, sizeof b, status.vm_lck));
-                else if (c && t->cg_unevictable > 0 &&
-                         c->unevictable + drift_slack(t->cg_unevictable) < t->cg_unevictable &&
-                         c->unevictable + drift_slack(c->locked - c->foreign_out) < c->locked - c->foreign_out)
+                if (c && t->cg_unevictable > 0 && c->unevictable + drift_slack(t->cg_unevictable) < t->cg_unevictable &&
+                    c->unevictable + drift_slack(c->locked - c->foreign_out) < c->locked - c->foreign_out)
                         log_debug("Process %d (%s): unevictable of %s fell from %s to %s, checking its lock.",
                                   (int) t->pid, strempty(t->comm), c->path,
                                   format_bytes(a, sizeof a, t->cg_unevictable),
                                   format_bytes(b, sizeof b, c->unevictable));
-                else
-                        continue;
-                t->vm_locked = status.vm_lck; /* once; the recheck sets both again */
+                else {
+                        bool fell = false;
+
+                        if (target_drift_worth_reading(t, c) && manager_sample_locked(m, t, &vm_lck) >= 0) {
+                                t->drift_read = true;
+                                fell = vm_lck + (UINT64_C(1) << 20) <= t->vm_locked;
+                        }
+                        if (!fell)
+                                continue;
+                        log_debug("Process %d (%s): VmLck fell from %s to %s, checking its lock.", (int) t->pid,
+                                  strempty(t->comm), format_bytes(a, sizeof a, t->vm_locked),
+                                  format_bytes(b, sizeof b, vm_lck));
+                        t->vm_locked = vm_lck; /* once; the recheck sets both again */
+                }
                 t->cg_unevictable = c ? c->unevictable : 0;
                 m->drift_rechecks++;
                 manager_start_recheck(m, t);
         }
+        /* looked at: the next tick says whether they moved again */
+        for (size_t j = 0; j < m->n_cgroups; j++)
+                m->cgroups[j].changed = false;
 }
 
 void manager_write_metrics(Manager *m) {

@@ -45,8 +45,18 @@ void manager_arm_settle(Manager *m, bool soon);
  * timer armed while it is young. */
 void manager_young_job_done(Manager *m, Target *t);
 bool target_young(const Target *t, usec_t now);
-/* t's VmSize and VmLck: one pread of its status (kept open); within an accounting tick, once. */
-int manager_sample_target(Manager *m, Target *t, ProcMmCounters *ret);
+/* t's VmSize: one pread of its statm (kept open), or of its status where its cgroup's figures
+ * moved (the drift check wants VmLck there too); within a round (m->tick), once. */
+int manager_sample_size(Manager *m, Target *t, uint64_t *ret);
+/* t's VmLck: one pread of its status (kept open; the kernel formats all of it, several times
+ * statm's cost), for the drift check when something moved. */
+int manager_sample_locked(Manager *m, Target *t, uint64_t *ret);
+/* t's cgroup account, by the index cached in t while the table stays the same; NULL: none. */
+CgroupAccount *manager_target_cgroup(Manager *m, Target *t);
+/* Nothing in t's cgroup moved since the last tick (memory.stat's fingerprint), and under p a
+ * mapping it made since would be locked when faulted in, which moves the figures: the tick need
+ * not look at t's size. */
+bool target_cgroup_idle(Manager *m, Target *t, const Policy *p);
 
 /* manager-jobs.c: start t's job now, or after the one running; undo mlockd's part, then then. */
 void manager_start_job(Manager *m, Target *t, JobKind kind, TargetThen then);

@@ -125,7 +125,11 @@ static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) 
         if (!(status.cap_eff & (1ULL << CAP_IPC_LOCK_BIT)))
                 (void) procfs_read_memlock_limit("/proc", t->pid, &soft, &hard);
 
-        if (t->memcg && m->have_cgroup_layout && cgroup_read_memory(&m->cgroup_layout, t->memcg, &mem) >= 0) {
+        /* the usage counts only under a finite limit (cgroup_lockable_bytes()): read when there is one */
+        if (t->memcg && m->have_cgroup_layout &&
+            cgroup_read_memory_fields(&m->cgroup_layout, t->memcg, CGROUP_READ_STAT | CGROUP_READ_LIMIT, &mem) >= 0 &&
+            (mem.limit == UINT64_MAX ||
+             cgroup_read_memory_fields(&m->cgroup_layout, t->memcg, CGROUP_READ_USAGE, &mem) >= 0)) {
                 in.memory = &mem;
                 in.cgroup_budget = manager_any_budget(m) ? manager_cgroup_budget(m, t->memcg) : 0;
                 in.limit_margin = m->policies->daemon.cgroup_limit_margin;
@@ -265,8 +269,10 @@ static void manager_lock_finished(Manager *m, Target *t, Job *j) {
                 /* the baselines the accounting tick's drift check compares with */
                 if (procfs_read_status("/proc", t->pid, 0, &status) >= 0)
                         t->vm_locked = status.vm_lck;
+                t->drift_read = false; /* the next tick reads VmLck again */
                 t->cg_unevictable = t->memcg && m->have_cgroup_layout &&
-                                                    cgroup_read_memory(&m->cgroup_layout, t->memcg, &mem) >= 0
+                                                    cgroup_read_memory_fields(&m->cgroup_layout, t->memcg,
+                                                                              CGROUP_READ_STAT, &mem) >= 0
                                             ? mem.unevictable
                                             : 0;
                 if (j->spec.recheck && (j->plan->bytes > 0 || j->relocked > 0) && !j->drifted)

@@ -302,6 +302,7 @@ static int target_read(Target *t) {
                 t->memcg = paths.memory ? strdup(paths.memory) : (paths.unified ? strdup(paths.unified) : NULL);
                 /* kpagecgroup names a page's memcg by this inode */
                 t->memcg_ino = 0;
+                t->account_gen = 0; /* its account is looked up again */
                 if (t->memcg && t->manager && t->manager->have_cgroup_layout)
                         (void) cgroup_inode(&t->manager->cgroup_layout, t->memcg, &t->memcg_ino);
         }
@@ -564,49 +565,104 @@ static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *us
                 target_recheck(m, t);
 }
 
-int manager_sample_target(Manager *m, Target *t, ProcMmCounters *ret) {
+/* A /proc file of t, kept open in *fd: opened by pid when it is not, and then checked to be still
+ * the process the pidfd holds, so the file is its own (a reused pid is another file). */
+static int target_kept_file(Target *t, int (*open_file)(const char *, pid_t, int *), int *fd) {
+        _cleanup_close_ int f = -EBADF;
         int r;
 
-        if (t->sampled_tick != 0 && t->sampled_tick == m->tick) {
-                *ret = t->sample;
-                return 0;
-        }
-        if (t->status_fd < 0) {
-                r = procfs_open_status("/proc", t->pid, &t->status_fd);
-                if (r < 0)
-                        return r;
-                /* opened by pid: still the process the pidfd holds, so that file is its own */
-                if (syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) < 0) {
-                        t->status_fd = safe_close(t->status_fd);
-                        return -ESRCH;
-                }
-        }
-        r = procfs_sample_mm_counters(t->status_fd, &t->sample);
-        /* one descriptor per target beside its pidfd, while there are plenty to spare */
-        if (r < 0 || t->status_fd >= m->keep_fd_below)
-                t->status_fd = safe_close(t->status_fd);
+        if (*fd >= 0)
+                return *fd;
+        r = open_file("/proc", t->pid, &f);
+        if (r < 0)
+                return r;
+        if (syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) < 0)
+                return -ESRCH;
+        return *fd = TAKE_FD(f);
+}
+
+/* After a read of a kept file: kept while there are descriptors to spare (two per target beside
+ * its pidfd), and closed on an error. */
+static void target_keep_file(Manager *m, int *fd, int r) {
+        if (r < 0 || *fd >= m->keep_fd_below)
+                *fd = safe_close(*fd);
+}
+
+/* Both counters from status, for this round. */
+static int target_sample_status(Manager *m, Target *t) {
+        ProcMmCounters c;
+        int r;
+
+        r = target_kept_file(t, procfs_open_status, &t->status_fd);
+        if (r >= 0)
+                r = procfs_sample_mm_counters(t->status_fd, &c);
+        target_keep_file(m, &t->status_fd, r);
         if (r < 0) {
-                t->sampled_tick = 0;
+                t->sampled_tick = t->status_tick = 0;
                 return r;
         }
-        m->tick_samples++;
-        t->sampled_tick = m->tick;
-        *ret = t->sample;
+        if (t->sampled_tick != m->tick)
+                m->tick_samples++;
+        m->tick_status_reads++;
+        t->vm_size = c.vm_size;
+        t->vm_lck = c.vm_lck;
+        t->sampled_tick = t->status_tick = m->tick;
+        return 0;
+}
+
+int manager_sample_size(Manager *m, Target *t, uint64_t *ret) {
+        const CgroupAccount *c;
+        int r;
+
+        if (t->sampled_tick == 0 || t->sampled_tick != m->tick) {
+                /* where the cgroup moved the drift check wants VmLck too: one read of status gives
+                 * both, else statm's size is the cheaper read */
+                c = manager_target_cgroup(m, t);
+                if (!c || c->changed)
+                        r = target_sample_status(m, t);
+                else {
+                        r = target_kept_file(t, procfs_open_statm, &t->statm_fd);
+                        if (r >= 0)
+                                r = procfs_sample_vm_size(t->statm_fd, &t->vm_size);
+                        target_keep_file(m, &t->statm_fd, r);
+                        if (r < 0)
+                                t->sampled_tick = 0;
+                        else {
+                                m->tick_samples++;
+                                t->sampled_tick = m->tick;
+                        }
+                }
+                if (r < 0)
+                        return r;
+        }
+        *ret = t->vm_size;
+        return 0;
+}
+
+int manager_sample_locked(Manager *m, Target *t, uint64_t *ret) {
+        int r;
+
+        if (t->status_tick == 0 || t->status_tick != m->tick) {
+                r = target_sample_status(m, t);
+                if (r < 0)
+                        return r;
+        }
+        *ret = t->vm_lck;
         return 0;
 }
 
 /* Whether the target's mapped size moved since the last recheck: a new mapping, a grown or a gone
- * one. VmSize is one pread of a status file kept open, that needs no ptrace access, against an
+ * one. VmSize is one pread of a statm file kept open, that needs no ptrace access, against an
  * smaps read through the injector: an idle target costs the tick almost nothing. Unreadable: look
  * (the recheck finds out why). */
 static bool target_mapped_size_moved(Manager *m, Target *t) {
-        ProcMmCounters c;
+        uint64_t size;
 
-        if (manager_sample_target(m, t, &c) < 0)
+        if (manager_sample_size(m, t, &size) < 0)
                 return true;
-        if (c.vm_size == t->checked_size)
+        if (size == t->checked_size)
                 return false;
-        t->checked_size = c.vm_size;
+        t->checked_size = size;
         return true;
 }
 
@@ -643,11 +699,11 @@ static void target_unwatch(Target *t) {
 /* No longer young: the tick's samples take over, from the size it has now (the watch saw every
  * mapping until then). */
 static void target_watch_expire(Manager *m, Target *t) {
-        ProcMmCounters c;
+        uint64_t size;
 
         target_unwatch(t);
-        if (manager_sample_target(m, t, &c) >= 0)
-                t->checked_size = c.vm_size;
+        if (manager_sample_size(m, t, &size) >= 0)
+                t->checked_size = size;
 }
 
 static unsigned manager_recheck(Manager *m, bool young_only) {
@@ -666,7 +722,10 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                         n_young++;
                 else if (young_only)
                         continue;
-                if (!target_recheckable(m, t, young) || !target_mapped_size_moved(m, t))
+                /* an old target locked on fault whose cgroup's figures did not move has made
+                 * nothing present to lock (target_cgroup_idle()) */
+                if (!target_recheckable(m, t, young) ||
+                    (!young && target_cgroup_idle(m, t, target_policy(m, t))) || !target_mapped_size_moved(m, t))
                         continue;
                 m->tick_rereads++;
                 target_recheck(m, t);
@@ -852,17 +911,21 @@ static bool manager_accounting_needed(const Manager *m) {
 
 static int on_accounting_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
+        usec_t cpu0 = now_usec(CLOCK_THREAD_CPUTIME_ID);
 
         m->tick++;
-        m->tick_samples = m->tick_rereads = 0;
-        (void) manager_recheck(m, false);
+        m->tick_samples = m->tick_rereads = m->tick_status_reads = 0;
+        /* the accounts first: which cgroups moved decides which targets are looked at */
         if (m->n_targets > 0 || m->n_cgroups > 0)
                 manager_account(m);
+        (void) manager_recheck(m, false);
         manager_check_drift(m);
         if (m->n_targets > 0)
-                log_debug("Tick: %zu %s, %u sampled, %u smaps %s.", m->n_targets,
-                          PLURAL(m->n_targets, "target", "targets"), m->tick_samples, m->tick_rereads,
-                          PLURAL(m->tick_rereads, "read", "reads"));
+                log_debug("Tick: %zu %s, %u sampled, %u smaps %s, %u status %s, %" PRIu64 " us of CPU.",
+                          m->n_targets, PLURAL(m->n_targets, "target", "targets"), m->tick_samples,
+                          m->tick_rereads, PLURAL(m->tick_rereads, "read", "reads"), m->tick_status_reads,
+                          PLURAL(m->tick_status_reads, "read", "reads"),
+                          (uint64_t) (now_usec(CLOCK_THREAD_CPUTIME_ID) - cpu0));
         m->metrics_dirty = true; /* the file's timestamp says we are alive: rewrite it every tick */
         manager_write_metrics(m);
         manager_notify_status(m);
@@ -1221,8 +1284,8 @@ static int manager_add_signals(Manager *m) {
 }
 
 /* ---- life cycle ------------------------------------------------------------------------------- */
-/* Targets keep their status file open below this descriptor number: half the soft RLIMIT_NOFILE,
- * pidfds and the rest have the other half. */
+/* Targets keep their statm and status files open below this descriptor number: half the soft
+ * RLIMIT_NOFILE, pidfds and the rest have the other half. */
 static int status_fd_bound(void) {
         struct rlimit nofile;
 

@@ -34,6 +34,10 @@ typedef struct CgroupAccount {
         uint64_t foreign;       /* bytes charged here that targets in other cgroups mlocked (page
                                    cache this cgroup read first) */
         uint64_t foreign_out;   /* of locked, the bytes charged to other cgroups */
+        uint64_t stat_hash;     /* memory.stat's fingerprint at the last read (cgroup_memory_stat_parse()) */
+        bool changed;           /* it moved at the last tick, or could not be read: the targets
+                                   there are sampled for drift */
+        size_t n_targets;       /* targets there at the last tick (0: dropped at the next) */
 } CgroupAccount;
 
 struct Manager {
@@ -48,8 +52,9 @@ struct Manager {
         Target **targets;       /* sorted by pid */
         size_t n_targets;
 
-        CgroupAccount *cgroups;
+        CgroupAccount *cgroups; /* sorted by path; kept across ticks */
         size_t n_cgroups;
+        uint64_t cgroups_gen;   /* bumped when cgroups is remade: targets' cached indexes are stale */
 
         uint64_t locked_bytes;  /* sum over targets */
         uint64_t injections_total;
@@ -82,7 +87,8 @@ struct Manager {
         uint64_t drift_rechecks;        /* rechecks started because a target's lock drifted */
         uint64_t tick;                  /* rounds (accounting ticks, settle rechecks): a target is
                                            sampled once a round */
-        unsigned tick_samples, tick_rereads; /* this tick: status samples, smaps reads asked for */
+        unsigned tick_samples, tick_rereads, tick_status_reads; /* this tick: statm samples, smaps reads
+                                                                   asked for, status reads (VmLck) */
         int keep_fd_below;              /* status descriptors are kept open below this number */
 };
 

@@ -463,7 +463,7 @@ int target_new(Manager *m, pid_t pid, Target **ret) {
         t->manager = m;
         t->pid = pid;
         t->pidfd = -EBADF;
-        t->status_fd = -EBADF;
+        t->statm_fd = t->status_fd = -EBADF;
         t->state = strdup("pending");
         if (!t->state) {
                 free(t);
@@ -481,6 +481,7 @@ Target *target_free(Target *t) {
         sd_event_source_disable_unref(t->watch_source);
         mapwatch_free(t->watch);
         safe_close(t->pidfd);
+        safe_close(t->statm_fd);
         safe_close(t->status_fd);
         free(t->comm);
         free(t->exe);

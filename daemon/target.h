@@ -154,6 +154,9 @@ typedef struct Target {
                                    another cgroup read first), in pages, from the last verify */
         uint64_t memcg_ino;     /* the inode of its memory cgroup's directory (kpagecgroup's name
                                    for it), 0: unknown */
+        size_t account;         /* its index in manager->cgroups, valid while account_gen is the
+                                   manager's cgroups_gen (0: look it up); SIZE_MAX: none */
+        uint64_t account_gen;
         uint64_t not_mlocked;   /* bytes of mlockd's locked ranges the kernel did not mlock (partial:
                                    not-mlocked, folio, drifted) */
         uint64_t vm_locked;     /* VmLck when the last job ended: a drop is drift */
@@ -174,9 +177,13 @@ typedef struct Target {
         bool deferred;          /* a candidate found by a fork/exec event: young, rechecked on the settle timer */
         bool trimmed;           /* the last plan was cut by MaxLocked= or a budget: no recheck */
         uint64_t checked_size;  /* VmSize (bytes) at the last recheck, 0: none yet */
-        int status_fd;          /* /proc/PID/status, kept open for the tick's samples; -EBADF: none */
-        uint64_t sampled_tick;  /* the accounting tick of sample, 0: none */
-        ProcMmCounters sample;  /* VmSize and VmLck then */
+        int statm_fd;           /* /proc/PID/statm, kept open for the tick's samples; -EBADF: none */
+        int status_fd;          /* /proc/PID/status, kept open once the drift check read it */
+        uint64_t sampled_tick;  /* the round of vm_size, 0: none */
+        uint64_t vm_size;       /* VmSize (bytes) then */
+        uint64_t status_tick;   /* the round of vm_lck (read with vm_size from status), 0: none */
+        uint64_t vm_lck;        /* VmLck (bytes) then */
+        bool drift_read;        /* the drift check read VmLck since the last job ended */
         struct InjectorCall *call;      /* a request of its own in flight (exe, recheck) */
         struct InjectorCall *job_call;  /* the job's request in flight */
         int next_job;           /* TargetNext: what runs when the job ends */

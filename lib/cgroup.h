@@ -71,6 +71,9 @@ typedef struct CgroupMemory {
         uint64_t unevictable_local; /* v1 "unevictable"; v2 same as unevictable */
         uint64_t limit;             /* UINT64_MAX = no limit ("max", or v1's huge value) */
         uint64_t usage;
+        uint64_t stat_hash;         /* a fingerprint of all of memory.stat: it moves when any figure
+                                       of the cgroup does (its pages, faults, LRU lists), so an equal
+                                       one says nothing there changed between two reads */
 } CgroupMemory;
 
 /* What to read of a cgroup: memory.stat (unevictable, unevictable_local), the limit, the usage. */
@@ -105,8 +108,9 @@ int cgroup_read_memory_at(const CgroupLayout *l, int dir_fd, bool is_root, Cgrou
  * gives for the pages charged to that cgroup. Errors as cgroup_read_memory(). */
 int cgroup_inode(const CgroupLayout *l, const char *path, uint64_t *ret);
 
-/* Parse memory.stat text of the given version into unevictable / unevictable_local (the other
- * fields are left alone). -EBADMSG when a needed key is missing or not a number. */
+/* Parse memory.stat text of the given version into unevictable / unevictable_local and stat_hash
+ * (the other fields are left alone), in one pass without allocation. -EBADMSG when a needed key is
+ * missing or not a number. */
 int cgroup_memory_stat_parse(CgroupVersion v, const char *text, CgroupMemory *m);
 
 /* Bytes that may still be locked: min(budget - unevictable [when budget > 0],

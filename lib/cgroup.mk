@@ -17,4 +17,6 @@ tests_test_metrics_SOURCES = tests/test-metrics.c
 #   tests/data/cgroup/proc/PID/cgroup: /proc/PID/cgroup texts
 
 bench_programs += tests/bench/bench-cgroup
-tests_bench_bench_cgroup_SOURCES = tests/bench/bench-cgroup.c
+# with the manager's accounting itself (daemon/manager-account.c), the rest of the manager stubbed
+tests_bench_bench_cgroup_SOURCES = tests/bench/bench-cgroup.c daemon/manager-account.c
+tests_bench_bench_cgroup_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS) -I$(top_srcdir)/daemon

@@ -23,3 +23,7 @@ tests_helpers_memcg_experiment_SOURCES = tests/helpers/memcg-experiment.c
 EXTRA_DIST += \
 	tests/data/maps \
 	tests/data/procmon
+
+# The machine's process events as the daemon's subscription sees them (bench-lock.sh, idle)
+bench_programs += tests/bench/bench-events
+tests_bench_bench_events_SOURCES = tests/bench/bench-events.c

@@ -393,13 +393,14 @@ int procfs_parse_mm_counters(const char *buf, size_t n, ProcMmCounters *ret) {
         return 0;
 }
 
-int procfs_open_status(const char *proc_root, pid_t pid, int *ret_fd) {
+/* /proc/PID/NAME opened for preads again and again */
+static int open_proc_file(const char *proc_root, pid_t pid, const char *name, int *ret_fd) {
         _cleanup_free_ char *path = NULL;
         int fd, r;
 
         if (!ret_fd)
                 return -EINVAL;
-        r = proc_path(proc_root, pid, 0, "status", &path);
+        r = proc_path(proc_root, pid, 0, name, &path);
         if (r < 0)
                 return r;
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -409,16 +410,67 @@ int procfs_open_status(const char *proc_root, pid_t pid, int *ret_fd) {
         return 0;
 }
 
-int procfs_sample_mm_counters(int fd, ProcMmCounters *ret) {
-        char buf[4096]; /* status is about 1.5 KiB; the Vm lines come in its first half */
+int procfs_open_status(const char *proc_root, pid_t pid, int *ret_fd) {
+        return open_proc_file(proc_root, pid, "status", ret_fd);
+}
+
+int procfs_open_statm(const char *proc_root, pid_t pid, int *ret_fd) {
+        return open_proc_file(proc_root, pid, "statm", ret_fd);
+}
+
+/* One pread at offset 0 of a kept /proc file: the kernel makes the text afresh for it. */
+static int pread_afresh(int fd, char *buf, size_t size, size_t *ret_n) {
         ssize_t n;
 
         if (fd < 0)
                 return -EBADF;
-        n = pread(fd, buf, sizeof buf, 0);
+        n = pread(fd, buf, size, 0);
         if (n < 0)
                 return -errno;
-        return procfs_parse_mm_counters(buf, (size_t) n, ret);
+        *ret_n = (size_t) n;
+        return 0;
+}
+
+int procfs_sample_mm_counters(int fd, ProcMmCounters *ret) {
+        char buf[4096]; /* status is about 1.5 KiB; the Vm lines come in its first half */
+        size_t n = 0;
+        int r;
+
+        r = pread_afresh(fd, buf, sizeof buf, &n);
+        if (r < 0)
+                return r;
+        return procfs_parse_mm_counters(buf, n, ret);
+}
+
+int procfs_parse_statm_size(const char *buf, size_t n, uint64_t page_size, uint64_t *ret) {
+        uint64_t pages = 0;
+        size_t i = 0;
+
+        if (!buf || !ret || page_size == 0)
+                return -EINVAL;
+        for (; i < n && buf[i] >= '0' && buf[i] <= '9'; i++) {
+                unsigned d = (unsigned) (buf[i] - '0');
+
+                if (pages > (UINT64_MAX - d) / 10)
+                        return -EINVAL;
+                pages = pages * 10 + d;
+        }
+        if (i == 0 || i == n || buf[i] != ' ' || pages > UINT64_MAX / page_size)
+                return i == 0 && n == 0 ? -ENODATA : -EINVAL;
+        *ret = pages * page_size;
+        return 0;
+}
+
+int procfs_sample_vm_size(int fd, uint64_t *ret) {
+        char buf[128]; /* seven numbers of pages */
+        long ps = sysconf(_SC_PAGESIZE);
+        size_t n = 0;
+        int r;
+
+        r = pread_afresh(fd, buf, sizeof buf, &n);
+        if (r < 0)
+                return r;
+        return procfs_parse_statm_size(buf, n, ps > 0 ? (uint64_t) ps : 4096, ret);
 }
 
 static int cmp_pid(const void *a, const void *b) {

@@ -61,6 +61,14 @@ int procfs_parse_mm_counters(const char *buf, size_t n, ProcMmCounters *ret);
 int procfs_open_status(const char *proc_root, pid_t pid, int *ret_fd);
 /* One pread at offset 0 into a stack buffer, parsed. */
 int procfs_sample_mm_counters(int fd, ProcMmCounters *ret);
+/* VmSize alone, from /proc/PID/statm (its first field, in pages), the same way: the kernel makes
+ * statm from a few counters, where status is formatted whole (signal masks, CPU lists) on every
+ * read, several times the cost. statm has no locked figure. */
+int procfs_open_statm(const char *proc_root, pid_t pid, int *ret_fd);
+int procfs_sample_vm_size(int fd, uint64_t *ret);
+/* The size field of statm text (n bytes, need not be NUL-terminated) in bytes. -ENODATA when
+ * empty (a process gone between open and read), -EINVAL when malformed. */
+int procfs_parse_statm_size(const char *buf, size_t n, uint64_t page_size, uint64_t *ret);
 /* The thread ids of pid, from /proc/PID/task, in ascending order. */
 int procfs_list_threads(const char *proc_root, pid_t pid, pid_t **ret, size_t *ret_n);
 /* 1 when every thread of pid is in uninterruptible sleep (State: D: a vfork parent, a read of a

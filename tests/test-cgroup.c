@@ -423,6 +423,37 @@ static void test_memory_stat_parse(void) {
         ASSERT_EQ_U64(m.unevictable_local, 1);
 }
 
+/* The fingerprint moves with any figure, not only unevictable, and stays with the same text. */
+static void test_memory_stat_fingerprint(void) {
+        static const char v2[] = "anon 4096\nfile 8192\npgfault 17\nunevictable 4096\n",
+                          v2_fault[] = "anon 4096\nfile 8192\npgfault 18\nunevictable 4096\n",
+                          v1[] = "rss 4096\nunevictable 0\ntotal_rss 4096\ntotal_unevictable 0\n",
+                          v1_total[] = "rss 4096\nunevictable 0\ntotal_rss 8192\ntotal_unevictable 0\n";
+        CgroupMemory a = {}, b = {};
+
+        ASSERT_OK(cgroup_memory_stat_parse(CGROUP_V2, v2, &a));
+        ASSERT_OK(cgroup_memory_stat_parse(CGROUP_V2, v2, &b));
+        ASSERT_EQ_U64(a.stat_hash, b.stat_hash);
+        ASSERT_OK(cgroup_memory_stat_parse(CGROUP_V2, v2_fault, &b));
+        ASSERT_EQ_U64(a.unevictable, b.unevictable);
+        ASSERT_TRUE(a.stat_hash != b.stat_hash);
+        ASSERT_OK(cgroup_memory_stat_parse(CGROUP_V1, v1, &a));
+        ASSERT_OK(cgroup_memory_stat_parse(CGROUP_V1, v1_total, &b));
+        ASSERT_TRUE(a.stat_hash != b.stat_hash);
+        /* the same cgroup read twice through the library: the same fingerprint */
+        {
+                CgroupLayout l = {};
+
+                ASSERT_OK(cgroup_layout_detect(fixture("v2"), &l));
+                ASSERT_OK(cgroup_read_memory_fields(&l, "/system.slice/redis.service", CGROUP_READ_STAT, &a));
+                ASSERT_OK(cgroup_read_memory_fields(&l, "/system.slice/redis.service", CGROUP_READ_STAT, &b));
+                ASSERT_EQ_U64(a.stat_hash, b.stat_hash);
+                ASSERT_OK(cgroup_read_memory_fields(&l, "/system.slice/capped.service", CGROUP_READ_STAT, &b));
+                ASSERT_TRUE(a.stat_hash != b.stat_hash);
+                cgroup_layout_done(&l);
+        }
+}
+
 static void test_lockable(void) {
         CgroupMemory m = { .unevictable = 3 * MiB, .limit = UINT64_MAX, .usage = 100 * MiB };
 
@@ -631,6 +662,7 @@ int main(void) {
         test_read_memory_fields();
         test_read_memory_large_stat();
         test_memory_stat_parse();
+        test_memory_stat_fingerprint();
         test_lockable();
         return test_live();
 }

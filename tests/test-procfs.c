@@ -156,10 +156,32 @@ static int parse_text(const char *text, size_t cut, ProcMmCounters *ret) {
         return procfs_parse_mm_counters(text, strlen(text) - cut, ret);
 }
 
+/* A child that waits to be killed, and its /proc file opened by open_file. */
+static int open_on_child(int (*open_file)(const char *, pid_t, int *), pid_t *ret_child) {
+        int fd = -EBADF;
+        pid_t child = fork();
+
+        ASSERT_TRUE(child >= 0);
+        if (child == 0) {
+                pause();
+                _exit(0);
+        }
+        ASSERT_OK(open_file("/proc", child, &fd));
+        *ret_child = child;
+        return fd;
+}
+
+static void end_child(pid_t child) {
+        int status;
+
+        ASSERT_OK(kill(child, SIGKILL));
+        ASSERT_EQ(waitpid(child, &status, 0), child);
+}
+
 static void test_mm_counters(void) {
         ProcMmCounters c = {}, after = {};
         size_t page = (size_t) sysconf(_SC_PAGESIZE), len = 64 * page;
-        int fd = -EBADF, status;
+        int fd = -EBADF;
         void *p;
         pid_t child;
 
@@ -203,17 +225,63 @@ static void test_mm_counters(void) {
         fd = safe_close(fd);
 
         /* bound to the process: once it is gone, the kept descriptor says so */
-        child = fork();
-        ASSERT_TRUE(child >= 0);
-        if (child == 0) {
-                pause();
-                _exit(0);
-        }
-        ASSERT_OK(procfs_open_status("/proc", child, &fd));
+        fd = open_on_child(procfs_open_status, &child);
         ASSERT_OK(procfs_sample_mm_counters(fd, &c));
-        ASSERT_OK(kill(child, SIGKILL));
-        ASSERT_EQ(waitpid(child, &status, 0), child);
+        end_child(child);
         ASSERT_ERROR(procfs_sample_mm_counters(fd, &c), ESRCH);
+        safe_close(fd);
+}
+
+/* VmSize from statm: its first field, in pages; one descriptor kept, bound to the process */
+static void test_statm_size(void) {
+        uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE), size = 0, after = 0;
+        size_t len = 64 * (size_t) page;
+        int fd = -EBADF;
+        void *p;
+        pid_t child;
+
+        ASSERT_OK(procfs_open_statm(root, 1234, &fd));
+        ASSERT_OK(procfs_sample_vm_size(fd, &size));
+        ASSERT_EQ_U64(size, 765 * page);
+        fd = safe_close(fd);
+        ASSERT_ERROR(procfs_open_statm(root, 99, &fd), ENOENT);
+        ASSERT_ERROR(procfs_sample_vm_size(-EBADF, &size), EBADF);
+
+        ASSERT_OK(procfs_parse_statm_size("3 1 0 0 0 1 0\n", 14, 4096, &size));
+        ASSERT_EQ_U64(size, 3 * 4096);
+        ASSERT_ERROR(procfs_parse_statm_size("", 0, 4096, &size), ENODATA);
+        ASSERT_ERROR(procfs_parse_statm_size("3", 1, 4096, &size), EINVAL); /* cut short */
+        ASSERT_ERROR(procfs_parse_statm_size("x 1\n", 4, 4096, &size), EINVAL);
+        ASSERT_ERROR(procfs_parse_statm_size("99999999999999999999 1\n", 23, 4096, &size), EINVAL);
+        ASSERT_ERROR(procfs_parse_statm_size("9999999999999999 1\n", 19, 4096, &size), EINVAL); /* bytes overflow */
+        ASSERT_EQ_U64(size, 3 * 4096);
+
+        /* this process: the size agrees with status's VmSize and follows a new mapping */
+        ASSERT_OK(procfs_open_statm("/proc", getpid(), &fd));
+        ASSERT_OK(procfs_sample_vm_size(fd, &size));
+        {
+                ProcMmCounters c;
+                int sfd = -EBADF;
+
+                ASSERT_OK(procfs_open_status("/proc", getpid(), &sfd));
+                ASSERT_OK(procfs_sample_mm_counters(sfd, &c));
+                ASSERT_OK(procfs_sample_vm_size(fd, &size));
+                ASSERT_EQ_U64(size, c.vm_size);
+                safe_close(sfd);
+        }
+        p = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ASSERT_TRUE(p != MAP_FAILED);
+        ASSERT_OK(procfs_sample_vm_size(fd, &after));
+        ASSERT_EQ_U64(after, size + len);
+        munmap(p, len);
+        ASSERT_OK(procfs_sample_vm_size(fd, &after));
+        ASSERT_EQ_U64(after, size);
+        fd = safe_close(fd);
+
+        fd = open_on_child(procfs_open_statm, &child);
+        ASSERT_OK(procfs_sample_vm_size(fd, &size));
+        end_child(child);
+        ASSERT_ERROR(procfs_sample_vm_size(fd, &size), ESRCH);
         safe_close(fd);
 }
 
@@ -224,5 +292,6 @@ int main(void) {
         test_comm_exe_limits();
         test_threads();
         test_mm_counters();
+        test_statm_size();
         return 0;
 }

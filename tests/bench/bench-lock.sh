@@ -73,23 +73,67 @@ Executable=$MY_TARGET
 Mode=onfault
 Regions=anon"
 
+# No process of the bench's own while a window is measured: bash builtins only, and no $(...)
+# (a subshell is a fork the daemon sees): read -t on a FIFO nobody writes for the wait, the
+# counters summed with read into a variable. What the daemon sees then are the machine's own
+# process events, counted by bench-events (the daemon's own proc connector subscription, in a
+# coprocess started before).
+mkfifo "$TEST_TMP/quiet"
+exec {quiet_fd}<>"$TEST_TMP/quiet"
+quiet_sleep() { read -r -t "$1" -u "$quiet_fd" _ || true; }
+# EVENTS: the fork, thread and exec events the machine made so far (bench-events runs as the
+# coprocess EVENTS_CO)
+events_now() {
+        local f nf t nt e ne
+        echo >&"${EVENTS_CO[1]}" && read -r -t 5 -u "${EVENTS_CO[0]}" f nf t nt e ne _ && EVENTS=$(( nf + nt + ne )) || EVENTS=0
+}
+# SWITCHES: the context switches of the given pids' threads, as ctxt_switches counts them
+ctxt_switches_quiet() {
+        local p f k v
+        SWITCHES=0
+        for p in "$@"; do
+                for f in /proc/"$p"/task/*/status; do
+                        [[ -r $f ]] || continue
+                        while read -r k v; do
+                                [[ $k == voluntary_ctxt_switches: || $k == nonvoluntary_ctxt_switches: ]] &&
+                                        (( SWITCHES += v ))
+                        done <"$f"
+                done
+        done
+}
 if section idle; then
-echo "== daemon with no target: wakeups per second (default AccountingInterval), $rounds windows of 4 s"
+echo "== daemon with no target: wakeups per second (default AccountingInterval), $rounds windows of 4 s," \
+     "the bench forking nothing meanwhile"
 start_mlockd
+coproc EVENTS_CO { exec "$bench/bench-events"; }
 sleep 1
+mapfile -t pids < <(daemon_pids)
 for r in $(seq 1 "$rounds"); do
-        mapfile -t pids < <(daemon_pids)
-        s0=$(ctxt_switches "${pids[@]}")
-        c0=$(cpu_ns "${pids[@]}")
-        sleep 4
-        s1=$(ctxt_switches "${pids[@]}")
-        c1=$(cpu_ns "${pids[@]}")
-        echo "$(( s1 - s0 )) $(( c1 - c0 ))"
+        quiet_sleep 1 # what the forks before are seen
+        ctxt_switches_quiet "${pids[@]}"; s0=$SWITCHES
+        events_now; p0=$EVENTS
+        quiet_sleep 4
+        events_now; p1=$EVENTS
+        ctxt_switches_quiet "${pids[@]}"; s1=$SWITCHES
+        # and with 100 fork+exec of the bench's own (/bin/true), for the wakeups per event
+        for i in {1..100}; do /bin/true; done
+        quiet_sleep 1
+        events_now; p2=$EVENTS
+        ctxt_switches_quiet "${pids[@]}"; s2=$SWITCHES
+        echo "$(( s1 - s0 )) $(( p1 - p0 )) $(( s2 - s1 )) $(( p2 - p1 ))"
 done >"$TEST_TMP/idle"
-echo "wakeups: median $(awk '{ print $1 / 4 }' "$TEST_TMP/idle" | median)/s;" \
-     "CPU: median $(awk '{ print $2 / 4e3 }' "$TEST_TMP/idle" | median) us/s;" \
+echo "wakeups: median $(awk '{ print $1 / 4 }' "$TEST_TMP/idle" | median)/s with" \
+     "$(awk '{ print $2 / 4 }' "$TEST_TMP/idle" | median) process events/s on the machine (per window: $(awk '{ printf "%s%d/%d", (NR > 1 ? ", " : ""), $1, $2 }' "$TEST_TMP/idle") wakeups/events);" \
+     "windows with no process event: $(awk '$2 == 0 { n++; s += $1 } END { printf "%d, %d wakeups in them", n, s }' "$TEST_TMP/idle");" \
      "RSS $(awk '/^VmRSS:/ { print $2 }' "/proc/$MLOCKD_PID/status") kB; floor 0/s"
 row "wakeups/s, no target" "$(awk '{ print $1 / 4 }' "$TEST_TMP/idle" | median)" 0
+row "  process events/s on the machine meanwhile" "$(awk '{ print $2 / 4 }' "$TEST_TMP/idle" | median)" -
+echo "with 100 /bin/true of the bench's own: wakeups per process event median $(awk '$4 > 0 { print $3 / $4 }' "$TEST_TMP/idle" | median)" \
+     "(per round: $(awk '{ printf "%s%d/%d", (NR > 1 ? ", " : ""), $3, $4 }' "$TEST_TMP/idle") wakeups/events)"
+row "  wakeups per process event" "$(awk '$4 > 0 { print $3 / $4 }' "$TEST_TMP/idle" | median)" -
+events_pid=$EVENTS_CO_PID
+exec {EVENTS_CO[1]}>&-
+wait "$events_pid" 2>/dev/null || true
 stop_mlockd
 fi
 
@@ -150,7 +194,13 @@ row "$many at once, daemon CPU per process, ms" \
 fi
 if section tick; then
 echo "== accounting tick with $many idle locked targets (AccountingInterval=1s): $rounds windows of 3 s"
-coproc SPAWN { "$bench/bench-spawn" -w "$many" 120 1024 "$MY_TARGET" "${target_args[@]}"; }
+# at debug, each tick logs the CPU time its handler took (the manager's thread CPU clock): the
+# tick alone, apart from what the machine's process events cost the daemon meanwhile
+stop_mlockd
+start_mlockd --log-level=debug
+# in a memory cgroup of their own, as a workload is: the bench's own processes are not there
+tick_cg=$(make_test_memcg "mlockd-bench-tick-$$")
+coproc SPAWN { echo "$BASHPID" >"$tick_cg/cgroup.procs" && exec "$bench/bench-spawn" -w "$many" 120 1024 "$MY_TARGET" "${target_args[@]}"; }
 while read -r -u "${SPAWN[0]}" line; do
         [[ $line == holding* ]] && break
 done
@@ -160,17 +210,41 @@ mapfile -t pids < <(daemon_pids)
 for r in $(seq 1 "$rounds"); do
         m0=$(cpu_ns "$MLOCKD_PID")
         c0=$(cpu_ns "${pids[@]}")
-        s0=$(ctxt_switches "${pids[@]}")
-        sleep 3
+        ctxt_switches_quiet "${pids[@]}"; s0=$SWITCHES
+        quiet_sleep 3
+        ctxt_switches_quiet "${pids[@]}"; s1=$SWITCHES
         m1=$(cpu_ns "$MLOCKD_PID")
         c1=$(cpu_ns "${pids[@]}")
-        s1=$(ctxt_switches "${pids[@]}")
         echo "$(( c1 - c0 )) $(( m1 - m0 )) $(( s1 - s0 ))"
 done >"$TEST_TMP/tick"
-echo "daemon CPU per tick: median $(awk '{ print $1 / 3e6 }' "$TEST_TMP/tick" | median) ms" \
+grep -o 'Tick: [0-9]* targets.* us of CPU' "$MLOCKD_LOG" | tail -n $(( rounds * 3 )) >"$TEST_TMP/tick.log"
+echo "daemon CPU per second (a tick and the machine's process events): median $(awk '{ print $1 / 3e6 }' "$TEST_TMP/tick" | median) ms" \
      "(manager alone $(awk '{ print $2 / 3e6 }' "$TEST_TMP/tick" | median) ms)," \
-     "wakeups $(awk '{ print $3 / 3 }' "$TEST_TMP/tick" | median)/s; floor 0"
-row "tick, $many idle targets, daemon CPU ms" "$(awk '{ print $1 / 3e6 }' "$TEST_TMP/tick" | median)" 0
+     "wakeups $(awk '{ print $3 / 3 }' "$TEST_TMP/tick" | median)/s"
+echo "the tick's own CPU (its handler, as the manager logs it), last $(wc -l <"$TEST_TMP/tick.log") ticks:" \
+     "median $(awk '{ print $(NF - 3) / 1e3 }' "$TEST_TMP/tick.log" | median) ms; floor 0; last: $(tail -n 1 "$TEST_TMP/tick.log")"
+row "tick, $many idle targets, tick CPU ms" "$(awk '{ print $(NF - 3) / 1e3 }' "$TEST_TMP/tick.log" | median)" 0
+# the same targets while their cgroup is busy: a process there maps and writes 4 MiB anew every
+# 0.3 s, so the cgroup's figures move on every tick and each target is looked at
+if command -v python3 >/dev/null; then
+        python3 -c '
+import mmap, sys, time
+open(sys.argv[1] + "/cgroup.procs", "w").write("0")
+while True:
+    m = mmap.mmap(-1, 4 << 20); m.write(b"x" * (4 << 20)); m.close(); time.sleep(0.3)' "$tick_cg" &
+        busy=$!
+        sleep 2
+        n0=$(grep -c 'Tick: [0-9]* targets' "$MLOCKD_LOG")
+        sleep 6
+        n1=$(grep -c 'Tick: [0-9]* targets' "$MLOCKD_LOG")
+        kill "$busy"
+        wait "$busy" 2>/dev/null || true
+        grep -o 'Tick: [0-9]* targets.* us of CPU' "$MLOCKD_LOG" | sed -n "$(( n0 + 1 )),${n1}p" >"$TEST_TMP/tick-busy.log"
+        echo "the tick's own CPU with the targets' cgroup busy, $(wc -l <"$TEST_TMP/tick-busy.log") ticks:" \
+             "median $(awk '{ print $(NF - 3) / 1e3 }' "$TEST_TMP/tick-busy.log" | median) ms; last: $(tail -n 1 "$TEST_TMP/tick-busy.log")"
+        row "  the same, their cgroup busy, tick CPU ms" "$(awk '{ print $(NF - 3) / 1e3 }' "$TEST_TMP/tick-busy.log" | median)" 0
+fi
+row "  daemon CPU per s (tick + process events), ms" "$(awk '{ print $1 / 3e6 }' "$TEST_TMP/tick" | median)" 0
 echo >&"${SPAWN[1]}"
 wait "$SPAWN_PID" 2>/dev/null || true
 fi
