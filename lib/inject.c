@@ -1037,10 +1037,14 @@ static int attach_once(pid_t pid, int pidfd, pid_t tid, usec_t timeout, InjectCa
         t->t_seize = now_usec(CLOCK_MONOTONIC);
         if (ptrace(PTRACE_SEIZE, t->tid, NULL, (void *) (long) PTRACE_O_TRACESYSGOOD) < 0) {
                 r = -errno;
-                if (r == -EPERM && procfs_read_status("/proc", pid, t->tid, &status) >= 0 &&
-                    status.tracer_pid != 0)
-                        return -EBUSY;
-                return r;
+                if (r != -EPERM)
+                        return r;
+                /* the kernel says EPERM for a thread that is exiting too (its exit_state set) */
+                if (pidfd_exited(t->tidfd) || pidfd_exited(t->pidfd) ||
+                    procfs_read_status("/proc", pid, t->tid, &status) < 0 || status.state == 'Z' ||
+                    status.state == 'X')
+                        return -ESRCH;
+                return status.tracer_pid != 0 ? -EBUSY : -EPERM;
         }
         t->seized = true;
         t_interrupt = now_usec(CLOCK_MONOTONIC);
