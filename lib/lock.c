@@ -400,16 +400,40 @@ static uint64_t planned_overlap(const LockPlan *plan, uint64_t s, uint64_t e) {
         return n;
 }
 
+/* A file mapping's page-cache folios are aligned in the file, not in memory: one can reach past
+ * either end of the VMA wherever the VMA's file offset there is not a multiple of the folio size,
+ * whatever lies beside it (the loader maps a library's segments at overlapping or distant
+ * offsets). The bytes of the VMA that such a folio could cover, at each end. */
+static uint64_t file_edge_bytes(const MapsRegion *r, const LockPlan *plan, uint64_t align) {
+        uint64_t len = r->end - r->start, head = 0, tail = 0;
+
+        if (r->offset % align != 0)
+                head = MIN(len, align - r->offset % align);
+        if ((r->offset + len) % align != 0)
+                tail = MIN(len - head, (r->offset + len) % align);
+        return planned_overlap(plan, r->start, r->start + head) + planned_overlap(plan, r->end - tail, r->end);
+}
+
+static bool is_file_region(const MapsRegion *r) {
+        return r->path && r->path[0] != '[' && r->inode != 0;
+}
+
 uint64_t lock_folio_split_bytes(const Maps *maps, const LockPlan *plan, uint64_t align) {
         uint64_t bytes = 0;
 
         if (!maps || !plan || align <= PAGE || (align & (align - 1)))
                 return 0;
-        for (size_t i = 0; i + 1 < maps->n; i++) {
-                const MapsRegion *a = &maps->regions[i], *b = &maps->regions[i + 1];
+        for (size_t i = 0; i < maps->n; i++) {
+                const MapsRegion *a = &maps->regions[i], *b = i + 1 < maps->n ? &maps->regions[i + 1] : NULL;
                 uint64_t edge = a->end, lo = edge & ~(align - 1), hi = lo + align;
 
-                if (edge % align == 0 || !may_share_folio(a, b))
+                if (is_file_region(a)) {
+                        bytes += file_edge_bytes(a, plan, align);
+                        continue;
+                }
+                /* anonymous: a folio is aligned in memory, and spans an edge only into a neighbour
+                 * it could belong to (the target split one VMA) */
+                if (!b || is_file_region(b) || edge % align == 0 || !may_share_folio(a, b))
                         continue;
                 /* the aligned block around the edge, clipped to the two VMAs */
                 bytes += planned_overlap(plan, MAX(lo, a->start), MIN(hi, b->end));

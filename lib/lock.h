@@ -88,10 +88,13 @@ uint64_t lock_region_align(const FolioSizes *f, const MapsRegion *r, uint64_t pa
  * when want is below the distance to the next boundary the chunk runs to that boundary. */
 uint64_t lock_chunk_end(uint64_t start, uint64_t end, uint64_t want, uint64_t align);
 
-/* Bytes of the plan's ranges that share an align-sized block with a neighbouring VMA: the
- * target's own VMA boundaries (mprotect, a partial munmap or mlock of its own) that cut through
- * where a large folio can be. Such a folio cannot be mlocked by any chunking; the job reports it
- * as partial:folio, and pageflags' large_not_mlocked says how much of it really is there. */
+/* Bytes of the plan's ranges where a large folio can reach past its VMA, which the kernel then
+ * cannot mlock (folio_within_vma()): in anonymous memory, an align-sized block shared with a
+ * neighbouring VMA (the target's own boundaries: mprotect, a partial munmap or mlock of its own);
+ * in a file mapping, each end whose file offset is not a multiple of align (page-cache folios are
+ * aligned in the file; the loader maps a library's segments at offsets that are not). No chunking
+ * can mlock such a folio; the job reports it as partial:folio, and pageflags' large_not_mlocked
+ * says how much of it really is there. */
 uint64_t lock_folio_split_bytes(const Maps *maps, const LockPlan *plan, uint64_t align);
 
 typedef struct LockVerify {

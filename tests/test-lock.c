@@ -254,16 +254,42 @@ static void test_folio_split(void) {
         LockPlan plan = { .ranges = r, .n_ranges = 1 }, own = { .ranges = adopted, .n_ranges = 1 };
 
         ASSERT_OK(maps_parse(text, &m));
-        /* only the 2 MiB block around 0x40300000 is cut; 0x40400000 is aligned; anon | file shares
-         * nothing */
-        ASSERT_EQ_U64(lock_folio_split_bytes(m, &plan, 2 * MiB), 2 * MiB);
+        /* the 2 MiB block around 0x40300000 is cut; 0x40400000 is aligned; anon | file shares
+         * nothing; the file's 1 MiB ends at offset 1 MiB, inside where a 2 MiB folio can be */
+        ASSERT_EQ_U64(lock_folio_split_bytes(m, &plan, 2 * MiB), 3 * MiB);
         /* with 64K folios the edge is aligned */
         ASSERT_EQ_U64(lock_folio_split_bytes(m, &plan, 64 * 1024), 0);
         ASSERT_EQ_U64(lock_folio_split_bytes(m, &plan, 4096), 0);
         /* only mlockd's ranges count */
         ASSERT_EQ_U64(lock_folio_split_bytes(m, &own, 2 * MiB), 0);
         r[0].start = 0x40380000;
-        ASSERT_EQ_U64(lock_folio_split_bytes(m, &plan, 2 * MiB), 512 * 1024);
+        ASSERT_EQ_U64(lock_folio_split_bytes(m, &plan, 2 * MiB), 512 * 1024 + 1 * MiB);
+}
+
+/* A library as the loader maps it: its segments at offsets that overlap (the last r--p begins a
+ * page before the previous one ended) and are not folio-aligned; a page-cache folio reaches past
+ * those ends whatever the neighbour, where the file offset is not a multiple of its size. */
+static void test_folio_split_library(void) {
+        _cleanup_(maps_freep) Maps *m = NULL;
+        const char *text =
+                "7f0000000000-7f0000028000 r--p 00000000 fe:00 7                          /usr/lib/libc.so.6\n"
+                "7f0000028000-7f00001bd000 r-xp 00028000 fe:00 7                          /usr/lib/libc.so.6\n"
+                "7f00001bd000-7f0000215000 r--p 001bd000 fe:00 7                          /usr/lib/libc.so.6\n"
+                "7f0000215000-7f0000219000 r--p 00214000 fe:00 7                          /usr/lib/libc.so.6\n"
+                "7f0000219000-7f000021b000 rw-p 00218000 fe:00 7                          /usr/lib/libc.so.6\n"
+                "7f000021b000-7f0000228000 rw-p 00000000 00:00 0 \n";
+        LockRange r[] = { { .start = 0x7f0000215000ULL, .end = 0x7f0000219000ULL } };
+        LockRange anon[] = { { .start = 0x7f000021b000ULL, .end = 0x7f0000228000ULL } };
+        LockPlan plan = { .ranges = r, .n_ranges = 1 }, bss = { .ranges = anon, .n_ranges = 1 };
+
+        ASSERT_OK(maps_parse(text, &m));
+        /* offset 0x214000: 16K from a 64K boundary; its end 0x218000 is 32K past one */
+        ASSERT_EQ_U64(lock_folio_split_bytes(m, &plan, 64 * 1024), 16 * 1024);
+        ASSERT_EQ_U64(lock_folio_split_bytes(m, &plan, 2 * MiB), 16 * 1024);
+        /* with 16K folios both ends are aligned */
+        ASSERT_EQ_U64(lock_folio_split_bytes(m, &plan, 16 * 1024), 0);
+        /* the anonymous bss after the file shares no folio with it */
+        ASSERT_EQ_U64(lock_folio_split_bytes(m, &bss, 2 * MiB), 0);
 }
 
 static void test_trim_aligned(Maps *m) {
@@ -296,6 +322,7 @@ int main(void) {
         test_region_align();
         test_chunk_end();
         test_folio_split();
+        test_folio_split_library();
         test_trim_aligned(m);
 
         test_select_anon(m);
