@@ -200,6 +200,8 @@ static int lock_calls(pid_t pid, int pidfd, InjectCache *cache, usec_t timeout, 
                 *ret_reason = inject_seccomp_action(t);
 
         q = inject_detach(t, &stats);
+        if (q >= 0)
+                inject_cache_note_hold(cache, pidfd, &stats);
         if (r >= 0 && q < 0)
                 r = q;
         if (r < 0)

@@ -206,6 +206,25 @@ static int parse_kb_line(const char *p, const char *end, uint64_t *ret) {
         return 0;
 }
 
+int procfs_read_runtime(const char *proc_root, pid_t pid, pid_t tid, uint64_t *ret) {
+        _cleanup_free_ char *buf = NULL;
+        const char *p;
+        uint64_t ns;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = read_proc_file(proc_root, pid, tid, "schedstat", &buf);
+        if (r < 0)
+                return r;
+        p = buf;                                        /* "RUNTIME_NS RUN_DELAY_NS TIMESLICES" */
+        r = parse_field_u64(&p, &ns);
+        if (r < 0)
+                return r;
+        *ret = ns;
+        return 0;
+}
+
 int procfs_read_status(const char *proc_root, pid_t pid, pid_t tid, ProcStatus *ret) {
         _cleanup_free_ char *buf = NULL;
         ProcStatus s = { .seccomp = -1 };

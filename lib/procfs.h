@@ -37,6 +37,10 @@ typedef struct ProcStatus {
         unsigned threads;
 } ProcStatus;
 
+/* How long the thread has run on a CPU, in ns (the first field of /proc/PID/task/TID/schedstat;
+ * tid 0: the process's main thread). -ENOENT without CONFIG_SCHED_INFO. */
+int procfs_read_runtime(const char *proc_root, pid_t pid, pid_t tid, uint64_t *ret);
+
 /* tid 0: the process's own status; else /proc/PID/task/TID/status */
 int procfs_read_status(const char *proc_root, pid_t pid, pid_t tid, ProcStatus *ret);
 /* readlink of /proc/PID/exe; strips " (deleted)" */
