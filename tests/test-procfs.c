@@ -285,6 +285,25 @@ static void test_statm_size(void) {
         safe_close(fd);
 }
 
+/* schedstat's first field, a thread's run time in ns: on a fixture, a malformed one, a missing one,
+ * and our own, which grows as we run */
+static void test_runtime(void) {
+        uint64_t ns = 0, again = 0;
+
+        ASSERT_OK(procfs_read_runtime(root, 1234, 1235, &ns));
+        ASSERT_EQ_U64(ns, 123456789);
+        ASSERT_ERROR(procfs_read_runtime(root, 1234, 1234, &ns), EINVAL);
+        ASSERT_TRUE(procfs_read_runtime(root, 88, 0, &ns) < 0);
+        if (procfs_read_runtime("/proc", getpid(), gettid(), &ns) < 0) {
+                fprintf(stderr, "no schedstat here (CONFIG_SCHED_INFO), live read skipped\n");
+                return;
+        }
+        for (volatile unsigned i = 0; again <= ns && i < 100000000; i++)
+                if (i % 1000000 == 0)
+                        ASSERT_OK(procfs_read_runtime("/proc", getpid(), gettid(), &again));
+        ASSERT_TRUE(again > ns);
+}
+
 int main(void) {
         snprintf(root, sizeof root, "%s/procfs", test_data_dir());
         test_stat();
@@ -293,5 +312,6 @@ int main(void) {
         test_threads();
         test_mm_counters();
         test_statm_size();
+        test_runtime();
         return 0;
 }
