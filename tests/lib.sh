@@ -387,6 +387,23 @@ mlocked_kb() {
         echo $((pages * ps / 1024))
 }
 
+# unevictable_agrees CG PID [TIMEOUT]: wait (default 15 s) until the cgroup CG's memory.stat
+# unevictable is within 2% of what PID truly has mlocked, both read again each time; sets
+# UNEVICTABLE and TRUTH (bytes) to the last figures either way. The kernel flushes memcg
+# statistics in batches: up to about 64 pages a CPU plus 128 may wait for its periodic flush, every
+# 2 s, which a loaded machine can delay.
+unevictable_agrees() {
+        local cg=$1 pid=$2 timeout=${3:-15} deadline
+        deadline=$(( $(date +%s%N) + timeout * 1000000000 ))
+        while :; do
+                TRUTH=$(( $(mlocked_kb "$pid") * 1024 ))
+                UNEVICTABLE=$(awk '$1 == "unevictable" { print $2 }' "$cg/memory.stat")
+                (( UNEVICTABLE * 100 >= TRUTH * 98 && UNEVICTABLE * 100 <= TRUTH * 102 )) && return 0
+                (( $(date +%s%N) < deadline )) || return 1
+                sleep 0.1
+        done
+}
+
 # unit_syscall_filter UNIT_FILE: the system calls the unit's SystemCallFilter= lines allow, one per
 # line, groups expanded with systemd-analyze syscall-filter (allow lists, then ~ removals, in
 # order). Empty when the unit has no filter or systemd-analyze is missing.

@@ -56,10 +56,8 @@ if (( pages_ok )); then
         mlocked=$(page_count mlocked "$a" "$(range "$addr_a")")
         (( mlocked == 8192 )) || fail "$a: $mlocked of 8192 pages mlocked after the relock"
         # the kernel's unevictable agrees within 2% with what is mlocked (batched statistics)
-        truth=$(( $(mlocked_kb "$a") * 1024 ))
-        wait_until 5 eval '(( $(unevictable_of "$cg_a") * 100 >= truth * 98 && $(unevictable_of "$cg_a") * 100 <= truth * 102 ))' ||
-                fail "$a: unevictable $(unevictable_of "$cg_a"), $truth bytes mlocked"
-        note "$a relocked: $truth bytes mlocked, unevictable $(unevictable_of "$cg_a")"
+        unevictable_agrees "$cg_a" "$a" || fail "$a: unevictable $UNEVICTABLE, $TRUTH bytes mlocked"
+        note "$a relocked: $TRUTH bytes mlocked, unevictable $UNEVICTABLE"
 else
         note "per-page flags unreadable here: the relock checked by VmFlags and Locked: only"
 fi

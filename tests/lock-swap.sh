@@ -50,16 +50,11 @@ grep -q "Process $pid (.*): pages faulted in under the lock were not mlocked; re
 
 # the kernel's unevictable agrees within 2% with the pages truly mlocked in the cgroup (the
 # target is alone in it; its statistics are flushed in batches), from below and from above
-truth=$(( $(mlocked_kb "$pid") * 1024 ))
-agrees() { (( unevictable * 100 >= truth * 98 && unevictable * 100 <= truth * 102 )); }
-for i in $(seq 1 20); do
-        unevictable=$(awk '$1 == "unevictable" { print $2 }' "$cg/memory.stat")
-        agrees && break
-        sleep 0.1
-done
-note "memory.stat unevictable: $unevictable, mlocked in the target: $truth"
-(( truth >= 64 * 1024 * 1024 )) || fail "the target has $truth bytes mlocked, 64 MiB were locked"
-agrees || fail "unevictable $unevictable, $truth bytes mlocked: not within 2%"
+agreed=0
+unevictable_agrees "$cg" "$pid" && agreed=1
+note "memory.stat unevictable: $UNEVICTABLE, mlocked in the target: $TRUTH"
+(( TRUTH >= 64 * 1024 * 1024 )) || fail "the target has $TRUTH bytes mlocked, 64 MiB were locked"
+(( agreed )) || fail "unevictable $UNEVICTABLE, $TRUTH bytes mlocked: not within 2%"
 
 # the bus reports the mlocked bytes
 j=$(busctl --json=short call org.mlockd1 /org/mlockd1 org.mlockd1.Manager DescribeTarget u "$pid") ||
