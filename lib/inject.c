@@ -123,6 +123,8 @@ struct Tracee {
 
         usec_t t_seize, t_stop, t_release;
         uint64_t release_runtime;       /* the thread's run time at the release (ns; 0: unknown) */
+        usec_t run_wait;                /* InjectStats */
+        bool run_wait_expired;
         usec_t stop_wait, in_calls;     /* InjectStats */
         unsigned calls, frame_calls;
 };
@@ -994,32 +996,39 @@ static void tracee_abort(Tracee **t) {
 /* Before holding a process again within a second: the thread held last must have run since, or
  * be asleep. Measured (a 384 MiB full lock at MaxPause=5ms, every hold under 5.5 ms): the target's
  * own clock saw one gap of 78 ms spanning 25 holds, released each time without getting to run
- * before the next. Bounded: a thread that cannot get a CPU that long is not waited for longer. */
-static void wait_ran_since_release(const InjectCache *cache, Tracee *t) {
+ * before the next. Bounded: a thread that cannot get a CPU that long is not waited for longer.
+ * False when it gave up at that bound. */
+static bool ran_since_release(const InjectCache *cache, Tracee *t, usec_t start) {
         const HoldNote *h = NULL;
-        usec_t start = now_usec(CLOCK_MONOTONIC);
         ProcStatus status;
         uint64_t ino, runtime;
 
         if (!cache || pidfd_pidfs_inode(t->pidfd, &ino) < 0)
-                return;
+                return true;
         for (size_t i = 0; i < HOLDS_MAX; i++)
                 if (cache->holds[i].pidfs_ino == ino)
                         h = &cache->holds[i];
         if (!h || start - h->released > RUN_BETWEEN_RECENT)
-                return;
+                return true;
         for (usec_t nap = 20;; nap = MIN(nap * 2, 500)) {
                 if (procfs_read_runtime("/proc", t->pid, h->tid, &runtime) < 0 || runtime - h->runtime >= RUN_BETWEEN_NS)
-                        return;
+                        return true;
                 /* asleep (or stopped) again: it went back to what it waits for */
                 if (procfs_read_status("/proc", t->pid, h->tid, &status) < 0 || status.state != 'R')
-                        return;
+                        return true;
                 if (now_usec(CLOCK_MONOTONIC) - start >= RUN_BETWEEN_MAX) {
                         log_debug("Thread %d did not get to run since its last hold; holding it again.", (int) h->tid);
-                        return;
+                        return false;
                 }
                 sleep_usec(nap);
         }
+}
+
+static void wait_ran_since_release(const InjectCache *cache, Tracee *t) {
+        usec_t start = now_usec(CLOCK_MONOTONIC);
+
+        t->run_wait_expired = !ran_since_release(cache, t, start);
+        t->run_wait = now_usec(CLOCK_MONOTONIC) - start;
 }
 
 void inject_cache_note_hold(InjectCache *cache, int pidfd, const InjectStats *stats) {
@@ -1454,6 +1463,8 @@ int inject_detach(Tracee *t, InjectStats *ret_stats) {
                         .in_calls = t->in_calls,
                         .tid = t->tid,
                         .release_runtime = t->release_runtime,
+                        .run_wait = t->run_wait,
+                        .run_wait_expired = t->run_wait_expired,
                 };
         tracee_free(t);
         return r;
