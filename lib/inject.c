@@ -35,9 +35,9 @@
 #define ABIS_MAX 4
 #define VDSO_READ_MAX (64U * 1024U)
 #define EXEC_SCAN_MAX (16U * 1024U * 1024U)
-/* A hold soon after another of the same process first lets the thread held last run this long
- * (its own code, not just the kernel's way back from the stop): holds back to back that the
- * target never ran between add up to one long stall. At most RUN_BETWEEN_MAX is waited. */
+/* A hold soon after another of the same process first lets the thread held last get a CPU (be
+ * switched in, or have run this long): holds back to back that the target never ran between add
+ * up to one long stall. At most RUN_BETWEEN_MAX is waited. */
 #define RUN_BETWEEN_NS (50 * 1000)
 #define RUN_BETWEEN_MAX (10 * USEC_PER_MSEC)
 #define RUN_BETWEEN_RECENT USEC_PER_SEC
@@ -66,12 +66,13 @@ typedef struct FileFind {
         uint64_t used;
 } FileFind;
 
-/* The last hold of a process: its thread, that thread's run time then, and when it was let go. */
+/* The last hold of a process: its thread, that thread's schedstat then, and when it was let go. */
 #define HOLDS_MAX 16
 typedef struct HoldNote {
         uint64_t pidfs_ino;             /* 0: a free slot */
         pid_t tid;
         uint64_t runtime;               /* ns */
+        uint64_t timeslices;
         usec_t released;
 } HoldNote;
 
@@ -122,7 +123,7 @@ struct Tracee {
         const char *seccomp_action;
 
         usec_t t_seize, t_stop, t_release;
-        uint64_t release_runtime;       /* the thread's run time at the release (ns; 0: unknown) */
+        ProcSchedstat release_sched;    /* the thread's at the release (runtime 0: unknown) */
         usec_t run_wait;                /* InjectStats */
         bool run_wait_expired;
         usec_t stop_wait, in_calls;     /* InjectStats */
@@ -971,8 +972,8 @@ static int tracee_release(Tracee *t) {
                 return r;
         }
         /* what the next hold waits for: this thread's run time while it cannot run */
-        if (procfs_read_runtime("/proc", t->pid, t->tid, &t->release_runtime) < 0)
-                t->release_runtime = 0;
+        if (procfs_read_schedstat("/proc", t->pid, t->tid, &t->release_sched) < 0)
+                t->release_sched = (ProcSchedstat) {};
         /* the end of the hold: taken before the detach, since the target it wakes may preempt us
          * before the call returns (a busy target on our CPU: a whole time slice) */
         t->t_release = now_usec(CLOCK_MONOTONIC);
@@ -993,15 +994,18 @@ static void tracee_abort(Tracee **t) {
         *t = tracee_free(*t);
 }
 
-/* Before holding a process again within a second: the thread held last must have run since, or
- * be asleep. Measured (a 384 MiB full lock at MaxPause=5ms, every hold under 5.5 ms): the target's
- * own clock saw one gap of 78 ms spanning 25 holds, released each time without getting to run
- * before the next. Bounded: a thread that cannot get a CPU that long is not waited for longer.
- * False when it gave up at that bound. */
+/* Before holding a process again within a second: the thread held last must have got a CPU since
+ * (switched in: its timeslices moved; or run RUN_BETWEEN_NS), or be asleep. Measured (a 384 MiB
+ * full lock at MaxPause=5ms, every hold under 5.5 ms): the target's own clock saw one gap of 78 ms
+ * spanning 25 holds, released each time without getting to run before the next. The timeslices,
+ * not the run time alone: that of a thread running on another CPU moves only at that CPU's next
+ * tick (up to 4 ms at HZ=250), and every step waited for it. Bounded: a thread that cannot get a
+ * CPU that long is not waited for longer. False when it gave up at that bound. */
 static bool ran_since_release(const InjectCache *cache, Tracee *t, usec_t start) {
         const HoldNote *h = NULL;
         ProcStatus status;
-        uint64_t ino, runtime;
+        ProcSchedstat now;
+        uint64_t ino;
 
         if (!cache || pidfd_pidfs_inode(t->pidfd, &ino) < 0)
                 return true;
@@ -1011,11 +1015,18 @@ static bool ran_since_release(const InjectCache *cache, Tracee *t, usec_t start)
         if (!h || start - h->released > RUN_BETWEEN_RECENT)
                 return true;
         for (usec_t nap = 20;; nap = MIN(nap * 2, 500)) {
-                if (procfs_read_runtime("/proc", t->pid, h->tid, &runtime) < 0 || runtime - h->runtime >= RUN_BETWEEN_NS)
+                if (procfs_read_schedstat("/proc", t->pid, h->tid, &now) < 0 || now.runtime - h->runtime >= RUN_BETWEEN_NS)
                         return true;
                 /* asleep (or stopped) again: it went back to what it waits for */
                 if (procfs_read_status("/proc", t->pid, h->tid, &status) < 0 || status.state != 'R')
                         return true;
+                /* switched in since, its run time not brought up to date (on another CPU, until its
+                 * tick) or it was put off the CPU again before its own code (seen on ours, 1 hold in
+                 * about 1,500): that long more, and it has run */
+                if (now.timeslices != h->timeslices) {
+                        sleep_usec(RUN_BETWEEN_NS / NSEC_PER_USEC);
+                        return true;
+                }
                 if (now_usec(CLOCK_MONOTONIC) - start >= RUN_BETWEEN_MAX) {
                         log_debug("Thread %d did not get to run since its last hold; holding it again.", (int) h->tid);
                         return false;
@@ -1048,7 +1059,7 @@ void inject_cache_note_hold(InjectCache *cache, int pidfd, const InjectStats *st
                         slot = h;
         }
         *slot = (HoldNote) { .pidfs_ino = ino, .tid = stats->tid, .runtime = stats->release_runtime,
-                             .released = now_usec(CLOCK_MONOTONIC) };
+                             .timeslices = stats->release_timeslices, .released = now_usec(CLOCK_MONOTONIC) };
 }
 
 static int attach_once(pid_t pid, int pidfd, pid_t tid, usec_t timeout, InjectCache *cache, Tracee **ret) {
@@ -1462,7 +1473,8 @@ int inject_detach(Tracee *t, InjectStats *ret_stats) {
                         .stop_wait = t->stop_wait,
                         .in_calls = t->in_calls,
                         .tid = t->tid,
-                        .release_runtime = t->release_runtime,
+                        .release_runtime = t->release_sched.runtime,
+                        .release_timeslices = t->release_sched.timeslices,
                         .run_wait = t->run_wait,
                         .run_wait_expired = t->run_wait_expired,
                 };

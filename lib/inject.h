@@ -59,6 +59,7 @@ typedef struct InjectStats {
                                    instruction to their exit stop (the kernel's work: mlock2 itself) */
         pid_t tid;              /* the thread held */
         uint64_t release_runtime; /* its run time at the release, ns (0: unknown) */
+        uint64_t release_timeslices; /* how many times it had been switched in then */
         usec_t run_wait;        /* before the seize: waiting for the thread held last (a hold of
                                    this process just before) to run (inject_cache_note_hold) */
         bool run_wait_expired;  /* that wait gave up at its bound, the thread not run */

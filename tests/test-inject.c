@@ -852,7 +852,8 @@ static void test_run_between(void) {
         const unsigned rounds = 200;
         volatile uint64_t *counter;
         cpu_set_t saved, one;
-        uint64_t last = 0, runtime;
+        uint64_t last = 0;
+        ProcSchedstat sched;
         unsigned expired = 0;
         usec_t waited = 0;
         int pidfd, status, cpu = -1;
@@ -883,7 +884,7 @@ static void test_run_between(void) {
         ASSERT_TRUE(pidfd >= 0);
         while (*counter == 0)
                 usleep(1000);
-        if (procfs_read_runtime("/proc", pid, pid, &runtime) < 0) {
+        if (procfs_read_schedstat("/proc", pid, pid, &sched) < 0) {
                 fprintf(stderr, "run_between: no schedstat (CONFIG_SCHED_INFO), the engine cannot wait, skipped\n");
                 goto finish;
         }
