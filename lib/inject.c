@@ -89,6 +89,7 @@ struct Tracee {
         pid_t pid, tid;
         int pidfd;                      /* the process; borrowed unless own_pidfd */
         bool own_pidfd;
+        uint64_t pidfs_ino;             /* its pidfs inode, with a cache (0: none, no pidfs) */
         int tidfd;                      /* PIDFD_THREAD of tid */
 
         uint64_t insn_addr[ABIS_MAX];   /* per ABI; 0: none found */
@@ -720,15 +721,13 @@ void inject_cache_stats(const InjectCache *c, InjectCacheStats *ret) {
  * runs; older kernels' anonymous pidfds share one: -EOPNOTSUPP, nothing is cached), the
  * executable's inode and the vdso's address. Reads maps into t (the scan and the frame use it). */
 static int sites_key(Tracee *t, InjectSites *ret) {
-        uint64_t ino;
         struct stat st;
         char path[64];
         int r;
 
-        r = pidfd_pidfs_inode(t->pidfd, &ino);
-        if (r < 0)
-                return r;
-        *ret = (InjectSites) { .pidfs_ino = ino };
+        if (t->pidfs_ino == 0)
+                return -EOPNOTSUPP;
+        *ret = (InjectSites) { .pidfs_ino = t->pidfs_ino };
         snprintf(path, sizeof path, "/proc/%d/exe", (int) t->pid);
         if (stat(path, &st) < 0)
                 return errno == ENOENT ? -ESRCH : -errno;
@@ -1005,12 +1004,11 @@ static bool ran_since_release(const InjectCache *cache, Tracee *t, usec_t start)
         const HoldNote *h = NULL;
         ProcStatus status;
         ProcSchedstat now;
-        uint64_t ino;
 
-        if (!cache || pidfd_pidfs_inode(t->pidfd, &ino) < 0)
+        if (!cache || t->pidfs_ino == 0)
                 return true;
         for (size_t i = 0; i < HOLDS_MAX; i++)
-                if (cache->holds[i].pidfs_ino == ino)
+                if (cache->holds[i].pidfs_ino == t->pidfs_ino)
                         h = &cache->holds[i];
         if (!h || start - h->released > RUN_BETWEEN_RECENT)
                 return true;
@@ -1042,23 +1040,22 @@ static void wait_ran_since_release(const InjectCache *cache, Tracee *t) {
         t->run_wait = now_usec(CLOCK_MONOTONIC) - start;
 }
 
-void inject_cache_note_hold(InjectCache *cache, int pidfd, const InjectStats *stats) {
+void inject_cache_note_hold(InjectCache *cache, const InjectStats *stats) {
         HoldNote *slot = NULL;
-        uint64_t ino;
 
-        if (!cache || !stats || stats->tid <= 0 || stats->release_runtime == 0 || pidfd_pidfs_inode(pidfd, &ino) < 0)
+        if (!cache || !stats || stats->pidfs_ino == 0 || stats->tid <= 0 || stats->release_runtime == 0)
                 return;
         for (size_t i = 0; i < HOLDS_MAX; i++) {
                 HoldNote *h = &cache->holds[i];
 
-                if (h->pidfs_ino == ino) {
+                if (h->pidfs_ino == stats->pidfs_ino) {
                         slot = h;
                         break;
                 }
                 if (!slot || h->released < slot->released)
                         slot = h;
         }
-        *slot = (HoldNote) { .pidfs_ino = ino, .tid = stats->tid, .runtime = stats->release_runtime,
+        *slot = (HoldNote) { .pidfs_ino = stats->pidfs_ino, .tid = stats->tid, .runtime = stats->release_runtime,
                              .timeslices = stats->release_timeslices, .released = now_usec(CLOCK_MONOTONIC) };
 }
 
@@ -1100,6 +1097,9 @@ static int attach_once(pid_t pid, int pidfd, pid_t tid, usec_t timeout, InjectCa
         }
         if (pidfd_exited(t->pidfd))
                 return -ESRCH;
+        /* what names the process in the cache (sites, holds); older kernels have no pidfs */
+        if (cache && pidfd_pidfs_inode(t->pidfd, &t->pidfs_ino) < 0)
+                t->pidfs_ino = 0;
 
         r = choose_thread(t, tid, &status);
         if (r < 0)
@@ -1472,6 +1472,7 @@ int inject_detach(Tracee *t, InjectStats *ret_stats) {
                         .frame_calls = t->frame_calls,
                         .stop_wait = t->stop_wait,
                         .in_calls = t->in_calls,
+                        .pidfs_ino = t->pidfs_ino,
                         .tid = t->tid,
                         .release_runtime = t->release_sched.runtime,
                         .release_timeslices = t->release_sched.timeslices,

@@ -902,7 +902,7 @@ static void test_run_between(void) {
                 ASSERT_OK(inject_call(t, INJECT_GETPID, NULL, &r));
                 ASSERT_EQ(r, pid);
                 ASSERT_OK(inject_detach(t, &stats));
-                inject_cache_note_hold(cache, pidfd, &stats);
+                inject_cache_note_hold(cache, &stats);
                 ASSERT_EQ(stats.tid, pid);
                 inject_cache_stats(cache, &st);
                 if (st.misses == 0) {
