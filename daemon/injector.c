@@ -463,8 +463,10 @@ static int handle(const InjectorRequest *req, int pidfd, InjectorReply *reply, i
                 /* where a hold went, for tests/bench/bench-pace.sh: waiting for the stop (the
                  * scheduler) against the call itself (the kernel's work); the rest is ours */
                 log_debug("Process %d: held %" PRIu64 " us, of which %" PRIu64 " us waiting for the stop and %"
-                          PRIu64 " us in the calls.", (int) req->pid, (uint64_t) stats.held,
-                          (uint64_t) stats.stop_wait, (uint64_t) stats.in_calls);
+                          PRIu64 " us in the calls; before it, %" PRIu64 " us waiting for the thread held last to "
+                          "run%s.", (int) req->pid, (uint64_t) stats.held, (uint64_t) stats.stop_wait,
+                          (uint64_t) stats.in_calls, (uint64_t) stats.run_wait,
+                          stats.run_wait_expired ? " (it did not)" : "");
                 return 0;
         }
 

@@ -35,9 +35,9 @@
 #define ABIS_MAX 4
 #define VDSO_READ_MAX (64U * 1024U)
 #define EXEC_SCAN_MAX (16U * 1024U * 1024U)
-/* A hold soon after another of the same process first lets the thread held last run this long
- * (its own code, not just the kernel's way back from the stop): holds back to back that the
- * target never ran between add up to one long stall. At most RUN_BETWEEN_MAX is waited. */
+/* A hold soon after another of the same process first lets the thread held last get a CPU (be
+ * switched in, or have run this long): holds back to back that the target never ran between add
+ * up to one long stall. At most RUN_BETWEEN_MAX is waited. */
 #define RUN_BETWEEN_NS (50 * 1000)
 #define RUN_BETWEEN_MAX (10 * USEC_PER_MSEC)
 #define RUN_BETWEEN_RECENT USEC_PER_SEC
@@ -66,12 +66,13 @@ typedef struct FileFind {
         uint64_t used;
 } FileFind;
 
-/* The last hold of a process: its thread, that thread's run time then, and when it was let go. */
+/* The last hold of a process: its thread, that thread's schedstat then, and when it was let go. */
 #define HOLDS_MAX 16
 typedef struct HoldNote {
         uint64_t pidfs_ino;             /* 0: a free slot */
         pid_t tid;
         uint64_t runtime;               /* ns */
+        uint64_t timeslices;
         usec_t released;
 } HoldNote;
 
@@ -88,6 +89,7 @@ struct Tracee {
         pid_t pid, tid;
         int pidfd;                      /* the process; borrowed unless own_pidfd */
         bool own_pidfd;
+        uint64_t pidfs_ino;             /* its pidfs inode, with a cache (0: none, no pidfs) */
         int tidfd;                      /* PIDFD_THREAD of tid */
 
         uint64_t insn_addr[ABIS_MAX];   /* per ABI; 0: none found */
@@ -122,7 +124,9 @@ struct Tracee {
         const char *seccomp_action;
 
         usec_t t_seize, t_stop, t_release;
-        uint64_t release_runtime;       /* the thread's run time at the release (ns; 0: unknown) */
+        ProcSchedstat release_sched;    /* the thread's at the release (runtime 0: unknown) */
+        usec_t run_wait;                /* InjectStats */
+        bool run_wait_expired;
         usec_t stop_wait, in_calls;     /* InjectStats */
         unsigned calls, frame_calls;
 };
@@ -717,15 +721,13 @@ void inject_cache_stats(const InjectCache *c, InjectCacheStats *ret) {
  * runs; older kernels' anonymous pidfds share one: -EOPNOTSUPP, nothing is cached), the
  * executable's inode and the vdso's address. Reads maps into t (the scan and the frame use it). */
 static int sites_key(Tracee *t, InjectSites *ret) {
-        uint64_t ino;
         struct stat st;
         char path[64];
         int r;
 
-        r = pidfd_pidfs_inode(t->pidfd, &ino);
-        if (r < 0)
-                return r;
-        *ret = (InjectSites) { .pidfs_ino = ino };
+        if (t->pidfs_ino == 0)
+                return -EOPNOTSUPP;
+        *ret = (InjectSites) { .pidfs_ino = t->pidfs_ino };
         snprintf(path, sizeof path, "/proc/%d/exe", (int) t->pid);
         if (stat(path, &st) < 0)
                 return errno == ENOENT ? -ESRCH : -errno;
@@ -969,8 +971,8 @@ static int tracee_release(Tracee *t) {
                 return r;
         }
         /* what the next hold waits for: this thread's run time while it cannot run */
-        if (procfs_read_runtime("/proc", t->pid, t->tid, &t->release_runtime) < 0)
-                t->release_runtime = 0;
+        if (procfs_read_schedstat("/proc", t->pid, t->tid, &t->release_sched) < 0)
+                t->release_sched = (ProcSchedstat) {};
         /* the end of the hold: taken before the detach, since the target it wakes may preempt us
          * before the call returns (a busy target on our CPU: a whole time slice) */
         t->t_release = now_usec(CLOCK_MONOTONIC);
@@ -991,55 +993,70 @@ static void tracee_abort(Tracee **t) {
         *t = tracee_free(*t);
 }
 
-/* Before holding a process again within a second: the thread held last must have run since, or
- * be asleep. Measured (a 384 MiB full lock at MaxPause=5ms, every hold under 5.5 ms): the target's
- * own clock saw one gap of 78 ms spanning 25 holds, released each time without getting to run
- * before the next. Bounded: a thread that cannot get a CPU that long is not waited for longer. */
-static void wait_ran_since_release(const InjectCache *cache, Tracee *t) {
+/* Before holding a process again within a second: the thread held last must have got a CPU since
+ * (switched in: its timeslices moved; or run RUN_BETWEEN_NS), or be asleep. Measured (a 384 MiB
+ * full lock at MaxPause=5ms, every hold under 5.5 ms): the target's own clock saw one gap of 78 ms
+ * spanning 25 holds, released each time without getting to run before the next. The timeslices,
+ * not the run time alone: that of a thread running on another CPU moves only at that CPU's next
+ * tick (up to 4 ms at HZ=250), and every step waited for it. Bounded: a thread that cannot get a
+ * CPU that long is not waited for longer. False when it gave up at that bound. */
+static bool ran_since_release(const InjectCache *cache, Tracee *t, usec_t start) {
         const HoldNote *h = NULL;
-        usec_t start = now_usec(CLOCK_MONOTONIC);
         ProcStatus status;
-        uint64_t ino, runtime;
+        ProcSchedstat now;
 
-        if (!cache || pidfd_pidfs_inode(t->pidfd, &ino) < 0)
-                return;
+        if (!cache || t->pidfs_ino == 0)
+                return true;
         for (size_t i = 0; i < HOLDS_MAX; i++)
-                if (cache->holds[i].pidfs_ino == ino)
+                if (cache->holds[i].pidfs_ino == t->pidfs_ino)
                         h = &cache->holds[i];
         if (!h || start - h->released > RUN_BETWEEN_RECENT)
-                return;
+                return true;
         for (usec_t nap = 20;; nap = MIN(nap * 2, 500)) {
-                if (procfs_read_runtime("/proc", t->pid, h->tid, &runtime) < 0 || runtime - h->runtime >= RUN_BETWEEN_NS)
-                        return;
+                if (procfs_read_schedstat("/proc", t->pid, h->tid, &now) < 0 || now.runtime - h->runtime >= RUN_BETWEEN_NS)
+                        return true;
                 /* asleep (or stopped) again: it went back to what it waits for */
                 if (procfs_read_status("/proc", t->pid, h->tid, &status) < 0 || status.state != 'R')
-                        return;
+                        return true;
+                /* switched in since, its run time not brought up to date (on another CPU, until its
+                 * tick) or it was put off the CPU again before its own code (seen on ours, 1 hold in
+                 * about 1,500): that long more, and it has run */
+                if (now.timeslices != h->timeslices) {
+                        sleep_usec(RUN_BETWEEN_NS / NSEC_PER_USEC);
+                        return true;
+                }
                 if (now_usec(CLOCK_MONOTONIC) - start >= RUN_BETWEEN_MAX) {
                         log_debug("Thread %d did not get to run since its last hold; holding it again.", (int) h->tid);
-                        return;
+                        return false;
                 }
                 sleep_usec(nap);
         }
 }
 
-void inject_cache_note_hold(InjectCache *cache, int pidfd, const InjectStats *stats) {
-        HoldNote *slot = NULL;
-        uint64_t ino;
+static void wait_ran_since_release(const InjectCache *cache, Tracee *t) {
+        usec_t start = now_usec(CLOCK_MONOTONIC);
 
-        if (!cache || !stats || stats->tid <= 0 || stats->release_runtime == 0 || pidfd_pidfs_inode(pidfd, &ino) < 0)
+        t->run_wait_expired = !ran_since_release(cache, t, start);
+        t->run_wait = now_usec(CLOCK_MONOTONIC) - start;
+}
+
+void inject_cache_note_hold(InjectCache *cache, const InjectStats *stats) {
+        HoldNote *slot = NULL;
+
+        if (!cache || !stats || stats->pidfs_ino == 0 || stats->tid <= 0 || stats->release_runtime == 0)
                 return;
         for (size_t i = 0; i < HOLDS_MAX; i++) {
                 HoldNote *h = &cache->holds[i];
 
-                if (h->pidfs_ino == ino) {
+                if (h->pidfs_ino == stats->pidfs_ino) {
                         slot = h;
                         break;
                 }
                 if (!slot || h->released < slot->released)
                         slot = h;
         }
-        *slot = (HoldNote) { .pidfs_ino = ino, .tid = stats->tid, .runtime = stats->release_runtime,
-                             .released = now_usec(CLOCK_MONOTONIC) };
+        *slot = (HoldNote) { .pidfs_ino = stats->pidfs_ino, .tid = stats->tid, .runtime = stats->release_runtime,
+                             .timeslices = stats->release_timeslices, .released = now_usec(CLOCK_MONOTONIC) };
 }
 
 static int attach_once(pid_t pid, int pidfd, pid_t tid, usec_t timeout, InjectCache *cache, Tracee **ret) {
@@ -1080,6 +1097,9 @@ static int attach_once(pid_t pid, int pidfd, pid_t tid, usec_t timeout, InjectCa
         }
         if (pidfd_exited(t->pidfd))
                 return -ESRCH;
+        /* what names the process in the cache (sites, holds); older kernels have no pidfs */
+        if (cache && pidfd_pidfs_inode(t->pidfd, &t->pidfs_ino) < 0)
+                t->pidfs_ino = 0;
 
         r = choose_thread(t, tid, &status);
         if (r < 0)
@@ -1452,8 +1472,12 @@ int inject_detach(Tracee *t, InjectStats *ret_stats) {
                         .frame_calls = t->frame_calls,
                         .stop_wait = t->stop_wait,
                         .in_calls = t->in_calls,
+                        .pidfs_ino = t->pidfs_ino,
                         .tid = t->tid,
-                        .release_runtime = t->release_runtime,
+                        .release_runtime = t->release_sched.runtime,
+                        .release_timeslices = t->release_sched.timeslices,
+                        .run_wait = t->run_wait,
+                        .run_wait_expired = t->run_wait_expired,
                 };
         tracee_free(t);
         return r;

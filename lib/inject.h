@@ -57,8 +57,13 @@ typedef struct InjectStats {
                                    target getting to a point where it can stop: its CPU, the kernel) */
         usec_t in_calls;        /* of held: the injected syscalls running, from the resume at their
                                    instruction to their exit stop (the kernel's work: mlock2 itself) */
+        uint64_t pidfs_ino;     /* the process's pidfs inode, when attached with a cache (0: none) */
         pid_t tid;              /* the thread held */
         uint64_t release_runtime; /* its run time at the release, ns (0: unknown) */
+        uint64_t release_timeslices; /* how many times it had been switched in then */
+        usec_t run_wait;        /* before the seize: waiting for the thread held last (a hold of
+                                   this process just before) to run (inject_cache_note_hold) */
+        bool run_wait_expired;  /* that wait gave up at its bound, the thread not run */
 } InjectStats;
 
 /* Pre-flight checks on the process, without touching it. Returns 0 when injection may be tried,
@@ -93,9 +98,10 @@ int inject_cache_new(size_t size, InjectCache **ret);
 InjectCache *inject_cache_free(InjectCache *c);
 DEFINE_CLEANUP(InjectCache *, inject_cache_free);
 void inject_cache_stats(const InjectCache *c, InjectCacheStats *ret);
-/* After a detach: the process's hold, so that its next attach within a second first lets that
- * thread run (a hold right after another, the target not run between, adds to it). */
-void inject_cache_note_hold(InjectCache *cache, int pidfd, const InjectStats *stats);
+/* After a detach, its stats (of an attach with this cache): the process's hold, so that its next
+ * attach within a second first lets that thread run (a hold right after another, the target not
+ * run between, adds to it). */
+void inject_cache_note_hold(InjectCache *cache, const InjectStats *stats);
 /* inject_attach() with the cache (NULL: none). */
 int inject_attach_cached(pid_t pid, int pidfd, pid_t tid, usec_t timeout, InjectCache *cache, Tracee **ret);
 

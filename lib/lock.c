@@ -201,7 +201,7 @@ static int lock_calls(pid_t pid, int pidfd, InjectCache *cache, usec_t timeout, 
 
         q = inject_detach(t, &stats);
         if (q >= 0)
-                inject_cache_note_hold(cache, pidfd, &stats);
+                inject_cache_note_hold(cache, &stats);
         if (r >= 0 && q < 0)
                 r = q;
         if (r < 0)

@@ -206,10 +206,10 @@ static int parse_kb_line(const char *p, const char *end, uint64_t *ret) {
         return 0;
 }
 
-int procfs_read_runtime(const char *proc_root, pid_t pid, pid_t tid, uint64_t *ret) {
+int procfs_read_schedstat(const char *proc_root, pid_t pid, pid_t tid, ProcSchedstat *ret) {
         _cleanup_free_ char *buf = NULL;
+        uint64_t v[3];
         const char *p;
-        uint64_t ns;
         int r;
 
         if (!ret)
@@ -218,10 +218,14 @@ int procfs_read_runtime(const char *proc_root, pid_t pid, pid_t tid, uint64_t *r
         if (r < 0)
                 return r;
         p = buf;                                        /* "RUNTIME_NS RUN_DELAY_NS TIMESLICES" */
-        r = parse_field_u64(&p, &ns);
-        if (r < 0)
-                return r;
-        *ret = ns;
+        for (size_t i = 0; i < 3; i++) {
+                if (i > 0 && *p++ != ' ')
+                        return -EINVAL;
+                r = parse_field_u64(&p, &v[i]);
+                if (r < 0)
+                        return r;
+        }
+        *ret = (ProcSchedstat) { .runtime = v[0], .run_delay = v[1], .timeslices = v[2] };
         return 0;
 }
 

@@ -37,9 +37,15 @@ typedef struct ProcStatus {
         unsigned threads;
 } ProcStatus;
 
-/* How long the thread has run on a CPU, in ns (the first field of /proc/PID/task/TID/schedstat;
- * tid 0: the process's main thread). -ENOENT without CONFIG_SCHED_INFO. */
-int procfs_read_runtime(const char *proc_root, pid_t pid, pid_t tid, uint64_t *ret);
+/* /proc/PID/task/TID/schedstat (tid 0: the process's main thread); -ENOENT without
+ * CONFIG_SCHED_INFO. The run time of a thread on a CPU now is brought up to date only at a tick or
+ * a switch (up to 1/HZ behind); its timeslices count at once, when it is switched in. */
+typedef struct ProcSchedstat {
+        uint64_t runtime;       /* ns on a CPU */
+        uint64_t run_delay;     /* ns waiting for one, runnable */
+        uint64_t timeslices;    /* times switched in */
+} ProcSchedstat;
+int procfs_read_schedstat(const char *proc_root, pid_t pid, pid_t tid, ProcSchedstat *ret);
 
 /* tid 0: the process's own status; else /proc/PID/task/TID/status */
 int procfs_read_status(const char *proc_root, pid_t pid, pid_t tid, ProcStatus *ret);

@@ -2,6 +2,7 @@
 /* The injection engine on real child processes in every state that matters: each is injected into
  * hundreds of times, and the kernel's own word (smaps VmFlags lo/lf and Locked:, status VmLck)
  * and the victim's own report (checksums, bytes read, sleep length, signals seen) are checked. */
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -841,6 +842,97 @@ finish:
         ASSERT_TRUE(waitpid(other, &status, 0) == other);
 }
 
+/* A hold of a process right after another (the daemon's next step) waits until the thread held
+ * last has run: the tracer and a busy target on one CPU, the target would else be stopped again
+ * before it ever ran, and many short holds add up to one long stall. The target counts in a
+ * shared page; at each stop the count must have moved since the stop before, unless the engine
+ * says its wait gave up at its bound (reported). */
+static void test_run_between(void) {
+        _cleanup_(inject_cache_freep) InjectCache *cache = NULL;
+        const unsigned rounds = 200;
+        volatile uint64_t *counter;
+        cpu_set_t saved, one;
+        uint64_t last = 0;
+        ProcSchedstat sched;
+        unsigned expired = 0;
+        usec_t waited = 0;
+        int pidfd, status, cpu = -1;
+        pid_t pid;
+
+        ASSERT_OK(sched_getaffinity(0, sizeof saved, &saved));
+        for (int i = 0; i < CPU_SETSIZE && cpu < 0; i++)
+                if (CPU_ISSET(i, &saved))
+                        cpu = i;
+        ASSERT_TRUE(cpu >= 0);
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        /* the target inherits it: both on one CPU, the case the wait is for */
+        if (sched_setaffinity(0, sizeof one, &one) < 0) {
+                fprintf(stderr, "run_between: pinning to CPU %d refused (%m), skipped\n", cpu);
+                return;
+        }
+        counter = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        ASSERT_TRUE(counter != MAP_FAILED);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                for (;;)
+                        (*counter)++;
+        }
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        ASSERT_TRUE(pidfd >= 0);
+        while (*counter == 0)
+                usleep(1000);
+        if (procfs_read_schedstat("/proc", pid, pid, &sched) < 0) {
+                fprintf(stderr, "run_between: no schedstat (CONFIG_SCHED_INFO), the engine cannot wait, skipped\n");
+                goto finish;
+        }
+        ASSERT_OK(inject_cache_new(2, &cache));
+
+        for (unsigned i = 0; i <= rounds; i++) {
+                InjectCacheStats st;
+                InjectStats stats;
+                Tracee *t = NULL;
+                uint64_t now;
+                long r = 0;
+
+                ASSERT_OK(inject_attach_cached(pid, pidfd, 0, TIMEOUT, cache, &t));
+                now = *counter;         /* it is stopped: the count stands still */
+                ASSERT_OK(inject_call(t, INJECT_GETPID, NULL, &r));
+                ASSERT_EQ(r, pid);
+                ASSERT_OK(inject_detach(t, &stats));
+                inject_cache_note_hold(cache, &stats);
+                ASSERT_EQ(stats.tid, pid);
+                inject_cache_stats(cache, &st);
+                if (st.misses == 0) {
+                        fprintf(stderr, "run_between: no pidfs here, nothing is cached (no hold noted), skipped\n");
+                        goto finish;
+                }
+                ASSERT_TRUE(stats.release_runtime > 0);
+                if (i > 0 && stats.run_wait_expired)
+                        expired++;
+                else if (i > 0 && now == last)
+                        test_fail("run_between: hold %u of %d came right after the one before, the target "
+                                  "not run between (count %" PRIu64 " both times; waited %" PRIu64 " us)",
+                                  i, (int) pid, now, (uint64_t) stats.run_wait);
+                waited += stats.run_wait;
+                last = now;
+        }
+        fprintf(stderr, "run_between: %u holds back to back on CPU %d, the target ran before each; "
+                "waited %" PRIu64 " us in all, %u waits gave up at the bound\n",
+                rounds, cpu, (uint64_t) waited, expired);
+        /* a wait that always gives up is no wait */
+        ASSERT_TRUE(expired < rounds / 2);
+
+finish:
+        ASSERT_OK(kill(pid, SIGKILL));
+        ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
+        close(pidfd);
+        munmap((void *) counter, 4096);
+        ASSERT_OK(sched_setaffinity(0, sizeof saved, &saved));
+}
+
 static bool want(int argc, char *argv[], const char *name) {
         for (int i = 1; i < argc; i++)
                 if (streq(argv[i], name))
@@ -880,5 +972,6 @@ int main(int argc, char *argv[]) {
         RUN(tracer_vanishes);
         RUN(go_exe);
         RUN(cache);
+        RUN(run_between);
         return 0;
 }

@@ -285,23 +285,29 @@ static void test_statm_size(void) {
         safe_close(fd);
 }
 
-/* schedstat's first field, a thread's run time in ns: on a fixture, a malformed one, a missing one,
- * and our own, which grows as we run */
-static void test_runtime(void) {
-        uint64_t ns = 0, again = 0;
+/* schedstat, a thread's run time and run delay in ns and its timeslices: on a fixture, a malformed
+ * one, a missing one, and our own, whose run time grows as we run and timeslices as we sleep */
+static void test_schedstat(void) {
+        ProcSchedstat s = {}, again = {};
 
-        ASSERT_OK(procfs_read_runtime(root, 1234, 1235, &ns));
-        ASSERT_EQ_U64(ns, 123456789);
-        ASSERT_ERROR(procfs_read_runtime(root, 1234, 1234, &ns), EINVAL);
-        ASSERT_TRUE(procfs_read_runtime(root, 88, 0, &ns) < 0);
-        if (procfs_read_runtime("/proc", getpid(), gettid(), &ns) < 0) {
+        ASSERT_OK(procfs_read_schedstat(root, 1234, 1235, &s));
+        ASSERT_EQ_U64(s.runtime, 123456789);
+        ASSERT_EQ_U64(s.run_delay, 4000);
+        ASSERT_EQ_U64(s.timeslices, 17);
+        ASSERT_ERROR(procfs_read_schedstat(root, 1234, 1234, &s), EINVAL);
+        ASSERT_TRUE(procfs_read_schedstat(root, 88, 0, &s) < 0);
+        if (procfs_read_schedstat("/proc", getpid(), gettid(), &s) < 0) {
                 fprintf(stderr, "no schedstat here (CONFIG_SCHED_INFO), live read skipped\n");
                 return;
         }
-        for (volatile unsigned i = 0; again <= ns && i < 100000000; i++)
+        for (volatile unsigned i = 0; again.runtime <= s.runtime && i < 100000000; i++)
                 if (i % 1000000 == 0)
-                        ASSERT_OK(procfs_read_runtime("/proc", getpid(), gettid(), &again));
-        ASSERT_TRUE(again > ns);
+                        ASSERT_OK(procfs_read_schedstat("/proc", getpid(), gettid(), &again));
+        ASSERT_TRUE(again.runtime > s.runtime);
+        s = again;
+        usleep(1000);   /* switched out and in again */
+        ASSERT_OK(procfs_read_schedstat("/proc", getpid(), gettid(), &again));
+        ASSERT_TRUE(again.timeslices > s.timeslices);
 }
 
 int main(void) {
@@ -312,6 +318,6 @@ int main(void) {
         test_threads();
         test_mm_counters();
         test_statm_size();
-        test_runtime();
+        test_schedstat();
         return 0;
 }

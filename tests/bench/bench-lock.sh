@@ -252,32 +252,80 @@ stop_mlockd
 rm -f "$CONF_DIR/mlockd.conf"
 
 if [[ -z ${BENCH_SKIP_HOLD:-} ]] && section hold; then
-echo "== hold under MaxPause=5ms vs one plain mlock2 (384 MiB, populating)"
+echo "== hold under MaxPause=5ms vs one plain mlock2 (384 MiB, populating): $rounds rounds, interleaved"
 write_policy bench "[Match]
 Executable=$MY_TARGET
 [Lock]
 Mode=full
 Regions=anon
 MaxPause=5ms"
-start_mlockd
-start_my_target spin --anon 384M --mode clock
-out=$(target_output)
-addr=$(ready_field "$out" anon)
-wait_until 60 eval '(( $(locked_kb_at "$spin" "$addr") >= 393216 ))' || echo "not locked in time"
-kill -USR1 "$spin"
-wait_until 5 grep -q gap_us "$out"
-held=$(grep -o 'gap_us=[0-9]*' "$out" | tail -n1 | cut -d= -f2)
-echo "mlockd, MaxPause=5ms: longest gap seen by the target $held us"
-stop_mlockd
-start_my_target plain --anon 384M --mode clock
-out=$(target_output)
-addr=$(ready_field "$out" anon)
-"$bench/bench-hold" "$plain" "$addr" $((384 << 20))
-kill -USR1 "$plain"
-wait_until 5 grep -q gap_us "$out"
-plain_gap=$(grep -o 'gap_us=[0-9]*' "$out" | tail -n1 | cut -d= -f2)
-echo "plain mlock2: longest gap seen by the target $plain_gap us"
-row "hold, 384 MiB full, MaxPause=5ms, gap us" "$held" "$plain_gap"
+# lock_span PID KB T0: waits until VmLck of PID reaches KB; LOCK_SPAN is the time in ms from the
+# first change of VmLck (the first step done) to that (the last step), LOCK_SINCE from T0 (us of
+# EPOCHREALTIME, the target's fork) to the last step; polled every 2 ms with builtins only (no
+# fork beside the lock)
+lock_span() {
+        local k v t1= now deadline=$(( $3 + 60000000 ))
+        LOCK_SPAN=nan LOCK_SINCE=nan
+        while now=${EPOCHREALTIME/./}; (( now < deadline )); do
+                v=0
+                while read -r k v _; do [[ $k == VmLck: ]] && break; done <"/proc/$1/status"
+                [[ -z $t1 && $v != 0 ]] && t1=$now
+                if (( v >= $2 )); then
+                        LOCK_SPAN=$(( (now - t1) / 1000 )) LOCK_SINCE=$(( (now - $3) / 1000 ))
+                        return 0
+                fi
+                read -r -t 0.002 -u "$quiet_fd" _ || true
+        done
+        return 1
+}
+: >"$TEST_TMP/hold"
+for r in $(seq 1 "$rounds"); do
+        : >"$MLOCKD_LOG"
+        start_mlockd --log-level=debug
+        # not start_target: its wait for the ready line forks while the lock begins
+        out=$(mktemp "$TEST_TMP/target.XXXXXX")
+        t0=${EPOCHREALTIME/./}
+        "$MY_TARGET" --anon 384M --mode clock >"$out" 2>&1 &
+        spin=$!
+        track_pid "$spin"
+        lock_span "$spin" 393216 "$t0" || echo "not locked in time"
+        span="$LOCK_SPAN $LOCK_SINCE"
+        addr=$(ready_field "$out" anon)
+        wait_until 60 eval '(( $(locked_kb_at "$spin" "$addr") >= 393216 ))' || echo "not locked in time"
+        kill -USR1 "$spin"
+        wait_until 5 grep -q gap_us "$out"
+        gap=$(grep -o 'gap_us=[0-9]*' "$out" | tail -n1 | cut -d= -f2)
+        stop_mlockd
+        # the daemon's holds (its lock steps) and, where the injector says it, the waits before them
+        # for the thread held last to run
+        holds=$(grep -Eo "Process $spin: lock step at .* held [0-9]+ us" "$MLOCKD_LOG" | grep -Eo '[0-9]+ us$' |
+                awk '{ n++; s += $1; if ($1 > m) m = $1 } END { printf "%d %d %.1f", n, m, s / 1000 }')
+        waited=$(grep -Eo "before it, [0-9]+ us waiting for the thread held last to run( \(it did not\))?" "$MLOCKD_LOG" |
+                 awk '{ n++; s += $3; g += /did not/ } END { if (n) printf "%.1f %d", s / 1000, g; else print "- -" }')
+        kill -KILL "$spin"; wait "$spin" 2>/dev/null
+        start_my_target plain --anon 384M --mode clock
+        out=$(target_output)
+        addr=$(ready_field "$out" anon)
+        plain_held=$("$bench/bench-hold" "$plain" "$addr" $((384 << 20)) | grep -Eo 'held [0-9.]+ ms' | cut -d' ' -f2)
+        kill -USR1 "$plain"
+        wait_until 5 grep -q gap_us "$out"
+        plain_gap=$(grep -o 'gap_us=[0-9]*' "$out" | tail -n1 | cut -d= -f2)
+        kill -KILL "$plain"; wait "$plain" 2>/dev/null
+        # gap_us steps longest_hold_us holds_sum_ms span_ms exec_to_last_ms waited_ms waits_given_up
+        # plain_held_ms plain_gap_us
+        echo "$gap $holds $span $waited $plain_held $plain_gap" | tee -a "$TEST_TMP/hold" | awk '{
+                printf "round: target gap %d us; daemon: %d steps, longest hold %d us, holds %.1f ms in all, first step to last %d ms (exec to last %d ms), waited before holds %s ms (%s gave up); plain mlock2: held %s ms, gap %d us\n",
+                        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
+done
+hold_median() { awk -v c="$1" '{ print $c }' "$TEST_TMP/hold" | median; }
+echo "mlockd, MaxPause=5ms: median longest gap seen by the target $(hold_median 1) us, the daemon's longest hold" \
+     "$(hold_median 3) us, $(hold_median 2) steps holding $(hold_median 4) ms in all, the full lock $(hold_median 5) ms" \
+     "from its first step to its last, $(hold_median 6) ms from exec (waited for the target to run: $(hold_median 7) ms)"
+echo "plain mlock2: median longest gap seen by the target $(hold_median 10) us, held (the whole lock) $(hold_median 9) ms"
+row "hold, 384 MiB full, MaxPause=5ms, gap us" "$(hold_median 1)" "$(hold_median 10)"
+row "  the daemon's longest hold, us" "$(hold_median 3)" "$(hold_median 9 | awk '{ print $1 * 1000 }')"
+row "  the full lock, first step to last, ms" "$(hold_median 5)" "$(hold_median 9)"
+row "  the full lock, exec to last step, ms" "$(hold_median 6)" -
 fi
 
 echo "== every figure beside its floor (the floor: the processes lock themselves; 0: nothing)"
