@@ -544,6 +544,17 @@ size_t injector_client_queued(const InjectorClient *c) {
         return c ? c->n_queued : 0;
 }
 
+bool injector_client_has_pid(const InjectorClient *c, pid_t pid) {
+        size_t k = 0;
+
+        if (!c)
+                return false;
+        for (const InjectorCall *call = c->head; call; call = call->next, k++)
+                if (call->req.pid == pid && (k < c->n_sent || !call->cancelled))
+                        return true;
+        return false;
+}
+
 int injector_client_new_socket(sd_event *e, const char *path, InjectorLostHandler lost, void *userdata,
                                InjectorClient **ret) {
         _cleanup_(injector_client_freep) InjectorClient *c = NULL;

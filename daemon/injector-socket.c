@@ -18,6 +18,7 @@
 #include "cgroup.h"
 #include "injector-socket.h"
 #include "log.h"
+#include "policy.h"
 #include "sandbox.h"
 #include "units.h"
 
@@ -25,8 +26,9 @@
 #define SO_PEERPIDFD 77 /* Linux 6.5 */
 #endif
 
-/* A few managers at once at most: one, and its successor while the old server finishes. */
-#define INJECTOR_MAX_CONNECTIONS 4
+/* A manager connects once per injector worker (Injectors=, each connection served by a process of
+ * its own): a manager's workers at most, and its successor's while the old servers finish. */
+#define INJECTOR_MAX_CONNECTIONS (2 * POLICY_MAX_INJECTORS)
 
 static int peer_pidfd(int fd, pid_t pid) {
         socklen_t l = sizeof(int);

@@ -65,6 +65,8 @@ daemon_integration_tests = \
 	tests/lock-exe-access.sh \
 	tests/lock-sigterm.sh \
 	tests/lock-many.sh \
+	tests/lock-pool.sh \
+	tests/lock-pool-loss.sh \
 	tests/cgroup-budget.sh \
 	tests/cgroup-limit.sh \
 	tests/metrics.sh \
@@ -89,7 +91,7 @@ integration_tests += $(daemon_integration_tests)
 check_PROGRAMS += tests/helpers/killer
 tests_helpers_killer_SOURCES = tests/helpers/killer.c
 tests_helpers_killer_LDADD =
-EXTRA_DIST += $(daemon_integration_tests)
+EXTRA_DIST += $(daemon_integration_tests) tests/pool-lib.sh
 
 check_PROGRAMS += tests/helpers/notify-listen
 tests_helpers_notify_listen_SOURCES = tests/helpers/notify-listen.c

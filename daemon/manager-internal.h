@@ -33,6 +33,9 @@ typedef enum TargetThen {
 } TargetThen;
 
 /* manager.c */
+/* The injector worker for t's requests: the one it is bound to, else (then bound) the one with a
+ * request for its pid still there (one tracer per process, across an exec), else the least queued. */
+InjectorClient *manager_injector(Manager *m, Target *t);
 Target *manager_get_candidate(Manager *m, pid_t pid);
 void manager_update_locked_bytes(Manager *m);
 const Policy *target_policy(Manager *m, const Target *t);

@@ -97,8 +97,8 @@ static int job_op_submit(Job *j, const InjectorRequest *req, void *userdata) {
                 log_debug("Process %d (%s) woke up; its lock goes on.", (int) t->pid, strempty(t->comm));
                 t->hold_backoff = 0;
         }
-        return injector_client_submit(m->injector, req, t->pidfd, request_timeout(req), on_job_reply, j,
-                                      &t->job_call);
+        return injector_client_submit(manager_injector(m, t), req, t->pidfd, request_timeout(req), on_job_reply,
+                                      j, &t->job_call);
 }
 
 /* Whether a policy sets CgroupMaxUnevictable=. Without one no lock is held to a cgroup budget, and
@@ -238,8 +238,8 @@ static void manager_restore_limit(Manager *m, Target *t, Job *j) {
                 return;
         log_info("Raised RLIMIT_MEMLOCK of %d (%s) to %" PRIu64 " bytes for the lock, putting back %" PRIu64 ".",
                  (int) t->pid, strempty(t->comm), j->raised_limit, j->saved_limit);
-        r = injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_limit_restored,
-                                   (void *) (intptr_t) t->pid, NULL);
+        r = injector_client_submit(manager_injector(m, t), &req, t->pidfd, INJECTOR_TIMEOUT_USEC,
+                                   on_limit_restored, (void *) (intptr_t) t->pid, NULL);
         if (r < 0)
                 log_warning_errno(r, "Could not put back RLIMIT_MEMLOCK of %d, ignoring: %m", (int) t->pid);
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,7 +219,7 @@ void manager_set_state(Manager *m, Target *t, TargetState s, TargetReason r, con
 
 static void target_stop_job(Manager *m, Target *t) {
         if (t->job_call)
-                injector_client_cancel(m->injector, t->job_call);
+                injector_client_cancel(t->injector, t->job_call);
         t->job_call = NULL;
         t->hold_source = sd_event_source_disable_unref(t->hold_source);
         t->job = job_free(t->job);
@@ -226,7 +227,7 @@ static void target_stop_job(Manager *m, Target *t) {
 
 static void target_drop(Manager *m, Target *t) {
         if (t->call)
-                injector_client_cancel(m->injector, t->call);
+                injector_client_cancel(t->injector, t->call);
         t->call = NULL;
         target_stop_job(m, t);
         target_answer_apply(m, t, -ESRCH);
@@ -264,7 +265,31 @@ bool target_young(const Target *t, usec_t now) {
 /* ---- discovery -------------------------------------------------------------------------------- */
 
 static bool pid_is_ours(Manager *m, pid_t pid) {
-        return pid == getpid() || injector_client_is_ours(m->injector, pid);
+        if (pid == getpid())
+                return true;
+        for (size_t i = 0; i < m->n_injectors; i++)
+                if (injector_client_is_ours(m->injectors[i], pid))
+                        return true;
+        return false;
+}
+
+/* The worker that serves pid already, or the least queued. */
+static InjectorClient *manager_pick_injector(Manager *m, pid_t pid) {
+        InjectorClient *best = NULL;
+
+        for (size_t i = 0; i < m->n_injectors; i++)
+                if (injector_client_has_pid(m->injectors[i], pid))
+                        return m->injectors[i];
+        for (size_t i = 0; i < m->n_injectors; i++)
+                if (!best || injector_client_queued(m->injectors[i]) < injector_client_queued(best))
+                        best = m->injectors[i];
+        return best;
+}
+
+InjectorClient *manager_injector(Manager *m, Target *t) {
+        if (!t->injector)
+                t->injector = manager_pick_injector(m, t->pid);
+        return t->injector;
 }
 
 /* What matching needs that mlockd can read itself. -ESRCH: gone; -ENOENT: not a process we act on. */
@@ -408,12 +433,27 @@ static void manager_match_candidate(Manager *m, Target *t, bool defer) {
         }
 }
 
+static void on_exe_reply(int r, const InjectorReply *reply, int fd, void *userdata);
+
+static int target_ask_exe(Manager *m, Target *t) {
+        InjectorRequest req = { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_EXE, .pid = t->pid,
+                                .starttime = t->starttime,
+                                .flags = t->pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
+
+        return injector_client_submit(manager_injector(m, t), &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_exe_reply,
+                                      t, &t->call);
+}
+
 static void on_exe_reply(int r, const InjectorReply *reply, int fd, void *userdata) {
         Target *t = userdata;
         Manager *m = t->manager;
 
         safe_close(fd);
         t->call = NULL;
+        /* its injector was lost in the call, the process left running: the next one is asked (each
+         * retry follows a loss of its own) */
+        if (r == -ECONNRESET && !reply && target_ask_exe(m, t) >= 0)
+                return;
         if (r == -ESRCH) {
                 manager_remove_candidate(m, t, -ESRCH);
                 return;
@@ -442,7 +482,6 @@ static bool target_read_exe_ourselves(Target *t) {
  * when it is nothing to us, negative when gone. */
 static int manager_discover(Manager *m, pid_t pid, bool defer, Target **ret) {
         _cleanup_(target_freep) Target *t = NULL;
-        InjectorRequest req;
         int r;
 
         if (pid <= 0 || pid_is_ours(m, pid))
@@ -488,12 +527,10 @@ static int manager_discover(Manager *m, pid_t pid, bool defer, Target **ret) {
                 return 1;
         }
 
-        req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_EXE, .pid = pid,
-                                  .starttime = t->starttime, .flags = pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
         r = list_add(&m->candidates, &m->n_candidates, t);
         if (r < 0)
                 return log_oom();
-        r = injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_exe_reply, t, &t->call);
+        r = target_ask_exe(m, t);
         if (r < 0) {
                 list_remove(m->candidates, &m->n_candidates, t);
                 return r;
@@ -544,6 +581,10 @@ static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *us
         const Policy *p = target_policy(m, t);
 
         t->call = NULL;
+        if (r == -ECONNRESET && !reply && p && !t->job) {
+                target_recheck(m, t); /* its injector was lost in the call: the spare reads them */
+                return;
+        }
         if (r < 0 || f < 0 || !p || t->job)
                 return;
         if (read_full_fd(f, SMAPS_MAX, &text, NULL) < 0 || maps_parse(text, &smaps) < 0)
@@ -686,8 +727,8 @@ static void target_recheck(Manager *m, Target *t) {
                                 .flags = t->pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
 
         t->watch_pending = false;
-        (void) injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_recheck_reply, t,
-                                      &t->call);
+        (void) injector_client_submit(manager_injector(m, t), &req, t->pidfd, INJECTOR_TIMEOUT_USEC,
+                                      on_recheck_reply, t, &t->call);
 }
 
 static void target_unwatch(Target *t) {
@@ -827,8 +868,8 @@ static bool target_watch(Manager *m, Target *t) {
 
         if (m->watch_refused || m->dry_run || t->call)
                 return false;
-        return injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_watch_reply, t,
-                                      &t->call) >= 0;
+        return injector_client_submit(manager_injector(m, t), &req, t->pidfd, INJECTOR_TIMEOUT_USEC,
+                                      on_watch_reply, t, &t->call) >= 0;
 }
 
 void manager_young_job_done(Manager *m, Target *t) {
@@ -1093,6 +1134,10 @@ int manager_reload(Manager *m, char ***ret_problems) {
                 return -EINVAL;
         }
 
+        if (fresh->daemon.injectors != m->policies->daemon.injectors)
+                log_notice("Injectors= changed; %zu injector %s keep running until mlockd restarts "
+                           "(they are started before it confines itself).", m->n_injectors,
+                           PLURAL(m->n_injectors, "worker", "workers"));
         policy_set_free(m->policies);
         m->policies = TAKE_PTR(fresh);
         if (m->procmon_fd >= 0 && policies_match_names(m->policies) != m->procmon_comm)
@@ -1345,7 +1390,9 @@ Manager *manager_free(Manager *m) {
         safe_close(m->procmon_fd);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
-        injector_client_free(m->injector);
+        for (size_t i = 0; i < m->n_injectors; i++)
+                injector_client_free(m->injectors[i]);
+        free(m->injectors);
         if (m->have_cgroup_layout)
                 cgroup_layout_done(&m->cgroup_layout);
         policy_set_free(m->policies);
@@ -1367,33 +1414,58 @@ static void on_injector_lost(InjectorClient *c, void *userdata) {
         (void) sd_event_exit(m->event, EXIT_FAILURE);
 }
 
-static int manager_start_injectors(Manager *m) {
+/* The CPUs this process may run on (Injectors=auto), 1 when they cannot be read. */
+static unsigned affinity_cpus(void) {
+        cpu_set_t set;
+
+        if (sched_getaffinity(0, sizeof set, &set) < 0)
+                return 1;
+        return (unsigned) MAX(CPU_COUNT(&set), 1);
+}
+
+/* Worker i (of n): in socket mode a connection to the injector service (whose listener serves each
+ * connection in a process of its own), else two injectors forked before any confinement, the spare
+ * taking over when the first dies or gets stuck (injector-client.h says why a confined manager
+ * cannot fork another). */
+static int manager_start_injector(Manager *m, size_t i, size_t n, InjectorClient **ret) {
         _cleanup_(injector_freep) Injector *active = NULL, *spare = NULL;
         int r;
 
-        /* socket mode: the injector service (injector-socket.h), reconnected to when lost */
         if (m->injector_socket)
-                return injector_client_new_socket(m->event, m->injector_socket, on_injector_lost, m,
-                                                  &m->injector);
+                return injector_client_new_socket(m->event, m->injector_socket, on_injector_lost, m, ret);
 
-        /* two, before any confinement: the spare takes over when the first dies or gets stuck
-         * (injector-client.h says why a confined manager cannot fork another) */
         r = injector_start(&active);
         if (r < 0)
                 return r;
         r = injector_start(&spare);
         if (r < 0)
                 log_warning_errno(r, "Failed to start a spare injector, continuing without: %m");
-        r = injector_client_new(m->event, active, spare, on_injector_lost, m, &m->injector);
+        r = injector_client_new(m->event, active, spare, on_injector_lost, m, ret);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the injector: %m");
         if (spare)
-                log_info("Injector started (pid %d), and a spare (pid %d).", (int) injector_pid(active),
-                         (int) injector_pid(spare));
+                log_info("Injector %zu of %zu started (pid %d), and a spare (pid %d).", i + 1, n,
+                         (int) injector_pid(active), (int) injector_pid(spare));
         else
-                log_info("Injector started (pid %d), no spare.", (int) injector_pid(active));
+                log_info("Injector %zu of %zu started (pid %d), no spare.", i + 1, n,
+                         (int) injector_pid(active));
         TAKE_PTR(active);
         TAKE_PTR(spare);
+        return 0;
+}
+
+static int manager_start_injectors(Manager *m) {
+        size_t n = daemon_config_injectors(&m->policies->daemon, affinity_cpus());
+        int r;
+
+        m->injectors = calloc(n, sizeof *m->injectors);
+        if (!m->injectors)
+                return log_oom();
+        for (; m->n_injectors < n; m->n_injectors++) {
+                r = manager_start_injector(m, m->n_injectors, n, &m->injectors[m->n_injectors]);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -1551,7 +1623,8 @@ int manager_explain(Manager *m, pid_t pid, sd_bus_message *message) {
         req = (InjectorRequest) { .magic = INJECTOR_MAGIC, .op = INJECTOR_OP_EXE, .pid = pid,
                                   .starttime = t->starttime, .flags = pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
         *c = (ExplainCall) { .target = t, .message = sd_bus_message_ref(message) };
-        r = injector_client_submit(m->injector, &req, t->pidfd, INJECTOR_TIMEOUT_USEC, on_explain_exe, c, NULL);
+        r = injector_client_submit(manager_pick_injector(m, pid), &req, t->pidfd, INJECTOR_TIMEOUT_USEC,
+                                   on_explain_exe, c, NULL);
         if (r < 0) {
                 sd_bus_message_unref(c->message);
                 free(c);

@@ -60,7 +60,9 @@ struct Manager {
         uint64_t injections_total;
 
         /* private to manager.c */
-        InjectorClient *injector;
+        InjectorClient **injectors;     /* the workers (Injectors=), each serial; a target is bound
+                                           to one for its life (t->injector) */
+        size_t n_injectors;
         Target **candidates;    /* found, waiting for the injector's word on their exe */
         size_t n_candidates;
         bool scanned;           /* the first scan is done: later finds are not inherited */

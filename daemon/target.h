@@ -184,6 +184,8 @@ typedef struct Target {
         uint64_t status_tick;   /* the round of vm_lck (read with vm_size from status), 0: none */
         uint64_t vm_lck;        /* VmLck (bytes) then */
         bool drift_read;        /* the drift check read VmLck since the last job ended */
+        struct InjectorClient *injector; /* the worker all its requests go to, bound at the first
+                                            (manager_injector()); NULL: none yet */
         struct InjectorCall *call;      /* a request of its own in flight (exe, recheck) */
         struct InjectorCall *job_call;  /* the job's request in flight */
         int next_job;           /* TargetNext: what runs when the job ends */

@@ -359,6 +359,29 @@ static int config_parse_count(ParseState *s, const char *key, const char *value,
         return 0;
 }
 
+/* Injectors=: "auto" (0 here: the manager picks) or 1..POLICY_MAX_INJECTORS. */
+static int config_parse_injectors(ParseState *s, const char *key, const char *value, void *data) {
+        unsigned v;
+        int r;
+
+        if (streq(value, "auto")) {
+                *(unsigned *) data = 0;
+                return 0;
+        }
+        r = value[0] == '-' ? -EINVAL : parse_uint(value, &v);
+        if (r >= 0 && (v < 1 || v > POLICY_MAX_INJECTORS))
+                r = -ERANGE;
+        if (r == -ERANGE) {
+                problem(s, "Invalid %s= value '%s': expected auto or 1 to %u", key, value,
+                        POLICY_MAX_INJECTORS);
+                return r;
+        }
+        if (r < 0)
+                return number_problem(s, key, value, r, "count", "auto or a whole number");
+        *(unsigned *) data = v;
+        return 0;
+}
+
 static int config_parse_bool(ParseState *s, const char *key, const char *value, void *data) {
         int r = parse_boolean(value);
 
@@ -614,6 +637,7 @@ static const ConfigItem daemon_items[] = {
         { "Daemon", "CgroupLimitMargin", config_parse_size, offsetof(DaemonConfig, cgroup_limit_margin) },
         { "Daemon", "LogLevel", config_parse_log_level, offsetof(DaemonConfig, log_level) },
         { "Daemon", "MaxMappings", config_parse_count, offsetof(DaemonConfig, max_mappings) },
+        { "Daemon", "Injectors", config_parse_injectors, offsetof(DaemonConfig, injectors) },
         {},
 };
 
@@ -1439,6 +1463,14 @@ int policy_dump(const Policy *p, FILE *f) {
         return ferror(f) ? -EIO : 0;
 }
 
+unsigned daemon_config_injectors(const DaemonConfig *c, unsigned n_cpus) {
+        if (c && c->injectors > 0)
+                return MIN(c->injectors, POLICY_MAX_INJECTORS);
+        /* the manager is one thread and needs a CPU of its own: on 2 CPUs a second worker only
+         * took CPU from it (doc/throughput.md) */
+        return n_cpus <= 2 ? 1 : MIN(n_cpus - 1, POLICY_DEFAULT_MAX_INJECTORS);
+}
+
 int daemon_config_dump(const DaemonConfig *c, FILE *f) {
         if (!c || !f)
                 return -EINVAL;
@@ -1450,6 +1482,10 @@ int daemon_config_dump(const DaemonConfig *c, FILE *f) {
         fprint_size(f, "CgroupLimitMargin", c->cgroup_limit_margin);
         fprintf(f, "LogLevel=%s\n", strempty(c->log_level));
         fprintf(f, "MaxMappings=%u\n", c->max_mappings);
+        if (c->injectors == 0)
+                fputs("Injectors=auto\n", f);
+        else
+                fprintf(f, "Injectors=%u\n", c->injectors);
         return ferror(f) ? -EIO : 0;
 }
 

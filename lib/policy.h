@@ -38,6 +38,11 @@ LockMode lock_mode_from_string(const char *s);
 /* A process with more memory mappings is not planned (MaxMappings=): its maps alone take the
  * injector and the manager tens of milliseconds to read at every step, and it would hold both. */
 #define POLICY_DEFAULT_MAX_MAPPINGS 20000U
+/* Injectors=: at most this many injector workers (forked mode keeps a spare for each). */
+#define POLICY_MAX_INJECTORS 8U
+/* Injectors=auto: one per CPU the daemon may run on but one (the manager's), at least 1, at most
+ * this many. */
+#define POLICY_DEFAULT_MAX_INJECTORS 4U
 /* Longest line inih accepts here (Debian's libinih: INI_MAX_LINE 200, minus "\r\n\0"); longer
  * lines are reported, never truncated. */
 #define POLICY_MAX_LINE 197
@@ -88,6 +93,8 @@ typedef struct DaemonConfig {
         char *log_level;              /* LogLevel=, default NULL (info) */
         unsigned max_mappings;        /* MaxMappings=, default 20000, 0: no bound: a process with more
                                          memory mappings (VMAs) is skipped:too-many-maps, not planned */
+        unsigned injectors;           /* Injectors=, 0: auto (daemon_config_injectors()), else 1 to
+                                         POLICY_MAX_INJECTORS: injector workers, fixed at start-up */
 } DaemonConfig;
 
 typedef struct PolicySet {
@@ -142,3 +149,6 @@ int daemon_config_parse_buffer(const char *path, const char *data, size_t size, 
 int daemon_config_parse_buffer_full(const char *path, const char *data, size_t size, DaemonConfig *c,
                                     char ***problems, char ***warnings);
 int daemon_config_dump(const DaemonConfig *c, FILE *f);
+/* The injector workers to start: Injectors=, or for auto n_cpus (those the daemon may run on) less
+ * one, at least 1 and at most POLICY_DEFAULT_MAX_INJECTORS. Pure. */
+unsigned daemon_config_injectors(const DaemonConfig *c, unsigned n_cpus);

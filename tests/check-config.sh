@@ -15,6 +15,7 @@ cat "$out" "$err"
 
 cat >"$TEST_TMP/expected" <<END
 $dir/mlockd.conf:3: Invalid DefaultMaxPause= value '10us': below the minimum of 100us
+$dir/mlockd.conf:4: Invalid Injectors= value '0': expected auto or 1 to 8
 $dir/policy.d/20-typo.conf:5: Invalid Mode= value 'fulll': expected onfault, full or none
 $dir/policy.d/40-everyone.conf:1: No [Match] key: this policy would match every process, refusing it
 $dir/policy.d/50-binary.conf:3: Binary junk (a NUL byte, invalid UTF-8 or a control character), not a configuration file
@@ -22,7 +23,7 @@ $dir/policy.d/60-comment.conf:5: Invalid MaxLocked= value '1G # one gigabyte': e
 END
 # (warnings about this host, such as programs not installed here, are checked elsewhere)
 diff -u "$TEST_TMP/expected" <(grep -v ': \(warning\|note\): ' "$out") || fail "--check-config printed other problems than expected"
-grep -q "2 valid policies, 5 problems, [0-9]* warnings\?\." "$err" || fail "no summary on stderr"
+grep -q "2 valid policies, 6 problems, [0-9]* warnings\?\." "$err" || fail "no summary on stderr"
 
 # the good ones are kept, in file order; the bad [Daemon] key keeps its default (5ms)
 "$MLOCKD" --dump-config --config-dir "$dir" >"$out" 2>"$err" || fail "--dump-config failed"
@@ -31,6 +32,7 @@ grep '^# policy.d/' "$out" | sed -n 1p | grep -q '10-database.conf' || fail "10-
 grep '^# policy.d/' "$out" | sed -n 2p | grep -q '30-cache.conf' || fail "30-cache is not second"
 grep -qx 'ScanInterval=10s' "$out" || fail "ScanInterval= not applied"
 grep -qx 'DefaultMaxPause=5ms' "$out" || fail "the bad DefaultMaxPause= did not keep its default"
+grep -qx 'Injectors=auto' "$out" || fail "the bad Injectors= did not keep its default (auto)"
 grep -qx 'Mode=full' "$out" || fail "Mode=full of 10-database not dumped"
 grep -qx 'Regions=anon' "$out" || fail "Regions=anon of 30-cache not dumped"
 grep -q '20-typo.conf:5: Invalid Mode=' "$err" || fail "--dump-config did not warn about the bad file"

@@ -16,7 +16,9 @@
 #    connection waits in the socket's backlog meanwhile, and a new target is locked;
 #  - peers the injector must refuse are refused, with the reason, before any request: a root
 #    manager outside mlockd.service, and a manager running as uid 65534;
+#  - with Injectors=2 the manager makes two connections, each served by a process of its own;
 #  - SIGTERM ends the listener cleanly once its servers are done.
+# One worker (Injectors=1) until the last manager, whatever the CPUs.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 require_root
@@ -42,6 +44,7 @@ Executable=$MY_TARGET
 [Lock]
 Mode=onfault
 Regions=anon"
+write_daemon_conf "Injectors=1"
 
 VICTIM=$TEST_TMP/victim-$TEST_NAME
 cp "$top_builddir/tests/helpers/victim" "$VICTIM"
@@ -220,6 +223,21 @@ MLOCKD_PID=$keep
 assert_mlockd_alive
 assert_unharmed "$pid"
 
+# two workers: two connections, each served by a process of its own, and a new target is locked
+stop_mlockd
+write_daemon_conf "Injectors=2"
+: >"$MLOCKD_LOG"
+start_manager "$slice/mlockd.service" setpriv --bounding-set=-all,+net_admin,+setpcap "${filter[@]}"
+wait_until 30 grep -q 'running:' "$MLOCKD_LOG" || { cat "$MLOCKD_LOG" "$INJ_LOG" >&2; fail "mlockd with Injectors=2 did not start"; }
+servers=$(sed -n 's/.*Connected to the injector at .* (server pid \([0-9]*\).*/\1/p' "$MLOCKD_LOG" | sort -u)
+(( $(wc -w <<<"$servers") == 2 )) || fail "with Injectors=2 the manager did not make two connections: $servers"
+for s in $servers; do
+        grep -q "Serving the manager (pid $MLOCKD_PID) in process $s\." "$INJ_LOG" ||
+                fail "server $s is not one the injector started for this manager"
+done
+new_target_locked pid4 "two connections were made"
+assert_unharmed "$pid"
+
 # the good manager stops; then SIGTERM ends the listener cleanly (socket-service passes it on
 # and exits with the listener's status)
 stop_mlockd
@@ -231,4 +249,5 @@ grep -q "Stopping: each server finishes its request first" "$INJ_LOG" || fail "t
 assert_unharmed "$pid"
 assert_unharmed "$pid2"
 assert_unharmed "$pid3"
+assert_unharmed "$pid4"
 exit 0

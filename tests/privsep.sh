@@ -1,8 +1,8 @@
 #!/bin/bash
 # Privilege separation on the running daemon: the manager holds no capability, has no_new_privs
-# and its seccomp filter on; the injector and its spare (its two children, forked before the
-# manager confined itself) hold only their four capabilities, are under no filter (they must read
-# targets' filters) and die with the manager.
+# and its seccomp filter on; the injectors (its children: an injector and a spare for each worker,
+# Injectors=, forked before the manager confined itself) hold only their four capabilities, are
+# under no filter (they must read targets' filters) and die with the manager.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 write_policy app "[Match]
@@ -17,9 +17,11 @@ status() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 (( 16#$(status "$MLOCKD_PID" CapPrm) == 0 )) || fail "manager keeps permitted capabilities"
 (( 16#$(status "$MLOCKD_PID" CapBnd) == 0 )) || fail "manager keeps a bounding set"
 
+workers=$(sed -n 's/.*Injector [0-9]* of \([0-9]*\) started.*/\1/p' "$MLOCKD_LOG" | head -n1)
+[[ -n $workers ]] || fail "the start-up lines name no injector: $(grep -i injector "$MLOCKD_LOG")"
 children=$(cat /proc/"$MLOCKD_PID"/task/*/children)
 set -- $children
-(( $# == 2 )) || fail "expected an injector and a spare, found: $children"
+(( $# == 2 * workers )) || fail "expected an injector and a spare for each of $workers workers, found: $children"
 # CAP_SYS_PTRACE 19, CAP_SYS_ADMIN 21, CAP_SYS_NICE 23, CAP_SYS_RESOURCE 24
 allowed=$(( (1 << 19) | (1 << 21) | (1 << 23) | (1 << 24) ))
 for inj in "$@"; do
@@ -32,7 +34,7 @@ for inj in "$@"; do
 done
 injectors="$*"
 
-# the manager's filter kills it for a syscall outside the list; the injector then dies with it
+# the manager's filter kills it for a syscall outside the list; the injectors then die with it
 kill -KILL "$MLOCKD_PID"
 wait "$MLOCKD_PID" 2>/dev/null || true
 for inj in $injectors; do

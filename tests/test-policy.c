@@ -233,6 +233,43 @@ static void test_daemon_max_mappings(void) {
         daemon_config_done(&c);
 }
 
+/* Injectors=: auto or 1..POLICY_MAX_INJECTORS; auto is one per CPU but the manager's, 1 to 4. */
+static void test_daemon_injectors(void) {
+        _cleanup_strv_free_ char **problems = NULL;
+        const char *text = "[Daemon]\nInjectors=0\nInjectors=9\nInjectors=-1\nInjectors=two\n"
+                           "Injectors=2 # two\n";
+        DaemonConfig c;
+
+        daemon_config_init(&c);
+        ASSERT_EQ(c.injectors, 0); /* auto */
+        ASSERT_OK(daemon_config_parse_buffer("m.conf", text, strlen(text), &c, &problems));
+        ASSERT_EQ(strv_length(problems), 5);
+        ASSERT_STREQ(problems[0], "m.conf:2: Invalid Injectors= value '0': expected auto or 1 to 8");
+        ASSERT_STREQ(problems[1], "m.conf:3: Invalid Injectors= value '9': expected auto or 1 to 8");
+        ASSERT_STREQ(problems[2], "m.conf:4: Invalid Injectors= value '-1': a count cannot be negative");
+        ASSERT_STREQ(problems[3],
+                     "m.conf:5: Invalid Injectors= value 'two': expected auto or a whole number");
+        ASSERT_TRUE(strstr(problems[4], "m.conf:6: Invalid Injectors= value '2 # two'"));
+        ASSERT_TRUE(strstr(problems[4], "'#' starts a comment only at the beginning of a line"));
+        ASSERT_EQ(c.injectors, 0); /* a bad value keeps the default */
+        ASSERT_EQ(daemon_config_injectors(&c, 0), 1);
+        ASSERT_EQ(daemon_config_injectors(&c, 1), 1);
+        ASSERT_EQ(daemon_config_injectors(&c, 2), 1);
+        ASSERT_EQ(daemon_config_injectors(&c, 3), 2);
+        ASSERT_EQ(daemon_config_injectors(&c, 64), POLICY_DEFAULT_MAX_INJECTORS);
+
+        problems = strv_free(problems);
+        text = "[Daemon]\nInjectors=8\n";
+        ASSERT_OK(daemon_config_parse_buffer("m.conf", text, strlen(text), &c, &problems));
+        ASSERT_EQ(strv_length(problems), 0);
+        ASSERT_EQ(daemon_config_injectors(&c, 1), 8); /* given: whatever the CPUs */
+        text = "[Daemon]\nInjectors=auto\n";
+        ASSERT_OK(daemon_config_parse_buffer("m.conf", text, strlen(text), &c, &problems));
+        ASSERT_EQ(strv_length(problems), 0);
+        ASSERT_EQ(c.injectors, 0);
+        daemon_config_done(&c);
+}
+
 static void assert_strv(char **l, const char *const *want) {
         size_t n = 0;
 
@@ -261,6 +298,7 @@ static void test_good_dir(void) {
         ASSERT_STREQ(s->daemon.metrics_file, "/run/mlockd/metrics.prom");
         ASSERT_EQ_U64(s->daemon.cgroup_limit_margin, 128ULL << 20);
         ASSERT_STREQ(s->daemon.log_level, "debug");
+        ASSERT_EQ(s->daemon.injectors, 3);
 
         /* lexical order; README and .hidden.conf are not policies */
         ASSERT_EQ(s->n_policies, 4);
@@ -670,6 +708,7 @@ int main(void) {
         test_daemon_bad();
         test_daemon_edge_values();
         test_daemon_max_mappings();
+        test_daemon_injectors();
         test_good_dir();
         test_dump_round_trip();
         test_vendor_dir();

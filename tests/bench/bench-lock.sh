@@ -6,7 +6,9 @@
 #     run with --lock-anon onfault);
 #   - the same with 50 processes started at once;
 #   - 2,000 (BENCH_MANY) processes started at once until all are locked (none missed) against as
-#     many that lock themselves, with the daemon's CPU per process;
+#     many that lock themselves, with the daemon's CPU per process (every injector counted), for
+#     each Injectors= of BENCH_INJECTORS (default "1 2", and auto where it is another count), a
+#     fresh daemon each, interleaved;
 #   - the daemon's CPU per accounting tick with as many idle targets, and its wakeups per second with
 #     no target (context switches of every thread of the manager and the injector);
 #   - the longest hold under MaxPause against one plain mlock2 of the same size.
@@ -169,27 +171,53 @@ row "exec->locked, 50 at once, p50/p90/p99 ms" "$(pcts <"$TEST_TMP/fifty.d")" "$
 
 fi
 if section many; then
-echo "== $many started at once, until all locked: $rounds rounds, interleaved"
+# each Injectors= value (BENCH_INJECTORS, default "1 2", and auto where it resolves to another count)
+# in a daemon of its own, started afresh in every round, the rounds interleaved with the floor; the
+# daemon's CPU counts every injector (each worker and its spare are the manager's children)
+injectors=(${BENCH_INJECTORS:-1 2})
+auto=$(( $(nproc) - 1 )) # Injectors=auto (daemon_config_injectors())
+(( auto < 1 )) && auto=1
+(( auto > 4 )) && auto=4
+[[ " ${injectors[*]} " == *" $auto "* ]] || injectors+=(auto)
+echo "== $many started at once, until all locked: $rounds rounds, interleaved, Injectors= ${injectors[*]}" \
+     "(auto: $auto here), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+stop_mlockd
 for r in $(seq 1 "$rounds"); do
-        mapfile -t pids < <(daemon_pids)
-        c0=$(cpu_ns "${pids[@]}")
-        out=$("$bench/bench-spawn" "$many" 120 1024 "$MY_TARGET" "${target_args[@]}")
-        c1=$(cpu_ns "${pids[@]}")
-        echo "d $(awk '/^time until all/ { print $5 }' <<<"$out") $(awk '/^processes:/ { print $6 }' <<<"$out") $(( c1 - c0 ))"
+        for n in "${injectors[@]}"; do
+                write_daemon_conf "AccountingInterval=1s
+Injectors=$n"
+                start_mlockd
+                sleep 1 # the start-up scan is done
+                mapfile -t pids < <(daemon_pids)
+                c0=$(cpu_ns "${pids[@]}")
+                out=$("$bench/bench-spawn" "$many" 120 1024 "$MY_TARGET" "${target_args[@]}")
+                c1=$(cpu_ns "${pids[@]}")
+                echo "d$n $(awk '/^time until all/ { print $5 }' <<<"$out") $(awk '/^processes:/ { print $6 }' <<<"$out") $(( c1 - c0 )) $(cut -d' ' -f1 /proc/loadavg)"
+                sleep 2 # the exits are seen and the targets forgotten
+                stop_mlockd
+        done
         out=$("$bench/bench-spawn" "$many" 120 1024 "$FLOOR" --lock-anon onfault "${target_args[@]}")
-        echo "f $(awk '/^time until all/ { print $5 }' <<<"$out") $(awk '/^processes:/ { print $6 }' <<<"$out")"
-        sleep 2 # the exits are seen and the targets forgotten
+        echo "f $(awk '/^time until all/ { print $5 }' <<<"$out") $(awk '/^processes:/ { print $6 }' <<<"$out") 0 $(cut -d' ' -f1 /proc/loadavg)"
 done >"$TEST_TMP/many"
-echo "mlockd:       all locked in median $(awk '$1 == "d" { print $2 }' "$TEST_TMP/many" | median) s," \
-     "missed $(awk '$1 == "d" { s += $3 } END { print s }' "$TEST_TMP/many") in all rounds," \
-     "daemon CPU median $(awk -v n="$many" '$1 == "d" { print $4 / n / 1e6 }' "$TEST_TMP/many" | median) ms per process"
-echo "own mlock2:   all locked in median $(awk '$1 == "f" { print $2 }' "$TEST_TMP/many" | median) s," \
+for n in "${injectors[@]}"; do
+        echo "mlockd, Injectors=$n: all locked in median $(awk -v k="d$n" '$1 == k { print $2 }' "$TEST_TMP/many" | median) s" \
+             "(rounds: $(awk -v k="d$n" '$1 == k { printf "%s%s", (c++ ? ", " : ""), $2 }' "$TEST_TMP/many")), " \
+             "missed $(awk -v k="d$n" '$1 == k { s += $3 } END { print s + 0 }' "$TEST_TMP/many") in all rounds," \
+             "daemon CPU median $(awk -v k="d$n" -v n="$many" '$1 == k { print $4 / n / 1e6 }' "$TEST_TMP/many" | median) ms per process"
+        row "$many at once, Injectors=$n, until all locked, s" \
+            "$(awk -v k="d$n" '$1 == k { print $2 }' "$TEST_TMP/many" | median)" \
+            "$(awk '$1 == "f" { print $2 }' "$TEST_TMP/many" | median)"
+        row "$many at once, Injectors=$n, missed (all rounds)" \
+            "$(awk -v k="d$n" '$1 == k { s += $3 } END { print s + 0 }' "$TEST_TMP/many")" 0
+        row "$many at once, Injectors=$n, daemon CPU per process, ms" \
+            "$(awk -v k="d$n" -v n="$many" '$1 == k { print $4 / n / 1e6 }' "$TEST_TMP/many" | median)" -
+done
+echo "own mlock2:   all locked in median $(awk '$1 == "f" { print $2 }' "$TEST_TMP/many" | median) s" \
+     "(rounds: $(awk '$1 == "f" { printf "%s%s", (c++ ? ", " : ""), $2 }' "$TEST_TMP/many")), " \
      "missed $(awk '$1 == "f" { s += $3 } END { print s }' "$TEST_TMP/many") in all rounds"
-row "$many at once, until all locked, s" "$(awk '$1 == "d" { print $2 }' "$TEST_TMP/many" | median)" \
-    "$(awk '$1 == "f" { print $2 }' "$TEST_TMP/many" | median)"
-row "$many at once, missed (all rounds)" "$(awk '$1 == "d" { s += $3 } END { print s }' "$TEST_TMP/many")" 0
-row "$many at once, daemon CPU per process, ms" \
-    "$(awk -v n="$many" '$1 == "d" { print $4 / n / 1e6 }' "$TEST_TMP/many" | median)" -
+echo "load average (1 min) at each measurement: $(awk '{ printf "%s%s:%s", (NR > 1 ? ", " : ""), $1, $5 }' "$TEST_TMP/many")"
+write_daemon_conf "AccountingInterval=1s"
+start_mlockd
 
 fi
 if section tick; then
