@@ -740,10 +740,12 @@ static void target_unwatch(Target *t) {
 /* No longer young: the tick's samples take over, from the size it has now (the watch saw every
  * mapping until then). */
 static void target_watch_expire(Manager *m, Target *t) {
+        bool pending = t->watch_pending;
         uint64_t size;
 
         target_unwatch(t);
-        if (manager_sample_size(m, t, &size) >= 0)
+        /* a signal not looked at yet: the size stays as last checked, so the sample looks */
+        if (!pending && manager_sample_size(m, t, &size) >= 0)
                 t->checked_size = size;
 }
 
@@ -764,9 +766,16 @@ static unsigned manager_recheck(Manager *m, bool young_only) {
                 else if (young_only)
                         continue;
                 /* an old target locked on fault whose cgroup's figures did not move has made
-                 * nothing present to lock (target_cgroup_idle()) */
+                 * nothing present to lock (target_cgroup_idle()); but its size is looked at once
+                 * when it stops being young: what it mapped and touched while young, and its
+                 * young rechecks missed (a job in the way at the settle timer's last look), moved
+                 * its cgroup before that tick and not since */
                 if (!target_recheckable(m, t, young) ||
-                    (!young && target_cgroup_idle(m, t, target_policy(m, t))) || !target_mapped_size_moved(m, t))
+                    (!young && t->sampled_old && target_cgroup_idle(m, t, target_policy(m, t))))
+                        continue;
+                if (!young)
+                        t->sampled_old = true;
+                if (!target_mapped_size_moved(m, t))
                         continue;
                 m->tick_rereads++;
                 target_recheck(m, t);
@@ -788,9 +797,9 @@ static int on_target_mapped(sd_event_source *s, int fd, uint32_t revents, void *
         if (!mapwatch_moved(t->watch))
                 return 0;
         log_debug("Process %d (%s) mapped memory (its watch).", (int) t->pid, strempty(t->comm));
-        if (t->job || t->call)
-                t->watch_pending = true; /* looked at when that ends */
-        else if (target_recheckable(m, t, target_young(t, now_usec(CLOCK_MONOTONIC))))
+        if (t->job || t->call || !target_recheckable(m, t, target_young(t, now_usec(CLOCK_MONOTONIC))))
+                t->watch_pending = true; /* looked at when that ends, or when the watch does */
+        else
                 target_recheck(m, t);
         return 0;
 }

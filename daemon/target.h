@@ -177,6 +177,7 @@ typedef struct Target {
         bool deferred;          /* a candidate found by a fork/exec event: young, rechecked on the settle timer */
         bool trimmed;           /* the last plan was cut by MaxLocked= or a budget: no recheck */
         uint64_t checked_size;  /* VmSize (bytes) at the last recheck, 0: none yet */
+        bool sampled_old;       /* its size looked at once since it stopped being young */
         int statm_fd;           /* /proc/PID/statm, kept open for the tick's samples; -EBADF: none */
         int status_fd;          /* /proc/PID/status, kept open once the drift check read it */
         uint64_t sampled_tick;  /* the round of vm_size, 0: none */
