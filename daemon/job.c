@@ -1278,8 +1278,9 @@ static void job_exclude_may_block(Job *j, Maps *smaps) {
         char b[FORMAT_BYTES_MAX];
         uint64_t bytes;
 
-        /* given maps were looked at with the mounts already: counted, not read again */
-        if (!j->maps_given && !j->spec.lock_network_files && j->ops->mounts &&
+        /* given maps were looked at with the mounts already: counted, not read again; a policy
+         * that selects no file-backed mapping has no use for them */
+        if (!j->maps_given && !j->spec.lock_network_files && regions_select_files(j->spec.regions) && j->ops->mounts &&
             j->ops->mounts(j, &mounts, j->userdata) < 0)
                 log_debug("Could not read the mounts of %d; its network files are not told apart.",
                           (int) j->target->pid);

@@ -125,13 +125,16 @@ static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) 
         if (!(status.cap_eff & (1ULL << CAP_IPC_LOCK_BIT)))
                 (void) procfs_read_memlock_limit("/proc", t->pid, &soft, &hard);
 
-        /* the usage counts only under a finite limit (cgroup_lockable_bytes()): read when there is one */
+        /* unevictable counts only against a budget, the usage only under a finite limit
+         * (cgroup_lockable_bytes()): each is read where it counts (memory.stat is the dear one) */
+        if (t->memcg && m->have_cgroup_layout)
+                in.cgroup_budget = manager_any_budget(m) ? manager_cgroup_budget(m, t->memcg) : 0;
         if (t->memcg && m->have_cgroup_layout &&
-            cgroup_read_memory_fields(&m->cgroup_layout, t->memcg, CGROUP_READ_STAT | CGROUP_READ_LIMIT, &mem) >= 0 &&
+            cgroup_read_memory_fields(&m->cgroup_layout, t->memcg,
+                                      CGROUP_READ_LIMIT | (in.cgroup_budget > 0 ? CGROUP_READ_STAT : 0), &mem) >= 0 &&
             (mem.limit == UINT64_MAX ||
              cgroup_read_memory_fields(&m->cgroup_layout, t->memcg, CGROUP_READ_USAGE, &mem) >= 0)) {
                 in.memory = &mem;
-                in.cgroup_budget = manager_any_budget(m) ? manager_cgroup_budget(m, t->memcg) : 0;
                 in.limit_margin = m->policies->daemon.cgroup_limit_margin;
                 /* what the cgroup's targets hold counts against a budget only; what they have in
                  * flight against a budget or a memory limit (account_target()) */

@@ -593,7 +593,7 @@ static void on_recheck_reply(int r, const InjectorReply *reply, int fd, void *us
                 return;
         if (read_full_fd(f, SMAPS_MAX, &text, NULL) < 0 || maps_parse(text, &smaps) < 0)
                 return;
-        if (!p->lock_network_files) {
+        if (!p->lock_network_files && regions_select_files(p->regions)) {
                 /* what the plan leaves out (network and FUSE files) is not "more" to lock */
                 _cleanup_(mounts_freep) Mounts *mounts = NULL;
 

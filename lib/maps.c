@@ -243,7 +243,8 @@ static unsigned vmflag_from_string(const char *s, size_t len) {
         return 0;
 }
 
-/* "Key:   1234 kB" for the fields we use; everything else is accepted and ignored. */
+/* "Key:   1234 kB" for the fields we use; everything else is accepted and ignored. 1 when it was
+ * VmFlags (which may change what the region is), 0 otherwise. */
 static int parse_smaps_field(const char *line, MapsRegion *r) {
         const char *colon = strchr(line, ':'), *p;
         size_t keylen;
@@ -269,7 +270,7 @@ static int parse_smaps_field(const char *line, MapsRegion *r) {
                         r->vmflags |= vmflag_from_string(p, n);
                         p += n;
                 }
-                return 0;
+                return 1;
         }
 
         if (keylen == 3 && strncmp(line, "Rss", 3) == 0)
@@ -349,7 +350,8 @@ int maps_parse(const char *text, Maps **ret) {
                         if (r < 0)
                                 return log_debug_errno(r, "maps: bad smaps field \"%s\": %m", line);
                         m->smaps = true;
-                        classify(&m->regions[m->n - 1]); /* VmFlags may change lockable */
+                        if (r > 0) /* VmFlags may change lockable */
+                                classify(&m->regions[m->n - 1]);
                 } else
                         return log_debug_errno(EBADMSG, "maps: bad line \"%s\"", line);
         }
