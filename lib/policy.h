@@ -40,8 +40,7 @@ LockMode lock_mode_from_string(const char *s);
 #define POLICY_DEFAULT_MAX_MAPPINGS 20000U
 /* Injectors=: at most this many injector workers (forked mode keeps a spare for each). */
 #define POLICY_MAX_INJECTORS 8U
-/* Injectors=auto: one per CPU the daemon may run on but one (the manager's), at least 1, at most
- * this many. */
+/* Injectors=auto: one per CPU the daemon may run on, at least 1, at most this many. */
 #define POLICY_DEFAULT_MAX_INJECTORS 4U
 /* Longest line inih accepts here (Debian's libinih: INI_MAX_LINE 200, minus "\r\n\0"); longer
  * lines are reported, never truncated. */

@@ -233,7 +233,7 @@ static void test_daemon_max_mappings(void) {
         daemon_config_done(&c);
 }
 
-/* Injectors=: auto or 1..POLICY_MAX_INJECTORS; auto is one per CPU but the manager's, 1 to 4. */
+/* Injectors=: auto or 1..POLICY_MAX_INJECTORS; auto is one per CPU, 1 to 4. */
 static void test_daemon_injectors(void) {
         _cleanup_strv_free_ char **problems = NULL;
         const char *text = "[Daemon]\nInjectors=0\nInjectors=9\nInjectors=-1\nInjectors=two\n"
@@ -254,8 +254,8 @@ static void test_daemon_injectors(void) {
         ASSERT_EQ(c.injectors, 0); /* a bad value keeps the default */
         ASSERT_EQ(daemon_config_injectors(&c, 0), 1);
         ASSERT_EQ(daemon_config_injectors(&c, 1), 1);
-        ASSERT_EQ(daemon_config_injectors(&c, 2), 1);
-        ASSERT_EQ(daemon_config_injectors(&c, 3), 2);
+        ASSERT_EQ(daemon_config_injectors(&c, 2), 2);
+        ASSERT_EQ(daemon_config_injectors(&c, 3), 3);
         ASSERT_EQ(daemon_config_injectors(&c, 64), POLICY_DEFAULT_MAX_INJECTORS);
 
         problems = strv_free(problems);

@@ -175,7 +175,7 @@ if section many; then
 # in a daemon of its own, started afresh in every round, the rounds interleaved with the floor; the
 # daemon's CPU counts every injector (each worker and its spare are the manager's children)
 injectors=(${BENCH_INJECTORS:-1 2})
-auto=$(( $(nproc) - 1 )) # Injectors=auto (daemon_config_injectors())
+auto=$(nproc) # Injectors=auto (daemon_config_injectors())
 (( auto < 1 )) && auto=1
 (( auto > 4 )) && auto=4
 [[ " ${injectors[*]} " == *" $auto "* ]] || injectors+=(auto)
