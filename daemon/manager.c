@@ -382,7 +382,9 @@ static int on_target_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 static void target_watch_exit(Manager *m, Target *t) {
         int r;
 
-        r = sd_event_add_io(m->event, &t->exit_source, t->pidfd, EPOLLIN, on_target_exit, t);
+        /* edge-triggered: a dead process's pidfd stays readable, and level-triggered every
+         * epoll_wait polled every one not yet dispatched again (2,000 killed at once: quadratic) */
+        r = sd_event_add_io(m->event, &t->exit_source, t->pidfd, EPOLLIN | EPOLLET, on_target_exit, t);
         if (r < 0) {
                 log_debug_errno(r, "Failed to watch the pidfd of %d, relying on rescans: %m", (int) t->pid);
                 return;
