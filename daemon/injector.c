@@ -245,11 +245,9 @@ static void identity_remember(uint64_t ino, const InjectorRequest *req) {
 
 /* The pidfd must belong to req->pid, and the process must still be the one the manager found. */
 static int check_identity(const InjectorRequest *req, int pidfd) {
-        _cleanup_free_ char *info = NULL;
-        char path[64];
         ProcStat st = {};
-        const char *p;
         uint64_t ino;
+        pid_t pid;
         int r;
 
         if (pidfd < 0)
@@ -258,12 +256,10 @@ static int check_identity(const InjectorRequest *req, int pidfd) {
                 ino = 0; /* none to go by: checked in full */
         if (identity_known(ino, req, pidfd))
                 return 0;
-        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
-        r = read_full_file(path, 16384, &info, NULL);
-        if (r < 0)
+        r = pidfd_get_pid(pidfd, &pid);
+        if (r == -ESRCH)
                 return r;
-        p = strstr(info, "\nPid:\t");
-        if (!p || atoi(p + 6) != req->pid)
+        if (r < 0 || pid != req->pid)
                 return -EBADF;
 
         r = procfs_read_stat("/proc", req->pid, &st);

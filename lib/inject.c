@@ -171,33 +171,6 @@ static bool pidfd_exited(int fd) {
         return fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
-/* The pid a pidfd refers to, from /proc/self/fdinfo: -ESRCH once the process has been reaped. */
-static int pidfd_get_pid(int fd, pid_t *ret) {
-        _cleanup_free_ char *path = NULL, *buf = NULL;
-        char *p, *line;
-        int r;
-
-        if (asprintf(&path, "/proc/self/fdinfo/%d", fd) < 0)
-                return -ENOMEM;
-        r = read_full_file(path, 64 * 1024, &buf, NULL);
-        if (r < 0)
-                return r;
-        p = buf;
-        while ((line = next_line(&p))) {
-                int pid;
-
-                if (strncmp(line, "Pid:", 4) != 0)
-                        continue;
-                if (sscanf(line + 4, "%d", &pid) != 1)
-                        return -EBADMSG;
-                if (pid <= 0)
-                        return -ESRCH;
-                *ret = pid;
-                return 0;
-        }
-        return -EBADF; /* not a pidfd */
-}
-
 static void sleep_usec(usec_t u) {
         struct timespec ts = { .tv_sec = u / USEC_PER_SEC, .tv_nsec = (long) (u % USEC_PER_SEC) * 1000 };
 
@@ -667,6 +640,22 @@ int inject_precheck(const char *proc_root, pid_t pid, bool allow_pid1, const cha
         if (reason) {
                 *ret_reason = reason;
                 return r;
+        }
+
+        if (st.threads == 1) {
+                /* the leader alone (a zombie leader was refused above): its status is the thread's */
+                ProcStatus s;
+
+                r = procfs_read_status(proc_root, pid, 0, &s);
+                if (r < 0) {
+                        *ret_reason = "gone";
+                        return r == -ENOENT ? -ESRCH : r;
+                }
+                if (s.tracer_pid != 0) {
+                        *ret_reason = "traced";
+                        return -EBUSY;
+                }
+                return 0;
         }
 
         /* Every thread: a debugger usually holds all of them, and we must not race one. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -18,6 +19,19 @@
 
 #ifndef PID_FS_MAGIC
 #define PID_FS_MAGIC 0x50494446
+#endif
+
+/* PIDFD_GET_INFO (Linux 6.13, <linux/pidfd.h>), its first version of the struct: the kernel takes
+ * the size from the request, so this one stays valid as it grows. */
+#ifndef PIDFD_GET_INFO
+struct pidfd_info {
+        uint64_t mask;
+        uint64_t cgroupid;
+        uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+        uint32_t spare0[1];
+};
+#define PIDFD_INFO_PID (1UL << 0)
+#define PIDFD_GET_INFO _IOWR(0xFF, 11, struct pidfd_info)
 #endif
 
 #define PROC_FILE_MAX (64U * 1024U)
@@ -81,7 +95,7 @@ static const char *skip_fields(const char *s, unsigned n) {
 int procfs_read_stat(const char *proc_root, pid_t pid, ProcStat *ret) {
         _cleanup_free_ char *buf = NULL, *comm = NULL;
         const char *open, *close, *p;
-        uint64_t v, ppid, flags, starttime;
+        uint64_t v, ppid, flags, threads, starttime;
         char state;
         int r;
 
@@ -118,13 +132,19 @@ int procfs_read_stat(const char *proc_root, pid_t pid, ProcStat *ret) {
         r = parse_field_u64(&p, &flags);
         if (r < 0)
                 return r;
-        p = skip_fields(p + 1, 12);                     /* field 22: starttime */
+        p = skip_fields(p + 1, 10);                     /* field 20: num_threads */
+        if (!p)
+                return -EINVAL;
+        r = parse_field_u64(&p, &threads);
+        if (r < 0)
+                return r;
+        p = skip_fields(p + 1, 1);                      /* field 22: starttime */
         if (!p)
                 return -EINVAL;
         r = parse_field_u64(&p, &starttime);
         if (r < 0)
                 return r;
-        if (ppid > INT_MAX || flags > UINT_MAX)
+        if (ppid > INT_MAX || flags > UINT_MAX || threads > UINT_MAX)
                 return -ERANGE;
 
         *ret = (ProcStat) {
@@ -132,6 +152,7 @@ int procfs_read_stat(const char *proc_root, pid_t pid, ProcStat *ret) {
                 .state = state,
                 .ppid = (pid_t) ppid,
                 .flags = (unsigned) flags,
+                .threads = (unsigned) threads,
                 .starttime = starttime,
                 .comm = TAKE_PTR(comm),
         };
@@ -510,7 +531,19 @@ static void closedirp(DIR **d) {
 int procfs_uninterruptible(const char *proc_root, pid_t pid) {
         _cleanup_free_ pid_t *tids = NULL;
         size_t n = 0, seen = 0;
+        ProcStat st = {};
         int r;
+
+        /* one thread, the leader: its stat says (one small file, not the task directory and a
+         * status each); a leader gone (Z) leaves another thread, which the scan finds */
+        if (procfs_read_stat(proc_root, pid, &st) >= 0) {
+                bool alone = st.threads == 1 && st.state != 'Z' && st.state != 'X';
+                char state = st.state;
+
+                proc_stat_done(&st);
+                if (alone)
+                        return state == 'D';
+        }
 
         r = procfs_list_threads(proc_root, pid, &tids, &n);
         if (r < 0)
@@ -582,6 +615,48 @@ int procfs_list_threads(const char *proc_root, pid_t pid, pid_t **ret, size_t *r
         *ret = TAKE_PTR(list);
         *ret_n = n;
         return 0;
+}
+
+int pidfd_get_pid(int pidfd, pid_t *ret) {
+        struct pidfd_info info = { .mask = PIDFD_INFO_PID };
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        char *p, *line;
+        int r;
+
+        if (pidfd < 0 || !ret)
+                return -EINVAL;
+        /* one ioctl where the kernel has it; ESRCH: the process is gone (a zombie, reaped) */
+        if (ioctl(pidfd, PIDFD_GET_INFO, &info) >= 0) {
+                if (!(info.mask & PIDFD_INFO_PID) || info.pid == 0 || info.pid > INT_MAX)
+                        return -ESRCH; /* not in our pid namespace */
+                *ret = (pid_t) info.pid;
+                return 0;
+        }
+        if (errno == ESRCH)
+                return -ESRCH;
+        if (errno != ENOTTY && errno != EINVAL && errno != EOPNOTSUPP)
+                return -errno;
+
+        /* older kernels, and anything not a pidfd: fdinfo's "Pid:" line (-1 gone, 0 elsewhere) */
+        if (asprintf(&path, "/proc/self/fdinfo/%d", pidfd) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, 64 * 1024, &buf, NULL);
+        if (r < 0)
+                return r;
+        p = buf;
+        while ((line = next_line(&p))) {
+                int pid;
+
+                if (strncmp(line, "Pid:", 4) != 0)
+                        continue;
+                if (sscanf(line + 4, "%d", &pid) != 1)
+                        return -EBADMSG;
+                if (pid <= 0)
+                        return -ESRCH;
+                *ret = pid;
+                return 0;
+        }
+        return -EBADF; /* not a pidfd */
 }
 
 int pidfd_pidfs_inode(int pidfd, uint64_t *ret) {

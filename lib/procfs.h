@@ -15,6 +15,7 @@ typedef struct ProcStat {
         char state;
         pid_t ppid;
         unsigned flags;         /* PF_* */
+        unsigned threads;       /* field 20, num_threads */
         uint64_t starttime;     /* field 22, clock ticks after boot */
         char *comm;             /* between the parentheses; may hold spaces and ')' */
 } ProcStat;
@@ -83,9 +84,13 @@ int procfs_parse_statm_size(const char *buf, size_t n, uint64_t page_size, uint6
 int procfs_list_threads(const char *proc_root, pid_t pid, pid_t **ret, size_t *ret_n);
 /* 1 when every thread of pid is in uninterruptible sleep (State: D: a vfork parent, a read of a
  * hung network file), 0 when one is not, -ESRCH when it is gone. Such a process cannot be stopped
- * until a thread wakes, which may be never. */
+ * until a thread wakes, which may be never. A process of one thread is answered from its stat. */
 int procfs_uninterruptible(const char *proc_root, pid_t pid);
 
 /* The pidfs inode of a pidfd: it names one process for as long as the system runs. -EOPNOTSUPP
  * where pidfds are anonymous inodes (before Linux 6.9: they all share one, so it names nothing). */
 int pidfd_pidfs_inode(int pidfd, uint64_t *ret);
+/* The pid a pidfd refers to, in our pid namespace: PIDFD_GET_INFO where the kernel has it (6.13),
+ * else the "Pid:" line of its fdinfo. -ESRCH when the process is gone or not in our namespace,
+ * -EBADF when fd is no pidfd. */
+int pidfd_get_pid(int pidfd, pid_t *ret);

@@ -335,9 +335,10 @@ int main(void) {
                 ASSERT_OK(injector_call(inj, &req, pidfd, &reply, &fd));
                 ASSERT_OK(kill(child, SIGKILL));
                 ASSERT_TRUE(waitpid(child, NULL, 0) == child);
-                /* refused by the full check (its fdinfo has no pid now), not by the exe lookup */
-                ASSERT_ERROR(injector_call(inj, &req, pidfd, &reply, &fd), EBADF);
-                ASSERT_STREQ(reply.reason, "bad pidfd");
+                /* refused by the full check (the pidfd names no process now), not by the exe
+                 * lookup: gone */
+                ASSERT_ERROR(injector_call(inj, &req, pidfd, &reply, &fd), ESRCH);
+                ASSERT_STREQ(reply.reason, "gone");
                 child = saved;
         }
         req = step;

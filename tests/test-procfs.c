@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* procfs parsers on fixtures (tests/data/procfs) and on this very process. */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,6 +28,7 @@ static void test_stat(void) {
         ASSERT_EQ(s.state, 'S');
         ASSERT_EQ(s.ppid, 1);
         ASSERT_EQ(s.flags, 4194560);
+        ASSERT_EQ(s.threads, 2u);
         ASSERT_EQ_U64(s.starttime, 63842);
         ASSERT_FALSE(proc_stat_is_kernel_thread(&s));
         proc_stat_done(&s);
@@ -33,6 +37,7 @@ static void test_stat(void) {
         ASSERT_OK(procfs_read_stat(root, 2, &s));
         ASSERT_STREQ(s.comm, "kthreadd");
         ASSERT_EQ(s.ppid, 0);
+        ASSERT_EQ(s.threads, 1u);
         ASSERT_TRUE(proc_stat_is_kernel_thread(&s));
         proc_stat_done(&s);
 
@@ -46,6 +51,7 @@ static void test_stat(void) {
         ASSERT_EQ(s.pid, getpid());
         ASSERT_EQ(s.ppid, getppid());
         ASSERT_EQ(s.state, 'R');
+        ASSERT_EQ(s.threads, 1u);
         ASSERT_TRUE(s.starttime > 0);
         proc_stat_done(&s);
 }
@@ -149,6 +155,11 @@ static void test_threads(void) {
         ASSERT_ERROR(procfs_uninterruptible(root, 77), ESRCH); /* no threads */
         ASSERT_ERROR(procfs_uninterruptible(root, 88), ESRCH); /* no task directory */
         ASSERT_EQ(procfs_uninterruptible("/proc", getpid()), 0);
+        /* one thread: its stat alone says (55 and 56 have no task directory); a leader gone (57,
+         * Z with a thread left) is looked at thread by thread */
+        ASSERT_EQ(procfs_uninterruptible(root, 55), 1);
+        ASSERT_EQ(procfs_uninterruptible(root, 56), 0);
+        ASSERT_EQ(procfs_uninterruptible(root, 57), 1);
 }
 
 /* the text less its last cut bytes */
@@ -310,6 +321,41 @@ static void test_schedstat(void) {
         ASSERT_TRUE(again.timeslices > s.timeslices);
 }
 
+/* a pidfd's pid: this process, a child until it is reaped, and a file that is no pidfd */
+static void test_pidfd_pid(void) {
+        int self = (int) syscall(SYS_pidfd_open, getpid(), 0), other, null;
+        pid_t child, p = 0;
+
+        if (self < 0) {
+                printf("# pidfd_open: %s, pidfd_get_pid not tested\n", strerror(errno));
+                return;
+        }
+        ASSERT_OK(pidfd_get_pid(self, &p));
+        ASSERT_EQ(p, getpid());
+        close(self);
+
+        child = fork();
+        ASSERT_TRUE(child >= 0);
+        if (child == 0) {
+                pause();
+                _exit(0);
+        }
+        other = (int) syscall(SYS_pidfd_open, child, 0);
+        ASSERT_TRUE(other >= 0);
+        ASSERT_OK(pidfd_get_pid(other, &p));
+        ASSERT_EQ(p, child);
+        ASSERT_OK(kill(child, SIGKILL));
+        ASSERT_TRUE(waitpid(child, NULL, 0) == child);
+        ASSERT_ERROR(pidfd_get_pid(other, &p), ESRCH);
+        close(other);
+
+        null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(null >= 0);
+        ASSERT_ERROR(pidfd_get_pid(null, &p), EBADF);
+        close(null);
+        ASSERT_ERROR(pidfd_get_pid(-1, &p), EINVAL);
+}
+
 int main(void) {
         snprintf(root, sizeof root, "%s/procfs", test_data_dir());
         test_stat();
@@ -319,5 +365,6 @@ int main(void) {
         test_mm_counters();
         test_statm_size();
         test_schedstat();
+        test_pidfd_pid();
         return 0;
 }
