@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <search.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -32,6 +33,7 @@ struct InjectorClient {
         InjectorCall *head, *tail;      /* FIFO; the first n_sent are in flight, oldest first */
         size_t n_sent;
         size_t n_queued;
+        void *pids;                     /* tsearch() tree of PidCount: the pids of the queued calls */
         bool draining;                  /* a lost injector's replies are read: nothing is sent */
         uint64_t next_serial;
 
@@ -69,6 +71,50 @@ int injector_target_left_stopped(const char *proc_root, pid_t pid) {
         return st.tracer_pid != 0 || st.state == 't' || st.state == 'T';
 }
 
+/* How many queued calls (in flight or not, cancelled or not) are about a pid: which worker serves
+ * a pid is asked for every new target, and a walk of a queue thousands long cost the manager 5% of
+ * its CPU with 2,000 processes started at once. */
+typedef struct PidCount {
+        pid_t pid;
+        size_t n;
+} PidCount;
+
+static int pid_count_compare(const void *a, const void *b) {
+        pid_t x = ((const PidCount *) a)->pid, y = ((const PidCount *) b)->pid;
+
+        return (x > y) - (x < y);
+}
+
+static int pids_add(InjectorClient *c, pid_t pid) {
+        PidCount key = { .pid = pid }, *e, **found;
+
+        found = tfind(&key, &c->pids, pid_count_compare);
+        if (found) {
+                (*found)->n++;
+                return 0;
+        }
+        e = malloc(sizeof *e);
+        if (!e)
+                return -ENOMEM;
+        *e = (PidCount) { .pid = pid, .n = 1 };
+        if (!tsearch(e, &c->pids, pid_count_compare)) {
+                free(e);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static void pids_remove(InjectorClient *c, pid_t pid) {
+        PidCount key = { .pid = pid }, *e, **found;
+
+        found = tfind(&key, &c->pids, pid_count_compare);
+        if (!found || --(*found)->n > 0)
+                return;
+        e = *found;
+        (void) tdelete(&key, &c->pids, pid_count_compare);
+        free(e);
+}
+
 static void call_free(InjectorCall *call) {
         if (!call)
                 return;
@@ -88,6 +134,7 @@ static InjectorCall *queue_unlink(InjectorClient *c, InjectorCall *call, bool in
                 c->tail = call->prev;
         call->prev = call->next = NULL;
         c->n_queued--;
+        pids_remove(c, call->req.pid);
         if (in_flight)
                 c->n_sent--;
         return call;
@@ -447,12 +494,19 @@ int injector_client_submit(InjectorClient *c, const InjectorRequest *req, int pi
         call = calloc(1, sizeof *call);
         if (!call)
                 return -ENOMEM;
+        if (pids_add(c, req->pid) < 0) {
+                free(call);
+                return -ENOMEM;
+        }
         call->req = *req;
         call->req.serial = ++c->next_serial;
         call->pidfd = pidfd >= 0 ? fcntl(pidfd, F_DUPFD_CLOEXEC, 3) : -EBADF;
         if (pidfd >= 0 && call->pidfd < 0) {
+                int r = -errno;
+
+                pids_remove(c, req->pid);
                 free(call);
-                return -errno;
+                return r;
         }
         call->timeout = timeout;
         call->handler = handler;
@@ -507,6 +561,7 @@ InjectorClient *injector_client_free(InjectorClient *c) {
                 return NULL;
         while ((call = queue_pop(c)))
                 call_free(call);
+        tdestroy(c->pids, free); /* empty by now */
         client_detach_sources(c);
         injector_free(c->active);
         injector_free(c->spare);
@@ -545,14 +600,9 @@ size_t injector_client_queued(const InjectorClient *c) {
 }
 
 bool injector_client_has_pid(const InjectorClient *c, pid_t pid) {
-        size_t k = 0;
+        PidCount key = { .pid = pid };
 
-        if (!c)
-                return false;
-        for (const InjectorCall *call = c->head; call; call = call->next, k++)
-                if (call->req.pid == pid && (k < c->n_sent || !call->cancelled))
-                        return true;
-        return false;
+        return c && tfind(&key, &c->pids, pid_count_compare);
 }
 
 int injector_client_new_socket(sd_event *e, const char *path, InjectorLostHandler lost, void *userdata,

@@ -74,8 +74,9 @@ bool injector_client_is_ours(const InjectorClient *c, pid_t pid);
 uint64_t injector_client_dropped(const InjectorClient *c);    /* replies dropped: serial mismatch */
 unsigned injector_client_restarts(const InjectorClient *c);   /* injectors lost */
 size_t injector_client_queued(const InjectorClient *c);       /* requests waiting or in flight */
-/* Whether a request for pid is in flight (cancelled or not) or waits (not cancelled): the manager
- * sends the next ones for pid to the same client, so that one process never has two tracers. */
+/* Whether a request for pid is in flight or waits (cancelled or not, until it leaves the queue):
+ * the manager sends the next ones for pid to the same client, so that one process never has two
+ * tracers. A lookup, not a walk of the queue. */
 bool injector_client_has_pid(const InjectorClient *c, pid_t pid);
 
 /* What the client checks after losing an injector: is pid left stopped or traced? 1 when it is,

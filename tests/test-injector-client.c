@@ -416,17 +416,24 @@ int main(void) {
         ASSERT_EQ(seen.last_r, -3);
         ASSERT_FALSE(seen.lost);
 
-        /* a cancelled call gets no handler */
+        /* a cancelled call gets no handler; the pid is the client's while a call about it is
+         * queued, cancelled or not, and not once none is */
         {
                 InjectorCall *call = NULL;
                 int before = seen.n;
 
+                ASSERT_FALSE(injector_client_has_pid(c, target));
                 ASSERT_OK(injector_client_submit(c, &req, -EBADF, USEC_PER_SEC, on_reply, e, &call));
+                ASSERT_TRUE(injector_client_has_pid(c, target));
+                ASSERT_FALSE(injector_client_has_pid(c, target + 1));
                 injector_client_cancel(c, call);
                 ASSERT_OK(injector_client_submit(c, &req, -EBADF, USEC_PER_SEC, on_reply, e, NULL));
+                ASSERT_TRUE(injector_client_has_pid(c, target));
                 run_until_reply(e);
                 ASSERT_EQ(seen.n, before + 1);
                 ASSERT_EQ(seen.last_r, -5);
+                ASSERT_EQ(injector_client_queued(c), 0);
+                ASSERT_FALSE(injector_client_has_pid(c, target));
         }
 
         /* the spare dies: noticed at once, and no injector is left */
