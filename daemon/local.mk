@@ -54,6 +54,7 @@ daemon_integration_tests = \
 	tests/lock-full.sh \
 	tests/lock-maxpause.sh \
 	tests/lock-lifecycle.sh \
+	tests/lock-fork-defer.sh \
 	tests/lock-regions.sh \
 	tests/lock-rlimit.sh \
 	tests/lock-reload.sh \

@@ -41,6 +41,7 @@
 #define SETTLE_FIRST_USEC (1 * USEC_PER_MSEC)
 #define SETTLE_MAX_INTERVAL_USEC (500 * USEC_PER_MSEC)
 #define PROCMON_PROBE_USEC (1 * USEC_PER_SEC)
+#define FORK_DEFER_USEC (5 * USEC_PER_MSEC)
 
 /* ---- the target list ----------------------------------------------------------------------- */
 
@@ -1193,16 +1194,78 @@ int manager_reload(Manager *m, char ***ret_problems) {
 
 /* ---- event sources ------------------------------------------------------------------------------ */
 
+/* Forked children of processes that are not targets. Such a child is its parent's image, uid and
+ * cgroup, which matched nothing when the parent was looked at; most exec within moments (a shell's
+ * commands, a service manager's spawns) or exit, and the exec event finds the new image. So it is
+ * looked at FORK_DEFER_USEC later, if it did not exec by then: a parent that changed its uid or
+ * cgroup since it was looked at may have children that match. A target's children are looked at
+ * at once (pre-fork servers). With thousands of processes started at once this halves the reads
+ * of discovery. */
+static int on_fork_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_free_ pid_t *forks = TAKE_PTR(m->forks);
+        size_t n = m->n_forks;
+
+        m->n_forks = m->allocated_forks = 0;
+        for (size_t i = 0; i < n; i++)
+                if (forks[i] > 0)
+                        (void) manager_discover(m, forks[i], true, NULL);
+        return 0;
+}
+
+static void manager_defer_fork(Manager *m, pid_t pid) {
+        int r;
+
+        if (m->n_forks == m->allocated_forks) {
+                size_t a = MAX(m->allocated_forks * 2, (size_t) 64);
+                pid_t *l = reallocarray(m->forks, a, sizeof *l);
+
+                if (!l) {
+                        (void) manager_discover(m, pid, true, NULL); /* no room: at once, as before */
+                        return;
+                }
+                m->forks = l;
+                m->allocated_forks = a;
+        }
+        if (!m->fork_timer) {
+                r = sd_event_add_time_relative(m->event, &m->fork_timer, CLOCK_MONOTONIC, FORK_DEFER_USEC,
+                                               USEC_PER_MSEC, on_fork_timer, m);
+                if (r < 0) {
+                        log_debug_errno(r, "Failed to add the fork timer, looking at %d at once: %m", (int) pid);
+                        (void) manager_discover(m, pid, true, NULL);
+                        return;
+                }
+                (void) sd_event_source_set_description(m->fork_timer, "fork");
+        } else if (m->n_forks == 0) {
+                (void) sd_event_source_set_time_relative(m->fork_timer, FORK_DEFER_USEC);
+                (void) sd_event_source_set_enabled(m->fork_timer, SD_EVENT_ONESHOT);
+        }
+        m->forks[m->n_forks++] = pid;
+}
+
+/* An exec: the pending fork is done with (the exec's discovery looks at the new image). Recent
+ * forks are at the end. */
+static void manager_fork_execd(Manager *m, pid_t pid) {
+        for (size_t i = m->n_forks; i-- > 0;)
+                if (m->forks[i] == pid) {
+                        m->forks[i] = 0;
+                        return;
+                }
+}
+
 static void manager_handle_event(Manager *m, const ProcEvent *ev) {
         switch (ev->type) {
         case PROC_EVENT_FORK:
-                if (!ev->thread)
+                if (ev->thread)
+                        manager_thread_started(m, ev->tgid);
+                else if (manager_get_target(m, ev->parent_tgid) || manager_get_candidate(m, ev->parent_tgid))
                         (void) manager_discover(m, ev->tgid, true, NULL);
                 else
-                        manager_thread_started(m, ev->tgid);
+                        manager_defer_fork(m, ev->tgid);
                 break;
         case PROC_EVENT_EXEC:
                 /* exec wiped the locks and MCL_FUTURE: a new image to match */
+                manager_fork_execd(m, ev->tgid);
                 manager_forget_pid(m, ev->tgid);
                 (void) manager_discover(m, ev->tgid, true, NULL);
                 break;
@@ -1400,6 +1463,8 @@ Manager *manager_free(Manager *m) {
         sd_event_source_unref(m->scan_timer);
         sd_event_source_unref(m->accounting_timer);
         sd_event_source_unref(m->settle_timer);
+        sd_event_source_unref(m->fork_timer);
+        free(m->forks);
         sd_event_source_disable_unref(m->account_defer);
         sd_event_source_unref(m->sighup_source);
         safe_close(m->procmon_fd);

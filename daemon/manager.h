@@ -76,6 +76,10 @@ struct Manager {
         sd_event_source *accounting_timer;
         sd_event_source *settle_timer;
         usec_t settle_interval;
+        pid_t *forks;           /* children of processes that are not targets, looked at after
+                                   FORK_DEFER_USEC unless they exec'd (exec finds them itself) */
+        size_t n_forks, allocated_forks;
+        sd_event_source *fork_timer;
         FolioSizes folios;      /* THP sizes for chunk edges (lock_folio_sizes()), read at folios_read */
         usec_t folios_read;
         bool watch_refused;     /* perf events refused (INJECTOR_OP_WATCH_MAPS): young targets are

@@ -34,7 +34,9 @@
  *                 and prints "step_us=N" for each and then "steps_done n=N": the floor of a paced
  *                 lock, the same steps without ptrace (tests/bench/bench-pace.sh)
  * In pause mode, SIGUSR1 re-executes the program with the same arguments (a new image), and SIGUSR2
- * forks a child that prints "child pid=PID anon=ADDR" and carries on like its parent.
+ * forks a child that prints "child pid=PID anon=ADDR" and carries on like its parent; with
+ * --fork-uid UID the process first changes all its uids to UID (setresuid: a change no process
+ * event reports), so the child is UID's from its start.
  * The ready line: "ready pid=PID anon=ADDR file=ADDR own=ADDR" on stdout, flushed. */
 
 #include <errno.h>
@@ -152,6 +154,7 @@ int main(int argc, char *argv[]) {
                 { "hugepage", no_argument, NULL, 'H' },
                 { "pageout", no_argument, NULL, 'P' },
                 { "steps", required_argument, NULL, 'S' },
+                { "fork-uid", required_argument, NULL, 'F' },
                 {},
         };
         bool hugepage = false, pageout = false;
@@ -159,6 +162,7 @@ int main(int argc, char *argv[]) {
         const char *file = NULL, *mode = "pause", *lock_anon = NULL, *comm = NULL, *steps_file = NULL;
         void *anon = NULL, *fmap = NULL, *own = NULL;
         struct sigaction sa = { .sa_handler = on_signal };
+        long fork_uid = -1;
         int c;
 
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
@@ -179,6 +183,7 @@ int main(int argc, char *argv[]) {
                 case 'H': hugepage = true; break;
                 case 'P': pageout = true; break;
                 case 'S': steps_file = optarg; break;
+                case 'F': fork_uid = strtol(optarg, NULL, 10); break;
                 default: return 2;
                 }
 
@@ -307,6 +312,11 @@ int main(int argc, char *argv[]) {
                                 pid_t pid;
 
                                 got_usr2 = 0;
+                                if (fork_uid >= 0 &&
+                                    setresuid((uid_t) fork_uid, (uid_t) fork_uid, (uid_t) fork_uid) < 0) {
+                                        perror("setresuid");
+                                        return 1;
+                                }
                                 fflush(stdout);
                                 pid = fork();
                                 if (pid < 0) {
