@@ -989,6 +989,21 @@ static void tracee_abort(Tracee **t) {
  * not the run time alone: that of a thread running on another CPU moves only at that CPU's next
  * tick (up to 4 ms at HZ=250), and every step waited for it. Bounded: a thread that cannot get a
  * CPU that long is not waited for longer. False when it gave up at that bound. */
+/* Whether tid, the process's only thread, waits for the CPU this thread runs on. There its run
+ * time is brought up to date whenever it is switched out; on another CPU it lags until that CPU's
+ * tick. */
+static bool waits_on_our_cpu(pid_t pid, pid_t tid) {
+        ProcStat st = {};
+        int cpu = sched_getcpu();
+        bool ours;
+
+        if (tid != pid || cpu < 0 || procfs_read_stat("/proc", pid, &st) < 0)
+                return false;
+        ours = st.threads == 1 && st.processor == cpu;
+        proc_stat_done(&st);
+        return ours;
+}
+
 static bool ran_since_release(const InjectCache *cache, Tracee *t, usec_t start) {
         const HoldNote *h = NULL;
         ProcStatus status;
@@ -1011,8 +1026,15 @@ static bool ran_since_release(const InjectCache *cache, Tracee *t, usec_t start)
                  * tick) or it was put off the CPU again before its own code (seen on ours, 1 hold in
                  * about 1,500): that long more, and it has run */
                 if (now.timeslices != h->timeslices) {
+                        uint64_t seen = now.runtime;
+
                         sleep_usec(RUN_BETWEEN_NS / NSEC_PER_USEC);
-                        return true;
+                        /* on our CPU its run time must have moved over that sleep (another process
+                         * can have had the CPU instead: seen once in a loaded make check); on
+                         * another it lags, and the thread has had a CPU */
+                        if (!waits_on_our_cpu(t->pid, h->tid) ||
+                            procfs_read_schedstat("/proc", t->pid, h->tid, &now) < 0 || now.runtime != seen)
+                                return true;
                 }
                 if (now_usec(CLOCK_MONOTONIC) - start >= RUN_BETWEEN_MAX) {
                         log_debug("Thread %d did not get to run since its last hold; holding it again.", (int) h->tid);

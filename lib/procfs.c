@@ -94,8 +94,8 @@ static const char *skip_fields(const char *s, unsigned n) {
 
 int procfs_read_stat(const char *proc_root, pid_t pid, ProcStat *ret) {
         _cleanup_free_ char *buf = NULL, *comm = NULL;
-        const char *open, *close, *p;
-        uint64_t v, ppid, flags, threads, starttime;
+        const char *open, *close, *p, *q;
+        uint64_t v, ppid, flags, threads, starttime, processor;
         char state;
         int r;
 
@@ -144,6 +144,9 @@ int procfs_read_stat(const char *proc_root, pid_t pid, ProcStat *ret) {
         r = parse_field_u64(&p, &starttime);
         if (r < 0)
                 return r;
+        q = skip_fields(p + 1, 16);                     /* field 39: processor, where there is one */
+        if (!q || parse_field_u64(&q, &processor) < 0 || processor > INT_MAX)
+                processor = UINT64_MAX;
         if (ppid > INT_MAX || flags > UINT_MAX || threads > UINT_MAX)
                 return -ERANGE;
 
@@ -154,6 +157,7 @@ int procfs_read_stat(const char *proc_root, pid_t pid, ProcStat *ret) {
                 .flags = (unsigned) flags,
                 .threads = (unsigned) threads,
                 .starttime = starttime,
+                .processor = processor == UINT64_MAX ? -1 : (int) processor,
                 .comm = TAKE_PTR(comm),
         };
         return 0;

@@ -17,6 +17,7 @@ typedef struct ProcStat {
         unsigned flags;         /* PF_* */
         unsigned threads;       /* field 20, num_threads */
         uint64_t starttime;     /* field 22, clock ticks after boot */
+        int processor;          /* field 39, the CPU it runs or waits on (-1: not given) */
         char *comm;             /* between the parentheses; may hold spaces and ')' */
 } ProcStat;
 

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -30,6 +31,7 @@ static void test_stat(void) {
         ASSERT_EQ(s.flags, 4194560);
         ASSERT_EQ(s.threads, 2u);
         ASSERT_EQ_U64(s.starttime, 63842);
+        ASSERT_EQ(s.processor, 1);
         ASSERT_FALSE(proc_stat_is_kernel_thread(&s));
         proc_stat_done(&s);
         ASSERT_NULL(s.comm);
@@ -53,6 +55,7 @@ static void test_stat(void) {
         ASSERT_EQ(s.state, 'R');
         ASSERT_EQ(s.threads, 1u);
         ASSERT_TRUE(s.starttime > 0);
+        ASSERT_EQ(s.processor, sched_getcpu());
         proc_stat_done(&s);
 }
 
