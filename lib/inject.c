@@ -608,9 +608,10 @@ static bool exe_is_go(pid_t pid) {
 
 int inject_precheck(const char *proc_root, pid_t pid, bool allow_pid1, const char **ret_reason) {
         _cleanup_free_ pid_t *tids = NULL;
+        pid_t leader = pid, *list;
         ProcStat st = {};
         const char *reason = NULL;
-        size_t n = 0;
+        size_t n = 1;
         int r;
 
         if (!proc_root || !ret_reason || pid <= 0)
@@ -642,37 +643,28 @@ int inject_precheck(const char *proc_root, pid_t pid, bool allow_pid1, const cha
                 return r;
         }
 
-        if (st.threads == 1) {
-                /* the leader alone (a zombie leader was refused above): its status is the thread's */
-                ProcStatus s;
-
-                r = procfs_read_status(proc_root, pid, 0, &s);
+        /* Every thread: a debugger usually holds all of them, and we must not race one. The
+         * leader alone (a zombie leader was refused above) needs no listing. */
+        if (st.threads == 1)
+                list = &leader;
+        else {
+                r = procfs_list_threads(proc_root, pid, &tids, &n);
                 if (r < 0) {
                         *ret_reason = "gone";
                         return r == -ENOENT ? -ESRCH : r;
                 }
-                if (s.tracer_pid != 0) {
-                        *ret_reason = "traced";
-                        return -EBUSY;
-                }
-                return 0;
-        }
-
-        /* Every thread: a debugger usually holds all of them, and we must not race one. */
-        r = procfs_list_threads(proc_root, pid, &tids, &n);
-        if (r < 0) {
-                *ret_reason = "gone";
-                return r == -ENOENT ? -ESRCH : r;
+                list = tids;
         }
         for (size_t i = 0; i < n; i++) {
                 ProcStatus s;
 
-                r = procfs_read_status(proc_root, pid, tids[i], &s);
-                if (r == -ENOENT)
+                r = procfs_read_status(proc_root, pid, list[i], &s);
+                if (r == -ENOENT && list[i] != pid)
                         continue;               /* a thread that just ended */
                 if (r < 0) {
+                        /* the leader's entry stays while the process does */
                         *ret_reason = "gone";
-                        return r;
+                        return r == -ENOENT ? -ESRCH : r;
                 }
                 if (s.tracer_pid != 0) {
                         *ret_reason = "traced";
@@ -982,13 +974,6 @@ static void tracee_abort(Tracee **t) {
         *t = tracee_free(*t);
 }
 
-/* Before holding a process again within a second: the thread held last must have got a CPU since
- * (switched in: its timeslices moved; or run RUN_BETWEEN_NS), or be asleep. Measured (a 384 MiB
- * full lock at MaxPause=5ms, every hold under 5.5 ms): the target's own clock saw one gap of 78 ms
- * spanning 25 holds, released each time without getting to run before the next. The timeslices,
- * not the run time alone: that of a thread running on another CPU moves only at that CPU's next
- * tick (up to 4 ms at HZ=250), and every step waited for it. Bounded: a thread that cannot get a
- * CPU that long is not waited for longer. False when it gave up at that bound. */
 /* Whether tid, the process's only thread, waits for the CPU this thread runs on. There its run
  * time is brought up to date whenever it is switched out; on another CPU it lags until that CPU's
  * tick. */
@@ -1004,6 +989,13 @@ static bool waits_on_our_cpu(pid_t pid, pid_t tid) {
         return ours;
 }
 
+/* Before holding a process again within a second: the thread held last must have got a CPU since
+ * (switched in: its timeslices moved; or run RUN_BETWEEN_NS), or be asleep. Measured (a 384 MiB
+ * full lock at MaxPause=5ms, every hold under 5.5 ms): the target's own clock saw one gap of 78 ms
+ * spanning 25 holds, released each time without getting to run before the next. The timeslices,
+ * not the run time alone: that of a thread running on another CPU moves only at that CPU's next
+ * tick (up to 4 ms at HZ=250), and every step waited for it. Bounded: a thread that cannot get a
+ * CPU that long is not waited for longer. False when it gave up at that bound. */
 static bool ran_since_release(const InjectCache *cache, Tracee *t, usec_t start) {
         const HoldNote *h = NULL;
         ProcStatus status;
@@ -1024,14 +1016,13 @@ static bool ran_since_release(const InjectCache *cache, Tracee *t, usec_t start)
                         return true;
                 /* switched in since, its run time not brought up to date (on another CPU, until its
                  * tick) or it was put off the CPU again before its own code (seen on ours, 1 hold in
-                 * about 1,500): that long more, and it has run */
+                 * about 1,500): that long more. On our CPU its run time must then have moved over
+                 * that sleep (another process can have had the CPU instead: seen once in a loaded
+                 * make check), else it is waited for on; on another it lags, and it has run. */
                 if (now.timeslices != h->timeslices) {
                         uint64_t seen = now.runtime;
 
                         sleep_usec(RUN_BETWEEN_NS / NSEC_PER_USEC);
-                        /* on our CPU its run time must have moved over that sleep (another process
-                         * can have had the CPU instead: seen once in a loaded make check); on
-                         * another it lags, and the thread has had a CPU */
                         if (!waits_on_our_cpu(t->pid, h->tid) ||
                             procfs_read_schedstat("/proc", t->pid, h->tid, &now) < 0 || now.runtime != seen)
                                 return true;
