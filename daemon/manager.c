@@ -1203,13 +1203,12 @@ int manager_reload(Manager *m, char ***ret_problems) {
  * of discovery. */
 static int on_fork_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
-        _cleanup_free_ pid_t *forks = TAKE_PTR(m->forks);
-        size_t n = m->n_forks;
 
-        m->n_forks = m->allocated_forks = 0;
-        for (size_t i = 0; i < n; i++)
-                if (forks[i] > 0)
-                        (void) manager_discover(m, forks[i], true, NULL);
+        /* discovery reads no events: nothing is added to the list meanwhile */
+        for (size_t i = 0; i < m->n_forks; i++)
+                if (m->forks[i] > 0)
+                        (void) manager_discover(m, m->forks[i], true, NULL);
+        m->n_forks = 0; /* the array is kept for the next batch */
         return 0;
 }
 
