@@ -37,6 +37,17 @@ addr_a=$(ready_field "$out_a" anon)
 addr_b=$(ready_field "$out_b" anon)
 wait_until 20 grep -q "Process $a (.*), policy relock: locked," "$MLOCKD_LOG" || fail "$a not locked"
 wait_until 20 grep -q "Process $b (.*), policy keep: locked," "$MLOCKD_LOG" || fail "$b not locked"
+state_of() { busctl --json=short call org.mlockd1 /org/mlockd1 org.mlockd1.Manager GetTarget u "$1" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["data"][5])'; }
+locked_of() { busctl --json=short call org.mlockd1 /org/mlockd1 org.mlockd1.Manager GetTarget u "$1" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["data"][4])'; }
+# a young target's first plan can come before its mapping ("locked, 0B"): the lock of the mapping
+# is waited for, and its job's end (the bus says locked with all of it), before it is undone
+for t in "$a:$addr_a" "$b:$addr_b"; do
+        wait_until 20 has_vmflags "${t%%:*}" "${t#*:}" lo || fail "${t%%:*}: its mapping not locked"
+        wait_until 20 eval '[[ $(state_of "${t%%:*}") == locked ]] && (( $(locked_of "${t%%:*}") >= 32 << 20 ))' ||
+                fail "${t%%:*} on the bus: $(state_of "${t%%:*}"), $(locked_of "${t%%:*}") bytes"
+done
 
 pages_ok=0
 "$top_builddir/tests/helpers/pagecount" $$ >/dev/null 2>&1 && pages_ok=1
@@ -61,12 +72,8 @@ if (( pages_ok )); then
 else
         note "per-page flags unreadable here: the relock checked by VmFlags and Locked: only"
 fi
-state_of() { busctl --json=short call org.mlockd1 /org/mlockd1 org.mlockd1.Manager GetTarget u "$1" |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["data"][5])'; }
 wait_until 10 eval '[[ $(state_of "$a") == locked ]]' || fail "$a on the bus: $(state_of "$a")"
 # the bus and the metrics show it locked again, with its bytes
-locked_of() { busctl --json=short call org.mlockd1 /org/mlockd1 org.mlockd1.Manager GetTarget u "$1" |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["data"][4])'; }
 wait_until 10 eval '(( $(locked_of "$a") >= 32 << 20 ))' || fail "$a on the bus: $(locked_of "$a") bytes locked"
 metric() { awk -v k="$1" '$1 == k { print $2 }' "$TEST_TMP/metrics.prom"; }
 wait_until 10 eval '[[ $(metric "mlockd_targets{policy=\"relock\",state=\"locked\",reason=\"\"}") == 1 ]]' ||
