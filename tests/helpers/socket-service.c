@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -33,6 +34,9 @@ static pid_t start(int lfd, char **argv) {
         if (pid != 0)
                 return pid;
         (void) setpgid(0, 0);
+        /* its own process group is out of reach of a SIGKILL to this one (a failed test's cleanup):
+         * it goes with us, as a service goes with its manager */
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (dup2(lfd, 3) < 0)
                 _exit(99);
         snprintf(buf, sizeof buf, "%d", (int) getpid());
