@@ -70,6 +70,7 @@ daemon_integration_tests = \
 	tests/lock-pool-loss.sh \
 	tests/cgroup-budget.sh \
 	tests/cgroup-limit.sh \
+	tests/cgroup-limit-parent.sh \
 	tests/metrics.sh \
 	tests/notify.sh \
 	tests/privsep.sh \

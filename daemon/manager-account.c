@@ -15,13 +15,22 @@
 const double injection_bucket_bounds[8] = { 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3 };
 
 /* Bytes other targets in the cgroup still have to lock: not yet in the kernel's figure. */
-uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, const Target *except) {
+/* Whether cgroup path is the cgroup of memcg's first len characters or below it. */
+static bool cgroup_within(const char *path, const char *memcg, size_t len) {
+        if (!path || !memcg)
+                return false;
+        if (len <= 1)
+                return true; /* the root: every cgroup */
+        return strncmp(path, memcg, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, size_t subtree_len, const Target *except) {
         uint64_t sum = 0;
 
         for (size_t i = 0; i < m->n_targets; i++) {
                 const Target *t = m->targets[i];
 
-                if (t != except && t->job && streq_ptr(t->memcg, memcg))
+                if (t != except && t->job && cgroup_within(t->memcg, memcg, subtree_len))
                         sum += job_in_flight(t->job);
         }
         return sum;

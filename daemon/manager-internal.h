@@ -72,7 +72,7 @@ void manager_unlock(Manager *m, Target *t, TargetThen then);
 /* manager-account.c */
 extern const double injection_bucket_bounds[8];
 CgroupAccount *manager_find_cgroup(Manager *m, const char *path);
-uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, const Target *except);
+uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, size_t subtree_len, const Target *except);
 uint64_t manager_cgroup_budget(Manager *m, const char *memcg);
 /* What budgets count in the cgroup at memcg (inode ino): what its targets claim, less their pages
  * charged elsewhere, plus the pages charged there that other targets (but except) mlocked. */

@@ -117,6 +117,7 @@ static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) 
         CgroupMemory mem = {};
         uint64_t soft = UINT64_MAX, hard = UINT64_MAX;
         AccountInput in = { .max_locked = j->spec.max_locked, .held = held };
+        size_t binding;
         int r;
 
         r = procfs_read_status("/proc", t->pid, 0, &status);
@@ -136,12 +137,17 @@ static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) 
              cgroup_read_memory_fields(&m->cgroup_layout, t->memcg, CGROUP_READ_USAGE, &mem) >= 0)) {
                 in.memory = &mem;
                 in.limit_margin = m->policies->daemon.cgroup_limit_margin;
+                /* a limited parent slice binds as much as the cgroup's own limit: the one that
+                 * leaves the least room counts, and what its whole subtree has in flight */
+                binding = strlen(t->memcg);
+                if (cgroup_bind_ancestor_limits(&m->cgroup_layout, t->memcg, in.limit_margin, &mem, &binding) < 0)
+                        binding = strlen(t->memcg);
                 /* what the cgroup's targets hold counts against a budget only; what they have in
                  * flight against a budget or a memory limit (account_target()) */
                 if (in.cgroup_budget > 0)
                         in.claimed = manager_cgroup_charged(m, t->memcg, t->memcg_ino, NULL);
                 if (in.cgroup_budget > 0 || mem.limit != UINT64_MAX)
-                        in.in_flight = manager_cgroup_in_flight(m, t->memcg, t);
+                        in.in_flight = manager_cgroup_in_flight(m, t->memcg, binding, t);
         }
 
         *ret = (JobLimits) { .vm_locked = status.vm_lck, .memlock_limit = soft };

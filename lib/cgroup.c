@@ -559,6 +559,12 @@ int cgroup_read_memory(const CgroupLayout *l, const char *path, CgroupMemory *re
         return cgroup_read_memory_fields(l, path, CGROUP_READ_ALL, ret);
 }
 
+static uint64_t limit_room(uint64_t limit, uint64_t usage, uint64_t margin) {
+        if (limit == UINT64_MAX)
+                return UINT64_MAX;
+        return limit > margin && limit - margin > usage ? limit - margin - usage : 0;
+}
+
 uint64_t cgroup_lockable_bytes(const CgroupMemory *m, uint64_t budget, uint64_t margin) {
         uint64_t r = UINT64_MAX;
 
@@ -568,12 +574,56 @@ uint64_t cgroup_lockable_bytes(const CgroupMemory *m, uint64_t budget, uint64_t 
         if (budget > 0)
                 r = budget > m->unevictable ? budget - m->unevictable : 0;
 
-        if (m->limit != UINT64_MAX) {
-                uint64_t room = 0;
+        return MIN(r, limit_room(m->limit, m->usage, margin));
+}
 
-                if (m->limit > margin && m->limit - margin > m->usage)
-                        room = m->limit - margin - m->usage;
-                r = MIN(r, room);
+int cgroup_bind_ancestor_limits(const CgroupLayout *l, const char *path, uint64_t margin, CgroupMemory *m,
+                                size_t *ret_binding_len) {
+        char parent[PATH_MAX];
+        uint64_t room;
+        size_t len, binding;
+        int r;
+
+        if (!m || !path || !cgroup_path_is_safe(path))
+                return -EINVAL;
+        len = strlen(path);
+        if (len >= sizeof parent)
+                return -ENAMETOOLONG;
+        memcpy(parent, path, len + 1);
+        while (len > 1 && parent[len - 1] == '/')
+                parent[--len] = '\0';
+        binding = strlen(path);
+        room = limit_room(m->limit, m->usage, margin);
+
+        while (len > 1) {
+                CgroupMemory a = {};
+                char *slash = memrchr(parent, '/', len);
+
+                if (!slash)
+                        break; /* relative: refused by cgroup_path_is_safe() */
+                len = slash == parent ? 1 : (size_t) (slash - parent);
+                parent[len] = '\0';
+
+                r = cgroup_read_memory_fields(l, parent, CGROUP_READ_LIMIT, &a);
+                if (r == -ENOENT || r == -ENOMEDIUM)
+                        continue;
+                if (r < 0)
+                        return r;
+                if (a.limit == UINT64_MAX)
+                        continue;
+                r = cgroup_read_memory_fields(l, parent, CGROUP_READ_USAGE, &a);
+                if (r == -ENOENT || r == -ENOMEDIUM)
+                        continue;
+                if (r < 0)
+                        return r;
+                if (limit_room(a.limit, a.usage, margin) < room) {
+                        room = limit_room(a.limit, a.usage, margin);
+                        m->limit = a.limit;
+                        m->usage = a.usage;
+                        binding = len;
+                }
         }
-        return r;
+        if (ret_binding_len)
+                *ret_binding_len = binding;
+        return 0;
 }

@@ -116,3 +116,15 @@ int cgroup_memory_stat_parse(CgroupVersion v, const char *text, CgroupMemory *m)
 /* Bytes that may still be locked: min(budget - unevictable [when budget > 0],
  * limit - margin - usage [when limit is finite]), never negative (0). UINT64_MAX when unbounded. */
 uint64_t cgroup_lockable_bytes(const CgroupMemory *m, uint64_t budget, uint64_t margin);
+
+/* A parent's memory limit binds its children as much as their own does (v1 and v2 charge up the
+ * tree), so locking sized against a leaf's "max" alone can push a limited slice's members into
+ * its OOM killer. m holds path's own limit and usage, read already; each ancestor's limit is read
+ * up to the layout's root (which, in a container's cgroup namespace, is the container's own
+ * cgroup), and its usage where that limit is finite. Where an ancestor leaves less room under
+ * margin (limit - margin - usage) than m does, its limit and usage replace m's, and
+ * *ret_binding_len (may be NULL) is the length of its path, a prefix of path ("/" is 1); it stays
+ * strlen(path) while path itself binds. An ancestor that vanished or has no memory files is passed
+ * over. -EINVAL for a path cgroup_read_memory() refuses. */
+int cgroup_bind_ancestor_limits(const CgroupLayout *l, const char *path, uint64_t margin, CgroupMemory *m,
+                                size_t *ret_binding_len);

@@ -28,12 +28,9 @@ usage=$(cat "$cg/memory.usage_in_bytes" 2>/dev/null || cat "$cg/memory.current")
 echo $(( usage + (104 << 20) )) >"$limit_file" || skip "cannot set a memory limit on $cg"
 start_mlockd
 
-states() { grep -E "Process ($a|$b) \(.*\), policy limited: (locked|partial|skipped|failed)" "$MLOCKD_LOG"; }
+states() { final_states limited "$a" "$b"; }
 wait_until 20 eval '(( $(states | wc -l) >= 2 ))' || fail "no final state for both: $(states)"
-sum=0
-for p in "$a" "$b"; do
-        sum=$(( sum + $(locked_kb "$p") ))
-done
+sum=$(locked_kb_sum "$a" "$b")
 note "locked $sum kB in all; $(states)"
 # over 40 MiB (and 2 MiB of slack): the other target's bytes in flight were not counted
 (( sum >= 24 * 1024 && sum <= 42 * 1024 )) || fail "locked $sum kB in total; the limit leaves 40 MiB"

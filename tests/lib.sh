@@ -40,7 +40,7 @@ track_pid() {
 }
 
 _test_cleanup() {
-        local status=$? pid cg sw
+        local status=$? pid sw i
         # a failed test shows the end of the daemon's log (debug lines left out) in its own log
         if (( status == 1 )) && [[ -s ${MLOCKD_LOG:-} ]]; then
                 echo "--- the last lines of $MLOCKD_LOG above debug level:" >&2
@@ -53,8 +53,9 @@ _test_cleanup() {
                 wait "$pid" 2>/dev/null || true
         done
         [[ -f $_test_cgroups_file ]] && mapfile -t -O "${#_test_cgroups[@]}" _test_cgroups <"$_test_cgroups_file"
-        for cg in "${_test_cgroups[@]}"; do
-                rmdir "$cg" 2>/dev/null || true
+        # the newest first: a child cgroup made after its parent goes before it
+        for (( i = ${#_test_cgroups[@]} - 1; i >= 0; i-- )); do
+                rmdir "${_test_cgroups[i]}" 2>/dev/null || true
         done
         [[ -f $_test_swapfiles_file ]] && mapfile -t -O "${#_test_swapfiles[@]}" _test_swapfiles <"$_test_swapfiles_file"
         for sw in "${_test_swapfiles[@]}"; do
@@ -88,6 +89,24 @@ start_target() {
 # Sum of smaps "Locked:" in kB for a pid.
 locked_kb() {
         awk '/^Locked:/ { s += $2 } END { print s + 0 }' "/proc/$1/smaps"
+}
+
+# locked_kb_sum PID...: locked_kb of them all, summed.
+locked_kb_sum() {
+        local p s=0
+        for p in "$@"; do
+                s=$(( s + $(locked_kb "$p") ))
+        done
+        echo "$s"
+}
+
+# final_states POLICY PID...: the daemon's log lines that give each pid's final state under POLICY
+# (locked, partial, skipped, failed).
+final_states() {
+        local policy=$1 pids
+        shift
+        pids=$(IFS='|'; echo "$*")
+        grep -E "Process ($pids) \(.*\), policy $policy: (locked|partial|skipped|failed)" "$MLOCKD_LOG"
 }
 
 # smaps_field PID ADDR FIELD: the FIELD ("VmFlags", "Locked", "Rss", ...) line of the mapping that

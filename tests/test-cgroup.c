@@ -651,6 +651,61 @@ static int test_live(void) {
         return EXIT_SUCCESS;
 }
 
+/* A limited parent binds its children: the ancestor leaving the least room under the margin
+ * replaces the cgroup's own limit and usage, and says how much of the path is its subtree. */
+static void test_bind_ancestor_limits(void) {
+        CgroupLayout l = {};
+        CgroupMemory m;
+        size_t len = 0;
+
+        /* v2: /capped.slice (512M, 500M used) > mid.slice (max) > leaf.service (1G, 100M used) */
+        ASSERT_OK(cgroup_layout_detect(fixture("v2"), &l));
+        m = (CgroupMemory) { .unevictable = 7 };
+        ASSERT_OK(cgroup_read_memory_fields(&l, "/capped.slice/mid.slice/leaf.service",
+                                            CGROUP_READ_LIMIT | CGROUP_READ_USAGE, &m));
+        ASSERT_EQ_U64(m.limit, 1073741824);
+        ASSERT_OK(cgroup_bind_ancestor_limits(&l, "/capped.slice/mid.slice/leaf.service", 4 * MiB, &m, &len));
+        ASSERT_EQ_U64(m.limit, 536870912);
+        ASSERT_EQ_U64(m.usage, 524288000);
+        ASSERT_EQ_U64(m.unevictable, 7); /* the cgroup's own figures are not the parent's */
+        ASSERT_EQ_U64(len, strlen("/capped.slice"));
+        ASSERT_EQ_U64(cgroup_lockable_bytes(&m, 0, 4 * MiB), 536870912 - 524288000 - 4 * MiB);
+        /* a margin past the parent's room: nothing may be locked */
+        m = (CgroupMemory) { .limit = 1073741824, .usage = 104857600 };
+        ASSERT_OK(cgroup_bind_ancestor_limits(&l, "/capped.slice/mid.slice/leaf.service", 64 * MiB, &m, &len));
+        ASSERT_EQ_U64(cgroup_lockable_bytes(&m, 0, 64 * MiB), 0);
+        /* the cgroup's own limit binds when it leaves less: kept, its whole path */
+        m = (CgroupMemory) { .limit = 110 * MiB, .usage = 100 * MiB };
+        ASSERT_OK(cgroup_bind_ancestor_limits(&l, "/capped.slice/mid.slice/leaf.service", 0, &m, &len));
+        ASSERT_EQ_U64(m.limit, 110 * MiB);
+        ASSERT_EQ_U64(len, strlen("/capped.slice/mid.slice/leaf.service"));
+        /* no limit above (the v2 root has no memory.max), a parent without memory files, one gone */
+        m = (CgroupMemory) { .limit = UINT64_MAX, .usage = 5 };
+        ASSERT_OK(cgroup_bind_ancestor_limits(&l, "/system.slice/redis.service", 0, &m, &len));
+        ASSERT_EQ_U64(m.limit, UINT64_MAX);
+        ASSERT_EQ_U64(len, strlen("/system.slice/redis.service"));
+        ASSERT_OK(cgroup_bind_ancestor_limits(&l, "/system.slice/nomem.service/x", 0, &m, &len));
+        ASSERT_OK(cgroup_bind_ancestor_limits(&l, "/gone.slice/gone.service", 0, &m, &len));
+        ASSERT_EQ_U64(m.limit, UINT64_MAX);
+        ASSERT_OK(cgroup_bind_ancestor_limits(&l, "/", 0, &m, &len));
+        ASSERT_EQ_U64(len, 1);
+        ASSERT_ERROR(cgroup_bind_ancestor_limits(&l, "/capped.slice/../x", 0, &m, &len), EINVAL);
+        ASSERT_ERROR(cgroup_bind_ancestor_limits(&l, "capped.slice", 0, &m, &len), EINVAL);
+        cgroup_layout_done(&l);
+
+        /* v1: /limited.slice (1G, 768M used) > child.service (unlimited, 100M used); the root's
+         * limit is v1's "unlimited" */
+        ASSERT_OK(cgroup_layout_detect(fixture("v1"), &l));
+        m = (CgroupMemory) {};
+        ASSERT_OK(cgroup_read_memory_fields(&l, "/limited.slice/child.service", CGROUP_READ_LIMIT | CGROUP_READ_USAGE, &m));
+        ASSERT_EQ_U64(m.limit, UINT64_MAX);
+        ASSERT_OK(cgroup_bind_ancestor_limits(&l, "/limited.slice/child.service/", 16 * MiB, &m, NULL));
+        ASSERT_EQ_U64(m.limit, 1073741824);
+        ASSERT_EQ_U64(m.usage, 805306368);
+        ASSERT_EQ_U64(cgroup_lockable_bytes(&m, 0, 16 * MiB), 1073741824 - 805306368 - 16 * MiB);
+        cgroup_layout_done(&l);
+}
+
 int main(void) {
         test_layout();
         test_paths_fixtures();
@@ -660,6 +715,7 @@ int main(void) {
         test_read_memory_v2();
         test_read_memory_at();
         test_read_memory_fields();
+        test_bind_ancestor_limits();
         test_read_memory_large_stat();
         test_memory_stat_parse();
         test_memory_stat_fingerprint();
