@@ -47,13 +47,16 @@ static int add_row(DryRunContext *c, pid_t pid, const char *comm, const char *po
                              note ?: "");
 }
 
-/* What the cgroup may still take under the policy's budget and the margin below its limit. */
+/* What the cgroup may still take under the policy's budget and the margin below its limit, or
+ * below a parent's where that leaves less (as the daemon sizes a lock). */
 static uint64_t dry_run_budget(DryRunContext *c, const Policy *p, const char *memcg) {
+        uint64_t margin = c->set->daemon.cgroup_limit_margin;
         CgroupMemory mem = {};
 
         if (!c->have_layout || !memcg || cgroup_read_memory(&c->layout, memcg, &mem) < 0)
                 return UINT64_MAX;
-        return cgroup_lockable_bytes(&mem, p->cgroup_max_unevictable, c->set->daemon.cgroup_limit_margin);
+        (void) cgroup_bind_ancestor_limits(&c->layout, memcg, margin, &mem, NULL);
+        return cgroup_lockable_bytes(&mem, p->cgroup_max_unevictable, margin);
 }
 
 static int dry_run_one(DryRunContext *c, pid_t pid, bool explicit) {

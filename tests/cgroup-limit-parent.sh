@@ -4,7 +4,7 @@
 # leaves room for less than both. Sized against the children's "unlimited" alone, both would be
 # locked whole, and the parent's members pushed into its OOM killer. The sum locked stays within
 # the parent's room (what the sibling has in flight counts too), one target is trimmed
-# (partial:budget), and neither is harmed.
+# (partial:budget), and neither is harmed. mlockd --dry-run trims its plans to the parent's room too.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 parent=$(make_test_memcg "mlockd-limit-parent-$$") || exit $? # a skip in $(...) ends only the subshell
@@ -34,8 +34,17 @@ for c in "$one" "$two"; do
         [[ $own == max || $own -ge $(( 1 << 60 )) ]] || fail "$c has a limit of its own: $own"
 done
 usage=$(cat "$parent/$usage_name")
+# --dry-run sizes each plan the same way: with 16 MiB of room on the parent, each 32M plan is
+# trimmed to it (a dry run has no other lock in flight)
+echo $(( usage + (80 << 20) )) >"$parent/$limit_name" || skip "cannot set a memory limit on $parent"
+timeout 60 "$MLOCKD" --dry-run --config-dir "$CONF_DIR" >"$TEST_TMP/dry" 2>&1 || fail "--dry-run failed: $(cat "$TEST_TMP/dry")"
+cat "$TEST_TMP/dry"
+for p in "$a" "$b"; do
+        grep -qE "^ *$p +\S+ +limited +full +1[0-9](\.[0-9])?M +32(\.0)?M +[0-9]+ +budget( |$)" "$TEST_TMP/dry" ||
+                fail "--dry-run does not trim $p to the parent's room: $(cat "$TEST_TMP/dry")"
+done
 # room for 40 MiB above what they use now, on the parent alone: one target whole, the other in part
-echo $(( usage + (104 << 20) )) >"$parent/$limit_name" || skip "cannot set a memory limit on $parent"
+echo $(( usage + (104 << 20) )) >"$parent/$limit_name" || fail "cannot change the memory limit of $parent"
 start_mlockd
 
 states() { final_states limited "$a" "$b"; }
