@@ -139,6 +139,7 @@ int parse_duration(const char *s, usec_t *ret) {
                 { "msec", USEC_PER_MSEC },
                 { "min", 60 * USEC_PER_SEC },
                 { "sec", USEC_PER_SEC },
+                { "h", 3600 * USEC_PER_SEC },
                 { "us", 1 },
                 { "ms", USEC_PER_MSEC },
                 { "s", USEC_PER_SEC },

@@ -70,6 +70,10 @@ static void test_parse_duration(void) {
         ASSERT_EQ_U64(u, 7000);
         ASSERT_OK(parse_duration("0us", &u));
         ASSERT_EQ_U64(u, 0);
+        ASSERT_OK(parse_duration("1h", &u));
+        ASSERT_EQ_U64(u, 3600000000);
+        ASSERT_OK(parse_duration("1.5h", &u));
+        ASSERT_EQ_U64(u, 5400000000);
 
         u = 42;
         ASSERT_ERROR(parse_duration("", &u), EINVAL);
@@ -77,7 +81,8 @@ static void test_parse_duration(void) {
         ASSERT_ERROR(parse_duration("-5ms", &u), EINVAL);
         ASSERT_ERROR(parse_duration("5 ms", &u), EINVAL);
         ASSERT_ERROR(parse_duration("5mss", &u), EINVAL);
-        ASSERT_ERROR(parse_duration("5h", &u), EINVAL);
+        ASSERT_ERROR(parse_duration("5hr", &u), EINVAL);
+        ASSERT_ERROR(parse_duration("5d", &u), EINVAL);
         ASSERT_ERROR(parse_duration("5ms junk", &u), EINVAL);
         ASSERT_ERROR(parse_duration("1.ms", &u), EINVAL);
         ASSERT_ERROR(parse_duration("18446744073709551615s", &u), ERANGE);
