@@ -345,7 +345,21 @@ static int config_parse_duration_positive(ParseState *s, const char *key, const 
 }
 
 static int config_parse_max_pause(ParseState *s, const char *key, const char *value, void *data) {
-        return parse_duration_at_least(s, key, value, POLICY_MIN_MAX_PAUSE, data);
+        usec_t *v = data;
+        int r;
+
+        r = parse_duration_at_least(s, key, value, POLICY_MIN_MAX_PAUSE, v);
+        if (r < 0)
+                return r;
+        if (*v > POLICY_MAX_MAX_PAUSE) {
+                char most[FORMAT_TIMESPAN_MAX];
+
+                format_timespan(most, sizeof most, POLICY_MAX_MAX_PAUSE);
+                warning_at(s, s->line, "%s=%s is above the most a step may hold a target, %s: %s is used", key,
+                           value, most, most);
+                *v = POLICY_MAX_MAX_PAUSE;
+        }
+        return 0;
 }
 
 static int config_parse_count(ParseState *s, const char *key, const char *value, void *data) {

@@ -34,6 +34,11 @@ LockMode lock_mode_from_string(const char *s);
 #define POLICY_DEFAULT_ACCOUNTING_INTERVAL (5 * USEC_PER_SEC)
 #define POLICY_DEFAULT_MAX_PAUSE (5 * USEC_PER_MSEC)
 #define POLICY_MIN_MAX_PAUSE ((usec_t) 100)
+/* The most a step may hold a target: a step aims at half of MaxPause, and the manager gives an
+ * injector 12 s (its 2 s wait for the stop and 10 s) to answer before it takes it for stuck and
+ * kills it, which a target without a self-restoring frame (Go) does not survive. 2 s keeps a
+ * step's aim a twelfth of that. A larger value is taken as this, with a warning. */
+#define POLICY_MAX_MAX_PAUSE (2 * USEC_PER_SEC)
 #define POLICY_DEFAULT_CGROUP_LIMIT_MARGIN (UINT64_C(64) << 20)
 /* A process with more memory mappings is not planned (MaxMappings=): its maps alone take the
  * injector and the manager tens of milliseconds to read at every step, and it would hold both. */

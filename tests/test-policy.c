@@ -600,6 +600,37 @@ static void test_duplicate_keys(void) {
         daemon_config_done(&c);
 }
 
+/* MaxPause= above the most a step may hold (the injector's deadline) is taken as that, with a
+ * warning; the most itself is no warning. */
+static void test_max_pause_ceiling(void) {
+        _cleanup_strv_free_ char **problems = NULL, **warnings = NULL;
+        _cleanup_(policy_freep) Policy *p = NULL;
+        const char *text = "[Match]\nName=a\n[Lock]\nMaxPause=30s\n";
+        DaemonConfig c;
+
+        ASSERT_OK(policy_parse_buffer_full("big", "big.conf", text, strlen(text), NULL, &p, &problems, &warnings));
+        ASSERT_EQ(strv_length(problems), 0);
+        ASSERT_EQ_U64(p->max_pause, POLICY_MAX_MAX_PAUSE);
+        ASSERT_EQ(strv_length(warnings), 1);
+        ASSERT_STREQ(warnings[0], "big.conf:4: warning: MaxPause=30s is above the most a step may hold a target, 2s: 2s is used");
+        warnings = strv_free(warnings);
+        p = policy_free(p);
+
+        text = "[Match]\nName=a\n[Lock]\nMaxPause=2s\n";
+        ASSERT_OK(policy_parse_buffer_full("two", "two.conf", text, strlen(text), NULL, &p, &problems, &warnings));
+        ASSERT_EQ_U64(p->max_pause, 2 * USEC_PER_SEC);
+        ASSERT_EQ(strv_length(warnings), 0);
+
+        text = "[Daemon]\nDefaultMaxPause=1min\n";
+        daemon_config_init(&c);
+        ASSERT_OK(daemon_config_parse_buffer_full("d.conf", text, strlen(text), &c, &problems, &warnings));
+        ASSERT_EQ(strv_length(problems), 0);
+        ASSERT_EQ_U64(c.default_max_pause, POLICY_MAX_MAX_PAUSE);
+        ASSERT_EQ(strv_length(warnings), 1);
+        ASSERT_STREQ(warnings[0], "d.conf:2: warning: DefaultMaxPause=1min is above the most a step may hold a target, 2s: 2s is used");
+        daemon_config_done(&c);
+}
+
 /* Durations: a bare 0 is fine everywhere (ScanInterval=0 disables), any other bare number is refused. */
 static void test_unitless_durations(void) {
         _cleanup_strv_free_ char **problems = NULL;
@@ -700,6 +731,7 @@ static void test_unsafe_files(void) {
 int main(void) {
         umask(022); /* the fixtures made here must be safe by default */
         test_duplicate_keys();
+        test_max_pause_ceiling();
         test_unitless_durations();
         test_unsafe_files();
         test_lock_mode();
