@@ -1150,6 +1150,9 @@ int manager_reload(Manager *m, char ***ret_problems) {
                 return -EINVAL;
         }
 
+        /* as at start-up: what is taken but odd (a key given twice, a value clamped) */
+        STRV_FOREACH(p, fresh->warnings)
+                log_warning("%s", *p);
         if (fresh->daemon.injectors != m->policies->daemon.injectors)
                 log_notice("Injectors= changed; %zu injector %s keep running until mlockd restarts "
                            "(they are started before it confines itself).", m->n_injectors,

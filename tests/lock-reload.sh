@@ -1,6 +1,7 @@
 #!/bin/bash
 # Reload: a broken configuration is refused and the old policy keeps working; a reload that removes
-# the policy unlocks what mlockd locked, and says so at notice; Mode=none does the same.
+# the policy unlocks what mlockd locked, and says so at notice; Mode=none does the same; a
+# configuration's warnings are logged at a reload too.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 write_policy app "[Match]
@@ -38,14 +39,18 @@ wait_until 10 lacks_vmflag "$pid" "$addr" lo || fail "Mode=none did not unlock"
 grep -q "^<5>Reload: $pid (.*) now matches a policy with Mode=none, was policy app" "$MLOCKD_LOG" ||
         fail "no notice for the target Mode=none unlocked: $(grep Reload: "$MLOCKD_LOG")"
 
-# back on, then the policy removed: unlocks
+# back on, then the policy removed: unlocks. A value taken but clamped (MaxPause= above 2s) is a
+# warning in the log at a reload, as at start-up
 write_policy app "[Match]
 Executable=$MY_TARGET
 [Lock]
 Mode=onfault
-Regions=anon"
+Regions=anon
+MaxPause=10s"
 kill -HUP "$MLOCKD_PID"
 wait_until 10 has_vmflags "$pid" "$addr" lo lf || fail "not relocked after reload"
+wait_until 10 grep -q "^<4>.*app.conf:[0-9]*: warning: MaxPause=10s is above the most a step may hold a target, 2s: 2s is used" \
+        "$MLOCKD_LOG" || fail "no warning at the reload: $(grep -i warning "$MLOCKD_LOG")"
 rm -f "$CONF_DIR/policy.d/app.conf"
 kill -HUP "$MLOCKD_PID"
 wait_until 10 lacks_vmflag "$pid" "$addr" lo || fail "removing the policy did not unlock"
