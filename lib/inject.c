@@ -39,6 +39,9 @@
  * switched in, or have run this long): holds back to back that the target never ran between add
  * up to one long stall. At most RUN_BETWEEN_MAX is waited. */
 #define RUN_BETWEEN_NS (50 * 1000)
+/* On the tracer's own CPU, run time over the tracer's sleep that says the thread ran its own code,
+ * not only the way back from its stop (a few microseconds) */
+#define RUN_BETWEEN_HERE_NS (10 * 1000)
 #define RUN_BETWEEN_MAX (10 * USEC_PER_MSEC)
 #define RUN_BETWEEN_RECENT USEC_PER_SEC
 /* Once the target is ours, how long to wait for it to die when it was killed under us. */
@@ -127,6 +130,7 @@ struct Tracee {
         ProcSchedstat release_sched;    /* the thread's at the release (runtime 0: unknown) */
         usec_t run_wait;                /* InjectStats */
         bool run_wait_expired;
+        const char *run_wait_end;
         usec_t stop_wait, in_calls;     /* InjectStats */
         unsigned calls, frame_calls;
 };
@@ -996,11 +1000,12 @@ static bool waits_on_our_cpu(pid_t pid, pid_t tid) {
  * not the run time alone: that of a thread running on another CPU moves only at that CPU's next
  * tick (up to 4 ms at HZ=250), and every step waited for it. Bounded: a thread that cannot get a
  * CPU that long is not waited for longer. False when it gave up at that bound. */
-static bool ran_since_release(const InjectCache *cache, Tracee *t, usec_t start) {
+static bool ran_since_release(const InjectCache *cache, Tracee *t, usec_t start, const char **ret_end) {
         const HoldNote *h = NULL;
         ProcStatus status;
         ProcSchedstat now;
 
+        *ret_end = "not held lately";
         if (!cache || t->pidfs_ino == 0)
                 return true;
         for (size_t i = 0; i < HOLDS_MAX; i++)
@@ -1009,26 +1014,46 @@ static bool ran_since_release(const InjectCache *cache, Tracee *t, usec_t start)
         if (!h || start - h->released > RUN_BETWEEN_RECENT)
                 return true;
         for (usec_t nap = 20;; nap = MIN(nap * 2, 500)) {
-                if (procfs_read_schedstat("/proc", t->pid, h->tid, &now) < 0 || now.runtime - h->runtime >= RUN_BETWEEN_NS)
+                if (procfs_read_schedstat("/proc", t->pid, h->tid, &now) < 0) {
+                        *ret_end = "no schedstat";
                         return true;
+                }
+                if (now.runtime - h->runtime >= RUN_BETWEEN_NS) {
+                        *ret_end = "ran";
+                        return true;
+                }
                 /* asleep (or stopped) again: it went back to what it waits for */
-                if (procfs_read_status("/proc", t->pid, h->tid, &status) < 0 || status.state != 'R')
+                if (procfs_read_status("/proc", t->pid, h->tid, &status) < 0 || status.state != 'R') {
+                        *ret_end = "asleep";
                         return true;
+                }
                 /* switched in since, its run time not brought up to date (on another CPU, until its
                  * tick) or it was put off the CPU again before its own code (seen on ours, 1 hold in
-                 * about 1,500): that long more. On our CPU its run time must then have moved over
-                 * that sleep (another process can have had the CPU instead: seen once in a loaded
-                 * make check), else it is waited for on; on another it lags, and it has run. */
+                 * about 1,500): that long more. On another CPU its run time lags, and it has run. On
+                 * ours its run time is up to date at every switch, and must have grown over that
+                 * sleep by more than the way back from the stop to its own code takes (microseconds):
+                 * in a loaded make check another process had the CPU instead, and once the thread
+                 * got it only for that way back and was preempted again, its counter unmoved. */
                 if (now.timeslices != h->timeslices) {
                         uint64_t seen = now.runtime;
 
                         sleep_usec(RUN_BETWEEN_NS / NSEC_PER_USEC);
-                        if (!waits_on_our_cpu(t->pid, h->tid) ||
-                            procfs_read_schedstat("/proc", t->pid, h->tid, &now) < 0 || now.runtime != seen)
+                        if (!waits_on_our_cpu(t->pid, h->tid)) {
+                                *ret_end = "ran elsewhere";
                                 return true;
+                        }
+                        if (procfs_read_schedstat("/proc", t->pid, h->tid, &now) < 0) {
+                                *ret_end = "no schedstat";
+                                return true;
+                        }
+                        if (now.runtime - seen >= RUN_BETWEEN_HERE_NS) {
+                                *ret_end = "ran here";
+                                return true;
+                        }
                 }
                 if (now_usec(CLOCK_MONOTONIC) - start >= RUN_BETWEEN_MAX) {
                         log_debug("Thread %d did not get to run since its last hold; holding it again.", (int) h->tid);
+                        *ret_end = "bound";
                         return false;
                 }
                 sleep_usec(nap);
@@ -1038,7 +1063,7 @@ static bool ran_since_release(const InjectCache *cache, Tracee *t, usec_t start)
 static void wait_ran_since_release(const InjectCache *cache, Tracee *t) {
         usec_t start = now_usec(CLOCK_MONOTONIC);
 
-        t->run_wait_expired = !ran_since_release(cache, t, start);
+        t->run_wait_expired = !ran_since_release(cache, t, start, &t->run_wait_end);
         t->run_wait = now_usec(CLOCK_MONOTONIC) - start;
 }
 
@@ -1480,6 +1505,7 @@ int inject_detach(Tracee *t, InjectStats *ret_stats) {
                         .release_timeslices = t->release_sched.timeslices,
                         .run_wait = t->run_wait,
                         .run_wait_expired = t->run_wait_expired,
+                        .run_wait_end = t->run_wait_end,
                 };
         tracee_free(t);
         return r;

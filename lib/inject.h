@@ -64,6 +64,8 @@ typedef struct InjectStats {
         usec_t run_wait;        /* before the seize: waiting for the thread held last (a hold of
                                    this process just before) to run (inject_cache_note_hold) */
         bool run_wait_expired;  /* that wait gave up at its bound, the thread not run */
+        const char *run_wait_end; /* what ended that wait: "not held lately", "ran", "asleep",
+                                     "ran elsewhere", "ran here", "no schedstat", "bound" */
 } InjectStats;
 
 /* Pre-flight checks on the process, without touching it. Returns 0 when injection may be tried,

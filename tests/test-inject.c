@@ -914,8 +914,8 @@ static void test_run_between(void) {
                         expired++;
                 else if (i > 0 && now == last)
                         test_fail("run_between: hold %u of %d came right after the one before, the target "
-                                  "not run between (count %" PRIu64 " both times; waited %" PRIu64 " us)",
-                                  i, (int) pid, now, (uint64_t) stats.run_wait);
+                                  "not run between (count %" PRIu64 " both times; waited %" PRIu64 " us, until: %s)",
+                                  i, (int) pid, now, (uint64_t) stats.run_wait, stats.run_wait_end ?: "?");
                 waited += stats.run_wait;
                 last = now;
         }
