@@ -34,23 +34,40 @@ note() {
         echo "# $*"
 }
 
-# Remember a pid so cleanup ends it (SIGKILL: a stopped process must go too).
+# _pid_starttime PID VAR: VAR is pid's start time (field 22 of /proc/PID/stat, after the comm,
+# which may hold spaces and parentheses), empty when it is gone. No fork.
+_pid_starttime() {
+        local _ps_stat _ps_f
+        printf -v "$2" '%s' ""
+        read -r _ps_stat 2>/dev/null <"/proc/$1/stat" || return 0
+        read -r -a _ps_f <<<"${_ps_stat##*) }"
+        printf -v "$2" '%s' "${_ps_f[19]:-}"
+}
+
+# Remember a pid so cleanup ends it (SIGKILL: a stopped process must go too), with its start
+# time: a test that ran long has reaped many of its processes, and on a host whose pids wrap
+# (pid_max 32768) the number may be another test's process by then; cleanup signals only a
+# process that started when this one did.
 track_pid() {
-        _test_pids+=("$1")
+        local start
+        _pid_starttime "$1" start
+        _test_pids+=("$1:$start")
 }
 
 _test_cleanup() {
-        local status=$? pid sw i
+        local status=$? pid sw i start
         # a failed test shows the end of the daemon's log (debug lines left out) in its own log
         if (( status == 1 )) && [[ -s ${MLOCKD_LOG:-} ]]; then
                 echo "--- the last lines of $MLOCKD_LOG above debug level:" >&2
                 grep -v '^<7>' "$MLOCKD_LOG" | tail -n 30 >&2
         fi
         for pid in "${_test_pids[@]}"; do
-                kill -KILL "$pid" 2>/dev/null || true
+                _pid_starttime "${pid%%:*}" start
+                [[ -n ${pid#*:} && $start == "${pid#*:}" ]] || continue
+                kill -KILL "${pid%%:*}" 2>/dev/null || true
         done
         for pid in "${_test_pids[@]}"; do
-                wait "$pid" 2>/dev/null || true
+                wait "${pid%%:*}" 2>/dev/null || true
         done
         [[ -f $_test_cgroups_file ]] && mapfile -t -O "${#_test_cgroups[@]}" _test_cgroups <"$_test_cgroups_file"
         # the newest first: a child cgroup made after its parent goes before it
