@@ -73,13 +73,20 @@ int main(int argc, char *argv[]) {
                 printf("started %d\n", (int) pid);
                 /* the injector's test hook (a stuck server) is for the first start only */
                 (void) unsetenv("MLOCKD_TEST_INJECTOR_STALL");
-                /* polled, so that a SIGTERM at any moment is passed on */
-                for (bool sent = false; waitpid(pid, &status, WNOHANG) == 0;) {
+                /* polled, so that a SIGTERM at any moment is passed on; the exit is seen without
+                 * reaping, so that the group is killed while its leader's pid (a zombie) cannot be
+                 * another process's: pids wrap on a busy test host */
+                for (bool sent = false;;) {
+                        siginfo_t si = {};
+
+                        if (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+                                break;
                         if (stopping && !sent)
                                 sent = kill(pid, SIGTERM) == 0;
                         usleep(10 * 1000);
                 }
                 (void) kill(-pid, SIGKILL); /* what the main process left behind */
+                (void) waitpid(pid, &status, 0);
                 if (stopping) {
                         unlink(argv[1]);
                         return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
