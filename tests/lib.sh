@@ -35,11 +35,14 @@ note() {
 }
 
 # _pid_starttime PID VAR: VAR is pid's start time (field 22 of /proc/PID/stat, after the comm,
-# which may hold spaces and parentheses), empty when it is gone. No fork.
+# which may hold spaces, parentheses and newlines: the file is read whole, and the fields start
+# after its last ") "), empty when it is gone. No fork.
 _pid_starttime() {
-        local _ps_stat _ps_f
+        local _ps_stat="" _ps_f
         printf -v "$2" '%s' ""
-        read -r _ps_stat 2>/dev/null <"/proc/$1/stat" || return 0
+        [[ -r /proc/$1/stat ]] || return 0
+        IFS= read -r -d '' _ps_stat 2>/dev/null <"/proc/$1/stat" || true
+        [[ $_ps_stat == *") "* ]] || return 0
         read -r -a _ps_f <<<"${_ps_stat##*) }"
         printf -v "$2" '%s' "${_ps_f[19]:-}"
 }
@@ -55,19 +58,21 @@ track_pid() {
 }
 
 _test_cleanup() {
-        local status=$? pid sw i start
+        local status=$? pid sw i start killed
         # a failed test shows the end of the daemon's log (debug lines left out) in its own log
         if (( status == 1 )) && [[ -s ${MLOCKD_LOG:-} ]]; then
                 echo "--- the last lines of $MLOCKD_LOG above debug level:" >&2
                 grep -v '^<7>' "$MLOCKD_LOG" | tail -n 30 >&2
         fi
+        killed=()
         for pid in "${_test_pids[@]}"; do
                 _pid_starttime "${pid%%:*}" start
                 [[ -n ${pid#*:} && $start == "${pid#*:}" ]] || continue
-                kill -KILL "${pid%%:*}" 2>/dev/null || true
+                kill -KILL "${pid%%:*}" 2>/dev/null && killed+=("${pid%%:*}")
         done
-        for pid in "${_test_pids[@]}"; do
-                wait "${pid%%:*}" 2>/dev/null || true
+        # only what was signalled: a child left alone (not ours any more) would be waited for forever
+        for pid in "${killed[@]}"; do
+                wait "$pid" 2>/dev/null || true
         done
         [[ -f $_test_cgroups_file ]] && mapfile -t -O "${#_test_cgroups[@]}" _test_cgroups <"$_test_cgroups_file"
         # the newest first: a child cgroup made after its parent goes before it
