@@ -14,7 +14,6 @@
 
 const double injection_bucket_bounds[8] = { 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3 };
 
-/* Bytes other targets in the cgroup still have to lock: not yet in the kernel's figure. */
 /* Whether cgroup path is the cgroup of memcg's first len characters or below it. */
 static bool cgroup_within(const char *path, const char *memcg, size_t len) {
         if (!path || !memcg)
@@ -24,6 +23,8 @@ static bool cgroup_within(const char *path, const char *memcg, size_t len) {
         return strncmp(path, memcg, len) == 0 && (path[len] == '\0' || path[len] == '/');
 }
 
+/* Bytes other targets in the cgroup (subtree_len < strlen(memcg): in its ancestor of that length, or
+ * below it) still have to lock: not yet in the kernel's figure. */
 uint64_t manager_cgroup_in_flight(Manager *m, const char *memcg, size_t subtree_len, const Target *except) {
         uint64_t sum = 0;
 
