@@ -854,7 +854,7 @@ static void test_run_between(void) {
         cpu_set_t saved, one;
         uint64_t last = 0;
         ProcSchedstat sched;
-        unsigned expired = 0;
+        unsigned expired = 0, charged = 0;
         usec_t waited = 0;
         int pidfd, status, cpu = -1;
         pid_t pid;
@@ -912,6 +912,12 @@ static void test_run_between(void) {
                 ASSERT_TRUE(stats.release_runtime > 0);
                 if (i > 0 && stats.run_wait_expired)
                         expired++;
+                else if (i > 0 && now == last && streq_ptr(stats.run_wait_end, "ran"))
+                        /* its run time grew by the whole RUN_BETWEEN_NS, its counter did not: a kernel
+                         * without CONFIG_IRQ_TIME_ACCOUNTING charges the interrupts and softirqs that
+                         * come while a thread is on the CPU to that thread (seen here, 1 hold in about
+                         * 12,000, in a loaded make check). A few; the wait taken out, most holds are. */
+                        charged++;
                 else if (i > 0 && now == last)
                         test_fail("run_between: hold %u of %d came right after the one before, the target "
                                   "not run between (count %" PRIu64 " both times; waited %" PRIu64 " us, until: %s)",
@@ -920,8 +926,11 @@ static void test_run_between(void) {
                 last = now;
         }
         fprintf(stderr, "run_between: %u holds back to back on CPU %d, the target ran before each; "
-                "waited %" PRIu64 " us in all, %u waits gave up at the bound\n",
-                rounds, cpu, (uint64_t) waited, expired);
+                "waited %" PRIu64 " us in all, %u waits gave up at the bound, %u ended on run time the "
+                "counter did not show\n", rounds, cpu, (uint64_t) waited, expired, charged);
+        if (charged > rounds / 100)
+                test_fail("run_between: %u of %u holds came after a wait that took run time for a run, the "
+                          "target's counter unmoved", charged, rounds);
         /* a wait that always gives up is no wait */
         ASSERT_TRUE(expired < rounds / 2);
 
