@@ -6,6 +6,7 @@
 # the parent's room (what the sibling has in flight counts too), one target is trimmed
 # (partial:budget), and neither is harmed. mlockd --dry-run trims its plans to the parent's room too.
 . "${top_srcdir:-.}/tests/lib.sh"
+require_root # the daemon's part; the cgroups, their limits and the dry run need it as well
 
 parent=$(make_test_memcg "mlockd-limit-parent-$$") || exit $? # a skip in $(...) ends only the subshell
 one=$(make_test_memcg "mlockd-limit-parent-$$/one") || exit $?
