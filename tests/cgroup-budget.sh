@@ -39,7 +39,7 @@ rel=${cg#/sys/fs/cgroup/memory}
 sleep 0.5 # one accounting round
 reply=$(busctl --json=short call org.mlockd1 /org/mlockd1 org.mlockd1.Manager ListCgroups) ||
         fail "ListCgroups failed"
-kernel=$(awk '$1 == "total_unevictable" || ($1 == "unevictable" && !seen) { v = $2; if ($1 == "total_unevictable") seen = 1 } END { print v }' "$cg/memory.stat")
+kernel=$(cgroup_unevictable "$cg")
 python3 - "$reply" "$rel" "$kernel" <<'PY' || fail "ListCgroups disagrees: $reply (kernel says $kernel)"
 import json, sys
 reply, rel, kernel = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])

@@ -57,7 +57,7 @@ note "locked $sum kB in all under the parent's limit; $(states)"
 (( sum >= 24 * 1024 && sum <= 42 * 1024 )) || fail "locked $sum kB in total; the parent's limit leaves 40 MiB"
 states | grep -Eq ": (partial|skipped):budget" || fail "no target trimmed to the parent's limit: $(states)"
 # the kernel's word: what the parent's subtree holds unevictable is what was locked, within the room
-unevictable=$(awk '$1 == "total_unevictable" || ($1 == "unevictable" && !v) { v = $2 } END { print v + 0 }' "$parent/memory.stat")
+unevictable=$(cgroup_unevictable "$parent")
 note "parent's unevictable: $(( unevictable >> 10 )) kB"
 (( unevictable <= (42 << 20) )) || fail "the parent holds $(( unevictable >> 10 )) kB unevictable, over its room"
 assert_unharmed "$a"

@@ -428,6 +428,13 @@ mlocked_kb() {
         echo $((pages * ps / 1024))
 }
 
+# cgroup_unevictable CG: the unevictable bytes of the cgroup directory CG and everything below it
+# (v1 total_unevictable, v2 unevictable, which is hierarchical).
+cgroup_unevictable() {
+        awk '$1 == "total_unevictable" { t = $2; seen = 1 } $1 == "unevictable" { u = $2 }
+             END { print (seen ? t : u) + 0 }' "$1/memory.stat"
+}
+
 # unevictable_agrees CG PID [TIMEOUT]: wait (default 15 s) until the cgroup CG's memory.stat
 # unevictable is within 2% of what PID truly has mlocked, both read again each time; sets
 # UNEVICTABLE and TRUTH (bytes) to the last figures either way. The kernel flushes memcg
