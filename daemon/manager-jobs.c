@@ -140,8 +140,7 @@ static int job_op_limits(Job *j, uint64_t held, JobLimits *ret, void *userdata) 
                 /* a limited parent slice binds as much as the cgroup's own limit: the one that
                  * leaves the least room counts, and what its whole subtree has in flight */
                 binding = strlen(t->memcg);
-                if (cgroup_bind_ancestor_limits(&m->cgroup_layout, t->memcg, in.limit_margin, &mem, &binding) < 0)
-                        binding = strlen(t->memcg);
+                (void) cgroup_bind_ancestor_limits(&m->cgroup_layout, t->memcg, in.limit_margin, &mem, &binding);
                 /* what the cgroup's targets hold counts against a budget only; what they have in
                  * flight against a budget or a memory limit (account_target()) */
                 if (in.cgroup_budget > 0)

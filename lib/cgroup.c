@@ -582,7 +582,7 @@ int cgroup_bind_ancestor_limits(const CgroupLayout *l, const char *path, uint64_
         char parent[PATH_MAX];
         uint64_t room;
         size_t len, binding;
-        int r;
+        int r = 0;
 
         if (!m || !path || !cgroup_path_is_safe(path))
                 return -EINVAL;
@@ -605,18 +605,15 @@ int cgroup_bind_ancestor_limits(const CgroupLayout *l, const char *path, uint64_
                 parent[len] = '\0';
 
                 r = cgroup_read_memory_fields(l, parent, CGROUP_READ_LIMIT, &a);
-                if (r == -ENOENT || r == -ENOMEDIUM)
+                if (r >= 0 && a.limit != UINT64_MAX)
+                        r = cgroup_read_memory_fields(l, parent, CGROUP_READ_USAGE, &a);
+                if (r == -ENOENT || r == -ENOMEDIUM) {
+                        r = 0; /* vanished, or no memory files: passed over */
                         continue;
+                }
                 if (r < 0)
-                        return r;
-                if (a.limit == UINT64_MAX)
-                        continue;
-                r = cgroup_read_memory_fields(l, parent, CGROUP_READ_USAGE, &a);
-                if (r == -ENOENT || r == -ENOMEDIUM)
-                        continue;
-                if (r < 0)
-                        return r;
-                if (limit_room(a.limit, a.usage, margin) < room) {
+                        break; /* what was found below it stands, with its length */
+                if (limit_room(a.limit, a.usage, margin) < room) { /* never for "max" */
                         room = limit_room(a.limit, a.usage, margin);
                         m->limit = a.limit;
                         m->usage = a.usage;
@@ -625,5 +622,5 @@ int cgroup_bind_ancestor_limits(const CgroupLayout *l, const char *path, uint64_
         }
         if (ret_binding_len)
                 *ret_binding_len = binding;
-        return 0;
+        return r;
 }

@@ -125,6 +125,7 @@ uint64_t cgroup_lockable_bytes(const CgroupMemory *m, uint64_t budget, uint64_t 
  * margin (limit - margin - usage) than m does, its limit and usage replace m's, and
  * *ret_binding_len (may be NULL) is the length of its path, a prefix of path ("/" is 1); it stays
  * strlen(path) while path itself binds. An ancestor that vanished or has no memory files is passed
- * over. -EINVAL for a path cgroup_read_memory() refuses. */
+ * over. -EINVAL for a path cgroup_read_memory() refuses; an ancestor that cannot be read (-EBADMSG,
+ * -EACCES) ends the walk with its error, m and *ret_binding_len as found below it. */
 int cgroup_bind_ancestor_limits(const CgroupLayout *l, const char *path, uint64_t margin, CgroupMemory *m,
                                 size_t *ret_binding_len);

@@ -701,6 +701,15 @@ static void test_bind_ancestor_limits(void) {
         ASSERT_EQ_U64(m.limit, UINT64_MAX);
         ASSERT_OK(cgroup_bind_ancestor_limits(&l, "/", 0, &m, &len));
         ASSERT_EQ_U64(len, 1);
+        /* an ancestor that cannot be read ends the walk with its error; what binds below it stands,
+         * with its length: /badlimit.slice's memory.max is "nonsense", tight.service (200M, 190M
+         * used) below it */
+        m = (CgroupMemory) { .limit = UINT64_MAX, .usage = 1 };
+        len = 0;
+        ASSERT_ERROR(cgroup_bind_ancestor_limits(&l, "/badlimit.slice/tight.service/leaf.scope", 0, &m, &len), EBADMSG);
+        ASSERT_EQ_U64(m.limit, 209715200);
+        ASSERT_EQ_U64(m.usage, 199229440);
+        ASSERT_EQ_U64(len, strlen("/badlimit.slice/tight.service"));
         ASSERT_ERROR(cgroup_bind_ancestor_limits(&l, "/capped.slice/../x", 0, &m, &len), EINVAL);
         ASSERT_ERROR(cgroup_bind_ancestor_limits(&l, "capped.slice", 0, &m, &len), EINVAL);
         cgroup_layout_done(&l);
