@@ -547,6 +547,20 @@ static _noreturn_ void live_child_main(int go, int done) {
                 pause();
 }
 
+/* cgroup_read_memory() of path until its unevictable (and unevictable_local, with local) reaches
+ * want, for up to 5 s: the kernel flushes memcg statistics in batches (up to 64 pages per CPU and
+ * more can wait for its flush every 2 s), so a loaded machine may show a few pages short at first.
+ * The caller asserts the figures. */
+static void read_memory_settled(const CgroupLayout *l, const char *path, uint64_t want, bool local,
+                                CgroupMemory *m) {
+        for (int tries = 0;; tries++) {
+                ASSERT_OK(cgroup_read_memory(l, path, m));
+                if ((m->unevictable >= want && (!local || m->unevictable_local >= want)) || tries >= 50)
+                        return;
+                (void) usleep(100 * 1000);
+        }
+}
+
 static int test_live(void) {
         _cleanup_(cgroup_paths_done) CgroupPaths own = {}, child = {};
         _cleanup_free_ char *status = NULL;
@@ -603,14 +617,7 @@ static int test_live(void) {
         ASSERT_TRUE(strlen(live_cgroup[0]) == strlen(l.memory_root) + strlen(child.memory));
         ASSERT_STREQ(live_cgroup[0] + strlen(l.memory_root), child.memory);
 
-        /* the kernel flushes memcg statistics in batches (up to 64 pages per CPU and more can
-         * wait for its flush every 2 s): a loaded machine may show a few pages short at first */
-        for (int tries = 0;; tries++) {
-                ASSERT_OK(cgroup_read_memory(&l, child.memory, &m));
-                if ((m.unevictable >= 4 * MiB && m.unevictable_local >= 4 * MiB) || tries >= 50)
-                        break;
-                (void) usleep(100 * 1000);
-        }
+        read_memory_settled(&l, child.memory, 4 * MiB, true, &m);
         fprintf(stderr, "live: %s: unevictable %" PRIu64 " (local %" PRIu64 "), usage %" PRIu64
                 ", limit %" PRIu64 "\n", child.memory, m.unevictable, m.unevictable_local, m.usage, m.limit);
         ASSERT_TRUE(m.unevictable >= 4 * MiB);
@@ -621,12 +628,7 @@ static int test_live(void) {
 
         /* our own cgroup counts it too, hierarchically (v1 total_unevictable, v2 unevictable) */
         CgroupMemory parent = {};
-        for (int tries = 0;; tries++) {
-                ASSERT_OK(cgroup_read_memory(&l, own.memory, &parent));
-                if (parent.unevictable >= 4 * MiB || tries >= 50)
-                        break;
-                (void) usleep(100 * 1000);
-        }
+        read_memory_settled(&l, own.memory, 4 * MiB, false, &parent);
         ASSERT_TRUE(parent.unevictable >= 4 * MiB);
 
         /* a name with a newline: /proc/PID/cgroup could not say it unambiguously, so the parser
