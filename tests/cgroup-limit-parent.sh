@@ -7,6 +7,7 @@
 # (partial:budget), and neither is harmed. mlockd --dry-run trims its plans to the parent's room too.
 . "${top_srcdir:-.}/tests/lib.sh"
 require_root # the daemon's part; the cgroups, their limits and the dry run need it as well
+require_page_flags
 
 parent=$(make_test_memcg "mlockd-limit-parent-$$") || exit $? # a skip in $(...) ends only the subshell
 one=$(make_test_memcg "mlockd-limit-parent-$$/one") || exit $?
@@ -56,6 +57,10 @@ note "locked $sum kB in all under the parent's limit; $(states)"
 # counted (40 MiB of room, 2 MiB of slack)
 (( sum >= 24 * 1024 && sum <= 42 * 1024 )) || fail "locked $sum kB in total; the parent's limit leaves 40 MiB"
 states | grep -Eq ": (partial|skipped):budget" || fail "no target trimmed to the parent's limit: $(states)"
+# the kernel's word per page: what is truly mlocked (PG_mlocked) stays within the room too
+truth=$(( $(mlocked_kb "$a") + $(mlocked_kb "$b") ))
+note "truly mlocked (kpageflags): $truth kB"
+(( truth >= 24 * 1024 && truth <= 42 * 1024 )) || fail "$truth kB truly mlocked in total; the parent's limit leaves 40 MiB"
 # the kernel's word: what the parent's subtree holds unevictable is what was locked, within the room
 unevictable=$(cgroup_unevictable "$parent")
 note "parent's unevictable: $(( unevictable >> 10 )) kB"
