@@ -123,6 +123,8 @@ int main(int argc, char *argv[]) {
         all_done = now() - t0;
         for (int i = 0; i < n; i++)
                 if (lat[i] <= 0) {
+                        /* which, and what the kernel says of it, for the daemon's log */
+                        fprintf(stderr, "missed: pid %d, VmLck %ld kB\n", (int) pids[i], vmlck_kb(pids[i]));
                         missed++;
                         lat[i] = 1e9;
                 } else if (raw)
