@@ -479,6 +479,18 @@ static int read_fields(const CgroupLayout *l, int dir_fd, const char *prefix, bo
                         return r;
                 if (!v2 && m.limit >= CGROUP_V1_UNLIMITED_MIN)
                         m.limit = UINT64_MAX;
+                if (v2) {
+                        /* Above memory.high the kernel reclaims from the cgroup and throttles
+                         * the tasks that allocate in it, and locked memory cannot be reclaimed
+                         * to get back below: for locking it is a limit as much as memory.max.
+                         * Missing (the root, a fixture) is "max", as for the root's memory.max. */
+                        uint64_t high = UINT64_MAX;
+
+                        r = read_value(dir_fd, prefix, "memory.high", true, UINT64_MAX, &high);
+                        if (r < 0)
+                                return r;
+                        m.limit = MIN(m.limit, high);
+                }
         }
         if (what & CGROUP_READ_USAGE) {
                 r = read_value(dir_fd, prefix, v2 ? "memory.current" : "memory.usage_in_bytes", v2 && is_root, 0,

@@ -69,7 +69,9 @@ const char *cgroup_paths_match_path(const CgroupPaths *p);
 typedef struct CgroupMemory {
         uint64_t unevictable;       /* hierarchical: v2 "unevictable", v1 "total_unevictable" */
         uint64_t unevictable_local; /* v1 "unevictable"; v2 same as unevictable */
-        uint64_t limit;             /* UINT64_MAX = no limit ("max", or v1's huge value) */
+        uint64_t limit;             /* v2: the lower of memory.max and memory.high; v1:
+                                       memory.limit_in_bytes. UINT64_MAX = no limit ("max", or
+                                       v1's huge value) */
         uint64_t usage;
         uint64_t stat_hash;         /* a fingerprint of all of memory.stat: it moves when any figure
                                        of the cgroup does (its pages, faults, LRU lists), so an equal
@@ -85,9 +87,10 @@ typedef enum CgroupReadFlags {
 } CgroupReadFlags;
 
 /* Read memory.stat and friends of path (e.g. "/system.slice/x.service", "/" for the root) in the
- * layout: memory.stat, then memory.max + memory.current (v2) or memory.limit_in_bytes +
- * memory.usage_in_bytes (v1). The v2 root cgroup has no limit or usage files: limit UINT64_MAX,
- * usage 0. A v1 limit within 1 MiB of INT64_MAX (the kernel's "unlimited", page-rounded) is
+ * layout: memory.stat, then memory.max + memory.high + memory.current (v2) or
+ * memory.limit_in_bytes + memory.usage_in_bytes (v1). The v2 limit is the lower of memory.max and
+ * memory.high (a missing memory.high counts as "max"). The v2 root cgroup has no limit or usage
+ * files: limit UINT64_MAX, usage 0. A v1 limit within 1 MiB of INT64_MAX (the kernel's "unlimited", page-rounded) is
  * UINT64_MAX.
  * -ENOENT when the cgroup vanished (also between two of its files), -ENOMEDIUM when the cgroup
  * exists but has no memory files (v2: controller not enabled in the parent's subtree_control),

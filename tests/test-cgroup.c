@@ -712,6 +712,23 @@ static void test_bind_ancestor_limits(void) {
         ASSERT_EQ_U64(m.limit, 209715200);
         ASSERT_EQ_U64(m.usage, 199229440);
         ASSERT_EQ_U64(len, strlen("/badlimit.slice/tight.service"));
+        /* memory.high (MemoryHigh=) binds as memory.max does: a slice with a high of 200M (150M
+         * used) above a service of 1G; a service with a high alone; a high above the max */
+        m = (CgroupMemory) {};
+        ASSERT_OK(cgroup_read_memory_fields(&l, "/high.slice/app.service", CGROUP_READ_LIMIT | CGROUP_READ_USAGE, &m));
+        ASSERT_EQ_U64(m.limit, 1024 * MiB);
+        ASSERT_OK(cgroup_bind_ancestor_limits(&l, "/high.slice/app.service", 16 * MiB, &m, &len));
+        ASSERT_EQ_U64(m.limit, 200 * MiB);
+        ASSERT_EQ_U64(m.usage, 150 * MiB);
+        ASSERT_EQ_U64(len, strlen("/high.slice"));
+        ASSERT_EQ_U64(cgroup_lockable_bytes(&m, 0, 16 * MiB), 34 * MiB);
+        m = (CgroupMemory) {};
+        ASSERT_OK(cgroup_read_memory(&l, "/system.slice/throttled.service", &m));
+        ASSERT_EQ_U64(m.limit, 300 * MiB);
+        ASSERT_EQ_U64(cgroup_lockable_bytes(&m, 0, 10 * MiB), 40 * MiB);
+        ASSERT_OK(cgroup_read_memory_fields(&l, "/system.slice/capped.service", CGROUP_READ_LIMIT, &m));
+        ASSERT_EQ_U64(m.limit, 256 * MiB); /* no memory.high in this fixture: "max" */
+        ASSERT_ERROR(cgroup_read_memory_fields(&l, "/system.slice/highbad.service", CGROUP_READ_LIMIT, &m), EBADMSG);
         ASSERT_ERROR(cgroup_bind_ancestor_limits(&l, "/capped.slice/../x", 0, &m, &len), EINVAL);
         ASSERT_ERROR(cgroup_bind_ancestor_limits(&l, "capped.slice", 0, &m, &len), EINVAL);
         cgroup_layout_done(&l);
