@@ -81,6 +81,7 @@ daemon_integration_tests = \
 	tests/lock-injector.sh \
 	tests/lock-injector-socket.sh \
 	tests/lock-pidns.sh \
+	tests/lock-no-net-admin.sh \
 	tests/lock-leader-exit.sh \
 	tests/lock-thp.sh \
 	tests/lock-swap.sh \

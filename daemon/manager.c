@@ -1336,30 +1336,45 @@ static int manager_watch_procmon(Manager *m) {
         return 0;
 }
 
+static const char *scan_interval_to_string(const Manager *m, char buf[static FORMAT_TIMESPAN_MAX]) {
+        usec_t i = m->policies->daemon.scan_interval;
+
+        return i > 0 ? format_timespan(buf, FORMAT_TIMESPAN_MAX, i) : "(never: it is 0)";
+}
+
 static int manager_add_procmon(Manager *m) {
+        char c[FORMAT_TIMESPAN_MAX];
         int r;
 
         m->procmon_comm = policies_match_names(m->policies);
         r = procmon_open_events(&m->procmon_fd, m->procmon_comm);
+        if (r == -EPERM || r == -EACCES) {
+                /* Linux before 6.6, and some builds since (a 6.18 refused the bind), let only
+                 * CAP_NET_ADMIN join the proc connector's group */
+                m->procmon_fd = -EBADF;
+                log_warning("This kernel lets only CAP_NET_ADMIN subscribe to process events (the proc connector), "
+                            "and mlockd runs without it: new processes are found by scanning /proc every %s "
+                            "(ScanInterval=) instead. Keep CAP_NET_ADMIN in the unit's CapabilityBoundingSet=, as "
+                            "shipped.",
+                            scan_interval_to_string(m, c));
+                return 0;
+        }
         if (r < 0) {
                 m->procmon_fd = -EBADF;
-                log_warning_errno(r, "Failed to subscribe to the proc connector, scanning /proc every %s instead: %m",
-                                  "ScanInterval=");
+                log_warning_errno(r, "Failed to subscribe to the proc connector, scanning /proc every %s (ScanInterval=) instead: %m",
+                                  scan_interval_to_string(m, c));
                 return 0;
         }
         /* In a PID namespace (a container, a pod without hostPID) the kernel takes the subscription
          * and sends nothing: check that our own child's events come */
         r = procmon_probe(m->procmon_fd, PROCMON_PROBE_USEC);
         if (r <= 0) {
-                char b[FORMAT_TIMESPAN_MAX], c[FORMAT_TIMESPAN_MAX];
+                char b[FORMAT_TIMESPAN_MAX];
 
                 m->procmon_fd = safe_close(m->procmon_fd);
                 log_warning("The proc connector delivered no event for a child of ours within %s (in a PID "
                             "namespace the kernel sends none); scanning /proc every %s (ScanInterval=) instead.",
-                            format_timespan(b, sizeof b, PROCMON_PROBE_USEC),
-                            m->policies->daemon.scan_interval > 0 ?
-                                    format_timespan(c, sizeof c, m->policies->daemon.scan_interval) :
-                                    "(never: it is 0)");
+                            format_timespan(b, sizeof b, PROCMON_PROBE_USEC), scan_interval_to_string(m, c));
                 return 0;
         }
         return manager_watch_procmon(m);
