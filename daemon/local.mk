@@ -82,6 +82,7 @@ daemon_integration_tests = \
 	tests/lock-injector-socket.sh \
 	tests/lock-pidns.sh \
 	tests/lock-no-net-admin.sh \
+	tests/lock-events-lost.sh \
 	tests/lock-leader-exit.sh \
 	tests/lock-thp.sh \
 	tests/lock-swap.sh \
@@ -94,6 +95,10 @@ integration_tests += $(daemon_integration_tests)
 check_PROGRAMS += tests/helpers/killer
 tests_helpers_killer_SOURCES = tests/helpers/killer.c
 tests_helpers_killer_LDADD =
+# tests/lock-events-lost.sh: a burst of process events
+check_PROGRAMS += tests/helpers/forker
+tests_helpers_forker_SOURCES = tests/helpers/forker.c
+tests_helpers_forker_LDADD =
 EXTRA_DIST += $(daemon_integration_tests) tests/pool-lib.sh
 
 check_PROGRAMS += tests/helpers/notify-listen

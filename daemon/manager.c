@@ -549,7 +549,13 @@ static int manager_discover(Manager *m, pid_t pid, bool defer, Target **ret) {
         return 1;
 }
 
-static int manager_scan(Manager *m) {
+/* A scan of /proc. after_loss: process events were dropped, so an exec or a rename may have gone
+ * unannounced. A candidate still waiting for its exe may be answered with the image from before
+ * an exec, and would be dropped on it: it is looked at afresh. A target whose name changed (an
+ * exec of another program, a rename) is looked at afresh too, unless Release()d (left alone until
+ * an exec, which cannot be told from a rename here); an exec of the same program is left to the
+ * accounting tick, which finds its locks gone. */
+static int manager_scan_full(Manager *m, bool after_loss) {
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
         int r;
@@ -558,6 +564,12 @@ static int manager_scan(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to scan /proc: %m");
 
+        for (size_t i = m->n_candidates; after_loss && i-- > 0;) {
+                Target *t = m->candidates[i];
+
+                if (t->n_apply_waiters == 0)
+                        manager_remove_candidate(m, t, -ESRCH);
+        }
         /* forget targets that are gone or were replaced by a new process with the same pid */
         for (size_t i = m->n_targets; i-- > 0;) {
                 Target *t = m->targets[i];
@@ -565,6 +577,11 @@ static int manager_scan(Manager *m) {
 
                 if (procfs_read_stat("/proc", t->pid, &st) < 0 || st.starttime != t->starttime)
                         manager_remove_target(m, t);
+                else if (after_loss && !t->released && !streq_ptr(st.comm, t->comm)) {
+                        log_debug("Process %d is %s now, no longer %s: looking at it again.", (int) t->pid,
+                                  strempty(st.comm), strempty(t->comm));
+                        manager_remove_target(m, t);
+                }
                 proc_stat_done(&st);
         }
 
@@ -573,6 +590,10 @@ static int manager_scan(Manager *m) {
         log_debug("Scanned %zu %s, %zu %s.", n, PLURAL(n, "process", "processes"), m->n_targets,
                   PLURAL(m->n_targets, "target", "targets"));
         return 0;
+}
+
+static int manager_scan(Manager *m) {
+        return manager_scan_full(m, false);
 }
 
 /* ---- rechecks: programs map more after they were locked --------------------------------------- */
@@ -1281,8 +1302,11 @@ static void manager_handle_event(Manager *m, const ProcEvent *ev) {
                         (void) manager_discover(m, ev->tgid, true, NULL);
                 break;
         case PROC_EVENT_LOST:
-                log_notice("Process events were lost, rescanning /proc.");
-                (void) manager_scan(m);
+                /* not yet: until the queue is read empty the kernel drops every event and says so
+                 * no more, so a scan now would miss what starts before that (on_procmon()) */
+                if (!m->events_lost)
+                        log_notice("Process events were lost, rescanning /proc once the queued ones are read.");
+                m->events_lost = true;
                 break;
         default:
                 break;
@@ -1293,12 +1317,16 @@ static int on_procmon(sd_event_source *s, int fd, uint32_t revents, void *userda
         Manager *m = userdata;
         ProcEvent events[64];
 
+        bool drained = false;
+
         for (unsigned round = 0; round < 16; round++) {
                 size_t n = 0;
                 int r = procmon_receive(fd, events, ELEMENTSOF(events), &n);
 
-                if (r == -EAGAIN)
+                if (r == -EAGAIN) {
+                        drained = true;
                         break;
+                }
                 if (r < 0) {
                         log_warning_errno(r, "Failed to receive process events, rescanning: %m");
                         (void) manager_scan(m);
@@ -1307,6 +1335,17 @@ static int on_procmon(sd_event_source *s, int fd, uint32_t revents, void *userda
                 for (size_t i = 0; i < n; i++)
                         if (!procmon_superseded(events, n, i))
                                 manager_handle_event(m, &events[i]);
+                if (r > 0) {
+                        drained = true;
+                        break;
+                }
+        }
+        /* After an overflow nothing more is queued (nor reported lost) until the queue was read
+         * empty: it is, so what was dropped until now is found here, and a new loss is reported
+         * again. The queue is finite and takes nothing meanwhile, so this comes. */
+        if (m->events_lost && drained) {
+                m->events_lost = false;
+                (void) manager_scan_full(m, true);
         }
         return 0;
 }

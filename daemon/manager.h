@@ -72,6 +72,7 @@ struct Manager {
         int procmon_fd;
         sd_event_source *procmon_source;
         bool procmon_comm;      /* subscribed to comm events (a policy matches on Name=) */
+        bool events_lost;       /* events were dropped: rescan once the queue is read empty */
         sd_event_source *scan_timer;
         sd_event_source *accounting_timer;
         sd_event_source *settle_timer;

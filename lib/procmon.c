@@ -310,6 +310,7 @@ bool procmon_superseded(const ProcEvent *events, size_t n, size_t i) {
 }
 
 int procmon_receive(int fd, ProcEvent *events, size_t max, size_t *ret_n) {
+        bool drained = false;
         size_t n = 0;
 
         if (fd < 0 || !ret_n || (!events && max > 0))
@@ -333,8 +334,10 @@ int procmon_receive(int fd, ProcEvent *events, size_t max, size_t *ret_n) {
                 if (len < 0) {
                         if (errno == EINTR)
                                 continue;
-                        if (errno == EAGAIN)
+                        if (errno == EAGAIN) {
+                                drained = true;
                                 break;
+                        }
                         if (errno == ENOBUFS) {
                                 /* The kernel dropped events; the error is reported once. */
                                 events[n++] = (ProcEvent) { .type = PROC_EVENT_LOST };
@@ -371,7 +374,7 @@ int procmon_receive(int fd, ProcEvent *events, size_t max, size_t *ret_n) {
         if (n == 0 && max > 0)
                 return -EAGAIN;
         *ret_n = n;
-        return 0;
+        return drained;
 }
 
 int procmon_probe(int fd, uint64_t timeout_usec) {

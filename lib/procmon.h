@@ -63,10 +63,12 @@ int procmon_open_events(int *ret_fd, bool comm);
  * nothing). Events of other processes read meanwhile are dropped: scan /proc afterwards. */
 int procmon_probe(int fd, uint64_t timeout_usec);
 
-/* Receive what is queued, up to max events; -EAGAIN when nothing is queued. A lost-events
- * condition yields one PROC_EVENT_LOST event. Unknown/ignored events are skipped, and so are
- * malformed datagrams and datagrams not sent by the kernel. When *ret_n == max more may be queued:
- * call again. */
+/* Receive what is queued, up to max events: 1 when it read the queue empty, 0 when it stopped
+ * before (more may be queued: call again), -EAGAIN when nothing is queued. A lost-events condition
+ * yields one PROC_EVENT_LOST event. After it the kernel drops every event, and says so no more,
+ * until the queue has been read empty once (netlink's congested state; doc/kernel-facts.md): a
+ * rescan for the loss belongs after that, when this returns 1 or -EAGAIN. Unknown/ignored events
+ * are skipped, and so are malformed datagrams and datagrams not sent by the kernel. */
 int procmon_receive(int fd, ProcEvent *events, size_t max, size_t *ret_n);
 /* Whether events[i] is a process's FORK that a later EXEC of the same process in events[0..n)
  * supersedes: the image forked is gone already, and looking at it (an exe read through the
