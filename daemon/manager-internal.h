@@ -47,6 +47,12 @@ void manager_arm_settle(Manager *m, bool soon);
 /* A lock job of t ended: what t mapped meanwhile is looked at (its watch fired) or the settle
  * timer armed while it is young. */
 void manager_young_job_done(Manager *m, Target *t);
+/* The baseline of a watched target's size samples, read fresh (its statm) just before an smaps
+ * read of a plan, a recheck or a job is sent, so that read sees whatever the baseline counts. Once
+ * the watch expires, a sample that differs means a mapping made since that no smaps read saw (a
+ * signal still queued, or a change the watch does not report): it is looked at. The first plan's
+ * baseline is the VmSize read at discovery. Unwatched targets keep theirs in their samples. */
+void target_mark_checked(Manager *m, Target *t);
 bool target_young(const Target *t, usec_t now);
 /* t's VmSize: one pread of its statm (kept open), or of its status where its cgroup's figures
  * moved (the drift check wants VmLck there too); within a round (m->tick), once. */

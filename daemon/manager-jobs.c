@@ -90,9 +90,12 @@ static int job_op_submit(Job *j, const InjectorRequest *req, void *userdata) {
 
         if (op_is_step(req->op) && procfs_uninterruptible("/proc", t->pid) > 0)
                 return job_hold_back(m, t);
-        /* a smaps read sent now sees every mapping signalled so far */
-        if (req->op == INJECTOR_OP_OPEN)
+        /* a smaps read sent now sees every mapping signalled so far, and what VmSize counts now */
+        if (req->op == INJECTOR_OP_OPEN) {
                 t->watch_pending = false;
+                if (req->value == INJECTOR_FILE_SMAPS)
+                        target_mark_checked(m, t);
+        }
         if (t->hold_backoff > 0 && op_is_step(req->op)) {
                 log_debug("Process %d (%s) woke up; its lock goes on.", (int) t->pid, strempty(t->comm));
                 t->hold_backoff = 0;

@@ -322,6 +322,8 @@ static int target_read(Target *t) {
         if (status.tgid != t->pid)
                 return -ENOENT; /* a thread, not a process */
         t->uid = status.uid_real;
+        /* read before any smaps read of its plan: the baseline of its size samples */
+        t->checked_size = status.vm_size;
 
         r = cgroup_pid_get_paths("/proc", t->pid, &paths);
         if (r >= 0) {
@@ -720,6 +722,20 @@ int manager_sample_locked(Manager *m, Target *t, uint64_t *ret) {
         return 0;
 }
 
+void target_mark_checked(Manager *m, Target *t) {
+        uint64_t size;
+        int r;
+
+        if (!t->watch)
+                return; /* sampled: target_mapped_size_moved() keeps the baseline itself */
+        r = target_kept_file(t, procfs_open_statm, &t->statm_fd);
+        if (r >= 0)
+                r = procfs_sample_vm_size(t->statm_fd, &size);
+        target_keep_file(m, &t->statm_fd, r);
+        if (r >= 0)
+                t->checked_size = size; /* unreadable: the older baseline stands, which is safe */
+}
+
 /* Whether the target's mapped size moved since the last recheck: a new mapping, a grown or a gone
  * one. VmSize is one pread of a statm file kept open, that needs no ptrace access, against an
  * smaps read through the injector: an idle target costs the tick almost nothing. Unreadable: look
@@ -755,6 +771,7 @@ static void target_recheck(Manager *m, Target *t) {
                                 .flags = t->pid == 1 ? INJECTOR_FLAG_ALLOW_PID1 : 0 };
 
         t->watch_pending = false;
+        target_mark_checked(m, t);
         (void) injector_client_submit(manager_injector(m, t), &req, t->pidfd, INJECTOR_TIMEOUT_USEC,
                                       on_recheck_reply, t, &t->call);
 }
@@ -765,16 +782,11 @@ static void target_unwatch(Target *t) {
         t->watch_pending = false;
 }
 
-/* No longer young: the tick's samples take over, from the size it has now (the watch saw every
- * mapping until then). */
+/* No longer young: the tick's samples take over, from the size its last plan or recheck saw
+ * (target_mark_checked()). Not from the size it has now: a mapping whose signal is not looked at
+ * yet (a job in the way, or its wakeup still queued behind this timer) would be counted as seen. */
 static void target_watch_expire(Manager *m, Target *t) {
-        bool pending = t->watch_pending;
-        uint64_t size;
-
         target_unwatch(t);
-        /* a signal not looked at yet: the size stays as last checked, so the sample looks */
-        if (!pending && manager_sample_size(m, t, &size) >= 0)
-                t->checked_size = size;
 }
 
 static unsigned manager_recheck(Manager *m, bool young_only) {
@@ -887,10 +899,13 @@ static void on_watch_reply(int r, const InjectorReply *reply, int fd, void *user
         }
         log_debug("Watching the new mappings of %d (%s).", (int) t->pid, strempty(t->comm));
         /* Asked for just before the job's precheck: the injector answers in order, so the event
-         * is on before the job reads smaps, and whatever comes after wakes us. A job further on
-         * may have read them before: look once more. */
-        if (t->job && t->job->phase == JOB_PRECHECK)
+         * is on before the job reads smaps, and whatever comes after wakes us; the baseline is
+         * what VmSize counts now, before that read. A job further on may have read them before:
+         * look once more. */
+        if (t->job && t->job->phase == JOB_PRECHECK) {
+                target_mark_checked(m, t);
                 return;
+        }
         if (t->job)
                 t->watch_pending = true;
         else if (target_recheckable(m, t, target_young(t, now_usec(CLOCK_MONOTONIC))))

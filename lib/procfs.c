@@ -318,6 +318,9 @@ int procfs_read_status(const char *proc_root, pid_t pid, pid_t tid, ProcStatus *
                 } else if (streq(line, "VmLck")) {
                         if (parse_kb_line(value, value + strlen(value), &s.vm_lck) < 0)
                                 return -EINVAL;
+                } else if (streq(line, "VmSize")) {
+                        if (parse_kb_line(value, value + strlen(value), &s.vm_size) < 0)
+                                return -EINVAL;
                 } else if (streq(line, "CapEff")) {
                         if (parse_hex64(value, &v) < 0)
                                 return -EINVAL;

@@ -35,6 +35,7 @@ typedef struct ProcStatus {
         int seccomp;            /* 0 none, 1 strict, 2 filter; -1 unknown */
         unsigned seccomp_filters;
         uint64_t vm_lck;        /* bytes */
+        uint64_t vm_size;       /* bytes; 0 without the line (a kernel thread) */
         uint64_t cap_eff;
         unsigned threads;
 } ProcStatus;

@@ -76,5 +76,25 @@ wait_until 5 grep -q '^mmap=' "$(target_output)" || fail "the second target did 
 new2=$(sed -n 's/^mmap=//p' "$(target_output)" | tail -n 1)
 wait_until 10 has_vmflags "$pid2" "$new2" lo lf || fail "a mapping after the young window was not locked"
 assert_unharmed "$pid2"
+
+# a mapping whose signal is still queued when the watch expires: the manager is stopped while the
+# target is young, the target maps, and the manager runs again only once it is old, with the
+# tick's timer and the watch's wakeup due together. The tick's sample must not take the size with
+# that mapping as seen: the mapping is locked all the same
+start_my_target pid3 --anon 2M --touch 1M --mode mmap
+out3=$(target_output)
+addr3=$(ready_field "$out3" anon)
+wait_until 10 has_vmflags "$pid3" "$addr3" lo lf || fail "the third target was not locked"
+wait_until 5 grep -q "Watching the new mappings of $pid3 " "$MLOCKD_LOG" || fail "no watch on the third target"
+wait_until 5 grep -Eq "Process $pid3 \(.*\), policy young: locked" "$MLOCKD_LOG" || fail "the third target's job did not end"
+kill -STOP "$MLOCKD_PID"
+kill -USR1 "$pid3"
+wait_until 5 grep -q '^mmap=' "$out3" || { kill -CONT "$MLOCKD_PID"; fail "the third target did not map more"; }
+new3=$(sed -n 's/^mmap=//p' "$out3" | tail -n 1)
+sleep 3 # past the young window (2 s) and a tick (500 ms)
+kill -CONT "$MLOCKD_PID"
+wait_until 10 has_vmflags "$pid3" "$new3" lo lf ||
+        fail "a mapping signalled as the watch expired was never locked: $(vmflags_at "$pid3" "$new3")"
+assert_unharmed "$pid3"
 assert_mlockd_alive
 stop_mlockd

@@ -74,6 +74,7 @@ static void test_status(void) {
         ASSERT_EQ(s.seccomp, 2);
         ASSERT_EQ(s.seccomp_filters, 3);
         ASSERT_EQ_U64(s.vm_lck, 65536ULL * 1024);
+        ASSERT_EQ_U64(s.vm_size, 3060ULL * 1024);
         ASSERT_EQ_U64(s.cap_eff, 0xa80425fbULL);
         ASSERT_EQ(s.threads, 2);
 
