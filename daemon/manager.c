@@ -551,12 +551,22 @@ static int manager_discover(Manager *m, pid_t pid, bool defer, Target **ret) {
         return 1;
 }
 
-/* A scan of /proc. after_loss: process events were dropped, so an exec or a rename may have gone
- * unannounced. A candidate still waiting for its exe may be answered with the image from before
- * an exec, and would be dropped on it: it is looked at afresh. A target whose name changed (an
- * exec of another program, a rename) is looked at afresh too, unless Release()d (left alone until
- * an exec, which cannot be told from a rename here); an exec of the same program is left to the
- * accounting tick, which finds its locks gone. */
+/* Whether a target whose events were lost exec'd another program: its name changed and nothing is
+ * locked in it any more (an exec unlocks everything; a rename, which events would not have made
+ * mlockd look at again either, keeps the locks). */
+static bool target_exec_unannounced(const Target *t, const ProcStat *st) {
+        ProcStatus status = {};
+
+        if (streq_ptr(st->comm, t->comm))
+                return false;
+        return procfs_read_status("/proc", t->pid, 0, &status) >= 0 && status.vm_lck == 0;
+}
+
+/* A scan of /proc. after_loss: process events were dropped, so an exec may have gone unannounced.
+ * A candidate still waiting for its exe may be answered with the image from before an exec, and
+ * would be dropped on it: it is looked at afresh. A target that exec'd another program
+ * (target_exec_unannounced()) is looked at afresh too, unless Release()d; an exec of the same
+ * program is left to the accounting tick, which finds its locks gone. */
 static int manager_scan_full(Manager *m, bool after_loss) {
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
@@ -579,9 +589,9 @@ static int manager_scan_full(Manager *m, bool after_loss) {
 
                 if (procfs_read_stat("/proc", t->pid, &st) < 0 || st.starttime != t->starttime)
                         manager_remove_target(m, t);
-                else if (after_loss && !t->released && !streq_ptr(st.comm, t->comm)) {
-                        log_debug("Process %d is %s now, no longer %s: looking at it again.", (int) t->pid,
-                                  strempty(st.comm), strempty(t->comm));
+                else if (after_loss && !t->released && target_exec_unannounced(t, &st)) {
+                        log_debug("Process %d is %s now, no longer %s, and has nothing locked: looking at it "
+                                  "again.", (int) t->pid, strempty(st.comm), strempty(t->comm));
                         manager_remove_target(m, t);
                 }
                 proc_stat_done(&st);
@@ -1331,7 +1341,6 @@ static void manager_handle_event(Manager *m, const ProcEvent *ev) {
 static int on_procmon(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
         ProcEvent events[64];
-
         bool drained = false;
 
         for (unsigned round = 0; round < 16; round++) {

@@ -5,8 +5,9 @@
 # event, so the rescan has to come after the queue was read empty, not when the loss is reported.
 # Here: the manager is stopped (SIGSTOP) while a burst of forks overflows its queue; it is let go
 # until it has read the report of the loss, and stopped again; a waiting process then execs the
-# target, and a target (a shell) execs sleep, which no policy matches; once let go, the manager
-# must find and lock the first and forget the second, with no periodic scan (ScanInterval=0).
+# target, a target (a shell) execs sleep, which no policy matches, and another target renames
+# itself; once let go, the manager must find and lock the first, forget the second and keep the
+# third as it was, with no periodic scan (ScanInterval=0).
 . "${top_srcdir:-.}/tests/lib.sh"
 require_root
 
@@ -64,6 +65,11 @@ wait_until 10 grep -Eq "Process $shell \(.*\), policy shell: (locked|partial)" "
         fail "the shell was not locked: $(grep "Process $shell" "$MLOCKD_LOG")"
 listed "$shell" || fail "the shell is not listed"
 
+# and a target that renames itself: a rename keeps its locks, and it stays the target it was
+start_my_target renamer --anon 4M --touch 1M --mode rename --comm lost-renamed
+rout=$(target_output)
+wait_until 10 grep -Eq "Process $renamer \(.*\), policy app: locked" "$MLOCKD_LOG" || fail "the renamer was not locked"
+
 kill -STOP "$MLOCKD_PID"
 drops=0
 for burst in 1 2 3 4 5 6 7 8; do
@@ -91,8 +97,10 @@ note "stopped again: $state"
         note "the manager had read its whole queue before it was stopped again: the case is not made this time"
 echo go >"$TEST_TMP/go"
 echo go >"$TEST_TMP/go-shell"
+kill -USR1 "$renamer"
 wait_until 10 grep -q '^ready' "$out" || { kill -CONT "$MLOCKD_PID"; fail "the target did not start: $(cat "$out")"; }
 [[ $(readlink "/proc/$pid/exe") == "$MY_TARGET" ]] || { kill -CONT "$MLOCKD_PID"; fail "process $pid did not exec the target"; }
+wait_until 10 grep -q '^renamed' "$rout" || { kill -CONT "$MLOCKD_PID"; fail "the renamer did not rename"; }
 wait_until 10 eval '[[ $(cat /proc/'"$shell"'/comm) == sleep ]]' || { kill -CONT "$MLOCKD_PID"; fail "the shell did not exec sleep"; }
 note "the target exec'd meanwhile: $(connector_state)"
 kill -CONT "$MLOCKD_PID"
@@ -104,9 +112,16 @@ wait_until 10 grep -Eq "Process $pid \(.*\), policy app: locked" "$MLOCKD_LOG" |
         fail "its job did not end locked: $(grep "Process $pid" "$MLOCKD_LOG")"
 # the shell that exec'd sleep, which no policy matches, is no target any more
 wait_until 20 eval '! listed '"$shell" || fail "process $shell, sleep now, is still listed: $("$MLOCKCTL" targets --json)"
+# the renamed one, its locks kept, is the same target, not found and locked a second time
+listed "$renamer" || fail "the renamed target is no longer listed: $("$MLOCKCTL" targets --json)"
+raddr=$(ready_field "$rout" anon)
+has_vmflags "$renamer" "$raddr" lo lf || fail "the renamed target lost its lock"
+(( $(grep -Ec "Process $renamer \(.*\), policy app: locked" "$MLOCKD_LOG") == 1 )) ||
+        fail "the renamed target was locked again as a new one: $(grep "Process $renamer" "$MLOCKD_LOG")"
 grep -q "Process events were lost, rescanning /proc once the queued ones are read." "$MLOCKD_LOG" ||
         fail "the notice does not say when the rescan comes: $(grep 'events were lost' "$MLOCKD_LOG")"
 assert_unharmed "$pid"
 assert_unharmed "$shell"
+assert_unharmed "$renamer"
 assert_mlockd_alive
 stop_mlockd
