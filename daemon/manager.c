@@ -1131,6 +1131,8 @@ static int manager_watch_procmon(Manager *m);
  * closed, so that no exec falls between. Not probed again (the probe forks, which the confined
  * manager may not); a failure (before 6.6 the connector wants CAP_NET_ADMIN, long dropped) keeps
  * the old subscription. */
+static bool manager_read_events(Manager *m, int fd, unsigned rounds);
+
 static void manager_resubscribe_procmon(Manager *m) {
         bool comm = policies_match_names(m->policies);
         sd_event_source *old_source;
@@ -1161,6 +1163,9 @@ static void manager_resubscribe_procmon(Manager *m) {
                 return;
         }
         sd_event_source_disable_unref(old_source);
+        /* what the old socket holds from before the new one subscribed is on no other: read it
+         * (what came after is on both, and a second look at a process is harmless) */
+        (void) manager_read_events(m, old_fd, 64);
         safe_close(old_fd);
         m->procmon_comm = comm;
         log_debug("Process events resubscribed, comm changes %s.", comm ? "included" : "left out");
@@ -1338,12 +1343,12 @@ static void manager_handle_event(Manager *m, const ProcEvent *ev) {
         }
 }
 
-static int on_procmon(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Manager *m = userdata;
+/* Read and handle up to rounds batches of fd's events; whether it read the queue empty. */
+static bool manager_read_events(Manager *m, int fd, unsigned rounds) {
         ProcEvent events[64];
         bool drained = false;
 
-        for (unsigned round = 0; round < 16; round++) {
+        for (unsigned round = 0; round < rounds; round++) {
                 size_t n = 0;
                 int r = procmon_receive(fd, events, ELEMENTSOF(events), &n);
 
@@ -1364,6 +1369,13 @@ static int on_procmon(sd_event_source *s, int fd, uint32_t revents, void *userda
                         break;
                 }
         }
+        return drained;
+}
+
+static int on_procmon(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        bool drained = manager_read_events(m, fd, 16);
+
         /* After an overflow nothing more is queued (nor reported lost) until the queue was read
          * empty: it is, so what was dropped until now is found here, and a new loss is reported
          * again. The queue is finite and takes nothing meanwhile, so this comes. */
