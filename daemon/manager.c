@@ -551,15 +551,15 @@ static int manager_discover(Manager *m, pid_t pid, bool defer, Target **ret) {
         return 1;
 }
 
+static int target_sample_status(Manager *m, Target *t);
+
 /* Whether a target whose events were lost exec'd another program: its name changed and nothing is
  * locked in it any more (an exec unlocks everything; a rename, which events would not have made
  * mlockd look at again either, keeps the locks). */
-static bool target_exec_unannounced(const Target *t, const ProcStat *st) {
-        ProcStatus status = {};
-
+static bool target_exec_unannounced(Manager *m, Target *t, const ProcStat *st) {
         if (streq_ptr(st->comm, t->comm))
                 return false;
-        return procfs_read_status("/proc", t->pid, 0, &status) >= 0 && status.vm_lck == 0;
+        return target_sample_status(m, t) >= 0 && t->vm_lck == 0; /* read now, not this tick's */
 }
 
 /* A scan of /proc. after_loss: process events were dropped, so an exec may have gone unannounced.
@@ -589,7 +589,7 @@ static int manager_scan_full(Manager *m, bool after_loss) {
 
                 if (procfs_read_stat("/proc", t->pid, &st) < 0 || st.starttime != t->starttime)
                         manager_remove_target(m, t);
-                else if (after_loss && !t->released && target_exec_unannounced(t, &st)) {
+                else if (after_loss && !t->released && target_exec_unannounced(m, t, &st)) {
                         log_debug("Process %d is %s now, no longer %s, and has nothing locked: looking at it "
                                   "again.", (int) t->pid, strempty(st.comm), strempty(t->comm));
                         manager_remove_target(m, t);
@@ -691,6 +691,17 @@ static int target_sample_status(Manager *m, Target *t) {
         return 0;
 }
 
+/* VmSize from statm, kept open. */
+static int target_read_statm(Manager *m, Target *t, uint64_t *ret) {
+        int r;
+
+        r = target_kept_file(t, procfs_open_statm, &t->statm_fd);
+        if (r >= 0)
+                r = procfs_sample_vm_size(t->statm_fd, ret);
+        target_keep_file(m, &t->statm_fd, r);
+        return r;
+}
+
 int manager_sample_size(Manager *m, Target *t, uint64_t *ret) {
         const CgroupAccount *c;
         int r;
@@ -702,10 +713,7 @@ int manager_sample_size(Manager *m, Target *t, uint64_t *ret) {
                 if (!c || c->changed)
                         r = target_sample_status(m, t);
                 else {
-                        r = target_kept_file(t, procfs_open_statm, &t->statm_fd);
-                        if (r >= 0)
-                                r = procfs_sample_vm_size(t->statm_fd, &t->vm_size);
-                        target_keep_file(m, &t->statm_fd, r);
+                        r = target_read_statm(m, t, &t->vm_size);
                         if (r < 0)
                                 t->sampled_tick = 0;
                         else {
@@ -734,15 +742,10 @@ int manager_sample_locked(Manager *m, Target *t, uint64_t *ret) {
 
 void target_mark_checked(Manager *m, Target *t) {
         uint64_t size;
-        int r;
 
         if (!t->watch)
                 return; /* sampled: target_mapped_size_moved() keeps the baseline itself */
-        r = target_kept_file(t, procfs_open_statm, &t->statm_fd);
-        if (r >= 0)
-                r = procfs_sample_vm_size(t->statm_fd, &size);
-        target_keep_file(m, &t->statm_fd, r);
-        if (r >= 0)
+        if (target_read_statm(m, t, &size) >= 0)
                 t->checked_size = size; /* unreadable: the older baseline stands, which is safe */
 }
 
