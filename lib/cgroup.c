@@ -439,10 +439,10 @@ static int read_stat(CgroupVersion v, int dir_fd, const char *prefix, CgroupMemo
         return 0;
 }
 
-/* Read one "NUMBER\n" or "max\n" file; *ret is left alone on error. A missing file of the v2 root
- * (which has no memory.max nor memory.current) is root_value. */
-static int read_value(int dir_fd, const char *prefix, const char *file, bool is_root, uint64_t root_value,
-                      uint64_t *ret) {
+/* Read one "NUMBER\n" or "max\n" file; *ret is left alone on error. Where may_be_missing (the v2
+ * root has no memory.max nor memory.current), a missing file is missing_value. */
+static int read_value(int dir_fd, const char *prefix, const char *file, bool may_be_missing,
+                      uint64_t missing_value, uint64_t *ret) {
         char name[PATH_MAX], text[CGROUP_VALUE_MAX];
         size_t len;
         int r;
@@ -450,8 +450,8 @@ static int read_value(int dir_fd, const char *prefix, const char *file, bool is_
         if (!join(name, sizeof name, prefix, file))
                 return -ENAMETOOLONG;
         r = read_small_file_at(dir_fd, name, text, sizeof text, &len);
-        if (r == -ENOENT && is_root) {
-                *ret = root_value;
+        if (r == -ENOENT && may_be_missing) {
+                *ret = missing_value;
                 return 0;
         }
         if (r == -EFBIG)
