@@ -345,6 +345,11 @@ ready_field() {
         grep '^ready' "$1" | tail -n1 | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'
 }
 
+# listed PID: whether mlockctl's target list (ListTargets on the bus) has PID.
+listed() {
+        "$MLOCKCTL" targets --json | grep -q "\"pid\":$1\b"
+}
+
 # A process is "unharmed" when it is alive and none of its threads is stopped or traced (the
 # injector attaches to one thread, not always the first).
 # Left stopped or traced means for good: a lock step in progress holds a target for at most

@@ -25,9 +25,6 @@ Executable=$TEST_TMP/bin/lostshell
 [Lock]
 Mode=onfault
 Regions=anon"
-listed() {
-        "$MLOCKCTL" targets --json | grep -q "\"pid\":$1\b"
-}
 
 # the manager's proc connector socket in /proc/net/netlink (protocol 11): "rmem BYTES drops N"
 connector_state() {

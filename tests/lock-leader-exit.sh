@@ -14,18 +14,17 @@ start_my_target pid --anon 16M --touch 4M --mode thread
 addr=$(ready_field "$(target_output)" anon)
 start_mlockd
 wait_until 10 has_vmflags "$pid" "$addr" lo lf || fail "not locked"
-listed() { "$MLOCKCTL" targets --json | grep -q "\"pid\":$pid\b"; }
 "$MLOCKCTL" targets --json >/dev/null || fail "mlockctl targets --json failed"
-listed || fail "target not listed: $("$MLOCKCTL" targets --json)"
+listed "$pid" || fail "target not listed: $("$MLOCKCTL" targets --json)"
 
 kill -USR1 "$pid"
 wait_until 10 eval '[[ $(awk "/^State:/ { print \$2 }" /proc/'"$pid"'/status) == Z ]]' ||
         fail "the leader did not exit"
 (( $(ls /proc/"$pid"/task | wc -l) >= 1 )) || fail "no thread left"
 sleep 0.5 # the EXIT event has been read by now
-listed || fail "the leader's exit made mlockd forget a process whose other thread still runs"
+listed "$pid" || fail "the leader's exit made mlockd forget a process whose other thread still runs"
 
 kill -KILL "$pid"
-wait_until 5 eval '! listed' || fail "a dead target is still listed"
+wait_until 5 eval '! listed '"$pid" || fail "a dead target is still listed"
 assert_mlockd_alive
 stop_mlockd

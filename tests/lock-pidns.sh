@@ -38,9 +38,6 @@ grep -q "The proc connector delivered no event" "$MLOCKD_LOG" ||
         { cat "$MLOCKD_LOG" >&2; fail "mlockd did not notice that the proc connector is silent here"; }
 grep -q '^<4>.*proc connector delivered no event' "$MLOCKD_LOG" || fail "the fallback is not logged at warning"
 
-listed() {
-        "$MLOCKCTL" targets --json | grep -q "\"pid\":$1\b"
-}
 vmlck_kb() {
         awk '/^VmLck:/ { print $2 }' "/proc/$1/status"
 }

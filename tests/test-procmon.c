@@ -532,6 +532,16 @@ static bool lost_sink(const ProcEvent *e, void *userdata) {
         return false;
 }
 
+static pid_t fork_and_reap(void) {
+        pid_t pid = fork();
+
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0)
+                _exit(0);
+        ASSERT_EQ(waitpid(pid, NULL, 0), pid);
+        return pid;
+}
+
 /* With a tiny receive queue and many unread events, the kernel drops some: reported once as LOST,
  * and the socket keeps working afterwards. */
 static void test_overflow(void) {
@@ -544,13 +554,8 @@ static void test_overflow(void) {
                 return;
         ASSERT_OK(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size)); /* the kernel's minimum */
 
-        for (int i = 0; i < 200; i++) {
-                pid = fork();
-                ASSERT_TRUE(pid >= 0);
-                if (pid == 0)
-                        _exit(0);
-                ASSERT_EQ(waitpid(pid, NULL, 0), pid);
-        }
+        for (int i = 0; i < 200; i++)
+                (void) fork_and_reap();
         pump(fd, lost_sink, &lost, 2);
         ASSERT_TRUE(lost >= 1);
 
@@ -569,16 +574,6 @@ static void test_overflow(void) {
         ASSERT_EQ(w.seen_exit, 1);
         ASSERT_EQ(w.seen_exec, 1);
         close(fd);
-}
-
-static pid_t fork_and_reap(void) {
-        pid_t pid = fork();
-
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0)
-                _exit(0);
-        ASSERT_EQ(waitpid(pid, NULL, 0), pid);
-        return pid;
 }
 
 typedef struct ForkSeen {
