@@ -107,6 +107,13 @@ wait_until 20 has_vmflags "$pid" "$addr" lo lf ||
         { cat "$MLOCKD_LOG" >&2; fail "a process that exec'd while the queue was still being read was never found"; }
 wait_until 10 grep -Eq "Process $pid \(.*\), policy app: locked" "$MLOCKD_LOG" ||
         fail "its job did not end locked: $(grep "Process $pid" "$MLOCKD_LOG")"
+# the kernel's per-page word: the 4 MiB it touched are mlocked
+if "$top_builddir/tests/helpers/pagecount" $$ >/dev/null 2>&1; then
+        kb=$(mlocked_kb "$pid" "${addr#0x}-$(printf '%x' $((addr + 16 * 1024 * 1024)))")
+        (( kb >= 4096 )) || fail "only $kb kB of the 4 MiB touched are mlocked per kpageflags"
+else
+        note "per-page flags unreadable here: the kpageflags check is left out"
+fi
 # the shell that exec'd sleep, which no policy matches, is no target any more
 wait_until 20 eval '! listed '"$shell" || fail "process $shell, sleep now, is still listed: $("$MLOCKCTL" targets --json)"
 # the renamed one, its locks kept, is the same target, not found and locked a second time

@@ -95,6 +95,13 @@ sleep 3 # past the young window (2 s) and a tick (500 ms)
 kill -CONT "$MLOCKD_PID"
 wait_until 10 has_vmflags "$pid3" "$new3" lo lf ||
         fail "a mapping signalled as the watch expired was never locked: $(vmflags_at "$pid3" "$new3")"
+# the kernel's per-page word: the 1 MiB it touched there is mlocked
+if "$top_builddir/tests/helpers/pagecount" $$ >/dev/null 2>&1; then
+        kb=$(mlocked_kb "$pid3" "${new3#0x}-$(printf '%x' $((new3 + 1024 * 1024)))")
+        (( kb == 1024 )) || fail "$kb kB of the 1 MiB mapped while the watch expired are mlocked per kpageflags"
+else
+        note "per-page flags unreadable here: the kpageflags check is left out"
+fi
 assert_unharmed "$pid3"
 assert_mlockd_alive
 stop_mlockd
