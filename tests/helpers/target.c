@@ -330,14 +330,23 @@ int main(int argc, char *argv[]) {
                         }
                 }
 
-        if (strcmp(mode, "steps") == 0 && steps_file)
+        if (strcmp(mode, "steps") == 0 && steps_file) {
+                /* a SIGUSR1 that comes before the wait (the bench sends it once it saw "ready") must
+                 * not be lost to a pause() that starts after its handler ran: no injection reaches
+                 * this mode, so sigsuspend() does */
+                sigset_t usr1, unblocked;
+
+                sigemptyset(&usr1);
+                sigaddset(&usr1, SIGUSR1);
+                sigprocmask(SIG_BLOCK, &usr1, &unblocked);
+                sigdelset(&unblocked, SIGUSR1);
                 for (;;) {
-                        pause();
-                        if (got_usr1) {
-                                got_usr1 = 0;
-                                lock_in_steps(anon, anon_size, steps_file);
-                        }
+                        while (!got_usr1)
+                                sigsuspend(&unblocked);
+                        got_usr1 = 0;
+                        lock_in_steps(anon, anon_size, steps_file);
                 }
+        }
 
         if (strcmp(mode, "munlock") == 0)
                 for (;;) {
