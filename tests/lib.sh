@@ -165,6 +165,17 @@ wait_until() {
         done
 }
 
+# Sleeps that start no process (benches: the daemon looks at every exec): open_quiet_fifo once,
+# before the windows measured; then quiet_sleep SECONDS is a read with a timeout on a FIFO nobody
+# writes.
+open_quiet_fifo() {
+        mkfifo "$TEST_TMP/quiet.fifo"
+        exec {QUIET_FD}<>"$TEST_TMP/quiet.fifo"
+}
+quiet_sleep() {
+        read -r -t "$1" -u "$QUIET_FD" _ || :
+}
+
 # Start a private dbus-daemon with the project's bus policy; sets DBUS_SYSTEM_BUS_ADDRESS.
 # $1 (optional): "permissive" to let anyone call anything (tests the daemon's own checks).
 start_private_bus() {

@@ -80,9 +80,7 @@ Regions=anon"
 # counters summed with read into a variable. What the daemon sees then are the machine's own
 # process events, counted by bench-events (the daemon's own proc connector subscription, in a
 # coprocess started before).
-mkfifo "$TEST_TMP/quiet"
-exec {quiet_fd}<>"$TEST_TMP/quiet"
-quiet_sleep() { read -r -t "$1" -u "$quiet_fd" _ || true; }
+open_quiet_fifo
 # EVENTS: the fork, thread and exec events the machine made so far (bench-events runs as the
 # coprocess EVENTS_CO)
 events_now() {
@@ -302,7 +300,7 @@ lock_span() {
                         LOCK_SPAN=$(( (now - t1) / 1000 )) LOCK_SINCE=$(( (now - $3) / 1000 ))
                         return 0
                 fi
-                read -r -t 0.002 -u "$quiet_fd" _ || true
+                quiet_sleep 0.002
         done
         return 1
 }

@@ -61,13 +61,10 @@ gap_of() {
 # and no file read twice. What the bench does while a case runs is the noise it measures: a poll of
 # grep, date and sleep every 20 ms (wait_until) makes three execs that the daemon looks at, and
 # greps through its whole debug log, megabytes by the end, on one of the CPUs the holds need. New
-# lines are read from a descriptor kept open on FILE, the naps are reads with a timeout on a FIFO
-# nobody writes, and the shell waits at SCHED_IDLE: reading the log line by line still costs a
-# CPU for milliseconds at a time, and a tracer woken onto that CPU would wait behind it (seen with
-# perf sched: 1.8 ms).
-nap_fifo=$TEST_TMP/nap.fifo
-mkfifo "$nap_fifo"
-exec {nap_fd}<>"$nap_fifo"
+# lines are read from a descriptor kept open on FILE, the naps are quiet_sleep, and the shell waits
+# at SCHED_IDLE: reading the log line by line still costs a CPU for milliseconds at a time, and a
+# tracer woken onto that CPU would wait behind it (seen with perf sched: 1.8 ms).
+open_quiet_fifo
 quiet_wait() {
         local deadline=$(( ${EPOCHREALTIME//[.,]/} + $1 * 1000000 )) line part= fd r=1
         exec {fd}<"$2"
@@ -82,7 +79,7 @@ quiet_wait() {
                         fi
                 done
                 part+=$line
-                read -r -t 0.02 -u "$nap_fd" _ || :
+                quiet_sleep 0.02
         done
         exec {fd}<&-
         chrt --other -p 0 "$BASHPID" >/dev/null 2>&1 || :
