@@ -5,11 +5,7 @@
 . "${top_srcdir:-.}/tests/lib.sh"
 command -v python3 >/dev/null || skip "python3 not installed"
 
-write_policy app "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy
 start_mlockd
 start_my_target locked_pid --anon 16M --touch 4M
 addr=$(ready_field "$(target_output)" anon)

@@ -264,6 +264,15 @@ mkdir -p "$CONF_DIR/policy.d"
 write_policy() {
         printf '%s\n' "$2" >"$CONF_DIR/policy.d/$1.conf"
 }
+# write_app_policy [NAME]: the policy most tests need, NAME (default "app"): the test's own target,
+# locked on fault, its anonymous memory.
+write_app_policy() {
+        write_policy "${1:-app}" "[Match]
+Executable=$MY_TARGET
+[Lock]
+Mode=onfault
+Regions=anon"
+}
 write_daemon_conf() {
         printf '[Daemon]\n%s\n' "$1" >"$CONF_DIR/mlockd.conf"
 }

@@ -12,11 +12,7 @@
 require_root
 
 write_daemon_conf "ScanInterval=0"
-write_policy app "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy
 # a shell of its own name, a target until it execs sleep
 mkdir -p "$TEST_TMP/bin"
 cp "$(command -v bash)" "$TEST_TMP/bin/lostshell"

@@ -7,11 +7,7 @@ require_root
 command -v setpriv >/dev/null || skip "setpriv not installed"
 setpriv --reuid=65534 --regid=65534 --clear-groups -- true || skip "setpriv cannot switch to uid 65534 here"
 
-write_policy app "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy
 
 start_mlockd
 start_my_target plain --anon 4M --touch 1M

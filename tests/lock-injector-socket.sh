@@ -39,11 +39,7 @@ slice=$cgbase/mlockdtest-$$.slice
 mkdir -p "$slice/mlockd.service" || skip "cannot create a cgroup under $cgbase"
 _test_cgroups+=("$slice/mlockd.service" "$slice")
 
-write_policy app "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy
 write_daemon_conf "Injectors=1"
 
 VICTIM=$TEST_TMP/victim-$TEST_NAME

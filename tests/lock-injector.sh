@@ -9,11 +9,7 @@
 
 write_daemon_conf "Injectors=1"
 
-write_policy app "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy
 
 start_my_target pid --anon 16M --touch 4M
 addr=$(ready_field "$(target_output)" anon)

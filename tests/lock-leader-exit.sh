@@ -4,11 +4,7 @@
 # once, told by its pidfd.
 . "${top_srcdir:-.}/tests/lib.sh"
 
-write_policy app "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy
 
 start_my_target pid --anon 16M --touch 4M --mode thread
 addr=$(ready_field "$(target_output)" anon)

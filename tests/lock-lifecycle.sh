@@ -2,11 +2,7 @@
 # exec wipes locks: mlockd locks the new image; a forked child is a new target, locked on its own.
 . "${top_srcdir:-.}/tests/lib.sh"
 
-write_policy svc "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy svc
 
 start_mlockd
 start_my_target pid --anon 32M --touch 8M

@@ -3,11 +3,7 @@
 # none is missed, and none is left stopped or traced.
 . "${top_srcdir:-.}/tests/lib.sh"
 
-write_policy many "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy many
 
 start_mlockd
 pids=()

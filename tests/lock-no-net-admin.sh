@@ -19,11 +19,7 @@ printf '#!/bin/sh\nexec setpriv --bounding-set -net_admin %q "$@"\n' "$real" >"$
 chmod +x "$MLOCKD"
 
 write_daemon_conf "ScanInterval=1s"
-write_policy app "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy
 
 start_mlockd
 

@@ -3,11 +3,7 @@
 # fault (VmFlags lo lf); the touched part is Locked:, and pages touched later become locked too.
 . "${top_srcdir:-.}/tests/lib.sh"
 
-write_policy cache "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy cache
 
 start_my_target before --anon 64M --touch 16M
 out_before=$(target_output)

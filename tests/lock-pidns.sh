@@ -27,11 +27,7 @@ fi
 (( $$ == 1 )) || fail "not the first process of a new PID namespace (pid $$)"
 
 write_daemon_conf "ScanInterval=${SCAN}s"
-write_policy app "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy
 
 start_mlockd
 grep -q "The proc connector delivered no event" "$MLOCKD_LOG" ||

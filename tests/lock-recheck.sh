@@ -9,11 +9,7 @@ require_root
 command -v strace >/dev/null || skip "strace is not installed (it counts the injector's smaps reads)"
 
 write_daemon_conf "AccountingInterval=200ms"
-write_policy grow "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy grow
 
 cg=$(make_test_memcg "mlockd-recheck-$$")
 start_mlockd --log-level=debug

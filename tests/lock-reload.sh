@@ -4,11 +4,7 @@
 # configuration's warnings are logged at a reload too.
 . "${top_srcdir:-.}/tests/lib.sh"
 
-write_policy app "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy
 
 start_mlockd
 start_my_target pid --anon 32M --touch 8M

@@ -24,11 +24,7 @@ wait_until 5 grep -q '^renamed' "$(target_output)" || fail "the target did not r
 wait_until 10 has_vmflags "$pid" "$addr" lo lf || fail "not locked after the rename: $(vmflags_at "$pid" "$addr")"
 
 # no Name= policy left: the subscription changes and new processes are still found
-write_policy renamed "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy renamed
 "$MLOCKCTL" reload || fail "reload failed"
 wait_until 5 grep -Eq "Process events resubscribed|Could not subscribe again" "$MLOCKD_LOG" ||
         fail "the reload did not try to resubscribe without comm events: $(grep -i "process events\|subscribe" "$MLOCKD_LOG")"

@@ -10,11 +10,7 @@
 require_root
 
 write_daemon_conf "AccountingInterval=500ms"
-write_policy young "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy young
 
 perf_fds() {
         ls -l /proc/"$MLOCKD_PID"/fd 2>/dev/null | grep -c 'anon_inode:\[perf_event\]'

@@ -15,11 +15,7 @@ read_workers() {
 # start_pool N: mlockd with Injectors=N and a policy "pool" for the targets' anon mapping, on fault;
 # the workers read (read_workers), their spares asleep
 start_pool() {
-        write_policy pool "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+        write_app_policy pool
         write_daemon_conf "Injectors=$1"
         start_mlockd
         read_workers "$1"

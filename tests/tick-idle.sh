@@ -7,11 +7,7 @@
 require_root
 
 write_daemon_conf "AccountingInterval=100ms"
-write_policy app "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy
 start_private_bus
 
 start_notify_listener

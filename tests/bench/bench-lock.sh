@@ -69,11 +69,7 @@ row() {
                 printf "%-44s %-24s %-24s %s\n", w, d, f, ratio }' >>"$TABLE"
 }
 
-write_policy bench "[Match]
-Executable=$MY_TARGET
-[Lock]
-Mode=onfault
-Regions=anon"
+write_app_policy bench
 
 # No process of the bench's own while a window is measured: bash builtins only, and no $(...)
 # (a subshell is a fork the daemon sees): read -t on a FIFO nobody writes for the wait, the
